@@ -1,0 +1,94 @@
+package schemas
+
+import "strings"
+
+// ChannelKind is the kind of a WebSocket channel, the part of the channel
+// name before the first '.'.
+type ChannelKind uint8
+
+// Channel kinds.
+const (
+	// ChannelBook: "book.<SYMBOL>", L2 snapshot, updates and status.
+	ChannelBook ChannelKind = iota + 1
+	// ChannelTicker: "ticker.<SYMBOL>", top of book and 24 h statistics.
+	ChannelTicker
+	// ChannelTrades: "trades.<SYMBOL>", executions.
+	ChannelTrades
+)
+
+var channelKindNames = [...]string{"", "book", "ticker", "trades"}
+
+// String returns the channel name prefix ("book", "ticker", "trades"), or
+// "" for an invalid kind.
+func (k ChannelKind) String() string {
+	if int(k) < len(channelKindNames) {
+		return channelKindNames[k]
+	}
+	return ""
+}
+
+// ParseChannel splits a channel name such as "book.BTC-USD" into its kind
+// and symbol. The symbol follows the first '.', so it may itself contain
+// dots. A malformed name or unknown kind is a *ProtocolError with code
+// unknown_channel and Channel set to name.
+func ParseChannel(name string) (ChannelKind, string, error) {
+	prefix, symbol, ok := strings.Cut(name, ".")
+	if !ok {
+		return 0, "", &ProtocolError{Code: CodeUnknownChannel, Channel: name,
+			Message: "malformed channel name: expected book.<SYMBOL>, ticker.<SYMBOL> or trades.<SYMBOL>"}
+	}
+	var kind ChannelKind
+	switch prefix {
+	case "book":
+		kind = ChannelBook
+	case "ticker":
+		kind = ChannelTicker
+	case "trades":
+		kind = ChannelTrades
+	default:
+		return 0, "", &ProtocolError{Code: CodeUnknownChannel, Channel: name,
+			Message: "unknown channel kind: expected book, ticker or trades"}
+	}
+	if !ValidSymbol(symbol) {
+		return 0, "", &ProtocolError{Code: CodeUnknownChannel, Channel: name,
+			Message: "malformed symbol: expected 1-32 characters of A-Z a-z 0-9 - _ . /"}
+	}
+	return kind, symbol, nil
+}
+
+// DefaultDepth is the book depth of a subscription without "depth".
+const DefaultDepth = 20
+
+// ValidDepth reports whether d is an offered book depth: 1, 5, 10, 20, 50,
+// 100, 500 or 1000.
+func ValidDepth(d int) bool {
+	switch d {
+	case 1, 5, 10, 20, 50, 100, 500, 1000:
+		return true
+	}
+	return false
+}
+
+// Update intervals of a subscription.
+const (
+	// IntervalRaw: one message per upstream event that changes the view.
+	IntervalRaw = "raw"
+	// Interval100ms: at most one message per 100 ms, merging the changes.
+	Interval100ms = "100ms"
+	// Interval1s: at most one message per second, merging the changes.
+	Interval1s = "1s"
+)
+
+// ValidInterval reports whether s is "raw", "100ms" or "1s".
+func ValidInterval(s string) bool {
+	return s == IntervalRaw || s == Interval100ms || s == Interval1s
+}
+
+// DefaultInterval returns the interval of a subscription without
+// "interval": "raw" for book and trades, "100ms" for ticker.
+func DefaultInterval(k ChannelKind) string {
+	if k == ChannelTicker {
+		return Interval100ms
+	}
+	return IntervalRaw
+}

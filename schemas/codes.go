@@ -1,0 +1,59 @@
+package schemas
+
+// WebSocket error codes, carried by the "code" field of error messages
+// (websocket.md). The values are stable.
+const (
+	// CodeInvalidJSON: the message is not valid JSON.
+	CodeInvalidJSON = "invalid_json"
+	// CodeInvalidRequest: a field is missing, has the wrong JSON type or
+	// an invalid value.
+	CodeInvalidRequest = "invalid_request"
+	// CodeUnknownOp: "op" is not a known operation.
+	CodeUnknownOp = "unknown_op"
+	// CodeUnknownChannel: malformed channel name or unknown channel kind.
+	CodeUnknownChannel = "unknown_channel"
+	// CodeUnknownSymbol: the symbol is not served.
+	CodeUnknownSymbol = "unknown_symbol"
+	// CodeInvalidDepth: depth is not one of the offered depths.
+	CodeInvalidDepth = "invalid_depth"
+	// CodeInvalidInterval: interval is not "raw", "100ms" or "1s".
+	CodeInvalidInterval = "invalid_interval"
+	// CodeAlreadySubscribed: the connection is already subscribed to the
+	// channel.
+	CodeAlreadySubscribed = "already_subscribed"
+	// CodeNotSubscribed: unsubscribe from a channel not subscribed.
+	CodeNotSubscribed = "not_subscribed"
+	// CodeTooManySubscriptions: the per-connection subscription limit is
+	// reached.
+	CodeTooManySubscriptions = "too_many_subscriptions"
+	// CodeRateLimited: the client sends commands too fast.
+	CodeRateLimited = "rate_limited"
+)
+
+// WebSocket close codes sent by the server (websocket.md).
+const (
+	// CloseNormal: normal closure.
+	CloseNormal = 1000
+	// CloseGoingAway: the server is shutting down.
+	CloseGoingAway = 1001
+	// CloseProtocolError: WebSocket protocol violation.
+	CloseProtocolError = 1002
+	// CloseUnsupportedData: a binary frame was received (text only).
+	CloseUnsupportedData = 1003
+	// CloseInvalidPayload: a text frame was not valid UTF-8.
+	CloseInvalidPayload = 1007
+	// ClosePolicyViolation: policy violation (for example authentication
+	// expired).
+	ClosePolicyViolation = 1008
+	// CloseMessageTooBig: a client message exceeded the size limit
+	// (default 4 KiB).
+	CloseMessageTooBig = 1009
+	// CloseInternalError: unexpected server error.
+	CloseInternalError = 1011
+	// CloseIdleTimeout: no frame and no pong within the idle timeout.
+	CloseIdleTimeout = 4000
+	// CloseSlowConsumer: the connection's send queue budget was exceeded.
+	CloseSlowConsumer = 4001
+	// CloseTooManyErrors: too many invalid client messages.
+	CloseTooManyErrors = 4002
+)

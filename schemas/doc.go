@@ -1,0 +1,24 @@
+// Package schemas is the single source of truth for marketfeed's wire
+// formats, version 1:
+//
+//   - the Kafka input format (kafka.md, jsonschema/kafka-record.schema.json):
+//     Record, DecodeRecord and AppendRecord;
+//   - the WebSocket protocol (websocket.md, jsonschema/ws-client-message.schema.json,
+//     jsonschema/ws-server-message.schema.json): Command and ParseCommand for
+//     client messages, ServerMessage for server messages, channel names, error
+//     codes and close codes.
+//
+// The markdown specifications are the normative documents; the JSON Schemas
+// describe the same formats for tooling, and the package tests check every
+// example of the specifications against both the schemas and the Go code.
+//
+// DecodeRecord is a single-pass JSON scanner that does not allocate once the
+// Record it decodes into has grown to the size of the input: decoded strings
+// alias the input bytes (or the Record's own scratch buffer when the JSON
+// string contains escapes).
+//
+// Concurrency: every function is safe for concurrent use. A Record or a
+// Command must not be used by more than one goroutine at a time; the byte
+// slices of a decoded Record are valid only until the Record is decoded into
+// again or the input buffer is reused.
+package schemas

@@ -1,0 +1,20 @@
+package schemas
+
+import "embed"
+
+// JSONSchemas holds the JSON Schema (draft 2020-12) files of the wire
+// formats, for tests and tools that validate messages: open them with the
+// paths below.
+//
+//go:embed jsonschema/*.schema.json
+var JSONSchemas embed.FS
+
+// Paths of the schema files inside JSONSchemas.
+const (
+	// KafkaRecordSchema describes one Kafka record value.
+	KafkaRecordSchema = "jsonschema/kafka-record.schema.json"
+	// ClientMessageSchema describes one WebSocket client → server message.
+	ClientMessageSchema = "jsonschema/ws-client-message.schema.json"
+	// ServerMessageSchema describes one WebSocket server → client message.
+	ServerMessageSchema = "jsonschema/ws-server-message.schema.json"
+)

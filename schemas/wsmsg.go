@@ -1,0 +1,106 @@
+package schemas
+
+// ProtocolVersion is the version of the WebSocket protocol described in
+// websocket.md. It is announced in the welcome message.
+const ProtocolVersion = 1
+
+// Server message types (the "type" field of every server → client message).
+const (
+	TypeWelcome       = "welcome"
+	TypeSubscribed    = "subscribed"
+	TypeUnsubscribed  = "unsubscribed"
+	TypeError         = "error"
+	TypePong          = "pong"
+	TypeSubscriptions = "subscriptions"
+	TypeSnapshot      = "snapshot"
+	TypeUpdate        = "update"
+	TypeStatus        = "status"
+	TypeTicker        = "ticker"
+	TypeTrades        = "trades"
+)
+
+// Book status values carried by a status message.
+const (
+	// StatusWaiting: the book is not known yet (no snapshot since start).
+	StatusWaiting = "waiting"
+	// StatusStale: the upstream sequence broke; the view is frozen until a
+	// fresh snapshot, which follows as the next book message.
+	StatusStale = "stale"
+)
+
+// ServerMessage is the union of every message the server sends, for clients
+// that decode with encoding/json. Fields not used by a message type are left
+// at their zero value and omitted on the wire. Decimal values are strings
+// with exactly the instrument's scale.
+//
+// Because every field is omitempty, encoding a ServerMessage drops zero
+// values: it suits the control-plane messages (welcome, replies, errors,
+// statuses), but book snapshots and updates, which always carry seq,
+// first_seq, bids and asks (websocket.md), must be encoded by hand. Decoding
+// any server message into a ServerMessage works.
+type ServerMessage struct {
+	Type    string `json:"type"`
+	ID      int64  `json:"id,omitempty"`
+	Channel string `json:"channel,omitempty"`
+	TS      int64  `json:"ts,omitempty"` // µs since the Unix epoch
+
+	// welcome
+	Protocol       int    `json:"protocol,omitempty"`
+	Server         string `json:"server,omitempty"`
+	PingIntervalMS int64  `json:"ping_interval_ms,omitempty"`
+
+	// subscribed / subscriptions
+	Depth         int                `json:"depth,omitempty"`
+	Interval      string             `json:"interval,omitempty"`
+	Subscriptions []SubscriptionInfo `json:"subscriptions,omitempty"`
+
+	// error
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+
+	// snapshot / update
+	FirstSeq uint64      `json:"first_seq,omitempty"`
+	Seq      uint64      `json:"seq,omitempty"`
+	Bids     [][2]string `json:"bids,omitempty"`
+	Asks     [][2]string `json:"asks,omitempty"`
+
+	// status
+	Status string `json:"status,omitempty"`
+
+	// ticker
+	Bid         string `json:"bid,omitempty"`
+	BidSize     string `json:"bid_size,omitempty"`
+	Ask         string `json:"ask,omitempty"`
+	AskSize     string `json:"ask_size,omitempty"`
+	Last        string `json:"last,omitempty"`
+	LastSize    string `json:"last_size,omitempty"`
+	Open        string `json:"open,omitempty"`
+	High        string `json:"high,omitempty"`
+	Low         string `json:"low,omitempty"`
+	Volume      string `json:"volume,omitempty"`
+	QuoteVolume string `json:"quote_volume,omitempty"`
+	VWAP        string `json:"vwap,omitempty"`
+	Change      string `json:"change,omitempty"`
+	ChangePct   string `json:"change_pct,omitempty"`
+	Count       int64  `json:"count,omitempty"`
+
+	// trades
+	Trades []TradeMessage `json:"trades,omitempty"`
+}
+
+// SubscriptionInfo describes one subscription in subscribed and
+// subscriptions messages.
+type SubscriptionInfo struct {
+	Channel  string `json:"channel"`
+	Depth    int    `json:"depth,omitempty"`
+	Interval string `json:"interval"`
+}
+
+// TradeMessage is one trade inside a trades message.
+type TradeMessage struct {
+	ID    string `json:"id"`
+	TS    int64  `json:"ts"`
+	Price string `json:"price"`
+	Size  string `json:"size"`
+	Side  string `json:"side"` // aggressor side: "buy" or "sell"
+}
