@@ -1,0 +1,84 @@
+// Package feed consumes the market-data topic from Kafka and turns it into
+// per-partition streams of record batches.
+//
+// # Consumer
+//
+// A Consumer reads every partition of one topic; there is no consumer
+// group and no committed offset: each server instance keeps every book in
+// memory, so it reads everything, and on start it rebuilds its state from
+// a look-back window of the log (Config.Start, Config.Lookback). The
+// look-back must cover at least one snapshot period of the publisher, so
+// that every symbol sees an instrument definition and a snapshot.
+//
+// For each partition, Consumer.Run starts two goroutines: a reader that
+// owns the partition's broker connection and sends Batches on a channel it
+// creates, and the handler given to Run, which receives that channel and
+// owns everything about the partition (its books). Records of one
+// partition arrive in offset order, each exactly once for the life of the
+// Consumer, across reconnections and broker restarts; the only gaps are
+// records the broker itself no longer has (see offset resets below).
+//
+// # Fetching
+//
+// Each reader holds one kafka-go Conn to the partition leader (no
+// kafka.Reader) and issues fetch requests (Conn.ReadBatchWith) with
+// MinBytes 1 and Config.MaxWait: the broker answers as soon as any record
+// is available, so batching adds no latency, and one response carries
+// everything that accumulated meanwhile (up to Config.MaxBytes). The
+// records of one response are coalesced into Batches of at most 4096
+// records. A Batch is offered to the channel as soon as it is complete
+// while the response is still being decoded, but only if the channel has
+// room: the reader never blocks on the handler while a response is half
+// read, so a slow handler does not trip the connection's read deadline.
+// The channel holds 8 Batches; when it is full the reader stops fetching,
+// which is the back-pressure on a slow handler.
+//
+// kafka.Reader was not used: it delivers one message per call through an
+// internal channel, hides broker errors behind its own retry loop (so
+// neither Connected nor the error metrics could be exact), and cannot hand
+// over "everything fetched so far" in one step.
+//
+// # Positions, catch-up and failures
+//
+// When a reader first reaches the partition leader it lists the
+// partition's end offset (the bootstrap target) and its start offset:
+// Start "earliest" is the first retained offset, "latest" is the end,
+// "lookback" is the first offset whose timestamp is at or after
+// now-Lookback (the end when no record is that recent). A broker that
+// cannot list offsets by time (UNSUPPORTED_VERSION, UNSUPPORTED_FOR_MESSAGE_FORMAT
+// or INVALID_REQUEST) makes the reader start at the earliest offset
+// instead, with a warning. Batch.CaughtUp turns true on the Batch whose
+// last record reaches the bootstrap target; when the partition is already
+// there (empty, or Start "latest"), one Batch without records announces
+// it. Consumer.Ready reports that the catch-up Batch of every known
+// partition has been handed to its handler.
+//
+// Any broker error (leader lookup, dial, offsets, fetch, including
+// NOT_LEADER_FOR_PARTITION and timeouts) closes the connection; the reader
+// looks the leader up again and reconnects after a capped exponential
+// backoff with jitter (Config.BackoffMin, Config.BackoffMax), resuming at
+// the offset after the last record it delivered. Errors are logged (the
+// first of a run at Warn, the rest at Debug, the recovery at Info) and
+// counted in Metrics. A position the broker reports out of range is moved
+// to the nearest end of the retained log, logged and counted as an offset
+// reset: to the first offset when records expired before they were read,
+// to the last when the broker lost records already read (a broker that
+// came back without its data); the shards' sequence checks then see the
+// gap.
+// Every request carries a deadline (Config.DialTimeout, plus MaxWait for
+// fetches), so Consumer.Connected turns false within that bound when a
+// broker stops answering, and true again on the first successful request.
+// The topic's partitions are listed again every Config.PartitionRefresh;
+// a new partition gets its own reader and handler.
+//
+// # Concurrency
+//
+// NewConsumer, Ready, Connected and Partitions are safe for concurrent use;
+// Run may be called once. Each partition's channel has exactly one sender,
+// its reader, which closes it when the Run context ends; the handler must
+// return once the channel is closed or the context has ended, and Run
+// returns after every reader and handler has returned. A handler that
+// returns early stops its partition's reader. Batches and the byte slices
+// they reference are never touched by the Consumer after being sent.
+// Metrics are safe for concurrent use and may be shared by Consumers.
+package feed
