@@ -1,0 +1,395 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func start(t *testing.T, cfg Config) *Broker {
+	t.Helper()
+	b, err := Start(cfg)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
+func newWriter(b *Broker) *kafka.Writer {
+	return &kafka.Writer{
+		Addr:         kafka.TCP(b.Addrs()...),
+		Topic:        b.Topic(),
+		Balancer:     &kafka.Hash{},
+		BatchTimeout: 2 * time.Millisecond,
+		RequiredAcks: kafka.RequireOne,
+	}
+}
+
+func newReader(b *Broker, partition int) *kafka.Reader {
+	return kafka.NewReader(kafka.ReaderConfig{
+		Brokers:   b.Addrs(),
+		Topic:     b.Topic(),
+		Partition: partition,
+		MinBytes:  1,
+		MaxBytes:  1 << 20,
+		MaxWait:   50 * time.Millisecond,
+	})
+}
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// keyedMessages returns n messages over keys k0..k(keys-1); the value holds
+// the per-key ordinal so readers can check per-key order.
+func keyedMessages(n, keys int, t0 time.Time) []kafka.Message {
+	msgs := make([]kafka.Message, n)
+	ord := make([]int, keys)
+	for i := range msgs {
+		k := i % keys
+		msgs[i] = kafka.Message{
+			Key:   []byte("k" + strconv.Itoa(k)),
+			Value: []byte(strconv.Itoa(ord[k])),
+			Time:  t0.Add(time.Duration(i) * time.Millisecond),
+		}
+		ord[k]++
+	}
+	return msgs
+}
+
+func TestConfigDefaultsAndErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     Config
+		wantErr bool
+		want    Config
+	}{
+		{name: "zero", cfg: Config{}, want: Config{Topic: "marketdata", Partitions: 4, Brokers: 1, Addr: "127.0.0.1:0"}},
+		{name: "explicit", cfg: Config{Topic: "t", Partitions: 2, Brokers: 3, Addr: "localhost:0"}, want: Config{Topic: "t", Partitions: 2, Brokers: 3, Addr: "localhost:0"}},
+		{name: "negative partitions", cfg: Config{Partitions: -1}, wantErr: true},
+		{name: "negative brokers", cfg: Config{Brokers: -2}, wantErr: true},
+		{name: "bad addr", cfg: Config{Addr: "nohostport"}, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.cfg.withDefaults()
+			if tc.wantErr {
+				if !errors.Is(err, ErrConfig) {
+					t.Fatalf("err = %v, want ErrConfig", err)
+				}
+				if _, err := Start(tc.cfg); !errors.Is(err, ErrConfig) {
+					t.Fatalf("Start err = %v, want ErrConfig", err)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("withDefaults = %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestPartitionsListed(t *testing.T) {
+	for _, tc := range []struct{ brokers, partitions int }{{1, 4}, {3, 6}} {
+		t.Run(fmt.Sprintf("%dx%d", tc.brokers, tc.partitions), func(t *testing.T) {
+			b := start(t, Config{Brokers: tc.brokers, Partitions: tc.partitions})
+			if len(b.Addrs()) != tc.brokers {
+				t.Fatalf("Addrs = %v, want %d", b.Addrs(), tc.brokers)
+			}
+			conn, err := kafka.DialContext(ctxT(t, 10*time.Second), "tcp", b.Addrs()[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			parts, err := conn.ReadPartitions(b.Topic())
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[int]bool{}
+			leaders := map[int]bool{}
+			for _, p := range parts {
+				if p.Topic != b.Topic() {
+					t.Errorf("partition of topic %q", p.Topic)
+				}
+				seen[p.ID] = true
+				leaders[p.Leader.ID] = true
+			}
+			if len(seen) != tc.partitions {
+				t.Fatalf("partitions %v, want %d", seen, tc.partitions)
+			}
+			if tc.brokers > 1 && len(leaders) < 2 {
+				t.Errorf("leaders %v: not spread over %d brokers", leaders, tc.brokers)
+			}
+			// Auto creation is off: an unknown topic is not created.
+			if _, err := conn.ReadPartitions("no-such-topic"); err == nil {
+				t.Errorf("ReadPartitions(unknown topic) succeeded")
+			}
+		})
+	}
+}
+
+func TestFixedAddr(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	b := start(t, Config{Addr: addr, Brokers: 2})
+	if got := b.Addrs(); len(got) != 2 || got[0] != addr || got[1] == addr {
+		t.Fatalf("Addrs = %v, want first %s", got, addr)
+	}
+	// The port is taken now.
+	if _, err := Start(Config{Addr: addr}); err == nil {
+		t.Fatalf("second Start on %s succeeded", addr)
+	}
+}
+
+// TestProduceConsume writes keyed messages and reads every partition back
+// with partition readers, checking per-key order, that a key stays in one
+// partition, and the lag/offset queries.
+func TestProduceConsume(t *testing.T) {
+	for _, brokers := range []int{1, 3} {
+		t.Run(fmt.Sprintf("brokers=%d", brokers), func(t *testing.T) {
+			b := start(t, Config{Brokers: brokers})
+			ctx := ctxT(t, 30*time.Second)
+			const n, keys = 2000, 37
+			w := newWriter(b)
+			defer w.Close()
+			msgs := keyedMessages(n, keys, time.Now())
+			for i := 0; i < n; i += 250 { // several produce calls
+				if err := w.WriteMessages(ctx, msgs[i:i+250]...); err != nil {
+					t.Fatalf("WriteMessages: %v", err)
+				}
+			}
+
+			next := map[string]int{}   // next expected ordinal per key
+			partOf := map[string]int{} // partition of each key
+			total := 0
+			for p := 0; p < b.Partitions(); p++ {
+				conn, err := kafka.DialLeader(ctx, "tcp", b.Addrs()[0], b.Topic(), p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				first, last, err := conn.ReadOffsets()
+				lastOnly, err2 := conn.ReadLastOffset()
+				conn.Close()
+				if err != nil || err2 != nil || first != 0 || last != lastOnly {
+					t.Fatalf("p%d offsets first=%d last=%d lastOnly=%d err=%v/%v", p, first, last, lastOnly, err, err2)
+				}
+
+				r := newReader(b, p)
+				lag, err := r.ReadLag(ctx)
+				if err != nil || lag != last {
+					t.Fatalf("p%d ReadLag = %d, %v; want %d", p, lag, err, last)
+				}
+				for i := int64(0); i < last; i++ {
+					m, err := r.ReadMessage(ctx)
+					if err != nil {
+						t.Fatalf("p%d read %d: %v", p, i, err)
+					}
+					if m.Offset != i || m.Partition != p {
+						t.Fatalf("p%d got offset %d partition %d, want %d", p, m.Offset, m.Partition, i)
+					}
+					k := string(m.Key)
+					if q, ok := partOf[k]; ok && q != p {
+						t.Fatalf("key %s in partitions %d and %d", k, q, p)
+					}
+					partOf[k] = p
+					if got, want := string(m.Value), strconv.Itoa(next[k]); got != want {
+						t.Fatalf("key %s: value %s, want %s", k, got, want)
+					}
+					next[k]++
+					total++
+				}
+				if lag := r.Lag(); lag != 0 {
+					t.Errorf("p%d Lag after reading all = %d", p, lag)
+				}
+				r.Close()
+			}
+			if total != n || len(partOf) != keys {
+				t.Fatalf("read %d messages over %d keys, want %d over %d", total, len(partOf), n, keys)
+			}
+		})
+	}
+}
+
+// TestSetOffsetAt checks ListOffsets by timestamp through kafka-go.
+func TestSetOffsetAt(t *testing.T) {
+	b := start(t, Config{Partitions: 1})
+	ctx := ctxT(t, 30*time.Second)
+	w := newWriter(b)
+	defer w.Close()
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	const n = 100
+	if err := w.WriteMessages(ctx, keyedMessages(n, 5, t0)...); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, k := range []int{0, 1, 42, n - 1} {
+		r := newReader(b, 0)
+		// Record times have millisecond resolution and kafka-go truncates
+		// the requested time to the millisecond: half a millisecond after
+		// record k still finds record k.
+		if err := r.SetOffsetAt(ctx, t0.Add(time.Duration(k)*time.Millisecond+500*time.Microsecond)); err != nil {
+			t.Fatalf("SetOffsetAt(%d): %v", k, err)
+		}
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Offset != int64(k) || !m.Time.Equal(t0.Add(time.Duration(k)*time.Millisecond)) {
+			t.Errorf("SetOffsetAt(record %d): got offset %d time %v", k, m.Offset, m.Time)
+		}
+		r.Close()
+	}
+
+	// A time before every record positions at the start.
+	r := newReader(b, 0)
+	if err := r.SetOffsetAt(ctx, t0.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := r.ReadMessage(ctx); err != nil || m.Offset != 0 {
+		t.Errorf("SetOffsetAt(before all) read offset %d, %v", m.Offset, err)
+	}
+	r.Close()
+
+	// A time after every record: offset -1, i.e. LastOffset, so the reader
+	// sees only records produced afterwards.
+	conn, err := kafka.DialLeader(ctx, "tcp", b.Addrs()[0], b.Topic(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, err := conn.ReadOffset(time.Now().Add(time.Hour))
+	conn.Close()
+	if err != nil || off != -1 {
+		t.Fatalf("ReadOffset(future) = %d, %v; want -1", off, err)
+	}
+	r = newReader(b, 0)
+	defer r.Close()
+	if err := r.SetOffsetAt(ctx, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	late := kafka.Message{Key: []byte("late"), Value: []byte("x")}
+	// The reader resolves LastOffset when it starts fetching: start it
+	// first, then produce.
+	got := make(chan kafka.Message, 1)
+	go func() {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			close(got)
+			return
+		}
+		got <- m
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if err := w.WriteMessages(ctx, late); err != nil {
+		t.Fatal(err)
+	}
+	m, ok := <-got
+	if !ok || string(m.Key) != "late" || m.Offset != n {
+		t.Fatalf("after SetOffsetAt(future) read %q at %d (ok=%v), want the late record at %d", m.Key, m.Offset, ok, n)
+	}
+}
+
+// TestFaultInjection answers one Produce request with a non-retriable error
+// through the cluster's control hook.
+func TestFaultInjection(t *testing.T) {
+	b := start(t, Config{Partitions: 1})
+	ctx := ctxT(t, 30*time.Second)
+	w := newWriter(b)
+	w.MaxAttempts = 1
+	defer w.Close()
+
+	b.Cluster().ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		preq := req.(*kmsg.ProduceRequest)
+		resp := preq.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range preq.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.MessageTooLarge.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	err := w.WriteMessages(ctx, kafka.Message{Key: []byte("a"), Value: []byte("1")})
+	var werrs kafka.WriteErrors
+	if !errors.As(err, &werrs) || len(werrs) != 1 || !errors.Is(werrs[0], kafka.MessageSizeTooLarge) {
+		t.Fatalf("WriteMessages err = %v, want MessageSizeTooLarge", err)
+	}
+	// The control function handled one request only; the next write works.
+	if err := w.WriteMessages(ctx, kafka.Message{Key: []byte("a"), Value: []byte("2")}); err != nil {
+		t.Fatalf("second write: %v", err)
+	}
+	conn, err := kafka.DialLeader(ctx, "tcp", b.Addrs()[0], b.Topic(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if last, err := conn.ReadLastOffset(); err != nil || last != 1 {
+		t.Fatalf("last offset = %d, %v; want 1 (only the second record stored)", last, err)
+	}
+}
+
+func TestCloseTwice(t *testing.T) {
+	b, err := Start(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := b.Addrs()[0]
+	b.Close()
+	b.Close()
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Fatalf("dial after Close succeeded")
+	}
+}
+
+// TestConsumerGroup checks that a kafka-go consumer-group reader (join,
+// sync, offset fetch) works against the embedded broker too.
+func TestConsumerGroup(t *testing.T) {
+	b := start(t, Config{})
+	ctx := ctxT(t, 30*time.Second)
+	w := newWriter(b)
+	defer w.Close()
+	const n, keys = 300, 11
+	if err := w.WriteMessages(ctx, keyedMessages(n, keys, time.Now())...); err != nil {
+		t.Fatal(err)
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: b.Addrs(), Topic: b.Topic(), GroupID: "marketfeed-test",
+		StartOffset: kafka.FirstOffset, MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 50 * time.Millisecond,
+	})
+	defer r.Close()
+	next := map[string]int{}
+	for i := 0; i < n; i++ {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			t.Fatalf("read %d: %v", i, err)
+		}
+		k := string(m.Key)
+		if got, want := string(m.Value), strconv.Itoa(next[k]); got != want {
+			t.Fatalf("key %s: value %s, want %s", k, got, want)
+		}
+		next[k]++
+	}
+	if len(next) != keys {
+		t.Fatalf("%d keys read, want %d", len(next), keys)
+	}
+}

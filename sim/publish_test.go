@@ -1,0 +1,159 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/marketfeed/marketfeed/internal/broker"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func startBroker(t *testing.T) *broker.Broker {
+	t.Helper()
+	b, err := broker.Start(broker.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
+// recommendedWriter is the Writer configuration documented for Publish.
+func recommendedWriter(b *broker.Broker) *kafka.Writer {
+	return &kafka.Writer{
+		Addr:         kafka.TCP(b.Addrs()...),
+		Topic:        b.Topic(),
+		Balancer:     &kafka.Hash{},
+		BatchTimeout: 2 * time.Millisecond,
+		RequiredAcks: kafka.RequireOne,
+	}
+}
+
+// TestPublishRoundTrip publishes for about a second into the embedded
+// broker and reads everything back with partition readers: every record is
+// valid, keyed by its symbol, a symbol stays in one partition, and the
+// per-symbol order replays exactly (the replayer checks seq continuity,
+// snapshots against the replayed books and trades followed by their delta).
+func TestPublishRoundTrip(t *testing.T) {
+	b := startBroker(t)
+	w := recommendedWriter(b)
+	e := New(Config{Seed: 21})
+	const rate = 1000
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	began := time.Now()
+	err := e.Publish(ctx, w, PublishConfig{Rate: rate, SnapshotEvery: 300 * time.Millisecond})
+	elapsed := time.Since(began)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Publish = %v, want the context error", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer rcancel()
+	r := newReplayer()
+	partOf := map[string]int{}
+	total := 0
+	for p := 0; p < b.Partitions(); p++ {
+		conn, err := kafka.DialLeader(rctx, "tcp", b.Addrs()[0], b.Topic(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, err := conn.ReadLastOffset()
+		conn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd := kafka.NewReader(kafka.ReaderConfig{
+			Brokers: b.Addrs(), Topic: b.Topic(), Partition: p,
+			MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 50 * time.Millisecond,
+		})
+		for i := int64(0); i < last; i++ {
+			m, err := rd.ReadMessage(rctx)
+			if err != nil {
+				t.Fatalf("partition %d offset %d: %v", p, i, err)
+			}
+			sym := string(m.Key)
+			if q, ok := partOf[sym]; ok && q != p {
+				t.Fatalf("%s in partitions %d and %d", sym, q, p)
+			}
+			partOf[sym] = p
+			// The record time is the event time at Kafka's millisecond
+			// resolution.
+			rec, err := decode(m.Value)
+			if err != nil || rec.TS == nil || m.Time.UnixMilli() != *rec.TS/1000 {
+				t.Fatalf("record time %v, ts %v (%v)", m.Time, rec.TS, err)
+			}
+			if err := r.apply(m.Key, m.Value, *rec.TS); err != nil {
+				t.Fatalf("partition %d offset %d: %v\n%s", p, i, err, m.Value)
+			}
+			total++
+		}
+		rd.Close()
+	}
+	if len(partOf) != len(e.Symbols()) || total != r.msgs {
+		t.Fatalf("%d symbols in %d records, want %d symbols", len(partOf), total, len(e.Symbols()))
+	}
+	if max := int(rate*elapsed.Seconds()) + 1; r.events > max || r.events < 100 {
+		t.Fatalf("%d events in %v at %d/s (at most %d)", r.events, elapsed, rate, max)
+	}
+	t.Logf("%d records, %d events (%d trades) in %v", total, r.events, r.trades, elapsed)
+	for sym, bk := range r.books {
+		if bk.snapshot < 2 {
+			t.Errorf("%s: %d snapshot rounds, want the initial one and periodic ones", sym, bk.snapshot)
+		}
+	}
+}
+
+func TestPublishCanceled(t *testing.T) {
+	b := startBroker(t)
+	w := recommendedWriter(b)
+	defer w.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := New(Config{}).Publish(ctx, w, PublishConfig{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Publish on a canceled context = %v", err)
+	}
+}
+
+// TestPublishWriteError makes the broker reject a produce request and
+// expects Publish to return the write error.
+func TestPublishWriteError(t *testing.T) {
+	b := startBroker(t)
+	w := recommendedWriter(b)
+	w.MaxAttempts = 1
+	defer w.Close()
+	b.Cluster().ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		b.Cluster().KeepControl()
+		preq := req.(*kmsg.ProduceRequest)
+		resp := preq.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range preq.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.InvalidRecord.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := New(Config{}).Publish(ctx, w, PublishConfig{})
+	if err == nil || ctx.Err() != nil {
+		t.Fatalf("Publish = %v (ctx %v), want a write error", err, ctx.Err())
+	}
+	var werrs kafka.WriteErrors
+	if !errors.As(err, &werrs) {
+		t.Fatalf("Publish = %T %v, want kafka.WriteErrors", err, err)
+	}
+}
