@@ -1,0 +1,148 @@
+package fanout
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+	"unicode/utf8"
+
+	"github.com/marketfeed/marketfeed/schemas"
+)
+
+// subscription is one channel a connection subscribed to. It is created
+// and read by the connection's read goroutine and handed to the topic's
+// owner, which treats it as immutable.
+type subscription struct {
+	channel  string
+	kind     schemas.ChannelKind
+	topic    *Topic
+	depth    int // book only
+	interval Interval
+}
+
+func (s *subscription) info() schemas.SubscriptionInfo {
+	return schemas.SubscriptionInfo{Channel: s.channel, Depth: s.depth, Interval: s.interval.String()}
+}
+
+// handleText handles one client text message. It returns false when the
+// connection must stop reading.
+func (c *Conn) handleText(msg []byte) bool {
+	if !utf8.Valid(msg) {
+		c.closeWith(schemas.CloseInvalidPayload, "invalid UTF-8", "protocol_error")
+		return false
+	}
+	var cmd schemas.Command
+	if err := schemas.ParseCommand(msg, &cmd); err != nil {
+		var pe *schemas.ProtocolError
+		if !errors.As(err, &pe) {
+			pe = &schemas.ProtocolError{Code: schemas.CodeInvalidRequest, Message: err.Error()}
+		}
+		c.sendError(cmd.ID, pe.Code, pe.Message, pe.Channel)
+		return c.countInvalid()
+	}
+	switch cmd.Op {
+	case schemas.OpSubscribe:
+		for _, ch := range cmd.Channels {
+			if !c.subscribe(cmd.ID, ch, cmd.Depth, cmd.Interval) && !c.countInvalid() {
+				return false
+			}
+		}
+	case schemas.OpUnsubscribe:
+		for _, ch := range cmd.Channels {
+			if !c.unsubscribe(cmd.ID, ch) && !c.countInvalid() {
+				return false
+			}
+		}
+	case schemas.OpPing:
+		c.send(&schemas.ServerMessage{Type: schemas.TypePong, ID: cmd.ID, TS: time.Now().UnixMicro()})
+	case schemas.OpList:
+		list := make([]schemas.SubscriptionInfo, 0, len(c.subs))
+		for _, s := range c.subs {
+			list = append(list, s.info())
+		}
+		sort.Slice(list, func(i, j int) bool { return list[i].Channel < list[j].Channel })
+		c.send(&schemas.ServerMessage{Type: schemas.TypeSubscriptions, ID: cmd.ID, Subscriptions: list})
+	}
+	return true
+}
+
+// countInvalid counts an invalid message and closes the connection when
+// there were too many; it returns false then.
+func (c *Conn) countInvalid() bool {
+	c.invalid++
+	if c.invalid >= c.hub.cfg.MaxInvalidMessages {
+		c.closeWith(schemas.CloseTooManyErrors, "too many invalid messages", "too_many_errors")
+		return false
+	}
+	return true
+}
+
+// subscribe validates one channel and hands the subscription to the
+// topic's owner, which acknowledges it and sends the initial state.
+func (c *Conn) subscribe(id int64, channel string, depth int, interval string) bool {
+	kind, symbol, err := schemas.ParseChannel(channel)
+	if err != nil {
+		msg := err.Error()
+		var pe *schemas.ProtocolError
+		if errors.As(err, &pe) {
+			msg = pe.Message
+		}
+		c.sendError(id, schemas.CodeUnknownChannel, msg, channel)
+		return false
+	}
+	if _, dup := c.subs[channel]; dup {
+		c.sendError(id, schemas.CodeAlreadySubscribed, "already subscribed to "+channel, channel)
+		return false
+	}
+	if len(c.subs) >= c.hub.cfg.MaxSubscriptions {
+		c.sendError(id, schemas.CodeTooManySubscriptions,
+			fmt.Sprintf("at most %d subscriptions per connection", c.hub.cfg.MaxSubscriptions), channel)
+		return false
+	}
+	t := c.hub.Topic(symbol)
+	if t == nil {
+		c.sendError(id, schemas.CodeUnknownSymbol, "unknown symbol "+symbol, channel)
+		return false
+	}
+	s := &subscription{channel: channel, kind: kind, topic: t, interval: defaultInterval(kind)}
+	if interval != "" {
+		iv, ok := ParseInterval(interval)
+		if !ok {
+			c.sendError(id, schemas.CodeInvalidInterval, "unknown interval "+interval, channel)
+			return false
+		}
+		s.interval = iv
+	}
+	if kind == schemas.ChannelBook {
+		s.depth = schemas.DefaultDepth
+		if depth != 0 {
+			if !schemas.ValidDepth(depth) {
+				c.sendError(id, schemas.CodeInvalidDepth, fmt.Sprintf("depth %d is not offered", depth), channel)
+				return false
+			}
+			s.depth = depth
+		}
+	}
+	if !t.post(func() { t.subscribe(c, s, id) }) {
+		c.sendError(id, schemas.CodeUnknownSymbol, "symbol "+symbol+" is no longer served", channel)
+		return false
+	}
+	c.subs[channel] = s
+	c.hub.metrics.Subscriptions.Inc()
+	return true
+}
+
+func (c *Conn) unsubscribe(id int64, channel string) bool {
+	s, ok := c.subs[channel]
+	if !ok {
+		c.sendError(id, schemas.CodeNotSubscribed, "not subscribed to "+channel, channel)
+		return false
+	}
+	delete(c.subs, channel)
+	c.hub.metrics.Subscriptions.Dec()
+	if !s.topic.post(func() { s.topic.unsubscribe(c, s, id, true) }) {
+		c.send(&schemas.ServerMessage{Type: schemas.TypeUnsubscribed, ID: id, Channel: channel})
+	}
+	return true
+}

@@ -1,0 +1,213 @@
+package fanout_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+	"github.com/marketfeed/marketfeed/fanout"
+	"github.com/marketfeed/marketfeed/feed"
+	"github.com/marketfeed/marketfeed/schemas"
+)
+
+// testServer is a hub behind a real HTTP server on loopback, fed by a real
+// shard whose input channel the test writes records into.
+type testServer struct {
+	hub   *fanout.Hub
+	shard *feed.Shard
+	in    chan feed.Batch
+	url   string
+	m     *fanout.Metrics
+}
+
+func startServer(t *testing.T, cfg fanout.Config) *testServer {
+	t.Helper()
+	m := fanout.NewMetrics(nil)
+	hub, err := fanout.NewHub(cfg, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(hub)
+	ctx, cancel := context.WithCancel(context.Background())
+	shard := feed.NewShard(feed.ShardConfig{Hub: hub, FlushEvery: 20 * time.Millisecond}, 0)
+	in := make(chan feed.Batch, 16)
+	done := make(chan struct{})
+	go func() { shard.Run(ctx, in); close(done) }()
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = hub.Shutdown(sctx)
+		srv.Close()
+		cancel()
+		<-done
+	})
+	return &testServer{hub: hub, shard: shard, in: in, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws", m: m}
+}
+
+// feed sends records (JSON values keyed by their symbol) to the shard.
+func (s *testServer) feed(values ...string) {
+	b := feed.Batch{}
+	for _, v := range values {
+		var probe struct{ Symbol string }
+		_ = json.Unmarshal([]byte(v), &probe)
+		b.Records = append(b.Records, feed.Record{Key: []byte(probe.Symbol), Value: []byte(v)})
+	}
+	s.in <- b
+}
+
+// sync waits until the shard has processed everything sent before.
+func (s *testServer) sync(t *testing.T) {
+	t.Helper()
+	done := make(chan struct{})
+	if !s.shard.Exec(func() { close(done) }) {
+		t.Fatal("shard stopped")
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("shard did not answer")
+	}
+}
+
+// wsClient is a minimal raw WebSocket client for protocol tests.
+type wsClient struct {
+	t  *testing.T
+	nc net.Conn
+	br *bufio.Reader
+}
+
+func dial(t *testing.T, url string) *wsClient {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	nc, br, _, err := ws.Dial(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if br == nil {
+		br = bufio.NewReader(nc)
+	}
+	c := &wsClient{t: t, nc: nc, br: br}
+	t.Cleanup(func() { nc.Close() })
+	m := c.next()
+	if m.Type != schemas.TypeWelcome || m.Protocol != schemas.ProtocolVersion {
+		t.Fatalf("first message %+v, want welcome", m)
+	}
+	return c
+}
+
+func (c *wsClient) sendText(s string) {
+	c.t.Helper()
+	if err := wsutil.WriteClientMessage(c.nc, ws.OpText, []byte(s)); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (c *wsClient) sendFrame(op ws.OpCode, payload []byte) {
+	c.t.Helper()
+	if err := wsutil.WriteClientMessage(c.nc, op, payload); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// closedError is returned by read when the server closed the connection.
+type closedError struct {
+	code   ws.StatusCode
+	reason string
+}
+
+func (e *closedError) Error() string { return fmt.Sprintf("closed %d %s", e.code, e.reason) }
+
+// read returns the next data message, answering pings; a close frame
+// returns *closedError.
+func (c *wsClient) read(timeout time.Duration) (*schemas.ServerMessage, []byte, error) {
+	_ = c.nc.SetReadDeadline(time.Now().Add(timeout))
+	for {
+		f, err := ws.ReadFrame(c.br)
+		if err != nil {
+			return nil, nil, err
+		}
+		switch f.Header.OpCode {
+		case ws.OpPing:
+			_ = wsutil.WriteClientMessage(c.nc, ws.OpPong, f.Payload)
+		case ws.OpPong:
+		case ws.OpClose:
+			code, reason := ws.ParseCloseFrameData(f.Payload)
+			return nil, nil, &closedError{code, reason}
+		case ws.OpText:
+			var m schemas.ServerMessage
+			dec := json.NewDecoder(strings.NewReader(string(f.Payload)))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&m); err != nil {
+				return nil, f.Payload, fmt.Errorf("undecodable server message %q: %w", f.Payload, err)
+			}
+			return &m, f.Payload, nil
+		default:
+			return nil, nil, fmt.Errorf("unexpected opcode %v", f.Header.OpCode)
+		}
+	}
+}
+
+func (c *wsClient) next() *schemas.ServerMessage {
+	c.t.Helper()
+	m, _, err := c.read(5 * time.Second)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return m
+}
+
+// expectClose reads until the server's close frame and checks its code.
+func (c *wsClient) expectClose(code ws.StatusCode) {
+	c.t.Helper()
+	for {
+		_, _, err := c.read(5 * time.Second)
+		if err == nil {
+			continue
+		}
+		var ce *closedError
+		if !errors.As(err, &ce) {
+			c.t.Fatalf("want close %d, got %v", code, err)
+		}
+		if ce.code != code {
+			c.t.Fatalf("close code %d (%s), want %d", ce.code, ce.reason, code)
+		}
+		return
+	}
+}
+
+// until reads messages until one satisfies ok.
+func (c *wsClient) until(ok func(*schemas.ServerMessage) bool) *schemas.ServerMessage {
+	c.t.Helper()
+	for {
+		m := c.next()
+		if ok(m) {
+			return m
+		}
+	}
+}
+
+func instrument(sym string, ps, ss int) string {
+	return fmt.Sprintf(`{"type":"instrument","symbol":%q,"ts":1767225600000000,"price_scale":%d,"size_scale":%d}`, sym, ps, ss)
+}
+
+func snapshot(sym string, seq int, bids, asks string) string {
+	return fmt.Sprintf(`{"type":"snapshot","symbol":%q,"ts":1767225600000001,"seq":%d,"bids":%s,"asks":%s}`, sym, seq, bids, asks)
+}
+
+func delta(sym string, seq int, bids, asks string) string {
+	return fmt.Sprintf(`{"type":"delta","symbol":%q,"ts":1767225600000002,"seq":%d,"bids":%s,"asks":%s}`, sym, seq, bids, asks)
+}
+
+func trade(sym, id, price, size, side string) string {
+	return fmt.Sprintf(`{"type":"trade","symbol":%q,"ts":1767225600000003,"trade_id":%q,"price":%q,"size":%q,"side":%q}`, sym, id, price, size, side)
+}

@@ -1,0 +1,205 @@
+package fanout
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/marketfeed/marketfeed/orderbook"
+	"github.com/marketfeed/marketfeed/schemas"
+)
+
+// Hub is the WebSocket server: it accepts connections at its HTTP handler
+// and routes subscriptions to the topics of the symbols.
+type Hub struct {
+	cfg     Config
+	metrics *Metrics
+
+	mu     sync.RWMutex // guards topics and conns; never held during I/O
+	topics map[string]*Topic
+	conns  map[*Conn]struct{}
+	closed bool
+}
+
+// NewHub returns a hub with cfg's defaults applied. m may be nil, in which
+// case unregistered metrics are used.
+func NewHub(cfg Config, m *Metrics) (*Hub, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	return &Hub{
+		cfg:     cfg,
+		metrics: m,
+		topics:  make(map[string]*Topic),
+		conns:   make(map[*Conn]struct{}),
+	}, nil
+}
+
+// NewTopic creates and registers the topic of symbol, served from book and
+// ticker, which owner's goroutine changes. A topic registered earlier for
+// the same symbol is replaced. Safe from any goroutine.
+func (h *Hub) NewTopic(symbol string, owner Owner, book *orderbook.Book, ticker *orderbook.Ticker, priceScale, sizeScale int) *Topic {
+	t := &Topic{
+		symbol:   symbol,
+		hub:      h,
+		owner:    owner,
+		book:     book,
+		ticker:   ticker,
+		sc:       scales{price: priceScale, size: sizeScale},
+		chBook:   "book." + symbol,
+		chTicker: "ticker." + symbol,
+		chTrades: "trades." + symbol,
+	}
+	t.publish()
+	h.mu.Lock()
+	h.topics[symbol] = t
+	h.mu.Unlock()
+	return t
+}
+
+// Topic returns the topic of symbol, or nil. Safe from any goroutine.
+func (h *Hub) Topic(symbol string) *Topic {
+	h.mu.RLock()
+	t := h.topics[symbol]
+	h.mu.RUnlock()
+	return t
+}
+
+// SymbolStatus describes one symbol's book for listings.
+type SymbolStatus struct {
+	Symbol string `json:"symbol"`
+	State  string `json:"state"`
+	Seq    uint64 `json:"seq"`
+}
+
+// Symbols lists every symbol with its book state, sorted by symbol. Safe
+// from any goroutine.
+func (h *Hub) Symbols() []SymbolStatus {
+	h.mu.RLock()
+	out := make([]SymbolStatus, 0, len(h.topics))
+	for _, t := range h.topics {
+		st, seq := t.State()
+		out = append(out, SymbolStatus{Symbol: t.symbol, State: st.String(), Seq: seq})
+	}
+	h.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Symbol < out[j].Symbol })
+	return out
+}
+
+// ServeHTTP upgrades the request to a WebSocket connection and serves it.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.RLock()
+	closed := h.closed
+	h.mu.RUnlock()
+	if closed {
+		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	nc, rw, _, err := ws.UpgradeHTTP(r, w)
+	if err != nil {
+		// UpgradeHTTP has already answered with a 4xx.
+		return
+	}
+	// Keep whatever the client sent after the handshake, then read through
+	// a small buffer of our own.
+	var br *bufio.Reader
+	if n := rw.Reader.Buffered(); n > 0 {
+		pending, _ := rw.Reader.Peek(n)
+		br = bufio.NewReaderSize(&prefixReader{pending: append([]byte(nil), pending...), conn: nc}, 512)
+	} else {
+		br = bufio.NewReaderSize(nc, 512)
+	}
+	h.serve(nc, br)
+}
+
+// serve runs a connection whose handshake is done.
+func (h *Hub) serve(nc net.Conn, br *bufio.Reader) {
+	c := newConn(h, nc)
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		_, _ = nc.Write(closeFrame(schemas.CloseGoingAway, "server shutting down"))
+		nc.Close()
+		return
+	}
+	h.conns[c] = struct{}{}
+	h.mu.Unlock()
+	h.metrics.Connections.Inc()
+	h.metrics.ConnectionsTotal.Inc()
+
+	c.send(&schemas.ServerMessage{
+		Type:           schemas.TypeWelcome,
+		Protocol:       schemas.ProtocolVersion,
+		Server:         "marketfeed",
+		PingIntervalMS: h.cfg.PingInterval.Milliseconds(),
+		TS:             time.Now().UnixMicro(),
+	})
+	go c.writeLoop()
+	c.readLoop(br)
+}
+
+func (h *Hub) removeConn(c *Conn) {
+	h.mu.Lock()
+	delete(h.conns, c)
+	h.mu.Unlock()
+	h.metrics.Connections.Dec()
+}
+
+// ConnCount returns the number of open connections. Safe from any goroutine.
+func (h *Hub) ConnCount() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.conns)
+}
+
+// Shutdown refuses new connections, sends every client a close frame with
+// code 1001 after its queued messages, and waits until all connections are
+// gone or ctx ends.
+func (h *Hub) Shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	h.closed = true
+	conns := make([]*Conn, 0, len(h.conns))
+	for c := range h.conns {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		c.closeWith(schemas.CloseGoingAway, "server shutting down", "shutdown")
+	}
+	for _, c := range conns {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			for _, c := range conns {
+				c.nc.Close()
+			}
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// prefixReader yields bytes already read from the connection before the
+// connection itself.
+type prefixReader struct {
+	pending []byte
+	conn    net.Conn
+}
+
+func (p *prefixReader) Read(b []byte) (int, error) {
+	if len(p.pending) > 0 {
+		n := copy(b, p.pending)
+		p.pending = p.pending[n:]
+		return n, nil
+	}
+	return p.conn.Read(b)
+}

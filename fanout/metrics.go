@@ -1,0 +1,48 @@
+package fanout
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the fan-out layer's Prometheus collectors. Labels are bounded:
+// reasons and codes are fixed sets, never per connection or per key.
+type Metrics struct {
+	Connections      prometheus.Gauge
+	ConnectionsTotal prometheus.Counter
+	Subscriptions    prometheus.Gauge
+	MessagesSent     prometheus.Counter
+	BytesSent        prometheus.Counter
+	Disconnects      *prometheus.CounterVec // label: reason
+	ClientErrors     *prometheus.CounterVec // label: code
+}
+
+// NewMetrics creates the collectors and registers them with reg; a nil reg
+// leaves them unregistered.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "marketfeed_ws_connections", Help: "Open WebSocket connections.",
+		}),
+		ConnectionsTotal: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "marketfeed_ws_connections_total", Help: "WebSocket connections accepted.",
+		}),
+		Subscriptions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "marketfeed_ws_subscriptions", Help: "Active subscriptions over all connections.",
+		}),
+		MessagesSent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "marketfeed_ws_messages_sent_total", Help: "Frames written to clients.",
+		}),
+		BytesSent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "marketfeed_ws_bytes_sent_total", Help: "Bytes written to clients.",
+		}),
+		Disconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "marketfeed_ws_disconnects_total", Help: "Closed connections by reason.",
+		}, []string{"reason"}),
+		ClientErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "marketfeed_ws_client_errors_total", Help: "Error replies sent to clients by code.",
+		}, []string{"code"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Connections, m.ConnectionsTotal, m.Subscriptions,
+			m.MessagesSent, m.BytesSent, m.Disconnects, m.ClientErrors)
+	}
+	return m
+}

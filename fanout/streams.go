@@ -1,0 +1,138 @@
+package fanout
+
+import (
+	"github.com/marketfeed/marketfeed/orderbook"
+	"github.com/marketfeed/marketfeed/schemas"
+)
+
+// bookStream is one distinct book output: a depth at an interval. Every
+// message is encoded once and shared by all its subscribers.
+type bookStream struct {
+	depth int
+	iv    Interval
+	subs  subscribers
+	// joining subscribers of a throttled stream wait for the next flush,
+	// where their snapshot is taken at the same point as everybody's update.
+	joining subscribers
+	// edge is the worst price inside the view at the last emission.
+	edge [2]orderbook.Edge
+	// emitted is the sequence the subscribers' views are at.
+	emitted uint64
+}
+
+// tickerStream is the ticker output at one interval.
+type tickerStream struct {
+	subs  subscribers
+	dirty bool // changed since the last flush (throttled only)
+}
+
+// tradesStream is the trades output at one interval.
+type tradesStream struct {
+	subs    subscribers
+	pending []tradeEntry // trades since the last flush (throttled only)
+}
+
+// subscribe adds c's subscription s, acknowledges it, and sends the
+// initial state: a book snapshot (at once for raw, at the next flush for a
+// throttled stream) or a status when the book is not served; the current
+// ticker; nothing for trades, which start with the next trade.
+func (t *Topic) subscribe(c *Conn, s *subscription, id int64) {
+	info := s.info()
+	ack := &schemas.ServerMessage{Type: schemas.TypeSubscribed, ID: id, Channel: s.channel, Depth: info.Depth, Interval: info.Interval}
+	if !c.enqueue(messageFrame(ack)) {
+		return
+	}
+	switch s.kind {
+	case schemas.ChannelBook:
+		bs := t.bookStream(s.depth, s.interval, true)
+		switch {
+		case t.state != Live:
+			c.enqueue(t.statusFrame())
+			bs.subs.add(c)
+		case s.interval == Raw:
+			c.enqueue(t.snapshotFrame(bs))
+			bs.subs.add(c)
+		default:
+			bs.joining.add(c)
+		}
+	case schemas.ChannelTicker:
+		ts := t.tickers[s.interval]
+		if ts == nil {
+			ts = &tickerStream{}
+			t.tickers[s.interval] = ts
+		}
+		c.enqueue(t.tickerFrame())
+		ts.subs.add(c)
+	case schemas.ChannelTrades:
+		tr := t.trades[s.interval]
+		if tr == nil {
+			tr = &tradesStream{}
+			t.trades[s.interval] = tr
+		}
+		tr.subs.add(c)
+	}
+}
+
+// unsubscribe removes c's subscription s and, if ack, confirms it; nothing
+// of that stream follows the confirmation.
+func (t *Topic) unsubscribe(c *Conn, s *subscription, id int64, ack bool) {
+	switch s.kind {
+	case schemas.ChannelBook:
+		if bs := t.bookStream(s.depth, s.interval, false); bs != nil {
+			if !bs.subs.remove(c) {
+				bs.joining.remove(c)
+			}
+			if bs.subs.len()+bs.joining.len() == 0 {
+				t.dropBookStream(bs)
+			}
+		}
+	case schemas.ChannelTicker:
+		if ts := t.tickers[s.interval]; ts != nil {
+			ts.subs.remove(c)
+			if ts.subs.len() == 0 {
+				t.tickers[s.interval] = nil
+			}
+		}
+	case schemas.ChannelTrades:
+		if tr := t.trades[s.interval]; tr != nil {
+			tr.subs.remove(c)
+			if tr.subs.len() == 0 {
+				t.trades[s.interval] = nil
+			}
+		}
+	}
+	if ack {
+		c.send(&schemas.ServerMessage{Type: schemas.TypeUnsubscribed, ID: id, Channel: s.channel})
+	}
+}
+
+// bookStream finds the stream for depth and interval, creating it when
+// create is set.
+func (t *Topic) bookStream(depth int, iv Interval, create bool) *bookStream {
+	for _, bs := range t.books {
+		if bs.depth == depth && bs.iv == iv {
+			return bs
+		}
+	}
+	if !create {
+		return nil
+	}
+	bs := &bookStream{depth: depth, iv: iv, emitted: t.seq}
+	bs.edge = [2]orderbook.Edge{t.book.Edge(orderbook.Bid, depth), t.book.Edge(orderbook.Ask, depth)}
+	if t.logUse[iv] == 0 {
+		t.logs[iv].Reset()
+	}
+	t.logUse[iv]++
+	t.books = append(t.books, bs)
+	return bs
+}
+
+func (t *Topic) dropBookStream(bs *bookStream) {
+	for i, x := range t.books {
+		if x == bs {
+			t.books = append(t.books[:i], t.books[i+1:]...)
+			t.logUse[bs.iv]--
+			return
+		}
+	}
+}

@@ -1,0 +1,278 @@
+package fanout
+
+import (
+	"sync/atomic"
+
+	"github.com/marketfeed/marketfeed/orderbook"
+	"github.com/marketfeed/marketfeed/schemas"
+)
+
+// Owner runs functions on the goroutine that owns a topic's book.
+type Owner interface {
+	// Exec queues fn to run on the owner goroutine, in order with the
+	// owner's other work, and reports false if the owner has stopped.
+	Exec(fn func()) bool
+}
+
+// BookState is the serving state of a symbol's book.
+type BookState uint32
+
+// Book states.
+const (
+	// Waiting: no snapshot seen yet; nothing is served.
+	Waiting BookState = iota
+	// Live: the book is known and served.
+	Live
+	// Stale: the upstream sequence broke; nothing is served until the next
+	// snapshot.
+	Stale
+)
+
+// String returns the state's name as used in status messages and listings.
+func (s BookState) String() string {
+	switch s {
+	case Live:
+		return "live"
+	case Stale:
+		return schemas.StatusStale
+	}
+	return schemas.StatusWaiting
+}
+
+// Topic is the output side of one symbol: its book, ticker and trades
+// streams and their subscribers. Every method whose comment does not say
+// otherwise must be called on the owner goroutine, the same goroutine that
+// changes the book and ticker the topic was created with.
+type Topic struct {
+	symbol string
+	hub    *Hub
+	owner  Owner
+
+	// Published for readers on other goroutines (listings, readiness).
+	pubState atomic.Uint32
+	pubSeq   atomic.Uint64
+
+	// Owner goroutine only.
+	book     *orderbook.Book
+	ticker   *orderbook.Ticker
+	sc       scales
+	state    BookState
+	seq      uint64 // book sequence of the last applied event
+	ts       int64  // exchange time of the last applied event (µs)
+	chBook   string
+	chTicker string
+	chTrades string
+
+	books   []*bookStream
+	logs    [numIntervals]orderbook.ChangeLog
+	logUse  [numIntervals]int // book streams using each log
+	tickers [numIntervals]*tickerStream
+	trades  [numIntervals]*tradesStream
+	best    [2]orderbook.Level
+	bestOK  [2]bool
+	scratch [2][]orderbook.Level
+}
+
+// Symbol returns the topic's symbol. Safe from any goroutine.
+func (t *Topic) Symbol() string { return t.symbol }
+
+// State returns the book's state and sequence as last published by the
+// owner. Safe from any goroutine.
+func (t *Topic) State() (BookState, uint64) {
+	return BookState(t.pubState.Load()), t.pubSeq.Load()
+}
+
+// post runs fn on the owner goroutine. Safe from any goroutine.
+func (t *Topic) post(fn func()) bool { return t.owner.Exec(fn) }
+
+func (t *Topic) publish() {
+	t.pubState.Store(uint32(t.state))
+	t.pubSeq.Store(t.seq)
+}
+
+// Redefine changes the instrument's scales. The caller has reset the book
+// and replaced the ticker (mantissas at the old scales mean nothing at the
+// new ones); the topic waits for the next snapshot.
+func (t *Topic) Redefine(priceScale, sizeScale int, ticker *orderbook.Ticker) {
+	t.sc = scales{price: priceScale, size: sizeScale}
+	t.ticker = ticker
+	t.setNotServing(Waiting)
+}
+
+// SetLevel changes one level of the book and records the change for the
+// streams that will report it.
+func (t *Topic) SetLevel(side orderbook.Side, price, size int64) {
+	prev := t.book.Set(side, price, size)
+	for iv := range numIntervals {
+		if t.logUse[iv] > 0 {
+			t.logs[iv].Record(side, price, prev)
+		}
+	}
+}
+
+// Applied ends one delta event: raw book streams send what changed in
+// their views, throttled streams remember it for their next flush.
+func (t *Topic) Applied(seq uint64, ts int64) {
+	t.seq, t.ts = seq, ts
+	t.publish()
+	if t.state != Live {
+		return
+	}
+	if t.logUse[Raw] > 0 {
+		for _, bs := range t.books {
+			if bs.iv == Raw {
+				t.emitDelta(bs, &t.logs[Raw])
+			}
+		}
+		t.logs[Raw].Reset()
+	}
+	t.checkBest()
+}
+
+// Reset announces that the book was replaced by a snapshot at seq: every
+// book subscriber receives a fresh snapshot of its view.
+func (t *Topic) Reset(seq uint64, ts int64) {
+	t.state, t.seq, t.ts = Live, seq, ts
+	t.publish()
+	for iv := range numIntervals {
+		t.logs[iv].Reset()
+	}
+	for _, bs := range t.books {
+		bs.edge = [2]orderbook.Edge{t.book.Edge(orderbook.Bid, bs.depth), t.book.Edge(orderbook.Ask, bs.depth)}
+		bs.emitted = seq
+		if bs.subs.len()+bs.joining.len() == 0 {
+			continue
+		}
+		frame := t.snapshotFrame(bs)
+		bs.subs.send(frame)
+		bs.joining.send(frame)
+		bs.joining.moveTo(&bs.subs)
+	}
+	t.checkBest()
+}
+
+// Stale marks the book as not servable until the next Reset: book
+// subscribers are told, and their views freeze.
+func (t *Topic) Stale() {
+	if t.state != Stale {
+		t.setNotServing(Stale)
+	}
+}
+
+func (t *Topic) setNotServing(s BookState) {
+	t.state = s
+	t.publish()
+	frame := t.statusFrame()
+	for _, bs := range t.books {
+		bs.subs.send(frame)
+		bs.joining.send(frame)
+		bs.joining.moveTo(&bs.subs)
+	}
+}
+
+// Trade reports a trade that the caller has already added to the ticker.
+func (t *Topic) Trade(id string, ts, price, size int64, side schemas.Side) {
+	t.ts = ts
+	e := tradeEntry{id: id, ts: ts, price: price, size: size, side: side}
+	if s := t.trades[Raw]; s != nil && s.subs.len() > 0 {
+		s.subs.send(encodeTrades(t.chTrades, []tradeEntry{e}, t.sc))
+	}
+	for iv := Every100ms; iv < numIntervals; iv++ {
+		if s := t.trades[iv]; s != nil && s.subs.len() > 0 {
+			s.pending = append(s.pending, e)
+		}
+	}
+	t.tickerChanged()
+}
+
+// Flush sends the throttled streams of interval iv their net changes since
+// the previous flush. The owner calls it every iv.Period().
+func (t *Topic) Flush(iv Interval) {
+	if t.logUse[iv] > 0 && t.state == Live {
+		for _, bs := range t.books {
+			if bs.iv != iv {
+				continue
+			}
+			if bs.subs.len() > 0 {
+				t.emitDelta(bs, &t.logs[iv])
+			} else {
+				// Nobody holds a view yet (a stream created since the last
+				// flush, whose log predates it): start from the current book.
+				bs.edge = [2]orderbook.Edge{t.book.Edge(orderbook.Bid, bs.depth), t.book.Edge(orderbook.Ask, bs.depth)}
+				bs.emitted = t.seq
+			}
+			if bs.joining.len() > 0 {
+				bs.joining.send(t.snapshotFrame(bs))
+				bs.joining.moveTo(&bs.subs)
+			}
+		}
+		t.logs[iv].Reset()
+	}
+	if s := t.tickers[iv]; s != nil && s.dirty {
+		s.dirty = false
+		s.subs.send(t.tickerFrame())
+	}
+	if s := t.trades[iv]; s != nil && len(s.pending) > 0 {
+		s.subs.send(encodeTrades(t.chTrades, s.pending, t.sc))
+		clear(s.pending)
+		s.pending = s.pending[:0]
+	}
+}
+
+// emitDelta sends bs the entries that bring its subscribers' views from the
+// last emission to the current book.
+func (t *Topic) emitDelta(bs *bookStream, log *orderbook.ChangeLog) {
+	bids := t.book.ViewDelta(orderbook.Bid, bs.depth, bs.edge[orderbook.Bid], log, t.scratch[0][:0])
+	asks := t.book.ViewDelta(orderbook.Ask, bs.depth, bs.edge[orderbook.Ask], log, t.scratch[1][:0])
+	t.scratch[0], t.scratch[1] = bids[:0], asks[:0]
+	bs.edge = [2]orderbook.Edge{t.book.Edge(orderbook.Bid, bs.depth), t.book.Edge(orderbook.Ask, bs.depth)}
+	if len(bids)+len(asks) == 0 {
+		return
+	}
+	if bs.subs.len() > 0 {
+		bs.subs.send(encodeUpdate(t.chBook, bs.emitted+1, t.seq, t.ts, bids, asks, t.sc))
+	}
+	bs.emitted = t.seq
+}
+
+// checkBest notices a change of best bid or ask, which the ticker carries.
+func (t *Topic) checkBest() {
+	changed := false
+	for side := orderbook.Bid; side <= orderbook.Ask; side++ {
+		l, ok := t.book.Best(side)
+		if ok != t.bestOK[side] || l != t.best[side] {
+			t.best[side], t.bestOK[side] = l, ok
+			changed = true
+		}
+	}
+	if changed {
+		t.tickerChanged()
+	}
+}
+
+func (t *Topic) tickerChanged() {
+	if s := t.tickers[Raw]; s != nil && s.subs.len() > 0 {
+		s.subs.send(t.tickerFrame())
+	}
+	for iv := Every100ms; iv < numIntervals; iv++ {
+		if s := t.tickers[iv]; s != nil {
+			s.dirty = true
+		}
+	}
+}
+
+func (t *Topic) snapshotFrame(bs *bookStream) []byte {
+	bids := t.book.Top(orderbook.Bid, bs.depth, t.scratch[0][:0])
+	asks := t.book.Top(orderbook.Ask, bs.depth, t.scratch[1][:0])
+	t.scratch[0], t.scratch[1] = bids[:0], asks[:0]
+	return encodeSnapshot(t.chBook, bs.emitted, t.ts, bids, asks, t.sc)
+}
+
+func (t *Topic) statusFrame() []byte {
+	return messageFrame(&schemas.ServerMessage{Type: schemas.TypeStatus, Channel: t.chBook, Status: t.state.String()})
+}
+
+func (t *Topic) tickerFrame() []byte {
+	st := t.ticker.Stats()
+	return encodeTicker(t.chTicker, t.ts, t.book, &st, t.sc)
+}

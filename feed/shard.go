@@ -1,0 +1,401 @@
+package feed
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/marketfeed/marketfeed/fanout"
+	"github.com/marketfeed/marketfeed/fixed"
+	"github.com/marketfeed/marketfeed/orderbook"
+	"github.com/marketfeed/marketfeed/schemas"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Rejection reasons added by the shard to those of schemas.DecodeError.
+const (
+	ReasonKeyMismatch   = "key_mismatch"   // record key differs from its symbol
+	ReasonUnknownSymbol = "unknown_symbol" // no instrument definition seen yet
+	ReasonPrecision     = "precision"      // more fractional digits than the instrument's scale
+	ReasonOutOfRange    = "out_of_range"   // value too large for the instrument's scale
+	ReasonOffTick       = "off_tick"       // price not a multiple of the tick size
+	ReasonOffLot        = "off_lot"        // size not a multiple of the lot size
+	ReasonSeqBackwards  = "seq_backwards"  // delta sequence not above the book's
+	ReasonStaleSnapshot = "stale_snapshot" // snapshot older than the live book
+	ReasonDuplicate     = "duplicate_level"
+)
+
+// ShardConfig configures the shards that own the books.
+type ShardConfig struct {
+	// Hub receives the topics of the symbols. Required.
+	Hub *fanout.Hub
+	// Metrics counts applied and rejected records. Nil means unregistered.
+	Metrics *IngestMetrics
+	// Logger, nil means slog.Default().
+	Logger *slog.Logger
+	// FlushEvery is the period of the finest throttled interval. Zero means
+	// 100ms; tests may shorten it.
+	FlushEvery time.Duration
+}
+
+// Shard owns the books, tickers and topics of the symbols of one partition.
+// Its Run goroutine is the only one that touches them; other goroutines
+// reach them through Exec.
+type Shard struct {
+	cfg       ShardConfig
+	partition int
+	symbols   map[string]*symbolState
+	topics    []*fanout.Topic
+	cmds      chan func()
+	done      chan struct{}
+	log       *slog.Logger
+	m         *IngestMetrics
+
+	rec        schemas.Record
+	levels     [2][]orderbook.Level // parsed levels of the record being applied
+	flushTicks int
+
+	// Counters resolved once: WithLabelValues is a map lookup.
+	appliedDelta, appliedTrade prometheus.Counter
+}
+
+type symbolState struct {
+	name                  string
+	priceScale, sizeScale int
+	tick, lot             int64
+	book                  *orderbook.Book
+	ticker                *orderbook.Ticker
+	topic                 *fanout.Topic
+	state                 fanout.BookState
+	seq                   uint64
+}
+
+// NewShard returns the shard of one partition.
+func NewShard(cfg ShardConfig, partition int) *Shard {
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewIngestMetrics(nil)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.FlushEvery == 0 {
+		cfg.FlushEvery = 100 * time.Millisecond
+	}
+	return &Shard{
+		cfg:       cfg,
+		partition: partition,
+		symbols:   make(map[string]*symbolState),
+		cmds:      make(chan func(), 1024),
+		done:      make(chan struct{}),
+		log:       cfg.Logger.With("partition", partition),
+		m:         cfg.Metrics,
+
+		appliedDelta: cfg.Metrics.Applied.WithLabelValues("delta"),
+		appliedTrade: cfg.Metrics.Applied.WithLabelValues("trade"),
+	}
+}
+
+// Exec runs fn on the shard's goroutine; it implements fanout.Owner.
+func (s *Shard) Exec(fn func()) bool {
+	select {
+	case <-s.done:
+		return false
+	default:
+	}
+	select {
+	case s.cmds <- fn:
+		return true
+	case <-s.done:
+		return false
+	}
+}
+
+// Run applies the batches of in until it is closed or ctx ends, serving
+// Exec requests and flushing throttled streams in between. It has the
+// signature Consumer.Run expects of a partition handler's body.
+func (s *Shard) Run(ctx context.Context, in <-chan Batch) {
+	defer close(s.done)
+	flush := time.NewTicker(s.cfg.FlushEvery)
+	defer flush.Stop()
+	for {
+		select {
+		case b, ok := <-in:
+			if !ok {
+				return
+			}
+			for i := range b.Records {
+				s.Apply(b.Records[i].Key, b.Records[i].Value)
+			}
+		case fn := <-s.cmds:
+			fn()
+		case <-flush.C:
+			s.flushTicks++
+			for _, t := range s.topics {
+				t.Flush(fanout.Every100ms)
+				if s.flushTicks%10 == 0 {
+					t.Flush(fanout.Every1s)
+				}
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// Apply decodes and applies one record. It must run on the shard's
+// goroutine (Run calls it; tests and benchmarks may call it directly on a
+// shard that is not running).
+func (s *Shard) Apply(key, value []byte) {
+	if err := schemas.DecodeRecord(value, &s.rec); err != nil {
+		var de *schemas.DecodeError
+		if errors.As(err, &de) {
+			s.reject(string(de.Reason), err)
+		} else {
+			s.reject(string(schemas.ReasonInvalidJSON), err)
+		}
+		return
+	}
+	r := &s.rec
+	if len(key) > 0 && !bytes.Equal(key, r.Symbol) {
+		s.reject(ReasonKeyMismatch, nil)
+		return
+	}
+	st := s.symbols[string(r.Symbol)]
+	if r.Type == schemas.RecordInstrument {
+		s.applyInstrument(st, r)
+		return
+	}
+	if st == nil {
+		s.reject(ReasonUnknownSymbol, nil)
+		return
+	}
+	st.ticker.Advance(r.TS)
+	switch r.Type {
+	case schemas.RecordSnapshot:
+		s.applySnapshot(st, r)
+	case schemas.RecordDelta:
+		s.applyDelta(st, r)
+	case schemas.RecordTrade:
+		s.applyTrade(st, r)
+	}
+}
+
+func (s *Shard) reject(reason string, err error) {
+	s.m.Rejected.WithLabelValues(reason).Inc()
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		s.log.Debug("record rejected", "reason", reason, "err", err)
+	}
+}
+
+func (s *Shard) applyInstrument(st *symbolState, r *schemas.Record) {
+	tick, lot := int64(1), int64(1)
+	var err error
+	if r.TickSize != nil {
+		if tick, err = fixed.ParseBytes(r.TickSize, r.PriceScale); err != nil || tick <= 0 {
+			s.rejectValue(err, "tick_size")
+			return
+		}
+	}
+	if r.LotSize != nil {
+		if lot, err = fixed.ParseBytes(r.LotSize, r.SizeScale); err != nil || lot <= 0 {
+			s.rejectValue(err, "lot_size")
+			return
+		}
+	}
+	s.m.Applied.WithLabelValues("instrument").Inc()
+	if st == nil {
+		name := string(r.Symbol)
+		st = &symbolState{
+			name:       name,
+			priceScale: r.PriceScale, sizeScale: r.SizeScale,
+			tick: tick, lot: lot,
+			book:   orderbook.New(),
+			ticker: orderbook.NewTicker(r.PriceScale, r.SizeScale),
+			state:  fanout.Waiting,
+		}
+		st.topic = s.cfg.Hub.NewTopic(name, s, st.book, st.ticker, r.PriceScale, r.SizeScale)
+		s.symbols[name] = st
+		s.topics = append(s.topics, st.topic)
+		s.log.Info("instrument defined", "symbol", name, "price_scale", r.PriceScale, "size_scale", r.SizeScale)
+		return
+	}
+	st.tick, st.lot = tick, lot
+	if st.priceScale != r.PriceScale || st.sizeScale != r.SizeScale {
+		s.log.Warn("instrument scale changed; book waits for the next snapshot", "symbol", st.name)
+		st.priceScale, st.sizeScale = r.PriceScale, r.SizeScale
+		st.book.Reset()
+		st.ticker = orderbook.NewTicker(r.PriceScale, r.SizeScale)
+		st.state = fanout.Waiting
+		st.topic.Redefine(r.PriceScale, r.SizeScale, st.ticker)
+	}
+}
+
+// rejectValue rejects a record for a decimal that does not fit the
+// instrument.
+func (s *Shard) rejectValue(err error, field string) {
+	switch {
+	case errors.Is(err, fixed.ErrPrecision):
+		s.reject(ReasonPrecision, err)
+	case errors.Is(err, fixed.ErrRange):
+		s.reject(ReasonOutOfRange, err)
+	case err == nil:
+		s.reject(string(schemas.ReasonInvalidField), errors.New(field+" must be positive"))
+	default:
+		s.reject(string(schemas.ReasonBadDecimal), err)
+	}
+}
+
+// parseLevels converts the record's levels at the instrument's scales into
+// s.levels, checking the tick and lot grid. On failure it has counted the
+// rejection and returns false.
+func (s *Shard) parseLevels(st *symbolState, r *schemas.Record) bool {
+	for side, in := range [2][]schemas.Level{r.Bids, r.Asks} {
+		out := s.levels[side][:0]
+		for _, l := range in {
+			p, err := fixed.ParseBytes(l.Price, st.priceScale)
+			if err != nil {
+				s.rejectValue(err, "price")
+				return false
+			}
+			q, err := fixed.ParseBytes(l.Size, st.sizeScale)
+			if err != nil {
+				s.rejectValue(err, "size")
+				return false
+			}
+			if p%st.tick != 0 {
+				s.reject(ReasonOffTick, nil)
+				return false
+			}
+			if q%st.lot != 0 {
+				s.reject(ReasonOffLot, nil)
+				return false
+			}
+			out = append(out, orderbook.Level{Price: p, Size: q})
+		}
+		s.levels[side] = out
+	}
+	return true
+}
+
+func (s *Shard) applySnapshot(st *symbolState, r *schemas.Record) {
+	if st.state == fanout.Live && r.Seq < st.seq {
+		s.reject(ReasonStaleSnapshot, nil)
+		return
+	}
+	if !s.parseLevels(st, r) {
+		return
+	}
+	// Best first on each side; equal neighbours are duplicate prices.
+	slices.SortFunc(s.levels[orderbook.Bid], func(a, b orderbook.Level) int { return cmpInt(b.Price, a.Price) })
+	slices.SortFunc(s.levels[orderbook.Ask], func(a, b orderbook.Level) int { return cmpInt(a.Price, b.Price) })
+	for _, lv := range s.levels {
+		for i := 1; i < len(lv); i++ {
+			if lv[i].Price == lv[i-1].Price {
+				s.reject(ReasonDuplicate, nil)
+				return
+			}
+		}
+	}
+	outcome := "applied"
+	if st.state == fanout.Live && r.Seq == st.seq {
+		if s.bookEquals(st.book) {
+			s.m.Snapshots.WithLabelValues("verified").Inc()
+			return
+		}
+		outcome = "corrected"
+		s.log.Warn("snapshot differs from the book at the same sequence; book replaced", "symbol", st.name, "seq", r.Seq)
+	}
+	st.book.Reset()
+	for side, lv := range s.levels {
+		for _, l := range lv {
+			st.book.Set(orderbook.Side(side), l.Price, l.Size)
+		}
+	}
+	if st.state == fanout.Stale {
+		s.log.Info("book recovered from snapshot", "symbol", st.name, "seq", r.Seq)
+	}
+	st.state, st.seq = fanout.Live, r.Seq
+	st.topic.Reset(r.Seq, r.TS)
+	s.m.Snapshots.WithLabelValues(outcome).Inc()
+	s.m.Applied.WithLabelValues("snapshot").Inc()
+	if st.book.Crossed() {
+		s.m.Crossed.Inc()
+	}
+}
+
+func (s *Shard) bookEquals(b *orderbook.Book) bool {
+	for side, lv := range s.levels {
+		if b.Len(orderbook.Side(side)) != len(lv) {
+			return false
+		}
+		for i, l := range lv {
+			if b.At(orderbook.Side(side), i) != l {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (s *Shard) applyDelta(st *symbolState, r *schemas.Record) {
+	if st.state != fanout.Live {
+		s.m.Skipped.WithLabelValues(st.state.String()).Inc()
+		return
+	}
+	if r.Seq <= st.seq {
+		s.reject(ReasonSeqBackwards, nil)
+		return
+	}
+	if !s.parseLevels(st, r) {
+		// Not applied and its sequence not consumed: if the exchange meant
+		// it, the next delta shows a gap and the book goes stale.
+		return
+	}
+	if r.Seq != st.seq+1 {
+		s.m.Gaps.Inc()
+		s.log.Warn("sequence gap; book stale until the next snapshot", "symbol", st.name, "have", st.seq, "got", r.Seq)
+		st.state = fanout.Stale
+		st.topic.Stale()
+		return
+	}
+	for side, lv := range s.levels {
+		for _, l := range lv {
+			st.topic.SetLevel(orderbook.Side(side), l.Price, l.Size)
+		}
+	}
+	st.seq = r.Seq
+	st.topic.Applied(r.Seq, r.TS)
+	s.appliedDelta.Inc()
+	if st.book.Crossed() {
+		s.m.Crossed.Inc()
+	}
+}
+
+func (s *Shard) applyTrade(st *symbolState, r *schemas.Record) {
+	p, err := fixed.ParseBytes(r.Price, st.priceScale)
+	if err != nil {
+		s.rejectValue(err, "price")
+		return
+	}
+	q, err := fixed.ParseBytes(r.Size, st.sizeScale)
+	if err != nil || q <= 0 {
+		s.rejectValue(err, "size")
+		return
+	}
+	st.ticker.Add(orderbook.Trade{TS: r.TS, Price: p, Size: q})
+	st.topic.Trade(string(r.TradeID), r.TS, p, q, r.Side)
+	s.appliedTrade.Inc()
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,53 @@
+package feed
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// IngestMetrics count what the shards do with the records they read.
+// Labels are fixed sets of reasons and record types.
+type IngestMetrics struct {
+	// Applied counts records applied, by type.
+	Applied *prometheus.CounterVec
+	// Rejected counts records refused as invalid, by reason; the book is
+	// left untouched by a rejected record.
+	Rejected *prometheus.CounterVec
+	// Skipped counts valid book records not applied because the book was
+	// waiting for its first snapshot or stale after a gap, by state.
+	Skipped *prometheus.CounterVec
+	// Gaps counts sequence gaps, each of which made a book stale.
+	Gaps prometheus.Counter
+	// Snapshots counts snapshots by outcome: "applied" (book replaced),
+	// "verified" (identical to the book held), "corrected" (same sequence,
+	// different content: the book was replaced).
+	Snapshots *prometheus.CounterVec
+	// Crossed counts events after which a book was crossed.
+	Crossed prometheus.Counter
+}
+
+// NewIngestMetrics creates the collectors and registers them with reg; a
+// nil reg leaves them unregistered.
+func NewIngestMetrics(reg prometheus.Registerer) *IngestMetrics {
+	m := &IngestMetrics{
+		Applied: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "marketfeed_feed_records_applied_total", Help: "Records applied to books and tickers, by type.",
+		}, []string{"type"}),
+		Rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "marketfeed_feed_records_rejected_total", Help: "Invalid records skipped, by reason.",
+		}, []string{"reason"}),
+		Skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "marketfeed_feed_records_skipped_total", Help: "Book records not applied while a book waits for a snapshot, by book state.",
+		}, []string{"state"}),
+		Gaps: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "marketfeed_feed_sequence_gaps_total", Help: "Sequence gaps detected; each makes a book stale until its next snapshot.",
+		}),
+		Snapshots: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "marketfeed_feed_snapshots_total", Help: "Snapshots by outcome: applied, verified, corrected.",
+		}, []string{"outcome"}),
+		Crossed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "marketfeed_feed_crossed_books_total", Help: "Events after which a book was crossed (best bid >= best ask).",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Applied, m.Rejected, m.Skipped, m.Gaps, m.Snapshots, m.Crossed)
+	}
+	return m
+}
