@@ -1,5 +1,7 @@
-// Package feed consumes the market-data topic from Kafka and turns it into
-// per-partition streams of record batches.
+// Package feed consumes the market-data topic from Kafka and applies it to
+// the books: a Consumer turns each partition into a stream of record
+// batches, and a Shard per partition owns the books, tickers and topics of
+// that partition's symbols.
 //
 // # Consumer
 //
@@ -71,6 +73,20 @@
 // The topic's partitions are listed again every Config.PartitionRefresh;
 // a new partition gets its own reader and handler.
 //
+// # Shards
+//
+// A Shard is the handler body of one partition. Its Run goroutine is the
+// only goroutine that reads or writes the partition's books, tickers and
+// fanout topics, so none of them has a lock: it applies each batch's
+// records in offset order, runs the functions other goroutines post with
+// Exec (subscriptions, from WebSocket connections), and flushes the
+// throttled streams every 100 ms. A record is decoded (schemas.DecodeRecord),
+// checked against the symbol's state (instrument scales, tick and lot grid,
+// sequence) and only then applied; a rejected record is counted by reason
+// and leaves the book untouched. A sequence gap makes the book stale until
+// the next snapshot; until a symbol's first snapshot its book is waiting.
+// Neither is ever served (schemas/kafka.md, section 5).
+//
 // # Concurrency
 //
 // NewConsumer, Ready, Connected and Partitions are safe for concurrent use;
@@ -81,4 +97,6 @@
 // returns early stops its partition's reader. Batches and the byte slices
 // they reference are never touched by the Consumer after being sent.
 // Metrics are safe for concurrent use and may be shared by Consumers.
+// A Shard's Exec is safe from any goroutine; Apply and Run belong to the
+// shard's goroutine.
 package feed

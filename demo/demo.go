@@ -1,0 +1,171 @@
+// Package demo runs marketfeed with no setup: an embedded Kafka-protocol
+// broker, a synthetic exchange publishing into it, and the server
+// consuming from it, all in one process.
+//
+// Concurrency: Run blocks until its context ends; it starts its own
+// goroutines and stops them all before returning.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/marketfeed/marketfeed/feed"
+	"github.com/marketfeed/marketfeed/internal/broker"
+	"github.com/marketfeed/marketfeed/server"
+	"github.com/marketfeed/marketfeed/sim"
+	"github.com/segmentio/kafka-go"
+)
+
+// Config configures the demo.
+type Config struct {
+	// Listen is the server's HTTP address. Empty means "127.0.0.1:8080".
+	Listen string
+	// Topic is the Kafka topic. Empty means "marketdata".
+	Topic string
+	// Partitions of the topic. Zero means 4.
+	Partitions int
+	// Symbols the synthetic exchange trades. Zero means 20.
+	Symbols int
+	// Rate is the exchange's events per second. Zero means 200.
+	Rate float64
+	// SnapshotEvery is the exchange's snapshot period. Zero means 5s.
+	SnapshotEvery time.Duration
+	// Seed makes the market reproducible. Zero means 1.
+	Seed int64
+	// Out receives the instructions printed once serving. Nil means
+	// io.Discard.
+	Out io.Writer
+	// Logger, nil means slog.Default().
+	Logger *slog.Logger
+	// Server adjusts the server's configuration before it starts (the
+	// demo fills in Listen, Feed.Brokers and Feed.Topic first). Optional.
+	Server func(*server.Config)
+}
+
+func (c Config) withDefaults() Config {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.Topic == "" {
+		c.Topic = "marketdata"
+	}
+	if c.Partitions == 0 {
+		c.Partitions = 4
+	}
+	if c.Symbols == 0 {
+		c.Symbols = 20
+	}
+	if c.Rate == 0 {
+		c.Rate = 200
+	}
+	if c.SnapshotEvery == 0 {
+		c.SnapshotEvery = 5 * time.Second
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	if c.Out == nil {
+		c.Out = io.Discard
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Run starts the broker, the exchange and the server, prints what to do
+// next, and serves until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	cfg = cfg.withDefaults()
+	b, err := broker.Start(broker.Config{Topic: cfg.Topic, Partitions: cfg.Partitions})
+	if err != nil {
+		return fmt.Errorf("demo: start embedded broker: %w", err)
+	}
+	defer b.Close()
+
+	scfg := server.Config{
+		Listen: cfg.Listen,
+		Feed:   feed.Config{Brokers: b.Addrs(), Topic: cfg.Topic, Start: feed.StartEarliest},
+		Logger: cfg.Logger,
+	}
+	if cfg.Server != nil {
+		cfg.Server(&scfg)
+	}
+	srv, err := server.New(scfg)
+	if err != nil {
+		return err
+	}
+
+	w := &kafka.Writer{
+		Addr:         kafka.TCP(b.Addrs()...),
+		Topic:        cfg.Topic,
+		Balancer:     &kafka.Hash{},
+		BatchTimeout: 2 * time.Millisecond,
+		RequiredAcks: kafka.RequireOne,
+	}
+	defer w.Close()
+	ex := sim.New(sim.Config{Symbols: cfg.Symbols, Seed: cfg.Seed})
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	pubErr := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		err := ex.Publish(ctx, w, sim.PublishConfig{Rate: cfg.Rate, SnapshotEvery: cfg.SnapshotEvery})
+		if err != nil && !errors.Is(err, context.Canceled) {
+			pubErr <- err
+			cancel()
+		}
+	}()
+	printInstructions(cfg.Out, srv.Addr(), b.Addrs(), ex.Symbols())
+	err = srv.Run(ctx)
+	cancel()
+	wg.Wait()
+	select {
+	case perr := <-pubErr:
+		return fmt.Errorf("demo: exchange stopped: %w", perr)
+	default:
+	}
+	return err
+}
+
+func printInstructions(out io.Writer, addr string, brokers []string, symbols []string) {
+	watchCmd := "go run ./cmd/marketfeed watch"
+	if addr != "127.0.0.1:8080" {
+		watchCmd += " -url ws://" + addr + "/ws"
+	}
+	first := "BTC-USD"
+	if len(symbols) > 0 {
+		first = symbols[0]
+	}
+	second := first
+	if len(symbols) > 1 {
+		second = symbols[1]
+	}
+	fmt.Fprintf(out, `marketfeed demo: an embedded Kafka broker (%s), a synthetic exchange
+publishing %d symbols into it, and marketfeed serving them.
+
+  WebSocket   ws://%[3]s/ws
+  Symbols     http://%[3]s/v1/symbols
+  Metrics     http://%[3]s/metrics
+  Readiness   http://%[3]s/readyz
+
+Watch it live, in another terminal:
+  %[6]s book.%[4]s
+  %[6]s ticker.%[5]s
+  %[6]s -raw trades.%[4]s
+
+Or speak the protocol yourself (schemas/websocket.md), e.g. send
+  {"op":"subscribe","channel":"book.%[4]s","depth":10}
+
+Press Ctrl-C to stop.
+`, brokers[0], len(symbols), addr, first, second, watchCmd)
+}
