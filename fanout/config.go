@@ -34,6 +34,9 @@ type Config struct {
 	CloseLinger time.Duration
 	// Logger receives connection-level events. Nil means slog.Default().
 	Logger *slog.Logger
+	// MaxConnections bounds the open connections; an upgrade beyond it is
+	// refused with HTTP 503 and counted. Zero means unlimited.
+	MaxConnections int
 }
 
 func (c Config) withDefaults() Config {
@@ -77,6 +80,8 @@ func (c Config) validate() error {
 		return errors.New("fanout: IdleTimeout must be longer than PingInterval")
 	case c.MaxQueueBytes < 4096:
 		return errors.New("fanout: MaxQueueBytes must be at least 4096")
+	case c.MaxConnections < 0:
+		return errors.New("fanout: MaxConnections must not be negative")
 	case c.MaxSubscriptions < 1 || c.MaxInvalidMessages < 1:
 		return errors.New("fanout: MaxSubscriptions and MaxInvalidMessages must be positive")
 	}

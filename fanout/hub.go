@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -24,6 +25,10 @@ type Hub struct {
 	topics map[string]*Topic
 	conns  map[*Conn]struct{}
 	closed bool
+
+	// admitted counts connections from admission to their end, so the
+	// MaxConnections bound holds under parallel upgrades.
+	admitted atomic.Int64
 }
 
 // NewHub returns a hub with cfg's defaults applied. m may be nil, in which
@@ -104,9 +109,15 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	if !h.admit() {
+		h.metrics.Rejected.WithLabelValues("max_connections").Inc()
+		http.Error(w, "too many connections", http.StatusServiceUnavailable)
+		return
+	}
 	nc, rw, _, err := ws.UpgradeHTTP(r, w)
 	if err != nil {
 		// UpgradeHTTP has already answered with a 4xx.
+		h.admitted.Add(-1)
 		return
 	}
 	// Keep whatever the client sent after the handshake, then read through
@@ -121,6 +132,19 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.serve(nc, br)
 }
 
+// admit reserves a connection slot, or reports false at MaxConnections.
+func (h *Hub) admit() bool {
+	for {
+		n := h.admitted.Load()
+		if h.cfg.MaxConnections > 0 && n >= int64(h.cfg.MaxConnections) {
+			return false
+		}
+		if h.admitted.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
 // serve runs a connection whose handshake is done.
 func (h *Hub) serve(nc net.Conn, br *bufio.Reader) {
 	c := newConn(h, nc)
@@ -129,6 +153,7 @@ func (h *Hub) serve(nc net.Conn, br *bufio.Reader) {
 		h.mu.Unlock()
 		_, _ = nc.Write(closeFrame(schemas.CloseGoingAway, "server shutting down"))
 		nc.Close()
+		h.admitted.Add(-1)
 		return
 	}
 	h.conns[c] = struct{}{}
@@ -151,6 +176,7 @@ func (h *Hub) removeConn(c *Conn) {
 	h.mu.Lock()
 	delete(h.conns, c)
 	h.mu.Unlock()
+	h.admitted.Add(-1)
 	h.metrics.Connections.Dec()
 }
 

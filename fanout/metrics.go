@@ -12,6 +12,7 @@ type Metrics struct {
 	BytesSent        prometheus.Counter
 	Disconnects      *prometheus.CounterVec // label: reason
 	ClientErrors     *prometheus.CounterVec // label: code
+	Rejected         *prometheus.CounterVec // label: reason; upgrades refused
 }
 
 // NewMetrics creates the collectors and registers them with reg; a nil reg
@@ -39,10 +40,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		ClientErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "marketfeed_ws_client_errors_total", Help: "Error replies sent to clients by code.",
 		}, []string{"code"}),
+		Rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "marketfeed_ws_rejected_total", Help: "Connection attempts refused before the upgrade, by reason.",
+		}, []string{"reason"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Connections, m.ConnectionsTotal, m.Subscriptions,
-			m.MessagesSent, m.BytesSent, m.Disconnects, m.ClientErrors)
+			m.MessagesSent, m.BytesSent, m.Disconnects, m.ClientErrors, m.Rejected)
 	}
 	return m
 }

@@ -55,15 +55,20 @@ func startEnv(t *testing.T, partitions int) *env {
 			t.Errorf("server run: %v", err)
 		}
 	})
-	w := &kafka.Writer{
+	w := newWriter(b)
+	t.Cleanup(func() { w.Close() })
+	return &env{broker: b, srv: srv, writer: w, url: "ws://" + srv.Addr() + "/ws"}
+}
+
+// newWriter returns a kafka-go writer producing keyed records into b.
+func newWriter(b *broker.Broker) *kafka.Writer {
+	return &kafka.Writer{
 		Addr:         kafka.TCP(b.Addrs()...),
-		Topic:        "marketdata",
+		Topic:        b.Topic(),
 		Balancer:     &kafka.Hash{},
 		BatchTimeout: 2 * time.Millisecond,
 		RequiredAcks: kafka.RequireOne,
 	}
-	t.Cleanup(func() { w.Close() })
-	return &env{broker: b, srv: srv, writer: w, url: "ws://" + srv.Addr() + "/ws"}
 }
 
 func (e *env) produce(t *testing.T, msgs []sim.Message) {

@@ -2,12 +2,14 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -20,9 +22,18 @@ import (
 
 // Config configures a Server.
 type Config struct {
-	// Listen is the HTTP address serving /ws and the other endpoints.
-	// Empty means ":8080".
+	// Listen is the HTTP address serving /ws (and the admin endpoints
+	// unless AdminListen is set). Empty means ":8080".
 	Listen string
+	// AdminListen, when set, serves /metrics, /healthz, /readyz and (with
+	// Pprof) /debug/pprof on their own listener, apart from client
+	// traffic. Empty means they share Listen.
+	AdminListen string
+	// Pprof serves /debug/pprof on the admin endpoints. Default off.
+	Pprof bool
+	// TLSCertFile and TLSKeyFile, both set, make Listen serve wss:// and
+	// https://. Default: plain TCP.
+	TLSCertFile, TLSKeyFile string
 	// Feed configures the Kafka consumer; Brokers is required.
 	Feed feed.Config
 	// WS configures the WebSocket hub.
@@ -46,6 +57,8 @@ type Server struct {
 	ingest   *feed.IngestMetrics
 	ln       net.Listener
 	http     *http.Server
+	adminLn  net.Listener
+	admin    *http.Server
 }
 
 // New builds a server and binds its listener, so Addr is known before Run.
@@ -78,9 +91,9 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := listen(cfg.Listen, cfg.TLSCertFile, cfg.TLSKeyFile)
 	if err != nil {
-		return nil, fmt.Errorf("server: listen on %s: %w", cfg.Listen, err)
+		return nil, err
 	}
 	s := &Server{
 		cfg:      cfg,
@@ -91,8 +104,45 @@ func New(cfg Config) (*Server, error) {
 		ingest:   feed.NewIngestMetrics(reg),
 		ln:       ln,
 	}
-	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	reg.MustRegister(s.bookStates())
+	mux := http.NewServeMux()
+	mux.Handle("/ws", s.hub)
+	mux.HandleFunc("/v1/symbols", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.hub.Symbols())
+	})
+	if cfg.AdminListen == "" {
+		s.adminRoutes(mux)
+	} else {
+		if s.adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("server: admin listen on %s: %w", cfg.AdminListen, err)
+		}
+		amux := http.NewServeMux()
+		s.adminRoutes(amux)
+		s.admin = &http.Server{Handler: amux, ReadHeaderTimeout: 10 * time.Second}
+	}
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return s, nil
+}
+
+// listen binds addr, with TLS when both files are given.
+func listen(addr, certFile, keyFile string) (net.Listener, error) {
+	var tlsCfg *tls.Config
+	if certFile != "" || keyFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("server: TLS certificate: %w", err)
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("server: listen on %s: %w", addr, err)
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	return ln, nil
 }
 
 // Addr returns the address the HTTP listener is bound to.
@@ -105,9 +155,16 @@ func (s *Server) Hub() *fanout.Hub { return s.hub }
 // at start and the broker answers.
 func (s *Server) Ready() bool { return s.consumer.Ready() && s.consumer.Connected() }
 
-func (s *Server) routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/ws", s.hub)
+// AdminAddr returns the admin listener's address, or Addr when the admin
+// endpoints share the main listener.
+func (s *Server) AdminAddr() string {
+	if s.adminLn != nil {
+		return s.adminLn.Addr().String()
+	}
+	return s.Addr()
+}
+
+func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -119,11 +176,38 @@ func (s *Server) routes() http.Handler {
 		}
 		writeJSON(w, code, map[string]bool{"ready": ready && connected, "kafka_connected": connected, "bootstrapped": ready})
 	})
-	mux.HandleFunc("/v1/symbols", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, s.hub.Symbols())
-	})
 	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
-	return mux
+	if s.cfg.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+}
+
+// bookStates exposes how many books are live, waiting or stale.
+func (s *Server) bookStates() prometheus.Collector {
+	return &bookStateCollector{hub: s.hub, desc: prometheus.NewDesc(
+		"marketfeed_books", "Books by state: live (served), waiting (no snapshot yet), stale (sequence gap).",
+		[]string{"state"}, nil)}
+}
+
+type bookStateCollector struct {
+	hub  *fanout.Hub
+	desc *prometheus.Desc
+}
+
+func (c *bookStateCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *bookStateCollector) Collect(ch chan<- prometheus.Metric) {
+	counts := map[string]int{"live": 0, "waiting": 0, "stale": 0}
+	for _, st := range c.hub.Symbols() {
+		counts[st.State]++
+	}
+	for state, n := range counts {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), state)
+	}
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -156,7 +240,16 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		httpErr <- err
 	}()
-	s.log.Info("serving", "addr", s.Addr(), "topic", s.cfg.Feed.Topic, "brokers", s.cfg.Feed.Brokers)
+	if s.admin != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.admin.Serve(s.adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("admin listener failed", "err", err)
+			}
+		}()
+	}
+	s.log.Info("serving", "addr", s.Addr(), "admin", s.AdminAddr(), "topic", s.cfg.Feed.Topic, "brokers", s.cfg.Feed.Brokers)
 
 	var runErr error
 	select {
@@ -171,6 +264,9 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Warn("shutdown deadline reached with clients still connected", "err", err)
 	}
 	stopFeed()
+	if s.admin != nil {
+		_ = s.admin.Shutdown(sctx)
+	}
 	wg.Wait()
 	return runErr
 }

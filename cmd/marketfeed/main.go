@@ -4,6 +4,8 @@
 //	marketfeed serve   consume a Kafka topic and serve WebSocket clients
 //	marketfeed demo    the same, on an embedded broker fed by a synthetic exchange
 //	marketfeed watch   show a channel live in the terminal
+//	marketfeed simulate  publish a synthetic exchange into a Kafka cluster
+//	marketfeed config  print or validate the effective configuration
 //
 // Run "marketfeed <command> -h" for the flags of each command.
 package main
@@ -21,9 +23,11 @@ import (
 	"time"
 
 	"github.com/marketfeed/marketfeed/client/watch"
+	"github.com/marketfeed/marketfeed/config"
 	"github.com/marketfeed/marketfeed/demo"
-	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/server"
+	"github.com/marketfeed/marketfeed/sim"
+	"github.com/segmentio/kafka-go"
 )
 
 const usage = `marketfeed streams an exchange's market data from Kafka to WebSocket clients.
@@ -32,6 +36,10 @@ Usage:
   marketfeed serve [flags]           consume Kafka and serve WebSocket clients
   marketfeed demo [flags]            embedded broker + synthetic exchange + server
   marketfeed watch [flags] CHANNEL   show book.SYM, ticker.SYM or trades.SYM live
+  marketfeed simulate [flags]        publish a synthetic exchange into a Kafka cluster
+  marketfeed config print|validate   show the effective configuration, or check it
+
+Configuration: defaults < YAML file (-config) < MARKETFEED_* environment < flags.
 
 Run "marketfeed COMMAND -h" for the flags of a command.
 `
@@ -51,6 +59,10 @@ func main() {
 		err = runDemo(ctx, os.Args[2:])
 	case "watch":
 		err = runWatch(ctx, os.Args[2:])
+	case "simulate":
+		err = runSimulate(ctx, os.Args[2:])
+	case "config":
+		err = runConfig(os.Args[2:])
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(os.Stdout, usage)
 		return
@@ -72,16 +84,6 @@ func env(name, def string) string {
 	return def
 }
 
-func envDuration(name string, def time.Duration) time.Duration {
-	if v, ok := os.LookupEnv(name); ok {
-		if d, err := time.ParseDuration(v); err == nil {
-			return d
-		}
-		fmt.Fprintf(os.Stderr, "marketfeed: ignoring %s=%q: not a duration\n", name, v)
-	}
-	return def
-}
-
 func newLogger(level string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
@@ -90,33 +92,68 @@ func newLogger(level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
 }
 
+// serveFlags defines the configuration flags shared by serve and config.
+func serveFlags(name string) (*flag.FlagSet, *string, *config.Flags) {
+	fs := flag.NewFlagSet(name, flag.ExitOnError)
+	file := fs.String("config", env("MARKETFEED_CONFIG", ""), "YAML configuration file (env MARKETFEED_CONFIG)")
+	return fs, file, config.RegisterFlags(fs)
+}
+
 func runServe(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ExitOnError)
-	listen := fs.String("listen", env("MARKETFEED_LISTEN", ":8080"), "HTTP/WebSocket listen address (env MARKETFEED_LISTEN)")
-	brokers := fs.String("brokers", env("MARKETFEED_BROKERS", "localhost:9092"), "comma-separated Kafka bootstrap brokers (env MARKETFEED_BROKERS)")
-	topic := fs.String("topic", env("MARKETFEED_TOPIC", "marketdata"), "Kafka topic (env MARKETFEED_TOPIC)")
-	start := fs.String("start", env("MARKETFEED_START", feed.StartLookback), "where to start reading: lookback, earliest or latest (env MARKETFEED_START)")
-	lookback := fs.Duration("lookback", envDuration("MARKETFEED_LOOKBACK", 2*time.Minute), "with -start lookback: how far back to start; must cover a snapshot period (env MARKETFEED_LOOKBACK)")
-	logLevel := fs.String("log-level", env("MARKETFEED_LOG_LEVEL", "info"), "debug, info, warn or error (env MARKETFEED_LOG_LEVEL)")
+	fs, file, flags := serveFlags("serve")
 	_ = fs.Parse(args)
-	log, err := newLogger(*logLevel)
+	cfg, err := config.Resolve(*file, os.LookupEnv, flags)
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(server.Config{
-		Listen: *listen,
-		Feed: feed.Config{
-			Brokers:  strings.Split(*brokers, ","),
-			Topic:    *topic,
-			Start:    *start,
-			Lookback: *lookback,
-		},
-		Logger: log,
-	})
+	srv, err := server.New(cfg.Server(cfg.Logger(os.Stderr)))
 	if err != nil {
 		return err
 	}
 	return srv.Run(ctx)
+}
+
+// runConfig prints the effective configuration or validates it.
+func runConfig(args []string) error {
+	if len(args) == 0 || (args[0] != "print" && args[0] != "validate") {
+		return errors.New("usage: marketfeed config print|validate [-config FILE] [flags]")
+	}
+	fs, file, flags := serveFlags("config " + args[0])
+	_ = fs.Parse(args[1:])
+	cfg, err := config.Resolve(*file, os.LookupEnv, flags)
+	if err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	if args[0] == "print" {
+		_, err = os.Stdout.Write(cfg.YAML())
+		return err
+	}
+	fmt.Println("configuration is valid")
+	return nil
+}
+
+// runSimulate publishes the synthetic exchange into a Kafka cluster.
+func runSimulate(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("simulate", flag.ExitOnError)
+	brokers := fs.String("brokers", env("MARKETFEED_KAFKA_BROKERS", "localhost:9092"), "comma-separated Kafka bootstrap brokers (env MARKETFEED_KAFKA_BROKERS)")
+	topic := fs.String("topic", env("MARKETFEED_KAFKA_TOPIC", "marketdata"), "topic to publish to (env MARKETFEED_KAFKA_TOPIC)")
+	symbols := fs.Int("symbols", 20, "number of symbols")
+	rate := fs.Float64("rate", 200, "events per second")
+	snapshotEvery := fs.Duration("snapshot-every", 5*time.Second, "period of instrument definitions and snapshots")
+	seed := fs.Int64("seed", 1, "seed of the random market")
+	_ = fs.Parse(args)
+	w := &kafka.Writer{
+		Addr:                   kafka.TCP(strings.Split(*brokers, ",")...),
+		Topic:                  *topic,
+		Balancer:               &kafka.Hash{},
+		BatchTimeout:           2 * time.Millisecond,
+		RequiredAcks:           kafka.RequireOne,
+		AllowAutoTopicCreation: true,
+	}
+	defer w.Close()
+	fmt.Fprintf(os.Stderr, "publishing %d symbols at %.0f events/s to %s on %s\n", *symbols, *rate, *topic, *brokers)
+	return sim.New(sim.Config{Symbols: *symbols, Seed: *seed}).
+		Publish(ctx, w, sim.PublishConfig{Rate: *rate, SnapshotEvery: *snapshotEvery})
 }
 
 func runDemo(ctx context.Context, args []string) error {

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/marketfeed/marketfeed/internal/broker"
+)
+
+// buildBinary compiles marketfeed into a temporary directory.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "marketfeed")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestSIGTERMClosesClientsWith1001: a running binary that receives SIGTERM
+// sends its clients a close frame with 1001 and exits 0 within the
+// shutdown deadline.
+func TestSIGTERMClosesClientsWith1001(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	b, err := broker.Start(broker.Config{Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	addr := freeAddr(t)
+	cmd := exec.Command(bin, "serve", "-listen", addr, "-kafka.brokers", b.Addrs()[0], "-shutdown_timeout", "5s", "-log.level", "warn")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() { _ = cmd.Process.Kill() }()
+
+	var nc net.Conn
+	var br *bufio.Reader
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		nc, br, _, err = ws.Dial(ctx, "ws://"+addr+"/ws")
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not come up: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	defer nc.Close()
+	if br == nil {
+		br = bufio.NewReader(nc)
+	}
+	if f, err := ws.ReadFrame(br); err != nil || !strings.Contains(string(f.Payload), `"welcome"`) {
+		t.Fatalf("welcome: %v %q", err, f.Payload)
+	}
+
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		f, err := ws.ReadFrame(br)
+		if err != nil {
+			t.Fatalf("no close frame: %v", err)
+		}
+		if f.Header.OpCode == ws.OpClose {
+			code, reason := ws.ParseCloseFrameData(f.Payload)
+			if code != ws.StatusGoingAway {
+				t.Fatalf("close %d %q, want 1001", code, reason)
+			}
+			break
+		}
+	}
+	_ = ws.WriteFrame(nc, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusGoingAway, ""))))
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("still running 10 s after SIGTERM")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("shutdown took %v, deadline 5s", d)
+	}
+}

@@ -1,0 +1,249 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration of the server.
+type Config struct {
+	// Listen is the address of /ws (and of the admin endpoints when
+	// AdminListen is empty).
+	Listen string `yaml:"listen"`
+	// AdminListen, when set, serves /metrics, /healthz, /readyz and
+	// /debug/pprof on a separate address.
+	AdminListen string `yaml:"admin_listen"`
+	// Pprof enables /debug/pprof on the admin endpoints.
+	Pprof bool `yaml:"pprof"`
+	// ShutdownTimeout bounds the graceful shutdown.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+
+	TLS       TLS       `yaml:"tls"`
+	Log       Log       `yaml:"log"`
+	Kafka     Kafka     `yaml:"kafka"`
+	WebSocket WebSocket `yaml:"websocket"`
+}
+
+// TLS serves wss:// when both files are set.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Log configures log/slog.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text, json
+}
+
+// Kafka configures the consumer.
+type Kafka struct {
+	Brokers     []string `yaml:"brokers"`
+	Topic       string   `yaml:"topic"`
+	Start       string   `yaml:"start"` // lookback, earliest, latest
+	Lookback    Duration `yaml:"lookback"`
+	MaxWait     Duration `yaml:"max_wait"`
+	MaxBytes    int      `yaml:"max_bytes"`
+	DialTimeout Duration `yaml:"dial_timeout"`
+	ClientID    string   `yaml:"client_id"`
+}
+
+// WebSocket configures client connections.
+type WebSocket struct {
+	MaxConnections     int      `yaml:"max_connections"`
+	MaxMessageSize     int      `yaml:"max_message_size"`
+	MaxSubscriptions   int      `yaml:"max_subscriptions"`
+	MaxInvalidMessages int      `yaml:"max_invalid_messages"`
+	MaxQueueBytes      int      `yaml:"max_queue_bytes"`
+	PingInterval       Duration `yaml:"ping_interval"`
+	IdleTimeout        Duration `yaml:"idle_timeout"`
+	WriteTimeout       Duration `yaml:"write_timeout"`
+}
+
+// Duration is a time.Duration written as "20s" in files and flags.
+type Duration time.Duration
+
+// MarshalYAML writes d as a duration string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// UnmarshalYAML reads a duration string such as "250ms" or "2m".
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (examples: 250ms, 20s, 2m)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Default returns the defaults every other source overrides.
+func Default() Config {
+	return Config{
+		Listen:          ":8080",
+		ShutdownTimeout: Duration(10 * time.Second),
+		Log:             Log{Level: "info", Format: "text"},
+		Kafka: Kafka{
+			Brokers:     []string{"localhost:9092"},
+			Topic:       "marketdata",
+			Start:       "lookback",
+			Lookback:    Duration(2 * time.Minute),
+			MaxWait:     Duration(50 * time.Millisecond),
+			MaxBytes:    8 << 20,
+			DialTimeout: Duration(5 * time.Second),
+			ClientID:    "marketfeed",
+		},
+		WebSocket: WebSocket{
+			MaxConnections:     0,
+			MaxMessageSize:     4096,
+			MaxSubscriptions:   100,
+			MaxInvalidMessages: 20,
+			MaxQueueBytes:      4 << 20,
+			PingInterval:       Duration(20 * time.Second),
+			IdleTimeout:        Duration(60 * time.Second),
+			WriteTimeout:       Duration(10 * time.Second),
+		},
+	}
+}
+
+// LoadFile applies the YAML file at path on top of c. Unknown keys and
+// values of the wrong type are errors that name the line.
+func LoadFile(c *Config, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	// An empty file is no override at all (io.EOF).
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config: %s: %w", path, err)
+	}
+	return nil
+}
+
+// ApplyEnv overrides c with every MARKETFEED_* variable that lookup finds.
+func ApplyEnv(c *Config, lookup func(string) (string, bool)) error {
+	var errs []error
+	for _, k := range keys {
+		if v, ok := lookup(k.Env()); ok {
+			if err := k.set(c, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", k.Env(), err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Validate reports every invalid value, each naming its key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, a...)...))
+	}
+	checkAddr := func(key, addr string, required bool) {
+		if addr == "" {
+			if required {
+				bad(key, "must be set (host:port or :port)")
+			}
+			return
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			bad(key, "%q is not host:port", addr)
+		}
+	}
+	checkAddr("listen", c.Listen, true)
+	checkAddr("admin_listen", c.AdminListen, false)
+	if c.AdminListen != "" && c.AdminListen == c.Listen {
+		bad("admin_listen", "must differ from listen (leave it empty to share the listener)")
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		bad("tls", "cert_file and key_file must be set together")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "%q is not one of text, json", c.Log.Format)
+	}
+	if len(c.Kafka.Brokers) == 0 {
+		bad("kafka.brokers", "at least one broker is required")
+	}
+	for _, b := range c.Kafka.Brokers {
+		checkAddr("kafka.brokers", b, true)
+	}
+	if c.Kafka.Topic == "" {
+		bad("kafka.topic", "must be set")
+	}
+	switch c.Kafka.Start {
+	case "lookback", "earliest", "latest":
+	default:
+		bad("kafka.start", "%q is not one of lookback, earliest, latest", c.Kafka.Start)
+	}
+	positive := func(key string, d Duration) {
+		if d <= 0 {
+			bad(key, "must be a positive duration")
+		}
+	}
+	positive("kafka.lookback", c.Kafka.Lookback)
+	positive("kafka.max_wait", c.Kafka.MaxWait)
+	positive("kafka.dial_timeout", c.Kafka.DialTimeout)
+	positive("shutdown_timeout", c.ShutdownTimeout)
+	positive("websocket.ping_interval", c.WebSocket.PingInterval)
+	positive("websocket.idle_timeout", c.WebSocket.IdleTimeout)
+	positive("websocket.write_timeout", c.WebSocket.WriteTimeout)
+	if c.WebSocket.IdleTimeout <= c.WebSocket.PingInterval {
+		bad("websocket.idle_timeout", "must be longer than websocket.ping_interval")
+	}
+	if c.Kafka.MaxBytes < 1<<10 {
+		bad("kafka.max_bytes", "must be at least 1024")
+	}
+	if c.WebSocket.MaxConnections < 0 {
+		bad("websocket.max_connections", "must be 0 (unlimited) or positive")
+	}
+	if c.WebSocket.MaxMessageSize < 64 {
+		bad("websocket.max_message_size", "must be at least 64")
+	}
+	if c.WebSocket.MaxSubscriptions < 1 {
+		bad("websocket.max_subscriptions", "must be positive")
+	}
+	if c.WebSocket.MaxInvalidMessages < 1 {
+		bad("websocket.max_invalid_messages", "must be positive")
+	}
+	if c.WebSocket.MaxQueueBytes < 4096 {
+		bad("websocket.max_queue_bytes", "must be at least 4096")
+	}
+	return errors.Join(errs...)
+}
+
+// YAML renders c as a configuration file.
+func (c *Config) YAML() []byte {
+	out, err := yaml.Marshal(c)
+	if err != nil {
+		panic("config: marshal: " + err.Error()) // plain data cannot fail
+	}
+	return out
+}
+
+// Logger builds the slog logger c.Log describes, writing to w.
+func (c *Config) Logger(w *os.File) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if strings.EqualFold(c.Log.Format, "json") {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,163 @@
+package config
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "marketfeed.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func noEnv(string) (string, bool) { return "", false }
+
+func TestDefaultsAreValid(t *testing.T) {
+	c := Default()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	path := writeFile(t, `
+listen: ":9001"
+kafka:
+  topic: from-file
+  lookback: 5m
+websocket:
+  max_subscriptions: 7
+`)
+	env := map[string]string{"MARKETFEED_KAFKA_TOPIC": "from-env", "MARKETFEED_LISTEN": ":9002"}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	flags := RegisterFlags(fs)
+	if err := fs.Parse([]string{"-listen", ":9003"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Resolve(path, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, flags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != ":9003" {
+		t.Errorf("listen %q: a flag beats env and file", c.Listen)
+	}
+	if c.Kafka.Topic != "from-env" {
+		t.Errorf("topic %q: env beats file", c.Kafka.Topic)
+	}
+	if time.Duration(c.Kafka.Lookback) != 5*time.Minute || c.WebSocket.MaxSubscriptions != 7 {
+		t.Errorf("file values lost: %+v", c)
+	}
+	if c.WebSocket.MaxQueueBytes != Default().WebSocket.MaxQueueBytes {
+		t.Errorf("untouched key lost its default")
+	}
+}
+
+func TestUnsetFlagsDoNotOverride(t *testing.T) {
+	path := writeFile(t, "kafka:\n  topic: from-file\n")
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	flags := RegisterFlags(fs)
+	_ = fs.Parse(nil)
+	c, err := Resolve(path, noEnv, flags)
+	if err != nil || c.Kafka.Topic != "from-file" {
+		t.Fatalf("topic %q, err %v", c.Kafka.Topic, err)
+	}
+}
+
+func TestErrorsNameTheKey(t *testing.T) {
+	tests := []struct {
+		file string
+		want []string
+	}{
+		{"kafka:\n  topik: x\n", []string{"topik", "line 2"}},
+		{"websocket:\n  ping_interval: soon\n", []string{"soon", "not a duration"}},
+		{"listen: nowhere\n", []string{"listen:", "host:port"}},
+		{"kafka:\n  start: middle\n", []string{"kafka.start"}},
+		{"log:\n  format: xml\n", []string{"log.format"}},
+		{"websocket:\n  idle_timeout: 1s\n", []string{"websocket.idle_timeout", "longer than"}},
+		{"tls:\n  cert_file: a.pem\n", []string{"tls:", "together"}},
+		{"kafka:\n  brokers: []\n", []string{"kafka.brokers"}},
+		{"websocket:\n  max_queue_bytes: 10\n  max_message_size: 1\n", []string{"websocket.max_queue_bytes", "websocket.max_message_size"}},
+	}
+	for _, tt := range tests {
+		_, err := Resolve(writeFile(t, tt.file), noEnv, nil)
+		if err == nil {
+			t.Errorf("%q: accepted", tt.file)
+			continue
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%q: error %q does not mention %q", tt.file, err, w)
+			}
+		}
+	}
+	_, err := Resolve("", func(k string) (string, bool) {
+		return "many", k == "MARKETFEED_WEBSOCKET_MAX_CONNECTIONS"
+	}, nil)
+	if err == nil || !strings.Contains(err.Error(), "MARKETFEED_WEBSOCKET_MAX_CONNECTIONS") {
+		t.Errorf("bad env value: %v", err)
+	}
+}
+
+func TestEmptyFileAndPrintRoundTrip(t *testing.T) {
+	c, err := Resolve(writeFile(t, ""), noEnv, nil)
+	if err != nil || !reflect.DeepEqual(c, Default()) {
+		t.Fatalf("empty file: %v", err)
+	}
+	// What config print writes loads back to the same configuration.
+	c.Kafka.Brokers = []string{"k1:9092", "k2:9092"}
+	c.WebSocket.PingInterval = Duration(7 * time.Second)
+	back, err := Resolve(writeFile(t, string(c.YAML())), noEnv, nil)
+	if err != nil || !reflect.DeepEqual(back, c) {
+		t.Fatalf("round trip: %v\n%s", err, c.YAML())
+	}
+}
+
+func TestEveryKeyHasFlagEnvAndReference(t *testing.T) {
+	ref := Reference()
+	def := Default()
+	for _, k := range Keys() {
+		if !strings.Contains(ref, "`"+k.Name+"`") || !strings.Contains(ref, k.Env()) {
+			t.Errorf("reference lacks %s", k.Name)
+		}
+		// Setting a key through its own text form keeps the value.
+		c := Default()
+		if err := k.set(&c, k.get(&def)); err != nil || !reflect.DeepEqual(c, def) {
+			t.Errorf("%s does not round-trip its default: %v", k.Name, err)
+		}
+	}
+	// Every YAML leaf has a key, so nothing is configurable by file only.
+	var leaves []string
+	var walk func(prefix string, v reflect.Value)
+	walk = func(prefix string, v reflect.Value) {
+		for i := 0; i < v.NumField(); i++ {
+			f := v.Type().Field(i)
+			name := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			if prefix != "" {
+				name = prefix + "." + name
+			}
+			if f.Type.Kind() == reflect.Struct {
+				walk(name, v.Field(i))
+				continue
+			}
+			leaves = append(leaves, name)
+		}
+	}
+	walk("", reflect.ValueOf(def))
+	if len(leaves) != len(Keys()) {
+		t.Fatalf("%d YAML leaves, %d keys", len(leaves), len(Keys()))
+	}
+	for i, k := range Keys() {
+		if k.Name != leaves[i] {
+			t.Errorf("key %d is %s, YAML leaf is %s", i, k.Name, leaves[i])
+		}
+	}
+}

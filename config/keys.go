@@ -1,0 +1,167 @@
+package config
+
+import (
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Key is one setting: its dotted name, what it means, and how to read and
+// write it as text.
+type Key struct {
+	// Name is the dotted key, the YAML path and the flag name.
+	Name string
+	// Help says what the setting does.
+	Help string
+	get  func(*Config) string
+	set  func(*Config, string) error
+}
+
+// Env returns the environment variable of the key.
+func (k Key) Env() string {
+	return "MARKETFEED_" + strings.ToUpper(strings.ReplaceAll(k.Name, ".", "_"))
+}
+
+// Keys lists every setting.
+func Keys() []Key { return keys }
+
+func str(name, help string, p func(*Config) *string) Key {
+	return Key{Name: name, Help: help,
+		get: func(c *Config) string { return *p(c) },
+		set: func(c *Config, v string) error { *p(c) = v; return nil },
+	}
+}
+
+func integer(name, help string, p func(*Config) *int) Key {
+	return Key{Name: name, Help: help,
+		get: func(c *Config) string { return strconv.Itoa(*p(c)) },
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("%q is not an integer", v)
+			}
+			*p(c) = n
+			return nil
+		},
+	}
+}
+
+func boolean(name, help string, p func(*Config) *bool) Key {
+	return Key{Name: name, Help: help,
+		get: func(c *Config) string { return strconv.FormatBool(*p(c)) },
+		set: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%q is not true or false", v)
+			}
+			*p(c) = b
+			return nil
+		},
+	}
+}
+
+func duration(name, help string, p func(*Config) *Duration) Key {
+	return Key{Name: name, Help: help,
+		get: func(c *Config) string { return time.Duration(*p(c)).String() },
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("%q is not a duration (examples: 250ms, 20s, 2m)", v)
+			}
+			*p(c) = Duration(d)
+			return nil
+		},
+	}
+}
+
+var keys = []Key{
+	str("listen", "address of /ws, and of the admin endpoints unless admin_listen is set", func(c *Config) *string { return &c.Listen }),
+	str("admin_listen", "separate address for /metrics, /healthz, /readyz and /debug/pprof (empty: share listen)", func(c *Config) *string { return &c.AdminListen }),
+	boolean("pprof", "serve /debug/pprof on the admin endpoints", func(c *Config) *bool { return &c.Pprof }),
+	duration("shutdown_timeout", "bound of the graceful shutdown after SIGTERM", func(c *Config) *Duration { return &c.ShutdownTimeout }),
+	str("tls.cert_file", "PEM certificate chain: serve wss:// (with tls.key_file)", func(c *Config) *string { return &c.TLS.CertFile }),
+	str("tls.key_file", "PEM private key of tls.cert_file", func(c *Config) *string { return &c.TLS.KeyFile }),
+	str("log.level", "debug, info, warn or error", func(c *Config) *string { return &c.Log.Level }),
+	str("log.format", "text or json", func(c *Config) *string { return &c.Log.Format }),
+	{
+		Name: "kafka.brokers", Help: "comma-separated bootstrap brokers (host:port)",
+		get: func(c *Config) string { return strings.Join(c.Kafka.Brokers, ",") },
+		set: func(c *Config, v string) error {
+			c.Kafka.Brokers = nil
+			for _, b := range strings.Split(v, ",") {
+				if b = strings.TrimSpace(b); b != "" {
+					c.Kafka.Brokers = append(c.Kafka.Brokers, b)
+				}
+			}
+			return nil
+		},
+	},
+	str("kafka.topic", "topic holding the market events; every partition is read", func(c *Config) *string { return &c.Kafka.Topic }),
+	str("kafka.start", "where to start reading: lookback, earliest or latest", func(c *Config) *string { return &c.Kafka.Start }),
+	duration("kafka.lookback", "with start lookback: how far back to start; must cover a snapshot period", func(c *Config) *Duration { return &c.Kafka.Lookback }),
+	duration("kafka.max_wait", "longest a fetch waits at the broker when no record is available", func(c *Config) *Duration { return &c.Kafka.MaxWait }),
+	integer("kafka.max_bytes", "largest fetch response per partition, bytes", func(c *Config) *int { return &c.Kafka.MaxBytes }),
+	duration("kafka.dial_timeout", "bound of connecting and of every metadata or offset request", func(c *Config) *Duration { return &c.Kafka.DialTimeout }),
+	str("kafka.client_id", "client id shown to the brokers", func(c *Config) *string { return &c.Kafka.ClientID }),
+	integer("websocket.max_connections", "open connections at most; more get HTTP 503 (0: unlimited)", func(c *Config) *int { return &c.WebSocket.MaxConnections }),
+	integer("websocket.max_message_size", "largest client message, bytes; larger closes with 1009", func(c *Config) *int { return &c.WebSocket.MaxMessageSize }),
+	integer("websocket.max_subscriptions", "subscriptions per connection at most (error too_many_subscriptions)", func(c *Config) *int { return &c.WebSocket.MaxSubscriptions }),
+	integer("websocket.max_invalid_messages", "invalid client messages before a close with 4002", func(c *Config) *int { return &c.WebSocket.MaxInvalidMessages }),
+	integer("websocket.max_queue_bytes", "unsent bytes a client may owe before it is evicted with 4001", func(c *Config) *int { return &c.WebSocket.MaxQueueBytes }),
+	duration("websocket.ping_interval", "how often the server pings each client", func(c *Config) *Duration { return &c.WebSocket.PingInterval }),
+	duration("websocket.idle_timeout", "close (4000) a client silent this long, pongs included", func(c *Config) *Duration { return &c.WebSocket.IdleTimeout }),
+	duration("websocket.write_timeout", "bound of one socket write to a client", func(c *Config) *Duration { return &c.WebSocket.WriteTimeout }),
+}
+
+// RegisterFlags defines one flag per key on fs. Flags left unset do not
+// override anything: Apply copies only the flags that were given.
+func RegisterFlags(fs *flag.FlagSet) *Flags {
+	f := &Flags{fs: fs, vals: map[string]*string{}}
+	def := Default()
+	for _, k := range keys {
+		f.vals[k.Name] = fs.String(k.Name, k.get(&def), k.Help+" (env "+k.Env()+")")
+	}
+	return f
+}
+
+// Flags are the configuration flags of one flag set.
+type Flags struct {
+	fs   *flag.FlagSet
+	vals map[string]*string
+}
+
+// Apply overrides c with the flags given on the command line.
+func (f *Flags) Apply(c *Config) error {
+	var err error
+	byName := map[string]Key{}
+	for _, k := range keys {
+		byName[k.Name] = k
+	}
+	f.fs.Visit(func(fl *flag.Flag) {
+		k, ok := byName[fl.Name]
+		if !ok || err != nil {
+			return
+		}
+		if e := k.set(c, *f.vals[fl.Name]); e != nil {
+			err = fmt.Errorf("-%s: %w", fl.Name, e)
+		}
+	})
+	return err
+}
+
+// Reference renders the keys as a Markdown table with their defaults.
+func Reference() string {
+	var b strings.Builder
+	def := Default()
+	b.WriteString("| key / flag | environment | default | meaning |\n|---|---|---|---|\n")
+	for _, k := range keys {
+		v := k.get(&def)
+		if v == "" {
+			v = "(empty)"
+		}
+		fmt.Fprintf(&b, "| `%s` | `%s` | `%s` | %s |\n", k.Name, k.Env(), v, k.Help)
+	}
+	return b.String()
+}

@@ -1,0 +1,64 @@
+package config
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/marketfeed/marketfeed/fanout"
+	"github.com/marketfeed/marketfeed/feed"
+	"github.com/marketfeed/marketfeed/server"
+)
+
+// Server returns the server configuration c describes, logging to log.
+func (c *Config) Server(log *slog.Logger) server.Config {
+	return server.Config{
+		Listen:          c.Listen,
+		AdminListen:     c.AdminListen,
+		Pprof:           c.Pprof,
+		TLSCertFile:     c.TLS.CertFile,
+		TLSKeyFile:      c.TLS.KeyFile,
+		ShutdownTimeout: time.Duration(c.ShutdownTimeout),
+		Logger:          log,
+		Feed: feed.Config{
+			Brokers:     c.Kafka.Brokers,
+			Topic:       c.Kafka.Topic,
+			Start:       c.Kafka.Start,
+			Lookback:    time.Duration(c.Kafka.Lookback),
+			MaxWait:     time.Duration(c.Kafka.MaxWait),
+			MaxBytes:    c.Kafka.MaxBytes,
+			DialTimeout: time.Duration(c.Kafka.DialTimeout),
+			ClientID:    c.Kafka.ClientID,
+		},
+		WS: fanout.Config{
+			MaxConnections:     c.WebSocket.MaxConnections,
+			MaxMessageSize:     c.WebSocket.MaxMessageSize,
+			MaxSubscriptions:   c.WebSocket.MaxSubscriptions,
+			MaxInvalidMessages: c.WebSocket.MaxInvalidMessages,
+			MaxQueueBytes:      c.WebSocket.MaxQueueBytes,
+			PingInterval:       time.Duration(c.WebSocket.PingInterval),
+			IdleTimeout:        time.Duration(c.WebSocket.IdleTimeout),
+			WriteTimeout:       time.Duration(c.WebSocket.WriteTimeout),
+		},
+	}
+}
+
+// Resolve builds the effective configuration: defaults, then the file at
+// path (if not empty), then the environment (lookup), then the given
+// flags; and validates it.
+func Resolve(path string, lookup func(string) (string, bool), flags *Flags) (Config, error) {
+	c := Default()
+	if path != "" {
+		if err := LoadFile(&c, path); err != nil {
+			return c, err
+		}
+	}
+	if err := ApplyEnv(&c, lookup); err != nil {
+		return c, err
+	}
+	if flags != nil {
+		if err := flags.Apply(&c); err != nil {
+			return c, err
+		}
+	}
+	return c, c.Validate()
+}
