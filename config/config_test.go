@@ -161,3 +161,15 @@ func TestEveryKeyHasFlagEnvAndReference(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMEDocumentsEveryKey keeps the README's configuration table the
+// one the code generates.
+func TestREADMEDocumentsEveryKey(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), Reference()) {
+		t.Fatal("README.md's configuration table differs from config.Reference(); paste the new table")
+	}
+}
