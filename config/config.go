@@ -64,6 +64,8 @@ type WebSocket struct {
 	MaxSubscriptions   int      `yaml:"max_subscriptions"`
 	MaxInvalidMessages int      `yaml:"max_invalid_messages"`
 	MaxQueueBytes      int      `yaml:"max_queue_bytes"`
+	Compression        bool     `yaml:"compression"`
+	CompressMinSize    int      `yaml:"compress_min_size"`
 	PingInterval       Duration `yaml:"ping_interval"`
 	IdleTimeout        Duration `yaml:"idle_timeout"`
 	WriteTimeout       Duration `yaml:"write_timeout"`
@@ -107,6 +109,8 @@ func Default() Config {
 			MaxSubscriptions:   100,
 			MaxInvalidMessages: 20,
 			MaxQueueBytes:      4 << 20,
+			Compression:        true,
+			CompressMinSize:    256,
 			PingInterval:       Duration(20 * time.Second),
 			IdleTimeout:        Duration(60 * time.Second),
 			WriteTimeout:       Duration(10 * time.Second),
@@ -221,6 +225,9 @@ func (c *Config) Validate() error {
 	}
 	if c.WebSocket.MaxInvalidMessages < 1 {
 		bad("websocket.max_invalid_messages", "must be positive")
+	}
+	if c.WebSocket.CompressMinSize < 1 {
+		bad("websocket.compress_min_size", "must be positive")
 	}
 	if c.WebSocket.MaxQueueBytes < 4096 {
 		bad("websocket.max_queue_bytes", "must be at least 4096")

@@ -110,6 +110,8 @@ var keys = []Key{
 	integer("websocket.max_subscriptions", "subscriptions per connection at most (error too_many_subscriptions)", func(c *Config) *int { return &c.WebSocket.MaxSubscriptions }),
 	integer("websocket.max_invalid_messages", "invalid client messages before a close with 4002", func(c *Config) *int { return &c.WebSocket.MaxInvalidMessages }),
 	integer("websocket.max_queue_bytes", "unsent bytes a client may owe before it is evicted with 4001", func(c *Config) *int { return &c.WebSocket.MaxQueueBytes }),
+	boolean("websocket.compression", "negotiate permessage-deflate with clients that offer it", func(c *Config) *bool { return &c.WebSocket.Compression }),
+	integer("websocket.compress_min_size", "smallest market-data message compressed, bytes; smaller ones go out plain", func(c *Config) *int { return &c.WebSocket.CompressMinSize }),
 	duration("websocket.ping_interval", "how often the server pings each client", func(c *Config) *Duration { return &c.WebSocket.PingInterval }),
 	duration("websocket.idle_timeout", "close (4000) a client silent this long, pongs included", func(c *Config) *Duration { return &c.WebSocket.IdleTimeout }),
 	duration("websocket.write_timeout", "bound of one socket write to a client", func(c *Config) *Duration { return &c.WebSocket.WriteTimeout }),

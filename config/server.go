@@ -35,6 +35,8 @@ func (c *Config) Server(log *slog.Logger) server.Config {
 			MaxSubscriptions:   c.WebSocket.MaxSubscriptions,
 			MaxInvalidMessages: c.WebSocket.MaxInvalidMessages,
 			MaxQueueBytes:      c.WebSocket.MaxQueueBytes,
+			DisableCompression: !c.WebSocket.Compression,
+			CompressMinSize:    c.WebSocket.CompressMinSize,
 			PingInterval:       time.Duration(c.WebSocket.PingInterval),
 			IdleTimeout:        time.Duration(c.WebSocket.IdleTimeout),
 			WriteTimeout:       time.Duration(c.WebSocket.WriteTimeout),

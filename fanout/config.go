@@ -34,6 +34,13 @@ type Config struct {
 	CloseLinger time.Duration
 	// Logger receives connection-level events. Nil means slog.Default().
 	Logger *slog.Logger
+	// DisableCompression refuses permessage-deflate. By default it is
+	// negotiated with every client that offers it.
+	DisableCompression bool
+	// CompressMinSize is the smallest market-data message compressed for
+	// clients that negotiated compression; smaller ones go out plain.
+	// Zero means 256 bytes.
+	CompressMinSize int
 	// MaxConnections bounds the open connections; an upgrade beyond it is
 	// refused with HTTP 503 and counted. Zero means unlimited.
 	MaxConnections int
@@ -60,6 +67,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxInvalidMessages == 0 {
 		c.MaxInvalidMessages = 20
+	}
+	if c.CompressMinSize == 0 {
+		c.CompressMinSize = 256
 	}
 	if c.CloseLinger == 0 {
 		c.CloseLinger = 2 * time.Second

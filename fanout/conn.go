@@ -37,6 +37,7 @@ type Conn struct {
 	done  chan struct{} // closed when the connection is finished
 
 	// Read-goroutine state.
+	deflate    bool // permessage-deflate negotiated; set before the goroutines start
 	subs       map[string]*subscription
 	invalid    int
 	peerClosed bool // the client's close frame or EOF was read
@@ -109,6 +110,18 @@ func (c *Conn) closeWith(code int, reason, metricReason string) {
 		c.hub.metrics.Disconnects.WithLabelValues(metricReason).Inc()
 	}
 	c.signal()
+}
+
+// sendData enqueues a market-data frame meant for this connection alone,
+// compressed when the connection negotiated it and the frame is large
+// enough.
+func (c *Conn) sendData(frame []byte) bool {
+	if c.deflate && len(frame) >= c.hub.cfg.CompressMinSize {
+		if z := deflateFrame(frame); z != nil {
+			return c.enqueue(z)
+		}
+	}
+	return c.enqueue(frame)
 }
 
 // send enqueues a control-plane message.
@@ -200,9 +213,10 @@ func (c *Conn) readLoop(br *bufio.Reader) {
 	defer c.cleanup(br)
 	cfg := &c.hub.cfg
 	var (
-		payload []byte
-		message []byte // a fragmented text message being assembled
-		inFrag  bool
+		payload    []byte
+		message    []byte // a fragmented text message being assembled
+		inFrag     bool
+		compressed bool // the text message being read has RSV1 set
 	)
 	for {
 		if !c.isClosing() {
@@ -230,6 +244,13 @@ func (c *Conn) readLoop(br *bufio.Reader) {
 			return
 		}
 		ws.Cipher(payload, h.Mask, 0)
+		if h.Rsv != 0 && !(c.deflate && h.Rsv == 0x4 && (h.OpCode == ws.OpText || h.OpCode == ws.OpBinary)) {
+			c.closeWith(schemas.CloseProtocolError, "reserved bits set", "protocol_error")
+			return
+		}
+		if h.OpCode == ws.OpText {
+			compressed = h.Rsv1()
+		}
 
 		switch h.OpCode {
 		case ws.OpPing:
@@ -266,6 +287,17 @@ func (c *Conn) readLoop(br *bufio.Reader) {
 			}
 			if c.isClosing() {
 				continue
+			}
+			if compressed {
+				var err error
+				if msg, err = inflate(msg, cfg.MaxMessageSize); err != nil {
+					if errors.Is(err, errInflatedTooBig) {
+						c.closeWith(schemas.CloseMessageTooBig, "message too big", "message_too_big")
+					} else {
+						c.closeWith(schemas.CloseInvalidPayload, "invalid compressed data", "protocol_error")
+					}
+					return
+				}
 			}
 			if !c.handleText(msg) {
 				return

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsflate"
 	"github.com/marketfeed/marketfeed/orderbook"
 	"github.com/marketfeed/marketfeed/schemas"
 )
@@ -114,7 +115,13 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many connections", http.StatusServiceUnavailable)
 		return
 	}
-	nc, rw, _, err := ws.UpgradeHTTP(r, w)
+	var ext *wsflate.Extension
+	up := ws.HTTPUpgrader{}
+	if !h.cfg.DisableCompression {
+		ext = &wsflate.Extension{Parameters: wsflate.Parameters{ServerNoContextTakeover: true, ClientNoContextTakeover: true}}
+		up.Negotiate = ext.Negotiate
+	}
+	nc, rw, _, err := up.Upgrade(r, w)
 	if err != nil {
 		// UpgradeHTTP has already answered with a 4xx.
 		h.admitted.Add(-1)
@@ -129,7 +136,11 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		br = bufio.NewReaderSize(nc, 512)
 	}
-	h.serve(nc, br)
+	deflate := false
+	if ext != nil {
+		_, deflate = ext.Accepted()
+	}
+	h.serve(nc, br, deflate)
 }
 
 // admit reserves a connection slot, or reports false at MaxConnections.
@@ -146,8 +157,9 @@ func (h *Hub) admit() bool {
 }
 
 // serve runs a connection whose handshake is done.
-func (h *Hub) serve(nc net.Conn, br *bufio.Reader) {
+func (h *Hub) serve(nc net.Conn, br *bufio.Reader, deflate bool) {
 	c := newConn(h, nc)
+	c.deflate = deflate
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()

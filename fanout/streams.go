@@ -50,7 +50,7 @@ func (t *Topic) subscribe(c *Conn, s *subscription, id int64) {
 			c.enqueue(t.statusFrame())
 			bs.subs.add(c)
 		case s.interval == Raw:
-			c.enqueue(t.snapshotFrame(bs))
+			c.sendData(t.snapshotFrame(bs))
 			bs.subs.add(c)
 		default:
 			bs.joining.add(c)
@@ -61,7 +61,7 @@ func (t *Topic) subscribe(c *Conn, s *subscription, id int64) {
 			ts = &tickerStream{}
 			t.tickers[s.interval] = ts
 		}
-		c.enqueue(t.tickerFrame())
+		c.sendData(t.tickerFrame())
 		ts.subs.add(c)
 	case schemas.ChannelTrades:
 		tr := t.trades[s.interval]

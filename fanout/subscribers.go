@@ -28,8 +28,22 @@ func (s *subscribers) remove(c *Conn) bool {
 
 // send enqueues frame on every connection. A connection that is closing
 // refuses it; its own cleanup removes it from the set.
+//
+// For subscribers that negotiated compression, a large enough frame is
+// compressed once, on first need, and those bytes are shared in turn.
 func (s *subscribers) send(frame []byte) {
+	var z []byte
+	tried := false
 	for _, c := range s.conns {
+		if c.deflate && len(frame) >= c.hub.cfg.CompressMinSize {
+			if !tried {
+				z, tried = deflateFrame(frame), true
+			}
+			if z != nil {
+				c.enqueue(z)
+				continue
+			}
+		}
 		c.enqueue(frame)
 	}
 }
