@@ -125,7 +125,7 @@ func TestCompressedAndPlainClientsGetIdenticalMessages(t *testing.T) {
 func TestCompressedMessageTooBigWhenInflated(t *testing.T) {
 	s := startServer(t, fanout.Config{MaxMessageSize: 1024})
 	z := dialDeflate(t, s.url)
-	z.next() // welcome
+	z.next()                                                                      // welcome
 	z.sendCompressed(`{"op":"ping","pad":"` + strings.Repeat("a", 100000) + `"}`) // ~100 bytes compressed
 	z.c.expectClose(schemas.CloseMessageTooBig)
 }
