@@ -69,6 +69,8 @@ type WebSocket struct {
 	PingInterval       Duration `yaml:"ping_interval"`
 	IdleTimeout        Duration `yaml:"idle_timeout"`
 	WriteTimeout       Duration `yaml:"write_timeout"`
+	MaxLifetime        Duration `yaml:"max_lifetime"`
+	LifetimeNotice     Duration `yaml:"lifetime_notice"`
 }
 
 // Duration is a time.Duration written as "20s" in files and flags.
@@ -114,6 +116,8 @@ func Default() Config {
 			PingInterval:       Duration(20 * time.Second),
 			IdleTimeout:        Duration(60 * time.Second),
 			WriteTimeout:       Duration(10 * time.Second),
+			MaxLifetime:        0,
+			LifetimeNotice:     Duration(30 * time.Second),
 		},
 	}
 }
@@ -226,6 +230,10 @@ func (c *Config) Validate() error {
 	if c.WebSocket.MaxInvalidMessages < 1 {
 		bad("websocket.max_invalid_messages", "must be positive")
 	}
+	if c.WebSocket.MaxLifetime < 0 {
+		bad("websocket.max_lifetime", "must be 0 (unlimited) or positive")
+	}
+	positive("websocket.lifetime_notice", c.WebSocket.LifetimeNotice)
 	if c.WebSocket.CompressMinSize < 1 {
 		bad("websocket.compress_min_size", "must be positive")
 	}

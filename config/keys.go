@@ -115,6 +115,8 @@ var keys = []Key{
 	duration("websocket.ping_interval", "how often the server pings each client", func(c *Config) *Duration { return &c.WebSocket.PingInterval }),
 	duration("websocket.idle_timeout", "close (4000) a client silent this long, pongs included", func(c *Config) *Duration { return &c.WebSocket.IdleTimeout }),
 	duration("websocket.write_timeout", "bound of one socket write to a client", func(c *Config) *Duration { return &c.WebSocket.WriteTimeout }),
+	duration("websocket.max_lifetime", "close connections (4005) after this long, ±10 %, announced by a notice (0s: never)", func(c *Config) *Duration { return &c.WebSocket.MaxLifetime }),
+	duration("websocket.lifetime_notice", "how long before the lifetime close the notice is sent", func(c *Config) *Duration { return &c.WebSocket.LifetimeNotice }),
 }
 
 // RegisterFlags defines one flag per key on fs. Flags left unset do not

@@ -40,6 +40,8 @@ func (c *Config) Server(log *slog.Logger) server.Config {
 			PingInterval:       time.Duration(c.WebSocket.PingInterval),
 			IdleTimeout:        time.Duration(c.WebSocket.IdleTimeout),
 			WriteTimeout:       time.Duration(c.WebSocket.WriteTimeout),
+			MaxLifetime:        time.Duration(c.WebSocket.MaxLifetime),
+			LifetimeNotice:     time.Duration(c.WebSocket.LifetimeNotice),
 		},
 	}
 }

@@ -41,6 +41,13 @@ type Config struct {
 	// clients that negotiated compression; smaller ones go out plain.
 	// Zero means 256 bytes.
 	CompressMinSize int
+	// MaxLifetime closes every connection (code 4005) after this long,
+	// give or take 10 % so that reconnects spread out, announced by a
+	// notice LifetimeNotice before. Zero means connections live for ever.
+	MaxLifetime time.Duration
+	// LifetimeNotice is how long before the lifetime close the notice is
+	// sent. Zero means 30s; it is capped at half of MaxLifetime.
+	LifetimeNotice time.Duration
 	// MaxConnections bounds the open connections; an upgrade beyond it is
 	// refused with HTTP 503 and counted. Zero means unlimited.
 	MaxConnections int
@@ -71,6 +78,12 @@ func (c Config) withDefaults() Config {
 	if c.CompressMinSize == 0 {
 		c.CompressMinSize = 256
 	}
+	if c.LifetimeNotice == 0 {
+		c.LifetimeNotice = 30 * time.Second
+	}
+	if c.MaxLifetime > 0 && c.LifetimeNotice > c.MaxLifetime/2 {
+		c.LifetimeNotice = c.MaxLifetime / 2
+	}
 	if c.CloseLinger == 0 {
 		c.CloseLinger = 2 * time.Second
 	}
@@ -84,7 +97,7 @@ func (c Config) validate() error {
 	switch {
 	case c.MaxMessageSize < 64:
 		return errors.New("fanout: MaxMessageSize must be at least 64 bytes")
-	case c.PingInterval < 0 || c.IdleTimeout < 0 || c.WriteTimeout < 0 || c.CloseLinger < 0:
+	case c.PingInterval < 0 || c.IdleTimeout < 0 || c.WriteTimeout < 0 || c.CloseLinger < 0 || c.MaxLifetime < 0 || c.LifetimeNotice < 0:
 		return errors.New("fanout: durations must not be negative")
 	case c.IdleTimeout <= c.PingInterval:
 		return errors.New("fanout: IdleTimeout must be longer than PingInterval")

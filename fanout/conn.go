@@ -32,6 +32,8 @@ type Conn struct {
 	closeCode int
 	reason    string
 
+	lifetime *time.Timer // guarded by mu; nil without MaxLifetime
+
 	wake  chan struct{} // capacity 1: the queue has work
 	wdone chan struct{} // closed when the write goroutine has ended
 	done  chan struct{} // closed when the connection is finished
@@ -353,6 +355,7 @@ func (c *Conn) cleanup(br *bufio.Reader) {
 	}
 	c.mu.Unlock()
 	c.signal()
+	c.stopLifetime()
 	<-c.wdone // bounded: every write carries a deadline
 	if !c.peerClosed {
 		_ = c.nc.SetReadDeadline(time.Now().Add(c.hub.cfg.CloseLinger))

@@ -180,6 +180,7 @@ func (h *Hub) serve(nc net.Conn, br *bufio.Reader, deflate bool) {
 		PingIntervalMS: h.cfg.PingInterval.Milliseconds(),
 		TS:             time.Now().UnixMicro(),
 	})
+	c.startLifetime()
 	go c.writeLoop()
 	c.readLoop(br)
 }
@@ -211,6 +212,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	}
 	h.mu.Unlock()
 	for _, c := range conns {
+		c.noticeShutdown()
 		c.closeWith(schemas.CloseGoingAway, "server shutting down", "shutdown")
 	}
 	for _, c := range conns {

@@ -56,4 +56,7 @@ const (
 	CloseSlowConsumer = 4001
 	// CloseTooManyErrors: too many invalid client messages.
 	CloseTooManyErrors = 4002
+	// CloseLifetime: the connection reached the server's maximum
+	// connection lifetime, announced by a notice; reconnect.
+	CloseLifetime = 4005
 )

@@ -188,7 +188,7 @@ func TestSpecExamples(t *testing.T) {
 		}
 	}
 	for _, ty := range []string{TypeWelcome, TypeSubscribed, TypeUnsubscribed, TypeError, TypePong, TypeSubscriptions,
-		TypeSnapshot, TypeUpdate, TypeStatus, TypeTicker, TypeTrades} {
+		TypeSnapshot, TypeUpdate, TypeStatus, TypeTicker, TypeTrades, TypeNotice} {
 		if !serverTypes[ty] {
 			t.Errorf("websocket.md has no %s example", ty)
 		}
@@ -255,7 +255,7 @@ func TestSpecTables(t *testing.T) {
 		CodeTooManySubscriptions, CodeRateLimited}
 	closes := []int{CloseNormal, CloseGoingAway, CloseProtocolError, CloseUnsupportedData, CloseInvalidPayload,
 		ClosePolicyViolation, CloseMessageTooBig, CloseInternalError, CloseIdleTimeout, CloseSlowConsumer,
-		CloseTooManyErrors}
+		CloseTooManyErrors, CloseLifetime}
 	ws, err := os.ReadFile("websocket.md")
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,17 @@ const (
 	TypeStatus        = "status"
 	TypeTicker        = "ticker"
 	TypeTrades        = "trades"
+	TypeNotice        = "notice"
+)
+
+// Notice codes: why the server will close the connection soon.
+const (
+	// NoticeShutdown: the server is shutting down; the close (1001)
+	// follows once what is queued for the client is written.
+	NoticeShutdown = "shutdown"
+	// NoticeLifetime: the connection reached its maximum lifetime; the
+	// close (4005) follows after close_in_ms.
+	NoticeLifetime = "lifetime"
 )
 
 // Book status values carried by a status message.
@@ -54,9 +65,12 @@ type ServerMessage struct {
 	Interval      string             `json:"interval,omitempty"`
 	Subscriptions []SubscriptionInfo `json:"subscriptions,omitempty"`
 
-	// error
+	// error, notice
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
+
+	// notice: milliseconds until the server closes the connection
+	CloseInMS int64 `json:"close_in_ms,omitempty"`
 
 	// snapshot / update
 	FirstSeq uint64      `json:"first_seq,omitempty"`
