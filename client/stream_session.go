@@ -84,8 +84,8 @@ func (ss *session) run(ctx context.Context) error {
 		}
 		raw, err := ss.conn.NextRaw(wait)
 		cancel()
-		if err != nil && (ctx.Err() != nil || wait.Err() == nil) {
-			return err
+		if err != nil && (ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded)) {
+			return err // not just the wait for a tick or a retry ending
 		}
 		if err == nil {
 			if err := ss.handle(raw); err != nil {
