@@ -13,6 +13,7 @@ import (
 
 	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/feed"
+	"github.com/marketfeed/marketfeed/web"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -123,6 +124,7 @@ func (s *Server) routes() http.Handler {
 		writeJSON(w, http.StatusOK, s.hub.Symbols())
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	mux.Handle("/", web.Handler())
 	return mux
 }
 
