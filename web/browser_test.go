@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/segmentio/kafka-go"
 
@@ -314,6 +315,8 @@ func TestBrowserPage(t *testing.T) {
 	t.Logf("page: seq %s → %s, best %s / %s, %d ask and %d bid rows, %d trades on the tape",
 		first.Seq, later.Seq, later.BestBid, later.BestAsk, later.AskRows, later.BidRows, later.Trades)
 
+	checkModule(t, ctx, sym)
+
 	final := m.pause(t)
 	// The server's book now: a fresh Go client subscription's snapshot.
 	want := serverBook(t, m.srv.Addr(), "book."+sym)
@@ -370,4 +373,63 @@ func serverBook(t *testing.T, addr, channel string) *client.Book {
 		}
 	}
 	return b
+}
+
+// moduleChecks exercises marketfeed.js in the page: exact decimal order,
+// LocalBook continuity, and a MarketFeed of its own against the live
+// server that must resubscribe after a gap and reconnect after a drop.
+const moduleChecks = `(async (sym) => {
+  const m = await import("/marketfeed.js");
+  const fails = [];
+  const check = (ok, what) => { if (!ok) fails.push(what); };
+  for (const [a, b, want] of [["64123.1", "64123.10", 0], ["9.9", "10", -1], ["-1", "0", -1], ["-2", "-1", -1], ["0.001", "0.0009", 1], ["-0.0", "0", 0]]) {
+    check(m.compareDecimal(a, b) === want, "compareDecimal(" + a + ", " + b + ")");
+  }
+  const ch = "book.T";
+  const b = new m.LocalBook(ch);
+  check(b.apply({type: "update", channel: ch, first_seq: 1, seq: 1}) === "ignored", "update before snapshot");
+  check(b.apply({type: "snapshot", channel: ch, seq: 5, bids: [["100.10", "1"], ["100.5", "2"]], asks: [["101", "3"]]}) === "applied", "snapshot");
+  check(JSON.stringify(b.bids()) === '[["100.5","2"],["100.10","1"]]', "bid order " + JSON.stringify(b.bids()));
+  check(b.apply({type: "update", channel: ch, first_seq: 6, seq: 7, bids: [["100.50", "0.000"]], asks: [["100.9", "1"]]}) === "applied", "update");
+  check(JSON.stringify(b.bids()) === '[["100.10","1"]]' && b.bestAsk()[0] === "100.9" && b.seq === 7, "after update");
+  check(b.apply({type: "update", channel: ch, first_seq: 9, seq: 9}) === "gap" && b.state === "gap", "gap");
+  check(b.apply({type: "update", channel: ch, first_seq: 8, seq: 8}) === "ignored", "update after gap");
+  check(b.apply({type: "snapshot", channel: ch, seq: 20, bids: [], asks: []}) === "applied" && b.synced, "snapshot after gap");
+  check(b.apply({type: "update", channel: ch, first_seq: 21, seq: 21, bids: [["1e5", "1"]]}) === "gap", "invalid level");
+  check(b.apply({type: "status", channel: ch, status: "stale"}) === "applied" && b.state === "stale", "stale");
+
+  const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
+  const feed = new m.MarketFeed(url, {apiKey: "test-key", retryMin: 50, retryMax: 200});
+  const events = [];
+  feed.on("resync", (e) => events.push("resync"));
+  feed.on("state", (e) => events.push(e.state));
+  let book = null, snapshots = 0;
+  feed.subscribe("book." + sym, {depth: 10, interval: "raw"}, (msg, bk) => { book = bk; if (msg.type === "snapshot") snapshots++; });
+  const until = async (what, cond) => {
+    for (let i = 0; i < 200; i++) { if (cond()) return true; await new Promise(r => setTimeout(r, 25)); }
+    fails.push("timed out: " + what); return false;
+  };
+  if (await until("first snapshot", () => book && book.synced)) {
+    feed._onMessage(JSON.stringify({type: "update", channel: "book." + sym, first_seq: book.seq + 5, seq: book.seq + 5, bids: []}));
+    check(!book.synced, "book not synced after an injected gap");
+    await until("a fresh snapshot after the gap", () => snapshots >= 2 && book.synced);
+    check(events.includes("resync"), "resync event");
+    feed._ws.close();
+    await until("reconnection", () => events.filter(e => e === "open").length >= 2 && snapshots >= 3 && book.synced);
+  }
+  feed.close();
+  return fails;
+})`
+
+func checkModule(t *testing.T, ctx context.Context, sym string) {
+	t.Helper()
+	var fails []string
+	err := chromedp.Run(ctx, chromedp.Evaluate(moduleChecks+"("+strconv.Quote(sym)+")", &fails,
+		func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
+	if err != nil {
+		t.Fatalf("marketfeed.js checks: %v", err)
+	}
+	for _, f := range fails {
+		t.Errorf("marketfeed.js: %s", f)
+	}
 }

@@ -35,6 +35,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 	scfg := client.StreamConfig{
 		URL:           cfg.URL,
 		Header:        cfg.Header,
+		APIKey:        cfg.APIKey,
 		Subscriptions: []client.Subscription{sub},
 		RawBooks:      cfg.Raw,
 		RetryMin:      cfg.RetryMin,
