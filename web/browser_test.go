@@ -236,6 +236,21 @@ func TestBrowserPage(t *testing.T) {
 	m.run()
 	sym := m.symbols[1]
 
+	// Chromium's helper processes may still write to the profile for a
+	// moment after the browser exits, so it is removed on a best-effort
+	// basis rather than by t.TempDir.
+	profile, err := os.MkdirTemp("", "marketfeed-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for range 20 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(bin),
 		chromedp.Flag("headless", true),
@@ -248,7 +263,7 @@ func TestBrowserPage(t *testing.T) {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1440, 860),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
