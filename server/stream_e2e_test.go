@@ -202,8 +202,8 @@ func TestStreamHealsAgainstRealServer(t *testing.T) {
 	waitUntil("the swallowed update", func() bool { return !proxy.dropPending() })
 	// 2. Every connection cut.
 	events(300, "")
-	if n := proxy.kill(); n != 2 {
-		t.Errorf("%d connections cut, want 2", n)
+	if n := proxy.kill(); n == 0 {
+		t.Errorf("no connection to cut")
 	}
 	// 3. The exchange skips a delta; its next snapshot heals the server.
 	events(300, symbols[1])

@@ -122,6 +122,9 @@ func (p *wsProxy) accept() {
 			defer p.wg.Done()
 			p.forward(pc)
 			pc.close()
+			p.mu.Lock()
+			delete(p.conns, pc)
+			p.mu.Unlock()
 		}()
 	}
 }
