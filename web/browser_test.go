@@ -417,7 +417,11 @@ const moduleChecks = `(async (sym) => {
   const feed = new m.MarketFeed(url, {apiKey: "test-key", retryMin: 50, retryMax: 200});
   const events = [];
   feed.on("resync", (e) => events.push("resync"));
-  feed.on("state", (e) => events.push(e.state));
+  let emptied = false;
+  feed.on("state", (e) => {
+    events.push(e.state);
+    if (e.state === "closed" && book) emptied = !book.synced && book.bids().length === 0;
+  });
   let book = null, snapshots = 0;
   feed.subscribe("book." + sym, {depth: 10, interval: "raw"}, (msg, bk) => { book = bk; if (msg.type === "snapshot") snapshots++; });
   const until = async (what, cond) => {
@@ -431,6 +435,7 @@ const moduleChecks = `(async (sym) => {
     check(events.includes("resync"), "resync event");
     feed._ws.close();
     await until("reconnection", () => events.filter(e => e === "open").length >= 2 && snapshots >= 3 && book.synced);
+    check(emptied, "book emptied when the connection dropped");
   }
   feed.close();
   return fails;

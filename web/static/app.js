@@ -88,6 +88,7 @@ function connect() {
 }
 
 function showState(s) {
+  dirty.book = true; // a dropped connection empties the book
   const el = $("conn");
   el.dataset.state = s.state;
   let text = s.state === "open" ? "live" : s.state === "connecting" ? "connecting…" : "disconnected";

@@ -73,6 +73,14 @@ export class LocalBook {
     this._asks = new Map();
   }
 
+  /** Forgets every level; the book waits for its next snapshot. */
+  reset() {
+    this._bids.clear();
+    this._asks.clear();
+    this.seq = 0;
+    this.state = "empty";
+  }
+
   get synced() {
     return this.state === "synced";
   }
@@ -243,7 +251,10 @@ export class MarketFeed {
     const delay = Math.round(full / 2 + Math.random() * (full / 2));
     this._failures++;
     this._pending.clear();
-    for (const sub of this._subs.values()) if (sub.book) sub.book = new LocalBook(sub.book.channel);
+    for (const sub of this._subs.values()) {
+      sub.resyncing = false;
+      if (sub.book) sub.book.reset();
+    }
     this._setState("closed", why, delay);
     this._timer = setTimeout(() => this._connect(), delay);
   }
