@@ -7,14 +7,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/segmentio/kafka-go"
@@ -222,8 +225,11 @@ const readPage = `(() => {
 
 // TestBrowserPage opens the page in headless Chromium against a real
 // server and a live synthetic market: the page connects, its ladder and
-// board update over time, and once the market pauses the ladder's best bid
-// and ask are those of the server's book at the same seq.
+// board update over time, marketfeed.js passes its checks in the page, the
+// API key field reconnects with the key in the WebSocket URL, and once the
+// market pauses the ladder's best bid and ask are those of the server's
+// book at the same seq. A screenshot is saved to a temporary directory, or
+// to $MARKETFEED_SCREENSHOT.
 func TestBrowserPage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
@@ -278,10 +284,19 @@ func TestBrowserPage(t *testing.T) {
 	defer cancelBrowser()
 	ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
 	defer cancel()
+	var wsMu sync.Mutex
+	var wsURLs []string // WebSocket connections the page opened
+	chromedp.ListenTarget(ctx, func(ev any) {
+		if e, ok := ev.(*network.EventWebSocketCreated); ok {
+			wsMu.Lock()
+			wsURLs = append(wsURLs, e.URL)
+			wsMu.Unlock()
+		}
+	})
 
-	url := "http://" + m.srv.Addr() + "/#" + sym
-	if err := chromedp.Run(ctx, chromedp.EmulateViewport(1440, 860), chromedp.Navigate(url)); err != nil {
-		t.Fatalf("opening %s: %v", url, err)
+	page := "http://" + m.srv.Addr() + "/#" + sym
+	if err := chromedp.Run(ctx, network.Enable(), chromedp.EmulateViewport(1440, 860), chromedp.Navigate(page)); err != nil {
+		t.Fatalf("opening %s: %v", page, err)
 	}
 	read := func() pageState {
 		t.Helper()
@@ -331,6 +346,21 @@ func TestBrowserPage(t *testing.T) {
 		first.Seq, later.Seq, later.BestBid, later.BestAsk, later.AskRows, later.BidRows, later.Trades)
 
 	checkModule(t, ctx, sym)
+
+	// The API key field: the page reconnects with the key in the URL.
+	const key = "k-123/+"
+	if err := chromedp.Run(ctx,
+		chromedp.SendKeys("#api-key", key, chromedp.ByID),
+		chromedp.Click("#key-form button", chromedp.ByQuery),
+	); err != nil {
+		t.Fatalf("entering the API key: %v", err)
+	}
+	wantURL := "ws://" + m.srv.Addr() + "/ws?api_key=" + url.QueryEscape(key)
+	waitPage("a connection with the API key", func(s pageState) bool {
+		wsMu.Lock()
+		defer wsMu.Unlock()
+		return s.Conn == "open" && s.Book == "synced" && slices.Contains(wsURLs, wantURL)
+	})
 
 	final := m.pause(t)
 	// The server's book now: a fresh Go client subscription's snapshot.
