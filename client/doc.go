@@ -16,6 +16,17 @@
 // are kept as the exact strings received and ordered by exact decimal value;
 // no binary floating point is involved.
 //
+// Stream is the high-level client for bots and UIs: given a URL, an API key
+// and a list of subscriptions, its Run method connects, subscribes, keeps a
+// Book per book channel (every snapshot and update goes through Book.Apply,
+// the single place where a message is validated), and calls a Handler with
+// typed events: book updates with the verified local book, tickers,
+// trades, statuses, errors. When Book.Apply rejects a message (a sequence
+// gap, an invalid level) the Stream requests a fresh snapshot by itself;
+// when the connection drops or the server closes it (1001, 4001, ...) it
+// reconnects with capped, jittered exponential backoff and subscribes
+// again.
+//
 // Concurrency: a Conn is safe for concurrent use. Commands may be sent from
 // any goroutine while another goroutine calls Next; Next and NextRaw may be
 // called from several goroutines, each message being delivered to exactly
@@ -23,5 +34,7 @@
 // until the connection ends; a message is read from the socket only when a
 // caller asks for it, so a slow reader applies TCP backpressure to the
 // server. A Book is not safe for concurrent use; guard it with a lock or
-// keep it in one goroutine.
+// keep it in one goroutine. A Stream calls its Handler from the goroutine
+// that called Run, one event at a time; the Book of an event may be read
+// during the call only.
 package client

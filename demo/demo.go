@@ -153,6 +153,7 @@ func printInstructions(out io.Writer, addr string, brokers []string, symbols []s
 	fmt.Fprintf(out, `marketfeed demo: an embedded Kafka broker (%s), a synthetic exchange
 publishing %d symbols into it, and marketfeed serving them.
 
+  Live page   http://%[3]s/   (open it in a browser)
   WebSocket   ws://%[3]s/ws
   Symbols     http://%[3]s/v1/symbols
   Metrics     http://%[3]s/metrics

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"reflect"
 	"sync"
 	"testing"
@@ -38,23 +36,7 @@ func startEnv(t *testing.T, partitions int) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	srv, err := server.New(server.Config{
-		Listen: "127.0.0.1:0",
-		Feed:   feed.Config{Brokers: b.Addrs(), Topic: "marketdata", Start: feed.StartEarliest},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server run: %v", err)
-		}
-	})
+	srv, _ := runServer(t, server.Config{Feed: feed.Config{Brokers: b.Addrs(), Topic: b.Topic(), Start: feed.StartEarliest}})
 	w := newWriter(b)
 	t.Cleanup(func() { w.Close() })
 	return &env{broker: b, srv: srv, writer: w, url: "ws://" + srv.Addr() + "/ws"}

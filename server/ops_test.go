@@ -10,8 +10,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"io"
-	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -33,24 +31,6 @@ import (
 	"github.com/marketfeed/marketfeed/server"
 	"github.com/marketfeed/marketfeed/sim"
 )
-
-// startServer runs a server with cfg against brokers until the test ends.
-func startServer(t *testing.T, cfg server.Config) *server.Server {
-	t.Helper()
-	if cfg.Listen == "" {
-		cfg.Listen = "127.0.0.1:0"
-	}
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = srv.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return srv
-}
 
 func httpStatus(t *testing.T, url string) int {
 	t.Helper()
@@ -82,7 +62,7 @@ func TestAdminEndpointsAndMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	srv := startServer(t, server.Config{
+	srv, _ := runServer(t, server.Config{
 		AdminListen: "127.0.0.1:0", Pprof: true,
 		Feed: feed.Config{Brokers: b.Addrs(), Start: feed.StartEarliest},
 	})
@@ -159,7 +139,7 @@ func TestReadinessFollowsTheBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := b.Addrs()[0]
-	srv := startServer(t, server.Config{
+	srv, _ := runServer(t, server.Config{
 		Feed: feed.Config{Brokers: []string{addr}, Start: feed.StartEarliest, DialTimeout: time.Second, BackoffMax: 200 * time.Millisecond},
 	})
 	ready := "http://" + srv.Addr() + "/readyz"
@@ -182,7 +162,7 @@ func TestTLSClientStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	srv := startServer(t, server.Config{
+	srv, _ := runServer(t, server.Config{
 		TLSCertFile: certFile, TLSKeyFile: keyFile,
 		Feed: feed.Config{Brokers: b.Addrs(), Start: feed.StartEarliest},
 	})
@@ -224,7 +204,7 @@ func TestMaxConnectionsUnderABurst(t *testing.T) {
 	}
 	defer b.Close()
 	const limit, burst = 5, 40
-	srv := startServer(t, server.Config{
+	srv, _ := runServer(t, server.Config{
 		WS:   fanout.Config{MaxConnections: limit},
 		Feed: feed.Config{Brokers: b.Addrs()},
 	})

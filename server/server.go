@@ -15,6 +15,7 @@ import (
 
 	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/feed"
+	"github.com/marketfeed/marketfeed/web"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -110,6 +111,7 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("/v1/symbols", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.hub.Symbols())
 	})
+	mux.Handle("/", web.Handler())
 	if cfg.AdminListen == "" {
 		s.adminRoutes(mux)
 	} else {

@@ -26,6 +26,9 @@ type Config struct {
 	// Raw prints one JSON message per line, as received, instead of the
 	// live view.
 	Raw bool
+	// APIKey is sent with the upgrade request in the X-API-Key header.
+	// Empty sends none.
+	APIKey string
 	// Header holds extra upgrade request headers, for example
 	// Authorization. Nil sends none.
 	Header http.Header

@@ -1,5 +1,7 @@
 // Package watch is the terminal viewer behind `marketfeed watch`: it
-// subscribes to one channel of a marketfeed server and shows it live.
+// subscribes to one channel of a marketfeed server and shows it live. It is
+// built on client.Stream, which keeps the book verified, resynchronises it
+// and reconnects.
 //
 // Book channels are drawn as a price ladder (asks above, best ask at the
 // bottom of the ask block, bids below, size bars, spread and mid, sequence
@@ -8,8 +10,8 @@
 // price, 24 h change, high/low, volume, VWAP and best bid/ask. Trades
 // channels show a tape of the latest trades. The screen is redrawn in place
 // with ANSI escape sequences at most ten times per second. When the
-// connection drops, the viewer says so and reconnects with exponential
-// backoff.
+// connection drops, the viewer says so and reconnects with jittered
+// exponential backoff.
 //
 // In raw mode every message received (welcome included) is written as one
 // line of JSON, byte for byte as the server sent it, for scripts and jq.

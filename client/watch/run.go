@@ -9,10 +9,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/gobwas/ws"
-
 	"github.com/marketfeed/marketfeed/client"
-	"github.com/marketfeed/marketfeed/schemas"
 )
 
 // frameInterval is the minimum time between two redraws of the live view.
@@ -24,41 +21,39 @@ const frameInterval = 100 * time.Millisecond
 // refused with an HTTP 4xx status, a server speaking another protocol, or a
 // failed write to out. Other failures (connection refused, dropped
 // connection, close frames such as 4001 slow consumer) are retried with
-// exponential backoff between Config.RetryMin and Config.RetryMax.
+// jittered exponential backoff between Config.RetryMin and Config.RetryMax
+// by the client.Stream underneath, which also resynchronises the book.
 func Run(ctx context.Context, cfg Config, out io.Writer) error {
 	cfg, kind, err := cfg.withDefaults()
 	if err != nil {
 		return err
 	}
-	r := &runner{cfg: cfg, kind: kind, out: out, st: style{color: cfg.Color, barWidth: cfg.BarWidth}}
+	sub := client.Subscription{Channel: cfg.Channel, Interval: cfg.Interval}
+	if kind == kindBook {
+		sub.Depth = cfg.Depth
+	}
+	scfg := client.StreamConfig{
+		URL:           cfg.URL,
+		Header:        cfg.Header,
+		APIKey:        cfg.APIKey,
+		Subscriptions: []client.Subscription{sub},
+		RawBooks:      cfg.Raw,
+		RetryMin:      cfg.RetryMin,
+		RetryMax:      cfg.RetryMax,
+	}
+	r := &runner{cfg: cfg, out: out, st: style{color: cfg.Color, barWidth: cfg.BarWidth}}
+	handle := r.raw
 	if !cfg.Raw {
+		scfg.Tick = frameInterval / 2
 		r.view = newView(cfg, kind)
+		handle = r.live
 		defer r.restore()
 	}
-	delay := cfg.RetryMin
-	for {
-		healthy, err := r.session(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if fatal(err) {
-			return err
-		}
-		if healthy {
-			delay = cfg.RetryMin
-		}
-		if err := r.notice(fmt.Sprintf("disconnected: %v; retrying in %s", err, delay)); err != nil {
-			return err
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-		delay = min(2*delay, cfg.RetryMax)
+	s, err := client.NewStream(scfg)
+	if err != nil {
+		return err
 	}
+	return s.Run(ctx, handle)
 }
 
 // outputError marks a failed write to out.
@@ -67,170 +62,87 @@ type outputError struct{ err error }
 func (e *outputError) Error() string { return "watch: writing output: " + e.err.Error() }
 func (e *outputError) Unwrap() error { return e.err }
 
-// fatal reports whether retrying cannot help.
-func fatal(err error) bool {
-	var oe *outputError
-	var se *client.ServerError
-	var hs ws.StatusError
-	switch {
-	case errors.As(err, &oe):
-		return true
-	case errors.As(err, &se):
-		return se.Code != "rate_limited"
-	case errors.As(err, &hs):
-		return hs >= 400 && hs < 500
-	}
-	return errors.Is(err, client.ErrProtocolVersion) || errors.Is(err, client.ErrNoWelcome)
-}
-
 type runner struct {
-	cfg  Config
-	kind string
-	out  io.Writer
-	st   style
+	cfg Config
+	out io.Writer
+	st  style
 
 	view  *view // nil in raw mode
 	drawn bool  // the screen was cleared once
-	id    int64 // last command id
-	subID int64 // id of the current subscribe command
+	last  time.Time
+	dirty bool
 }
 
-// session runs one connection. healthy reports whether the subscription was
-// confirmed, which resets the backoff.
-func (r *runner) session(ctx context.Context) (healthy bool, err error) {
-	if err := r.notice("connecting to " + r.cfg.URL); err != nil {
-		return false, err
+// refused returns the error that ends Run for a refused subscription.
+func refused(ev *client.Event) error {
+	var se *client.ServerError
+	if ev.Kind == client.EventRefused && errors.As(ev.Err, &se) && se.Code != "rate_limited" {
+		return se
 	}
-	conn, err := client.Dial(ctx, r.cfg.URL, client.Options{Header: r.cfg.Header})
-	if err != nil {
-		return false, err
-	}
-	defer conn.Close()
-	if r.cfg.Raw {
-		if err := r.writeLine(conn.WelcomeRaw()); err != nil {
-			return false, err
-		}
-	} else {
-		r.view.book = client.NewBook(r.cfg.Channel)
-		r.view.conn, r.view.connOK = "connected, subscribing to "+r.cfg.Channel, false
-	}
-	if err := r.subscribe(conn); err != nil {
-		return false, err
-	}
-	if r.cfg.Raw {
-		return r.rawLoop(ctx, conn)
-	}
-	return r.liveLoop(ctx, conn)
+	return nil
 }
 
-func (r *runner) subscribe(conn *client.Conn) error {
-	r.id++
-	r.subID = r.id
-	depth := 0
-	if r.kind == kindBook {
-		depth = r.cfg.Depth
+// raw prints every server message as one line; connection notices go to
+// cfg.Log.
+func (r *runner) raw(ev *client.Event) error {
+	switch ev.Kind {
+	case client.EventConnecting:
+		r.log("connecting to " + r.cfg.URL)
+	case client.EventDisconnected:
+		r.log(fmt.Sprintf("disconnected: %v; retrying in %s", ev.Err, ev.Delay.Round(time.Millisecond)))
 	}
-	return conn.Subscribe(r.subID, []string{r.cfg.Channel}, depth, r.cfg.Interval)
-}
-
-// reply inspects control replies. ok reports a confirmed subscription; err
-// a refused one.
-func (r *runner) reply(m *schemas.ServerMessage) (ok bool, err error) {
-	switch {
-	case m.Type == schemas.TypeSubscribed && m.ID == r.subID:
-		return true, nil
-	case m.Type == schemas.TypeError && m.ID == r.subID:
-		return false, client.ServerErrorOf(m)
-	}
-	return false, nil
-}
-
-func (r *runner) rawLoop(ctx context.Context, conn *client.Conn) (healthy bool, err error) {
-	for {
-		data, err := conn.NextRaw(ctx)
-		if err != nil {
-			return healthy, err
-		}
-		if err := r.writeLine(data); err != nil {
-			return healthy, err
-		}
-		var m schemas.ServerMessage
-		if json.Unmarshal(data, &m) != nil {
-			continue
-		}
-		ok, err := r.reply(&m)
-		if err != nil {
-			return healthy, err
-		}
-		healthy = healthy || ok
-	}
-}
-
-func (r *runner) liveLoop(ctx context.Context, conn *client.Conn) (healthy bool, err error) {
-	var last time.Time
-	dirty := true
-	for {
-		if dirty && time.Since(last) >= frameInterval {
-			if err := r.draw(); err != nil {
-				return healthy, err
-			}
-			last, dirty = time.Now(), false
-		}
-		wait := ctx
-		cancel := context.CancelFunc(func() {})
-		if dirty {
-			wait, cancel = context.WithDeadline(ctx, last.Add(frameInterval))
-		}
-		data, err := conn.NextRaw(wait)
-		cancel()
-		if err != nil {
-			if ctx.Err() == nil && wait.Err() != nil {
-				continue // time to redraw
-			}
-			return healthy, err
-		}
-		m := new(schemas.ServerMessage)
-		if json.Unmarshal(data, m) != nil {
-			continue
-		}
-		ok, err := r.reply(m)
-		if err != nil {
-			return healthy, err
-		}
-		if ok {
-			healthy = true
-			r.view.conn, r.view.connOK = "connected", true
-			dirty = true
-		}
-		changed, resync := r.view.apply(m)
-		dirty = dirty || changed
-		if resync {
-			// A fresh subscription starts with a snapshot.
-			r.id++
-			if err := conn.Unsubscribe(r.id, []string{r.cfg.Channel}); err != nil {
-				return healthy, err
-			}
-			if err := r.subscribe(conn); err != nil {
-				return healthy, err
-			}
+	if ev.Raw != nil {
+		if err := r.writeLine(ev.Raw); err != nil {
+			return err
 		}
 	}
+	return refused(ev)
 }
 
-// notice reports a connection event: on screen in the live view, on
-// cfg.Log in raw mode.
+// live folds events into the view and redraws at most once per
+// frameInterval; connection changes are drawn at once.
+func (r *runner) live(ev *client.Event) error {
+	if err := refused(ev); err != nil {
+		return err
+	}
+	v := r.view
+	switch ev.Kind {
+	case client.EventConnecting:
+		return r.notice("connecting to " + r.cfg.URL)
+	case client.EventDisconnected:
+		return r.notice(fmt.Sprintf("disconnected: %v; retrying in %s", ev.Err, ev.Delay.Round(time.Millisecond)))
+	case client.EventConnected:
+		v.book = client.NewBook(r.cfg.Channel)
+		v.conn, v.connOK = "connected, subscribing to "+r.cfg.Channel, false
+		r.dirty = true
+	case client.EventSubscribed:
+		if ev.Channel == r.cfg.Channel {
+			v.conn, v.connOK = "connected", true
+			r.dirty = true
+		}
+	case client.EventTick:
+	default:
+		r.dirty = v.apply(ev) || r.dirty
+	}
+	if r.dirty && time.Since(r.last) >= frameInterval {
+		return r.draw()
+	}
+	return nil
+}
+
+func (r *runner) log(msg string) {
+	fmt.Fprintln(r.cfg.Log, "marketfeed watch: "+msg)
+}
+
+// notice shows a connection event on screen at once.
 func (r *runner) notice(msg string) error {
-	if r.cfg.Raw {
-		fmt.Fprintln(r.cfg.Log, "marketfeed watch: "+msg)
-		return nil
-	}
 	r.view.conn, r.view.connOK = msg, false
 	return r.draw()
 }
 
 func (r *runner) draw() error {
 	_, err := r.out.Write(screen(r.view.lines(r.st), !r.drawn))
-	r.drawn = true
+	r.drawn, r.dirty, r.last = true, false, time.Now()
 	if err != nil {
 		return &outputError{err}
 	}

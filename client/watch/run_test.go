@@ -343,3 +343,21 @@ func TestRunFatalErrors(t *testing.T) {
 		}
 	})
 }
+
+func TestRunSendsAPIKey(t *testing.T) {
+	s := wstest.NewServerReject(t, func(h http.Header) int {
+		if h.Get("X-API-Key") != "secret" {
+			return http.StatusUnauthorized
+		}
+		return 0
+	}, func(p *wstest.Peer) {
+		p.WriteText(welcome)
+		p.WaitClosed()
+	})
+	out := &syncBuffer{}
+	stop, _, _ := runAsync(t, Config{URL: s.URL, Channel: "ticker.BTC-USD", Raw: true, APIKey: "secret"}, out)
+	waitFor(t, out, "the welcome", func(s string) bool { return strings.Contains(s, welcome) })
+	if err := stop(); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+}

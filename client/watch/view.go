@@ -1,7 +1,6 @@
 package watch
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/marketfeed/marketfeed/client"
@@ -25,34 +24,31 @@ func newView(cfg Config, kind string) *view {
 	return &view{cfg: cfg, kind: kind, book: client.NewBook(cfg.Channel)}
 }
 
-// apply folds one message into the view. changed reports whether the
-// screen needs a redraw; resync whether the book lost continuity and needs
-// a fresh snapshot.
-func (v *view) apply(m *schemas.ServerMessage) (changed, resync bool) {
-	if m.Channel != v.cfg.Channel {
-		return false, false
+// apply folds one event of the Stream into the view and reports whether
+// the screen needs a redraw. The book is the Stream's verified local book,
+// read on the Stream's goroutine only.
+func (v *view) apply(ev *client.Event) bool {
+	if ev.Channel != v.cfg.Channel {
+		return false
 	}
-	switch v.kind {
-	case kindBook:
-		switch m.Type {
-		case schemas.TypeSnapshot, schemas.TypeUpdate, schemas.TypeStatus:
-		default:
-			return false, false
+	switch ev.Kind {
+	case client.EventBook, client.EventStatus, client.EventResync:
+		if v.kind == kindBook && ev.Book != nil {
+			v.book = ev.Book
+			return true
 		}
-		err := v.book.Apply(m)
-		return true, errors.Is(err, client.ErrGap) || errors.Is(err, client.ErrInvalidLevel)
-	case kindTicker:
-		if m.Type == schemas.TypeTicker {
-			v.ticker = m
-			return true, false
+	case client.EventTicker:
+		if v.kind == kindTicker {
+			v.ticker = ev.Msg
+			return true
 		}
-	case kindTrades:
-		if m.Type == schemas.TypeTrades {
-			v.tape = appendTape(v.tape, m.Trades)
-			return true, false
+	case client.EventTrades:
+		if v.kind == kindTrades {
+			v.tape = appendTape(v.tape, ev.Msg.Trades)
+			return true
 		}
 	}
-	return false, false
+	return false
 }
 
 // lines renders the whole screen.

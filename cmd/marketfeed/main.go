@@ -183,6 +183,7 @@ func runWatch(ctx context.Context, args []string) error {
 	url := fs.String("url", env("MARKETFEED_URL", "ws://127.0.0.1:8080/ws"), "server WebSocket URL (env MARKETFEED_URL)")
 	depth := fs.Int("depth", 10, "book depth: 1, 5, 10, 20, 50, 100, 500 or 1000")
 	interval := fs.String("interval", "100ms", "update interval: raw, 100ms or 1s")
+	apiKey := fs.String("api-key", env("MARKETFEED_API_KEY", ""), "API key sent in the X-API-Key header (env MARKETFEED_API_KEY)")
 	raw := fs.Bool("raw", false, "print every message as one JSON line instead of the live view")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: marketfeed watch [flags] CHANNEL   (book.SYM, ticker.SYM or trades.SYM)")
@@ -199,6 +200,7 @@ func runWatch(ctx context.Context, args []string) error {
 		Depth:    *depth,
 		Interval: *interval,
 		Raw:      *raw,
+		APIKey:   *apiKey,
 		Color:    watch.IsTerminal(os.Stdout) && os.Getenv("NO_COLOR") == "",
 		Log:      os.Stderr,
 	}, os.Stdout)

@@ -1,0 +1,485 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/marketfeed/marketfeed/client"
+	"github.com/marketfeed/marketfeed/fanout"
+	"github.com/marketfeed/marketfeed/feed"
+	"github.com/marketfeed/marketfeed/internal/broker"
+	"github.com/marketfeed/marketfeed/server"
+	"github.com/marketfeed/marketfeed/sim"
+)
+
+// chromium returns the path of a Chromium or Chrome binary:
+// $MARKETFEED_CHROMIUM, else the first of the usual names on PATH.
+func chromium() (string, bool) {
+	if p := os.Getenv("MARKETFEED_CHROMIUM"); p != "" {
+		return p, true
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// market is a broker, a server and a synthetic exchange publishing into it
+// until paused.
+type market struct {
+	srv     *server.Server
+	ex      *sim.Exchange
+	w       *kafka.Writer
+	symbols []string
+
+	stop chan struct{}
+	done chan struct{}
+	err  error
+}
+
+func startMarket(t *testing.T) *market {
+	t.Helper()
+	b, err := broker.Start(broker.Config{Topic: "marketdata", Partitions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	srv, err := server.New(server.Config{
+		Listen: "127.0.0.1:0",
+		Feed:   feed.Config{Brokers: b.Addrs(), Topic: "marketdata", Start: feed.StartEarliest},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() { runErr <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-runErr; err != nil {
+			t.Errorf("server run: %v", err)
+		}
+	})
+	w := &kafka.Writer{
+		Addr: kafka.TCP(b.Addrs()...), Topic: "marketdata", Balancer: &kafka.Hash{},
+		BatchTimeout: 2 * time.Millisecond, RequiredAcks: kafka.RequireOne,
+	}
+	t.Cleanup(func() { w.Close() })
+	m := &market{srv: srv, ex: sim.New(sim.Config{Symbols: 8, Seed: 3}), w: w}
+	m.symbols = m.ex.Symbols()
+	if err := m.produce(m.ex.Snapshots(time.Now(), nil)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for _, sym := range m.symbols {
+		for {
+			if tp := srv.Hub().Topic(sym); tp != nil {
+				if st, _ := tp.State(); st == fanout.Live {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s not live", sym)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return m
+}
+
+func (m *market) produce(msgs []sim.Message) error {
+	km := make([]kafka.Message, len(msgs))
+	for i, msg := range msgs {
+		km[i] = kafka.Message{Key: msg.Key, Value: msg.Value, Time: msg.Time}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return m.w.WriteMessages(ctx, km...)
+}
+
+// run publishes about 400 events a second until pause.
+func (m *market) run() {
+	m.stop, m.done = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(m.done)
+		tick := time.NewTicker(25 * time.Millisecond)
+		defer tick.Stop()
+		var batch []sim.Message
+		for {
+			select {
+			case <-m.stop:
+				return
+			case now := <-tick.C:
+				batch = batch[:0]
+				for range 10 {
+					batch = m.ex.Next(now, batch)
+				}
+				if err := m.produce(batch); err != nil {
+					m.err = err
+					return
+				}
+			}
+		}
+	}()
+}
+
+// pause stops publishing and waits until the server has applied every
+// published event; it returns each symbol's final seq.
+func (m *market) pause(t *testing.T) map[string]uint64 {
+	t.Helper()
+	close(m.stop)
+	<-m.done
+	if m.err != nil {
+		t.Fatal(m.err)
+	}
+	// A last snapshot per symbol carries the exchange's current seq; the
+	// server has caught up once every book shows it.
+	final := map[string]uint64{}
+	snaps := m.ex.Snapshots(time.Now(), nil)
+	if err := m.produce(snaps); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range snaps {
+		if seq, ok := snapshotSeq(s.Value); ok {
+			final[string(s.Key)] = seq
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for sym, want := range final {
+		for {
+			if _, seq := m.srv.Hub().Topic(sym).State(); seq == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("server did not reach seq %d of %s", want, sym)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	return final
+}
+
+// snapshotSeq extracts the seq of a snapshot record.
+func snapshotSeq(v []byte) (uint64, bool) {
+	var rec struct {
+		Type string `json:"type"`
+		Seq  uint64 `json:"seq"`
+	}
+	if err := json.Unmarshal(v, &rec); err != nil || rec.Type != "snapshot" {
+		return 0, false
+	}
+	return rec.Seq, true
+}
+
+// pageState is what the page shows, read from the DOM.
+type pageState struct {
+	Conn      string   `json:"conn"`
+	Book      string   `json:"book"`
+	Seq       string   `json:"seq"`
+	BestBid   string   `json:"bestBid"`
+	BestAsk   string   `json:"bestAsk"`
+	Ladder    string   `json:"ladder"`
+	AskRows   int      `json:"askRows"`
+	BidRows   int      `json:"bidRows"`
+	Board     []string `json:"board"`
+	BoardLast []string `json:"boardLast"`
+	Trades    int      `json:"trades"`
+	Header    string   `json:"header"`
+}
+
+const readPage = `(() => {
+  const l = document.getElementById("ladder");
+  const rows = [...document.querySelectorAll("#board tbody tr")];
+  return {
+    conn: document.getElementById("conn").dataset.state,
+    book: l.dataset.state || "", seq: l.dataset.seq || "",
+    bestBid: l.dataset.bestBid || "", bestAsk: l.dataset.bestAsk || "",
+    ladder: l.innerText,
+    askRows: l.querySelectorAll(".row.ask").length, bidRows: l.querySelectorAll(".row.bid").length,
+    board: rows.map(r => r.dataset.symbol), boardLast: rows.map(r => r.cells[1].textContent),
+    trades: document.querySelectorAll("#trades .trade").length,
+    header: document.getElementById("hdr-last").textContent,
+  };
+})()`
+
+// TestBrowserPage opens the page in headless Chromium against a real
+// server and a live synthetic market: the page connects, its ladder and
+// board update over time, marketfeed.js passes its checks in the page, the
+// API key field reconnects with the key in the WebSocket URL, and once the
+// market pauses the ladder's best bid and ask are those of the server's
+// book at the same seq. A screenshot is saved to a temporary directory, or
+// to $MARKETFEED_SCREENSHOT.
+func TestBrowserPage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	bin, ok := chromium()
+	if !ok {
+		t.Skip("no Chromium found (install Debian's chromium package or set MARKETFEED_CHROMIUM); .ci/run installs it")
+	}
+	m := startMarket(t)
+	m.run()
+	sym := m.symbols[1]
+
+	// Chromium's helper processes may still write to the profile for a
+	// moment after the browser exits, so it is removed on a best-effort
+	// basis rather than by t.TempDir.
+	profile, err := os.MkdirTemp("", "marketfeed-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for range 20 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(bin),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(profile),
+		chromedp.WindowSize(1440, 860),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	var consoleMu sync.Mutex
+	var console []string
+	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithLogf(func(f string, a ...any) {
+		consoleMu.Lock()
+		console = append(console, fmt.Sprintf(f, a...))
+		consoleMu.Unlock()
+	}))
+	defer cancelBrowser()
+	ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
+	defer cancel()
+	var wsMu sync.Mutex
+	var wsURLs []string // WebSocket connections the page opened
+	chromedp.ListenTarget(ctx, func(ev any) {
+		if e, ok := ev.(*network.EventWebSocketCreated); ok {
+			wsMu.Lock()
+			wsURLs = append(wsURLs, e.URL)
+			wsMu.Unlock()
+		}
+	})
+
+	page := "http://" + m.srv.Addr() + "/#" + sym
+	if err := chromedp.Run(ctx, network.Enable(), chromedp.EmulateViewport(1440, 860), chromedp.Navigate(page)); err != nil {
+		t.Fatalf("opening %s: %v", page, err)
+	}
+	read := func() pageState {
+		t.Helper()
+		var st pageState
+		if err := chromedp.Run(ctx, chromedp.Evaluate(readPage, &st)); err != nil {
+			t.Fatalf("reading the page: %v", err)
+		}
+		return st
+	}
+	waitPage := func(what string, cond func(pageState) bool) pageState {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			st := read()
+			if cond(st) {
+				return st
+			}
+			if time.Now().After(deadline) {
+				consoleMu.Lock()
+				defer consoleMu.Unlock()
+				t.Fatalf("timed out waiting for %s; page %+v; browser log %v", what, st, console)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	first := waitPage("a live, synced ladder", func(s pageState) bool {
+		return s.Conn == "open" && s.Book == "synced" && s.BestBid != "" && s.BestAsk != ""
+	})
+	if len(first.Board) != len(m.symbols) {
+		t.Errorf("ticker board lists %v, want the %d symbols %v", first.Board, len(m.symbols), m.symbols)
+	}
+	firstSeq, _ := strconv.ParseUint(first.Seq, 10, 64)
+	later := waitPage("the book to move on", func(s pageState) bool {
+		seq, _ := strconv.ParseUint(s.Seq, 10, 64)
+		return seq > firstSeq && s.Ladder != first.Ladder && s.Trades > 0
+	})
+	waitPage("ticker prices on the board", func(s pageState) bool {
+		for _, v := range s.BoardLast {
+			if v == "" || v == "—" {
+				return false
+			}
+		}
+		return s.Header != "—"
+	})
+	t.Logf("page: seq %s → %s, best %s / %s, %d ask and %d bid rows, %d trades on the tape",
+		first.Seq, later.Seq, later.BestBid, later.BestAsk, later.AskRows, later.BidRows, later.Trades)
+
+	checkModule(t, ctx, sym)
+
+	// The API key field: the page reconnects with the key in the URL.
+	const key = "k-123/+"
+	if err := chromedp.Run(ctx,
+		chromedp.SendKeys("#api-key", key, chromedp.ByID),
+		chromedp.Click("#key-form button", chromedp.ByQuery),
+	); err != nil {
+		t.Fatalf("entering the API key: %v", err)
+	}
+	wantURL := "ws://" + m.srv.Addr() + "/ws?api_key=" + url.QueryEscape(key)
+	waitPage("a connection with the API key", func(s pageState) bool {
+		wsMu.Lock()
+		defer wsMu.Unlock()
+		return s.Conn == "open" && s.Book == "synced" && slices.Contains(wsURLs, wantURL)
+	})
+
+	final := m.pause(t)
+	// The server's book now: a fresh Go client subscription's snapshot.
+	want := serverBook(t, m.srv.Addr(), "book."+sym)
+	if want.Seq() != final[sym] {
+		t.Fatalf("server book at seq %d, want %d", want.Seq(), final[sym])
+	}
+	seqText := strconv.FormatUint(final[sym], 10)
+	got := waitPage("the page to reach seq "+seqText, func(s pageState) bool { return s.Seq == seqText })
+	bid, _, _ := want.BestBid()
+	ask, _, _ := want.BestAsk()
+	if got.BestBid != bid || got.BestAsk != ask {
+		t.Errorf("page at seq %s shows best bid %s ask %s; server book: bid %s ask %s", got.Seq, got.BestBid, got.BestAsk, bid, ask)
+	}
+	if got.AskRows == 0 || got.BidRows == 0 {
+		t.Errorf("ladder rows: %d asks, %d bids", got.AskRows, got.BidRows)
+	}
+
+	var png []byte
+	if err := chromedp.Run(ctx, chromedp.CaptureScreenshot(&png)); err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "page.png")
+	if out := os.Getenv("MARKETFEED_SCREENSHOT"); out != "" {
+		path = out
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot (%d bytes) saved to %s", len(png), path)
+}
+
+// serverBook subscribes to channel with a Go client and returns the book
+// of the first snapshot.
+func serverBook(t *testing.T, addr, channel string) *client.Book {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := client.Dial(ctx, "ws://"+addr+"/ws", client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.Subscribe(1, []string{channel}, 20, "raw"); err != nil {
+		t.Fatal(err)
+	}
+	b := client.NewBook(channel)
+	for !b.Synced() {
+		msg, err := conn.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Apply(msg); err != nil && !errors.Is(err, client.ErrNotSynced) {
+			t.Fatal(err)
+		}
+	}
+	return b
+}
+
+// moduleChecks exercises marketfeed.js in the page: exact decimal order,
+// LocalBook continuity, and a MarketFeed of its own against the live
+// server that must resubscribe after a gap and reconnect after a drop.
+const moduleChecks = `(async (sym) => {
+  const m = await import("/marketfeed.js");
+  const fails = [];
+  const check = (ok, what) => { if (!ok) fails.push(what); };
+  for (const [a, b, want] of [["64123.1", "64123.10", 0], ["9.9", "10", -1], ["-1", "0", -1], ["-2", "-1", -1], ["0.001", "0.0009", 1], ["-0.0", "0", 0]]) {
+    check(m.compareDecimal(a, b) === want, "compareDecimal(" + a + ", " + b + ")");
+  }
+  const ch = "book.T";
+  const b = new m.LocalBook(ch);
+  check(b.apply({type: "update", channel: ch, first_seq: 1, seq: 1}) === "ignored", "update before snapshot");
+  check(b.apply({type: "snapshot", channel: ch, seq: 5, bids: [["100.10", "1"], ["100.5", "2"]], asks: [["101", "3"]]}) === "applied", "snapshot");
+  check(JSON.stringify(b.bids()) === '[["100.5","2"],["100.10","1"]]', "bid order " + JSON.stringify(b.bids()));
+  check(b.apply({type: "update", channel: ch, first_seq: 6, seq: 7, bids: [["100.50", "0.000"]], asks: [["100.9", "1"]]}) === "applied", "update");
+  check(JSON.stringify(b.bids()) === '[["100.10","1"]]' && b.bestAsk()[0] === "100.9" && b.seq === 7, "after update");
+  check(b.apply({type: "update", channel: ch, first_seq: 9, seq: 9}) === "gap" && b.state === "gap", "gap");
+  check(b.apply({type: "update", channel: ch, first_seq: 8, seq: 8}) === "ignored", "update after gap");
+  check(b.apply({type: "snapshot", channel: ch, seq: 20, bids: [], asks: []}) === "applied" && b.synced, "snapshot after gap");
+  check(b.apply({type: "update", channel: ch, first_seq: 21, seq: 21, bids: [["1e5", "1"]]}) === "gap", "invalid level");
+  check(b.apply({type: "status", channel: ch, status: "stale"}) === "applied" && b.state === "stale", "stale");
+
+  const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
+  const feed = new m.MarketFeed(url, {apiKey: "test-key", retryMin: 50, retryMax: 200});
+  const events = [];
+  feed.on("resync", (e) => events.push("resync"));
+  let emptied = false;
+  feed.on("state", (e) => {
+    events.push(e.state);
+    if (e.state === "closed" && book) emptied = !book.synced && book.bids().length === 0;
+  });
+  let book = null, snapshots = 0;
+  feed.subscribe("book." + sym, {depth: 10, interval: "raw"}, (msg, bk) => { book = bk; if (msg.type === "snapshot") snapshots++; });
+  const until = async (what, cond) => {
+    for (let i = 0; i < 200; i++) { if (cond()) return true; await new Promise(r => setTimeout(r, 25)); }
+    fails.push("timed out: " + what); return false;
+  };
+  if (await until("first snapshot", () => book && book.synced)) {
+    feed._onMessage(JSON.stringify({type: "update", channel: "book." + sym, first_seq: book.seq + 5, seq: book.seq + 5, bids: []}));
+    check(!book.synced, "book not synced after an injected gap");
+    await until("a fresh snapshot after the gap", () => snapshots >= 2 && book.synced);
+    check(events.includes("resync"), "resync event");
+    feed._ws.close();
+    await until("reconnection", () => events.filter(e => e === "open").length >= 2 && snapshots >= 3 && book.synced);
+    check(emptied, "book emptied when the connection dropped");
+  }
+  feed.close();
+  return fails;
+})`
+
+func checkModule(t *testing.T, ctx context.Context, sym string) {
+	t.Helper()
+	var fails []string
+	err := chromedp.Run(ctx, chromedp.Evaluate(moduleChecks+"("+strconv.Quote(sym)+")", &fails,
+		func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
+	if err != nil {
+		t.Fatalf("marketfeed.js checks: %v", err)
+	}
+	for _, f := range fails {
+		t.Errorf("marketfeed.js: %s", f)
+	}
+}

@@ -1,0 +1,321 @@
+// marketfeed.js: a dependency-free client of the marketfeed WebSocket
+// protocol (version 1, see schemas/websocket.md) for browsers. Copy it into
+// your own UI.
+//
+//   import { MarketFeed } from "./marketfeed.js";
+//   const feed = new MarketFeed("ws://127.0.0.1:8080/ws", { apiKey: "..." });
+//   feed.on("state", (s) => console.log(s.state, s.detail));
+//   feed.subscribe("book.BTC-USD", { depth: 20, interval: "100ms" }, (msg, book) => {
+//     if (book.synced) console.log(book.seq, book.bestBid(), book.bestAsk());
+//   });
+//   feed.subscribe("trades.BTC-USD", {}, (msg) => console.log(msg.trades));
+//
+// The feed connects, subscribes, keeps a LocalBook per book channel
+// (snapshot, then updates whose first_seq must follow the previous seq),
+// asks for a fresh snapshot by itself when a book loses continuity, and
+// reconnects with capped, jittered exponential backoff, subscribing again.
+//
+// Prices and sizes stay the exact decimal strings the server sent; they are
+// ordered by comparing digits, never through floating point. Sequence
+// numbers are JavaScript numbers, exact up to 2^53.
+
+/** Compares two plain decimal strings (-?[0-9]+(\.[0-9]+)?) by value: -1, 0 or 1. */
+export function compareDecimal(a, b) {
+  const na = a.startsWith("-") && !isZeroDecimal(a);
+  const nb = b.startsWith("-") && !isZeroDecimal(b);
+  if (na !== nb) return na ? -1 : 1;
+  const m = compareMagnitude(a.replace(/^-/, ""), b.replace(/^-/, ""));
+  return na ? -m : m;
+}
+
+function compareMagnitude(a, b) {
+  let [ai, af = ""] = a.split(".");
+  let [bi, bf = ""] = b.split(".");
+  ai = ai.replace(/^0+(?=\d)/, "");
+  bi = bi.replace(/^0+(?=\d)/, "");
+  if (ai.length !== bi.length) return ai.length < bi.length ? -1 : 1;
+  if (ai !== bi) return ai < bi ? -1 : 1;
+  const n = Math.max(af.length, bf.length);
+  af = af.padEnd(n, "0");
+  bf = bf.padEnd(n, "0");
+  return af === bf ? 0 : af < bf ? -1 : 1;
+}
+
+/** Reports whether every digit of a decimal string is zero. */
+export function isZeroDecimal(s) {
+  return /^-?[0.]*$/.test(s);
+}
+
+const DECIMAL = /^-?\d+(\.\d+)?$/;
+
+/** canonical returns a key equal for equal values ("1.50" and "1.5"). */
+function canonical(s) {
+  let [i, f = ""] = s.replace(/^-/, "").split(".");
+  i = i.replace(/^0+(?=\d)/, "");
+  f = f.replace(/0+$/, "");
+  return f ? `${i}.${f}` : i;
+}
+
+/**
+ * LocalBook is a client-side view of one book channel. apply() is the one
+ * place where a book message is validated; it returns "applied", "ignored"
+ * (other channel or type, or an update while not synced) or "gap" (the
+ * update does not follow, or carries an invalid level: the book is frozen
+ * until the next snapshot).
+ */
+export class LocalBook {
+  constructor(channel) {
+    this.channel = channel;
+    this.seq = 0;
+    /** "empty", "synced", "waiting", "stale" or "gap" */
+    this.state = "empty";
+    this._bids = new Map(); // canonical price -> [price, size]
+    this._asks = new Map();
+  }
+
+  /** Forgets every level; the book waits for its next snapshot. */
+  reset() {
+    this._bids.clear();
+    this._asks.clear();
+    this.seq = 0;
+    this.state = "empty";
+  }
+
+  get synced() {
+    return this.state === "synced";
+  }
+
+  apply(msg) {
+    if (!msg || msg.channel !== this.channel) return "ignored";
+    switch (msg.type) {
+      case "snapshot":
+        if (!validLevels(msg)) return this._gap();
+        this._bids.clear();
+        this._asks.clear();
+        setLevels(this._bids, msg.bids);
+        setLevels(this._asks, msg.asks);
+        this.seq = msg.seq;
+        this.state = "synced";
+        return "applied";
+      case "update":
+        if (!this.synced) return "ignored";
+        if (msg.first_seq !== this.seq + 1 || msg.seq < msg.first_seq || !validLevels(msg)) return this._gap();
+        setLevels(this._bids, msg.bids);
+        setLevels(this._asks, msg.asks);
+        this.seq = msg.seq;
+        return "applied";
+      case "status":
+        if (msg.status === "waiting" || msg.status === "stale") this.state = msg.status;
+        return "applied";
+    }
+    return "ignored";
+  }
+
+  _gap() {
+    this.state = "gap";
+    return "gap";
+  }
+
+  /** The best n bids as [price, size], highest first (all when n is omitted). */
+  bids(n) {
+    return top(this._bids, n, (a, b) => compareDecimal(b[0], a[0]));
+  }
+
+  /** The best n asks as [price, size], lowest first (all when n is omitted). */
+  asks(n) {
+    return top(this._asks, n, (a, b) => compareDecimal(a[0], b[0]));
+  }
+
+  bestBid() {
+    return this.bids(1)[0];
+  }
+
+  bestAsk() {
+    return this.asks(1)[0];
+  }
+}
+
+function validLevels(msg) {
+  for (const side of [msg.bids || [], msg.asks || []]) {
+    for (const l of side) {
+      if (!Array.isArray(l) || !DECIMAL.test(l[0]) || !DECIMAL.test(l[1])) return false;
+      if (l[1].startsWith("-") && !isZeroDecimal(l[1])) return false;
+    }
+  }
+  return true;
+}
+
+function setLevels(side, levels) {
+  for (const [price, size] of levels || []) {
+    if (isZeroDecimal(size)) side.delete(canonical(price));
+    else side.set(canonical(price), [price, size]);
+  }
+}
+
+function top(side, n, cmp) {
+  const all = [...side.values()].sort(cmp);
+  return n === undefined ? all : all.slice(0, n);
+}
+
+/**
+ * MarketFeed is a self-healing connection to a marketfeed server.
+ * Options: apiKey (sent as the api_key query parameter), retryMin (ms,
+ * default 250), retryMax (ms, default 10000).
+ * Events (feed.on): "state" {state: "connecting"|"open"|"closed", detail,
+ * retryIn}, "error" {code, message, channel}, "resync" {channel, seq}.
+ */
+export class MarketFeed {
+  constructor(url, options = {}) {
+    this.url = url;
+    this.apiKey = options.apiKey || "";
+    this.retryMin = options.retryMin || 250;
+    this.retryMax = options.retryMax || 10000;
+    this.state = "closed";
+    this._subs = new Map(); // channel -> {opts, handler, book}
+    this._pending = new Map(); // subscribe id -> channel
+    this._listeners = new Map();
+    this._id = 0;
+    this._failures = 0;
+    this._ws = null;
+    this._timer = null;
+    this._stopped = false;
+    this._connect();
+  }
+
+  /** Adds a listener for "state", "error" or "resync". */
+  on(type, fn) {
+    if (!this._listeners.has(type)) this._listeners.set(type, []);
+    this._listeners.get(type).push(fn);
+    return this;
+  }
+
+  /**
+   * Subscribes to channel (book.X, ticker.X, trades.X) with opts {depth,
+   * interval}; handler(msg, book) gets every message of the channel, book
+   * being the LocalBook for book channels. Kept across reconnections.
+   */
+  subscribe(channel, opts, handler) {
+    const sub = { opts: opts || {}, handler, book: channel.startsWith("book.") ? new LocalBook(channel) : null };
+    this._subs.set(channel, sub);
+    if (this.state === "open") this._subscribe(channel);
+    return sub.book;
+  }
+
+  /** Cancels the subscription to channel. */
+  unsubscribe(channel) {
+    if (this._subs.delete(channel) && this.state === "open") this._send({ op: "unsubscribe", id: ++this._id, channel });
+  }
+
+  /** Closes the connection for good. */
+  close() {
+    this._stopped = true;
+    clearTimeout(this._timer);
+    if (this._ws) this._ws.close(1000);
+    this._setState("closed", "closed");
+  }
+
+  _emit(type, ev) {
+    for (const fn of this._listeners.get(type) || []) fn(ev);
+  }
+
+  _setState(state, detail, retryIn) {
+    this.state = state;
+    this._emit("state", { state, detail, retryIn });
+  }
+
+  _connect() {
+    let url = this.url;
+    if (this.apiKey) url += (url.includes("?") ? "&" : "?") + "api_key=" + encodeURIComponent(this.apiKey);
+    this._setState("connecting", "connecting to " + this.url);
+    let ws;
+    try {
+      ws = new WebSocket(url);
+    } catch (e) {
+      this._retry(String(e));
+      return;
+    }
+    this._ws = ws;
+    ws.onmessage = (e) => this._onMessage(e.data);
+    ws.onclose = (e) => {
+      if (this._ws !== ws) return;
+      this._ws = null;
+      if (!this._stopped) this._retry(e.code ? `closed (${e.code}${e.reason ? " " + e.reason : ""})` : "connection failed");
+    };
+  }
+
+  // _retry reconnects after min(retryMax, retryMin * 2^failures), of which
+  // a random half is taken away so that dropped clients do not return
+  // together.
+  _retry(why) {
+    const full = Math.min(this.retryMax, this.retryMin * 2 ** Math.min(this._failures, 20));
+    const delay = Math.round(full / 2 + Math.random() * (full / 2));
+    this._failures++;
+    this._pending.clear();
+    for (const sub of this._subs.values()) {
+      sub.resyncing = false;
+      if (sub.book) sub.book.reset();
+    }
+    this._setState("closed", why, delay);
+    this._timer = setTimeout(() => this._connect(), delay);
+  }
+
+  _send(cmd) {
+    if (this._ws && this._ws.readyState === WebSocket.OPEN) this._ws.send(JSON.stringify(cmd));
+  }
+
+  _subscribe(channel) {
+    const sub = this._subs.get(channel);
+    if (!sub) return;
+    const id = ++this._id;
+    this._pending.set(id, channel);
+    const cmd = { op: "subscribe", id, channel };
+    if (sub.opts.depth && sub.book) cmd.depth = sub.opts.depth;
+    if (sub.opts.interval) cmd.interval = sub.opts.interval;
+    this._send(cmd);
+  }
+
+  // _resync asks for a fresh snapshot of a book that lost continuity: today
+  // by unsubscribing and subscribing again (the new subscription starts
+  // with a snapshot). A server-side resync operation belongs here.
+  _resync(channel, sub) {
+    if (sub.resyncing) return;
+    sub.resyncing = true;
+    this._emit("resync", { channel, seq: sub.book.seq });
+    this._send({ op: "unsubscribe", id: ++this._id, channel });
+    this._subscribe(channel);
+  }
+
+  _onMessage(data) {
+    let msg;
+    try {
+      msg = JSON.parse(data);
+    } catch (e) {
+      this._emit("error", { code: "invalid_message", message: String(e) });
+      return;
+    }
+    switch (msg.type) {
+      case "welcome":
+        this._setState("open", `connected to ${msg.server || "server"} (protocol ${msg.protocol})`);
+        for (const channel of this._subs.keys()) this._subscribe(channel);
+        return;
+      case "subscribed":
+        if (this._pending.delete(msg.id)) this._failures = 0;
+        return;
+      case "error": {
+        const channel = this._pending.get(msg.id);
+        this._pending.delete(msg.id);
+        if (channel && msg.code === "rate_limited") setTimeout(() => this._subscribe(channel), this.retryMin);
+        this._emit("error", { code: msg.code, message: msg.message, channel: msg.channel || channel });
+        return;
+      }
+    }
+    const sub = this._subs.get(msg.channel);
+    if (!sub) return;
+    if (sub.book && (msg.type === "snapshot" || msg.type === "update" || msg.type === "status")) {
+      const r = sub.book.apply(msg);
+      if (r === "gap") this._resync(msg.channel, sub);
+      if (r === "applied" && msg.type === "snapshot") sub.resyncing = false;
+    }
+    if (sub.handler) sub.handler(msg, sub.book);
+  }
+}
