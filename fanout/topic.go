@@ -71,6 +71,7 @@ type Topic struct {
 	best    [2]orderbook.Level
 	bestOK  [2]bool
 	scratch [2][]orderbook.Level
+	ckbuf   []byte // canonical view string (viewChecksum)
 }
 
 // Symbol returns the topic's symbol. Safe from any goroutine.
@@ -230,7 +231,7 @@ func (t *Topic) emitDelta(bs *bookStream, log *orderbook.ChangeLog) {
 		return
 	}
 	if bs.subs.len() > 0 {
-		bs.subs.send(encodeUpdate(t.chBook, bs.emitted+1, t.seq, t.ts, bids, asks, t.sc))
+		bs.subs.send(encodeUpdate(t.chBook, bs.emitted+1, t.seq, t.ts, t.viewChecksum(bs.depth), bids, asks, t.sc))
 	}
 	bs.emitted = t.seq
 }
@@ -265,7 +266,7 @@ func (t *Topic) snapshotFrame(bs *bookStream) []byte {
 	bids := t.book.Top(orderbook.Bid, bs.depth, t.scratch[0][:0])
 	asks := t.book.Top(orderbook.Ask, bs.depth, t.scratch[1][:0])
 	t.scratch[0], t.scratch[1] = bids[:0], asks[:0]
-	return encodeSnapshot(t.chBook, bs.emitted, t.ts, bids, asks, t.sc)
+	return encodeSnapshot(t.chBook, bs.emitted, t.ts, t.viewChecksum(bs.depth), bids, asks, t.sc)
 }
 
 func (t *Topic) statusFrame() []byte {
