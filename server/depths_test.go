@@ -28,6 +28,7 @@ type digestWatcher struct {
 	interval string
 	resyncAt int // messages before the resync
 	views    map[uint64][32]byte
+	statuses []string // status values received
 	received int
 	resynced bool
 	err      error
@@ -77,6 +78,12 @@ func (w *digestWatcher) run(ctx context.Context, url string, final func() uint64
 			fail(se)
 			return
 		}
+		if m.Type == schemas.TypeSubscribed {
+			signal() // from here on the subscription sees every event
+		}
+		if m.Channel == w.channel && m.Type == schemas.TypeStatus {
+			w.statuses = append(w.statuses, m.Status)
+		}
 		if m.Channel != w.channel || (m.Type != schemas.TypeSnapshot && m.Type != schemas.TypeUpdate) {
 			continue
 		}
@@ -90,7 +97,6 @@ func (w *digestWatcher) run(ctx context.Context, url string, final func() uint64
 		}
 		w.received++
 		w.views[book.Seq()] = viewDigest(book.Bids(), book.Asks())
-		signal()
 		if w.received == w.resyncAt {
 			if err := conn.Resync(2, []string{w.channel}); err != nil {
 				fail(err)
@@ -181,15 +187,10 @@ func TestEveryDepthAndInterval(t *testing.T) {
 	for _, v := range records {
 		rep.apply(t, v)
 	}
-	// A last delta changes the best bid, which every view holds, so every
-	// stream ends with a message at the final seq.
-	sc := rep.scale[sym]
-	best := rep.top(sym, 1).bids[0]
-	last := fmt.Appendf(nil, `{"type":"delta","symbol":%q,"ts":%d,"seq":%d,"bids":[[%q,%q]]}`,
-		sym, now.Add(time.Millisecond).UnixMicro(), rep.seq[sym]+1, best[0], format(2*mantissa(best[1], sc[1]), sc[1]))
-	keep([]sim.Message{{Key: []byte(sym), Value: last, Time: now}})
-	e.produce(t, []sim.Message{{Key: []byte(sym), Value: last, Time: now}})
-	rep.apply(t, last)
+	last := touchDelta(rep, sym, now)
+	keep(last)
+	e.produce(t, last)
+	rep.apply(t, last[0].Value)
 	final.Lock()
 	final.seq = rep.seq[sym]
 	final.Unlock()
@@ -200,24 +201,50 @@ func TestEveryDepthAndInterval(t *testing.T) {
 		}
 	}
 
-	// Replay again, comparing every view a client held with the replay's
-	// view at the same seq.
-	rep = newReplay(0)
+	checked := checkViews(t, records, watchers)
+	for _, w := range watchers {
+		if w.resyncAt > 0 && !w.resynced {
+			t.Errorf("%s depth %d %s: no snapshot after the resync", w.channel, w.depth, w.interval)
+		}
+	}
+	t.Logf("%d views of %d subscriptions checked against the replay", checked, len(watchers))
+}
+
+// touchDelta returns a delta that doubles the size of sym's best bid, which
+// every view holds, so every stream sends a message at its seq.
+func touchDelta(rep *replay, sym string, now time.Time) []sim.Message {
+	sc := rep.scale[sym]
+	best := rep.top(sym, 1).bids[0]
+	v := fmt.Appendf(nil, `{"type":"delta","symbol":%q,"ts":%d,"seq":%d,"bids":[[%q,%q]]}`,
+		sym, now.UnixMicro(), rep.seq[sym]+1, best[0], format(2*mantissa(best[1], sc[1]), sc[1]))
+	return []sim.Message{{Key: []byte(sym), Value: v, Time: now}}
+}
+
+// checkViews replays records (every record the exchange produced, in
+// order) and compares every view a watcher held with the replay's view at
+// the same seq; it returns the number of views compared.
+func checkViews(t *testing.T, records [][]byte, watchers []*digestWatcher) int {
+	t.Helper()
+	rep := newReplay(0)
 	checked := 0
+	tops := map[string]view{}
 	for _, v := range records {
 		rep.apply(t, v)
-		seq, ok := rep.seq[sym]
-		if !ok || rep.books[sym] == nil {
-			continue
-		}
-		var full view
+		clear(tops)
 		for _, w := range watchers {
+			sym := w.channel[len("book."):]
+			seq, ok := rep.seq[sym]
+			if !ok {
+				continue
+			}
 			got, ok := w.views[seq]
 			if !ok {
 				continue
 			}
-			if full.bids == nil && full.asks == nil {
+			full, ok := tops[sym]
+			if !ok {
 				full = rep.top(sym, 1000)
+				tops[sym] = full
 			}
 			want := truncate(full, w.depth)
 			if viewDigest(want.bids, want.asks) != got {
@@ -231,9 +258,6 @@ func TestEveryDepthAndInterval(t *testing.T) {
 		if len(w.views) != 0 {
 			t.Errorf("%s depth %d %s: %d views at seqs the replay never reached", w.channel, w.depth, w.interval, len(w.views))
 		}
-		if w.resyncAt > 0 && !w.resynced {
-			t.Errorf("%s depth %d %s: no snapshot after the resync", w.channel, w.depth, w.interval)
-		}
 	}
-	t.Logf("%d views of %d subscriptions checked against the replay", checked, len(watchers))
+	return checked
 }
