@@ -8,14 +8,11 @@ import (
 	"github.com/marketfeed/marketfeed/schemas"
 )
 
-// viewChecksum returns the checksum of the top depth levels of each side of
-// the topic's book, as schemas.BookChecksum computes it from the decimal
-// strings a client holds. It runs once per emitted book message of a
-// stream (not per subscriber): one pass over the view, formatting each
-// level at the instrument's scales into a reused buffer, then one CRC-32.
-// Owner goroutine only.
+// viewChecksum is the plain computation the streams' incremental
+// checksums (viewText) must agree with: the checksum of the top depth
+// levels of each side of the topic's book, formatted in one pass.
 func (t *Topic) viewChecksum(depth int) uint32 {
-	b := t.ckbuf[:0]
+	var b []byte
 	for side := orderbook.Bid; side <= orderbook.Ask; side++ {
 		if side == orderbook.Ask {
 			b = append(b, schemas.ChecksumSideSeparator)
@@ -29,6 +26,5 @@ func (t *Topic) viewChecksum(depth int) uint32 {
 			b = append(b, ';')
 		}
 	}
-	t.ckbuf = b
 	return crc32.ChecksumIEEE(b)
 }
