@@ -2,6 +2,7 @@ package client
 
 import (
 	"fmt"
+	"hash/crc32"
 	"slices"
 
 	"github.com/marketfeed/marketfeed/schemas"
@@ -23,8 +24,8 @@ const (
 	// levels are frozen and a snapshot follows on recovery.
 	BookStale
 	// BookGap: an update did not continue the view or could not be applied;
-	// the levels are frozen until the next snapshot. The client should
-	// resubscribe to get one.
+	// the levels are frozen until the next snapshot. The client should ask
+	// for one (Conn.Resync; Stream does it by itself).
 	BookGap
 )
 
@@ -57,6 +58,7 @@ type Book struct {
 	asks    []level // best (lowest) first
 	seq     uint64
 	state   BookState
+	ckbuf   []byte // canonical view string, reused
 }
 
 // NewBook returns an empty book for channel (for example "book.BTC-USD").
@@ -101,6 +103,11 @@ func levels(side []level) [][2]string {
 // "stale" marks the book not synced. A price or size that is not a plain
 // decimal, or a negative size, yields ErrInvalidLevel and leaves the book
 // not synced. A message that fails is not applied at all.
+//
+// A snapshot or update carrying a checksum is verified after it is applied:
+// the CRC-32 of the whole view (schemas.BookChecksum) must equal it, else
+// Apply returns ErrChecksum and the book is not synced until the next
+// snapshot (send a resync to get one).
 func (b *Book) Apply(m *schemas.ServerMessage) error {
 	if m == nil || m.Channel != b.channel {
 		return nil
@@ -114,6 +121,7 @@ func (b *Book) Apply(m *schemas.ServerMessage) error {
 		b.asks = buildSide(b.asks[:0], m.Asks, false)
 		b.seq = m.Seq
 		b.state = BookSynced
+		return b.verify(m)
 	case schemas.TypeUpdate:
 		if b.state != BookSynced {
 			return fmt.Errorf("%w: %s: update %d..%d while %s", ErrNotSynced, b.channel, m.FirstSeq, m.Seq, b.state)
@@ -132,6 +140,7 @@ func (b *Book) Apply(m *schemas.ServerMessage) error {
 			b.asks = setLevel(b.asks, e, false)
 		}
 		b.seq = m.Seq
+		return b.verify(m)
 	case schemas.TypeStatus:
 		switch m.Status {
 		case schemas.StatusWaiting:
@@ -201,4 +210,32 @@ func setLevel(side []level, e [2]string, desc bool) []level {
 		side = slices.Insert(side, i, level{price: e[0], size: e[1]})
 	}
 	return side
+}
+
+// Checksum returns the checksum of the book's levels as they stand
+// (schemas.BookChecksum).
+func (b *Book) Checksum() uint32 {
+	buf := b.ckbuf[:0]
+	for _, l := range b.bids {
+		buf = append(append(append(append(buf, l.price...), ':'), l.size...), ';')
+	}
+	buf = append(buf, schemas.ChecksumSideSeparator)
+	for _, l := range b.asks {
+		buf = append(append(append(append(buf, l.price...), ':'), l.size...), ';')
+	}
+	b.ckbuf = buf
+	return crc32.ChecksumIEEE(buf)
+}
+
+// verify checks m's checksum, when it has one, against the view just
+// updated by m; on mismatch the book becomes BookGap.
+func (b *Book) verify(m *schemas.ServerMessage) error {
+	if m.Checksum == nil {
+		return nil
+	}
+	if got := b.Checksum(); got != *m.Checksum {
+		b.state = BookGap
+		return fmt.Errorf("%w: %s %s seq %d: view checksum %d, message says %d", ErrChecksum, b.channel, m.Type, m.Seq, got, *m.Checksum)
+	}
+	return nil
 }

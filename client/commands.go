@@ -59,6 +59,20 @@ func (c *Conn) Unsubscribe(id int64, channels []string) error {
 	return c.send(cmd)
 }
 
+// Resync asks for a fresh snapshot of book subscriptions without
+// unsubscribing (after ErrGap or ErrChecksum, for example). There is no
+// acknowledgement: the next book message of each channel is its snapshot
+// (or a status message while the server does not serve the book). An
+// error message carrying id reports a channel that is not a subscribed
+// book channel.
+func (c *Conn) Resync(id int64, channels []string) error {
+	cmd, err := withChannels(command{Op: "resync", ID: id}, channels)
+	if err != nil {
+		return err
+	}
+	return c.send(cmd)
+}
+
 // Ping sends an application-level ping; the server answers with a pong
 // message carrying id.
 func (c *Conn) Ping(id int64) error { return c.send(command{Op: "ping", ID: id}) }

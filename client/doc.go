@@ -12,7 +12,10 @@
 //
 // Book keeps a client-side copy of one book channel: it applies snapshot
 // and update messages in order, checks sequence continuity (first_seq must
-// follow the previous seq) and reports a break as ErrGap. Prices and sizes
+// follow the previous seq) and reports a break as ErrGap, and verifies the
+// checksum of the whole view that every snapshot and update carries
+// (ErrChecksum on a mismatch; Conn.Resync asks for a fresh snapshot
+// without unsubscribing). Prices and sizes
 // are kept as the exact strings received and ordered by exact decimal value;
 // no binary floating point is involved.
 //

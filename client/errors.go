@@ -46,6 +46,10 @@ var (
 	// a plain decimal (or a negative size). The book is not synced until the
 	// next snapshot.
 	ErrInvalidLevel = errors.New("client: invalid book level")
+	// ErrChecksum is returned by Book.Apply when the view after a snapshot
+	// or update does not have the checksum the message carries. The book is
+	// not synced until the next snapshot.
+	ErrChecksum = errors.New("client: book checksum mismatch")
 )
 
 // CloseError is returned by Next and NextRaw after the server closed the

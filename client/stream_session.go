@@ -21,6 +21,7 @@ type session struct {
 	books     map[string]*Book     // book channels, unless RawBooks
 	pending   map[int64]string     // subscribe command id → channel
 	resyncing map[string]bool      // a fresh snapshot was requested
+	resyncIDs map[int64]string     // resync command id → channel
 	retryAt   map[string]time.Time // rate-limited subscriptions to send again
 	id        int64
 	healthy   bool // a subscription was confirmed
@@ -40,7 +41,7 @@ func (s *Stream) session(ctx context.Context, h Handler) (healthy bool, err erro
 	ss := &session{
 		cfg: s.cfg, conn: conn, h: h,
 		subs: map[string]Subscription{}, books: map[string]*Book{}, pending: map[int64]string{},
-		resyncing: map[string]bool{}, retryAt: map[string]time.Time{},
+		resyncing: map[string]bool{}, resyncIDs: map[int64]string{}, retryAt: map[string]time.Time{},
 	}
 	err = ss.run(ctx)
 	return ss.healthy, err
@@ -123,15 +124,24 @@ func (ss *session) subscribe(ch string) error {
 }
 
 // resync asks the server for a fresh snapshot of a book channel whose local
-// book lost continuity: today by unsubscribing and subscribing again, the
-// new subscription starting with a snapshot. Messages of the old
-// subscription still in flight find the book not synced and are ignored.
-// A server-side resync operation, when available, belongs here.
+// book lost continuity, with the resync operation: the subscription stays,
+// and its next book message is the snapshot. Messages already in flight
+// find the book not synced and are ignored. Should the server refuse the
+// resync, the channel is unsubscribed and subscribed again instead (see
+// resyncRefused).
 func (ss *session) resync(ch string) error {
 	if ss.resyncing[ch] {
 		return nil
 	}
 	ss.resyncing[ch] = true
+	id := ss.nextID()
+	ss.resyncIDs[id] = ch
+	return ss.conn.Resync(id, []string{ch})
+}
+
+// resyncRefused falls back to a new subscription, which starts with a
+// snapshot, for a channel whose resync the server refused.
+func (ss *session) resyncRefused(ch string) error {
 	if err := ss.conn.Unsubscribe(ss.nextID(), []string{ch}); err != nil {
 		return err
 	}
@@ -156,6 +166,13 @@ func (ss *session) handle(raw []byte) error {
 	case schemas.TypeError:
 		se := ServerErrorOf(m)
 		ev.Kind, ev.Err = EventError, se
+		if ch, ok := ss.resyncIDs[m.ID]; ok {
+			delete(ss.resyncIDs, m.ID)
+			ev.Channel = ch
+			if err := ss.resyncRefused(ch); err != nil {
+				return err
+			}
+		}
 		if ch, ok := ss.pending[m.ID]; ok {
 			delete(ss.pending, m.ID)
 			ev.Kind, ev.Channel = EventRefused, ch
@@ -176,6 +193,11 @@ func (ss *session) handle(raw []byte) error {
 				}
 			} else if m.Type == schemas.TypeSnapshot && err == nil {
 				delete(ss.resyncing, m.Channel)
+				for id, ch := range ss.resyncIDs {
+					if ch == m.Channel {
+						delete(ss.resyncIDs, id)
+					}
+				}
 			}
 		}
 	case schemas.TypeStatus:

@@ -123,13 +123,23 @@ func TestStreamResyncsOnGapAndReconnects(t *testing.T) {
 			p.WriteText(`{"type":"update","channel":"book.BTC-USD","first_seq":11,"seq":12,"bids":[["100.5","2"]]}`)
 			// A gap: 13..14 are missing.
 			p.WriteText(`{"type":"update","channel":"book.BTC-USD","first_seq":15,"seq":15,"bids":[["99.0","2"]]}`)
+			rs := expectCmd(t, p, "resync", ch)
+			// In-flight update before the fresh snapshot: ignored.
+			p.WriteText(`{"type":"update","channel":"book.BTC-USD","first_seq":16,"seq":16,"bids":[["98.0","2"]]}`)
+			p.WriteText(`{"type":"snapshot","channel":"book.BTC-USD","seq":20,"bids":[["100.2","3"]],"asks":[["101.0","1"]]}`)
+			// Another gap, and this time the server refuses the resync:
+			// the client subscribes again instead.
+			p.WriteText(`{"type":"update","channel":"book.BTC-USD","first_seq":22,"seq":22,"bids":[["99.0","2"]]}`)
+			rs2 := expectCmd(t, p, "resync", ch)
+			if rs2["id"] == rs["id"] {
+				t.Errorf("resync ids repeat: %v", rs2["id"])
+			}
+			p.WriteJSON(map[string]any{"type": "error", "id": rs2["id"], "code": "not_subscribed", "message": "not subscribed", "channel": ch})
 			un := expectCmd(t, p, "unsubscribe", ch)
 			sub := expectCmd(t, p, "subscribe", ch)
-			// In-flight update of the old subscription: ignored.
-			p.WriteText(`{"type":"update","channel":"book.BTC-USD","first_seq":16,"seq":16,"bids":[["98.0","2"]]}`)
 			p.WriteJSON(map[string]any{"type": "unsubscribed", "id": un["id"], "channel": ch})
 			p.WriteJSON(map[string]any{"type": "subscribed", "id": sub["id"], "channel": ch})
-			p.WriteText(`{"type":"snapshot","channel":"book.BTC-USD","seq":20,"bids":[["100.2","3"]],"asks":[["101.0","1"]]}`)
+			p.WriteText(`{"type":"snapshot","channel":"book.BTC-USD","seq":25,"bids":[["100.2","3"]],"asks":[["101.0","1"]]}`)
 			p.WriteClose(4001, "slow consumer")
 			p.WaitClosed()
 			return
@@ -153,7 +163,7 @@ func TestStreamResyncsOnGapAndReconnects(t *testing.T) {
 	}
 	want := []EventKind{
 		EventConnecting, EventConnected, EventSubscribed, EventBook, EventBook, EventResync,
-		EventBook, EventMessage, EventSubscribed, EventBook, EventDisconnected,
+		EventBook, EventBook, EventResync, EventError, EventMessage, EventSubscribed, EventBook, EventDisconnected,
 		EventConnecting, EventConnected, EventSubscribed, EventBook,
 	}
 	// Ticks (every millisecond, to exercise the timed waits) aside:
@@ -184,6 +194,8 @@ func TestStreamResyncsOnGapAndReconnects(t *testing.T) {
 		{uint64(12), BookGap, [][2]string{{"100.5", "2"}, {"100.0", "1"}}},
 		{uint64(12), BookGap, [][2]string{{"100.5", "2"}, {"100.0", "1"}}},
 		{uint64(20), BookSynced, [][2]string{{"100.2", "3"}}},
+		{uint64(20), BookGap, [][2]string{{"100.2", "3"}}},
+		{uint64(25), BookSynced, [][2]string{{"100.2", "3"}}},
 		{uint64(30), BookSynced, [][2]string{{"100.3", "4"}}},
 	}
 	if len(log.books) != len(wantBooks) {

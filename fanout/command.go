@@ -54,6 +54,12 @@ func (c *Conn) handleText(msg []byte) bool {
 				return false
 			}
 		}
+	case schemas.OpResync:
+		for _, ch := range cmd.Channels {
+			if !c.resync(cmd.ID, ch) && !c.countInvalid() {
+				return false
+			}
+		}
 	case schemas.OpPing:
 		c.send(&schemas.ServerMessage{Type: schemas.TypePong, ID: cmd.ID, TS: time.Now().UnixMicro()})
 	case schemas.OpList:

@@ -37,5 +37,13 @@
 // every exchange event that changes their view; throttled streams (100ms,
 // 1s) emit the net change at each flush, and a new subscriber of a
 // throttled stream receives its snapshot at the next flush, taken at the
-// same point as the update every other subscriber receives.
+// same point as the update every other subscriber receives. A resync
+// command takes the same paths: a raw subscriber gets a snapshot at once, a
+// throttled one rejoins and gets it at the next flush.
+//
+// Every snapshot and update carries the checksum of the whole view
+// (schemas.BookChecksum). Each stream keeps its view as the canonical
+// checksum string: a snapshot formats it, an update patches its own
+// entries into it, and the CRC is computed once per message of the stream,
+// never per subscriber.
 package fanout

@@ -34,8 +34,9 @@ func appendLevels(b []byte, lv []orderbook.Level, sc scales) []byte {
 	return append(b, ']')
 }
 
-// encodeSnapshot builds a book snapshot frame.
-func encodeSnapshot(channel string, seq uint64, ts int64, bids, asks []orderbook.Level, sc scales) []byte {
+// encodeSnapshot builds a book snapshot frame; checksum is that of the
+// whole view (viewChecksum).
+func encodeSnapshot(channel string, seq uint64, ts int64, checksum uint32, bids, asks []orderbook.Level, sc scales) []byte {
 	var f frameBuilder
 	f.begin(96 + 40*(len(bids)+len(asks)))
 	b := append(f.b, `{"type":"snapshot","channel":"`...)
@@ -44,6 +45,8 @@ func encodeSnapshot(channel string, seq uint64, ts int64, bids, asks []orderbook
 	b = strconv.AppendUint(b, seq, 10)
 	b = append(b, `,"ts":`...)
 	b = strconv.AppendInt(b, ts, 10)
+	b = append(b, `,"checksum":`...)
+	b = strconv.AppendUint(b, uint64(checksum), 10)
 	b = append(b, `,"bids":`...)
 	b = appendLevels(b, bids, sc)
 	b = append(b, `,"asks":`...)
@@ -53,8 +56,9 @@ func encodeSnapshot(channel string, seq uint64, ts int64, bids, asks []orderbook
 	return f.finish(ws.OpText)
 }
 
-// encodeUpdate builds a book update frame covering firstSeq..seq.
-func encodeUpdate(channel string, firstSeq, seq uint64, ts int64, bids, asks []orderbook.Level, sc scales) []byte {
+// encodeUpdate builds a book update frame covering firstSeq..seq;
+// checksum is that of the whole view after it (viewChecksum).
+func encodeUpdate(channel string, firstSeq, seq uint64, ts int64, checksum uint32, bids, asks []orderbook.Level, sc scales) []byte {
 	var f frameBuilder
 	f.begin(112 + 40*(len(bids)+len(asks)))
 	b := append(f.b, `{"type":"update","channel":"`...)
@@ -65,6 +69,8 @@ func encodeUpdate(channel string, firstSeq, seq uint64, ts int64, bids, asks []o
 	b = strconv.AppendUint(b, seq, 10)
 	b = append(b, `,"ts":`...)
 	b = strconv.AppendInt(b, ts, 10)
+	b = append(b, `,"checksum":`...)
+	b = strconv.AppendUint(b, uint64(checksum), 10)
 	b = append(b, `,"bids":`...)
 	b = appendLevels(b, bids, sc)
 	b = append(b, `,"asks":`...)

@@ -18,6 +18,9 @@ type bookStream struct {
 	edge [2]orderbook.Edge
 	// emitted is the sequence the subscribers' views are at.
 	emitted uint64
+	// text is the subscribers' view as its checksum string; not valid
+	// when the stream's view was moved on without a message.
+	text viewText
 }
 
 // tickerStream is the ticker output at one interval.

@@ -71,6 +71,7 @@ type Topic struct {
 	best    [2]orderbook.Level
 	bestOK  [2]bool
 	scratch [2][]orderbook.Level
+	ckbuf   []byte // scratch for formatting checksum levels
 }
 
 // Symbol returns the topic's symbol. Safe from any goroutine.
@@ -140,6 +141,7 @@ func (t *Topic) Reset(seq uint64, ts int64) {
 	for _, bs := range t.books {
 		bs.edge = [2]orderbook.Edge{t.book.Edge(orderbook.Bid, bs.depth), t.book.Edge(orderbook.Ask, bs.depth)}
 		bs.emitted = seq
+		bs.text.valid = false
 		if bs.subs.len()+bs.joining.len() == 0 {
 			continue
 		}
@@ -164,6 +166,7 @@ func (t *Topic) setNotServing(s BookState) {
 	t.publish()
 	frame := t.statusFrame()
 	for _, bs := range t.books {
+		bs.text.valid = false
 		bs.subs.send(frame)
 		bs.joining.send(frame)
 		bs.joining.moveTo(&bs.subs)
@@ -200,6 +203,7 @@ func (t *Topic) Flush(iv Interval) {
 				// flush, whose log predates it): start from the current book.
 				bs.edge = [2]orderbook.Edge{t.book.Edge(orderbook.Bid, bs.depth), t.book.Edge(orderbook.Ask, bs.depth)}
 				bs.emitted = t.seq
+				bs.text.valid = false
 			}
 			if bs.joining.len() > 0 {
 				bs.joining.send(t.snapshotFrame(bs))
@@ -230,7 +234,11 @@ func (t *Topic) emitDelta(bs *bookStream, log *orderbook.ChangeLog) {
 		return
 	}
 	if bs.subs.len() > 0 {
-		bs.subs.send(encodeUpdate(t.chBook, bs.emitted+1, t.seq, t.ts, bids, asks, t.sc))
+		var ck uint32
+		ck, t.ckbuf = bs.text.update(t.book, bs.depth, bids, asks, t.sc, t.ckbuf)
+		bs.subs.send(encodeUpdate(t.chBook, bs.emitted+1, t.seq, t.ts, ck, bids, asks, t.sc))
+	} else {
+		bs.text.valid = false
 	}
 	bs.emitted = t.seq
 }
@@ -265,7 +273,8 @@ func (t *Topic) snapshotFrame(bs *bookStream) []byte {
 	bids := t.book.Top(orderbook.Bid, bs.depth, t.scratch[0][:0])
 	asks := t.book.Top(orderbook.Ask, bs.depth, t.scratch[1][:0])
 	t.scratch[0], t.scratch[1] = bids[:0], asks[:0]
-	return encodeSnapshot(t.chBook, bs.emitted, t.ts, bids, asks, t.sc)
+	bs.text.rebuild(t.book, bs.depth, t.sc)
+	return encodeSnapshot(t.chBook, bs.emitted, t.ts, bs.text.checksum(), bids, asks, t.sc)
 }
 
 func (t *Topic) statusFrame() []byte {

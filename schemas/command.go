@@ -19,12 +19,14 @@ const (
 	OpPing
 	// OpList asks for the list of subscriptions.
 	OpList
+	// OpResync asks for a fresh snapshot of book subscriptions.
+	OpResync
 )
 
-var opNames = [...]string{"", "subscribe", "unsubscribe", "ping", "list"}
+var opNames = [...]string{"", "subscribe", "unsubscribe", "ping", "list", "resync"}
 
 // String returns the wire name of o ("subscribe", "unsubscribe", "ping",
-// "list"), or "" for an invalid op.
+// "list", "resync"), or "" for an invalid op.
 func (o Op) String() string {
 	if int(o) < len(opNames) {
 		return opNames[o]
@@ -61,7 +63,7 @@ func badRequest(msg string) error {
 // unknown_op, invalid_depth or invalid_interval. On error c.ID holds the
 // command's id when it could be read, so the error reply can echo it.
 // Unknown fields are ignored; channel, channels, depth and interval are
-// ignored for ping and list, depth and interval for unsubscribe.
+// ignored for ping and list, depth and interval for unsubscribe and resync.
 // Channel names are not checked here: see ParseChannel.
 func ParseCommand(data []byte, c *Command) error {
 	*c = Command{Channels: c.Channels[:0]}
@@ -92,6 +94,8 @@ func ParseCommand(data []byte, c *Command) error {
 		c.Op = OpSubscribe
 	case "unsubscribe":
 		c.Op = OpUnsubscribe
+	case "resync":
+		c.Op = OpResync
 	case "ping":
 		c.Op = OpPing
 		return nil

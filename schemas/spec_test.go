@@ -182,7 +182,7 @@ func TestSpecExamples(t *testing.T) {
 			t.Errorf("kafka.md has no bad record with reason %s", r)
 		}
 	}
-	for _, o := range []Op{OpSubscribe, OpUnsubscribe, OpPing, OpList} {
+	for _, o := range []Op{OpSubscribe, OpUnsubscribe, OpResync, OpPing, OpList} {
 		if !ops[o.String()] {
 			t.Errorf("websocket.md has no %s example", o)
 		}

@@ -77,6 +77,10 @@ type ServerMessage struct {
 	Seq      uint64      `json:"seq,omitempty"`
 	Bids     [][2]string `json:"bids,omitempty"`
 	Asks     [][2]string `json:"asks,omitempty"`
+	// Checksum is the CRC-32 of the client's whole view after the message
+	// (BookChecksum, websocket.md section 5.7.1). The server sends it on
+	// every snapshot and update; nil when absent.
+	Checksum *uint32 `json:"checksum,omitempty"`
 
 	// status
 	Status string `json:"status,omitempty"`

@@ -192,7 +192,7 @@ func newReplay(depth int) *replay {
 	}
 }
 
-func (r *replay) apply(t *testing.T, value []byte) {
+func (r *replay) apply(t testing.TB, value []byte) {
 	var rec refRecord
 	if err := json.Unmarshal(value, &rec); err != nil {
 		t.Fatalf("reference cannot decode %s: %v", value, err)

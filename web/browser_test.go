@@ -421,8 +421,8 @@ func serverBook(t *testing.T, addr, channel string) *client.Book {
 }
 
 // moduleChecks exercises marketfeed.js in the page: exact decimal order,
-// LocalBook continuity, and a MarketFeed of its own against the live
-// server that must resubscribe after a gap and reconnect after a drop.
+// LocalBook continuity and checksums, and a MarketFeed of its own against
+// the live server that must resync after a gap and reconnect after a drop.
 const moduleChecks = `(async (sym) => {
   const m = await import("/marketfeed.js");
   const fails = [];
@@ -442,11 +442,17 @@ const moduleChecks = `(async (sym) => {
   check(b.apply({type: "snapshot", channel: ch, seq: 20, bids: [], asks: []}) === "applied" && b.synced, "snapshot after gap");
   check(b.apply({type: "update", channel: ch, first_seq: 21, seq: 21, bids: [["1e5", "1"]]}) === "gap", "invalid level");
   check(b.apply({type: "status", channel: ch, status: "stale"}) === "applied" && b.state === "stale", "stale");
+  // The worked example of websocket.md 5.7.1 and a mismatch.
+  check(m.crc32("") === 0 && m.crc32("123456789") === 0xcbf43926, "crc32 check value");
+  const x = new m.LocalBook("book.BTC-USD");
+  check(x.apply({type: "snapshot", channel: "book.BTC-USD", seq: 1042, checksum: 4026326789, bids: [["64123.10", "0.50000000"], ["64123.00", "1.25000000"]], asks: [["64123.20", "0.30000000"]]}) === "applied", "spec snapshot checksum");
+  check(x.apply({type: "update", channel: "book.BTC-USD", first_seq: 1043, seq: 1045, checksum: 2695600627, bids: [["64123.10", "0.00000000"], ["64122.90", "3.00000000"]], asks: []}) === "applied", "spec update checksum");
+  check(x.apply({type: "update", channel: "book.BTC-USD", first_seq: 1046, seq: 1046, checksum: 2695600627, bids: [["64122.90", "2.00000000"]], asks: []}) === "gap" && x.why === "checksum", "checksum mismatch");
 
   const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
   const feed = new m.MarketFeed(url, {apiKey: "test-key", retryMin: 50, retryMax: 200});
   const events = [];
-  feed.on("resync", (e) => events.push("resync"));
+  feed.on("resync", (e) => events.push("resync:" + e.why));
   let emptied = false;
   feed.on("state", (e) => {
     events.push(e.state);
@@ -462,7 +468,8 @@ const moduleChecks = `(async (sym) => {
     feed._onMessage(JSON.stringify({type: "update", channel: "book." + sym, first_seq: book.seq + 5, seq: book.seq + 5, bids: []}));
     check(!book.synced, "book not synced after an injected gap");
     await until("a fresh snapshot after the gap", () => snapshots >= 2 && book.synced);
-    check(events.includes("resync"), "resync event");
+    check(events.includes("resync:sequence"), "resync event " + events.join(","));
+    check(!events.some(e => e === "resync:checksum" || e === "resync:level"), "the live stream's checksums all verify: " + events.join(","));
     feed._ws.close();
     await until("reconnection", () => events.filter(e => e === "open").length >= 2 && snapshots >= 3 && book.synced);
     check(emptied, "book emptied when the connection dropped");

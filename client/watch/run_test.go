@@ -130,7 +130,7 @@ func TestRunRawPrintsEachMessage(t *testing.T) {
 }
 
 func TestRunLiveBook(t *testing.T) {
-	resubscribed := make(chan struct{})
+	resynced := make(chan struct{})
 	firstShown := make(chan struct{})
 	s := wstest.NewServer(t, func(p *wstest.Peer) {
 		p.WriteText(welcome)
@@ -139,16 +139,13 @@ func TestRunLiveBook(t *testing.T) {
 		p.WriteText(`{"type":"snapshot","channel":"book.BTC-USD","seq":41,"ts":1,"bids":[["64123.10","0.50000000"],["64123.00","1.25000000"]],"asks":[["64123.20","0.30000000"],["64123.30","2.00000000"]]}`)
 		p.WriteText(`{"type":"update","channel":"book.BTC-USD","first_seq":42,"seq":42,"ts":2,"bids":[["64123.05","3.00000000"]]}`)
 		<-firstShown
-		// A gap: the viewer must unsubscribe and subscribe again.
+		// A gap: the viewer must ask for a fresh snapshot.
 		p.WriteText(`{"type":"update","channel":"book.BTC-USD","first_seq":50,"seq":50,"ts":3,"asks":[["64123.20","0.00000000"]]}`)
 		cmd, err := p.ReadCommand()
-		if err != nil || cmd["op"] != "unsubscribe" || cmd["channel"] != "book.BTC-USD" {
-			t.Errorf("after gap: %v, %v; want unsubscribe", cmd, err)
+		if err != nil || cmd["op"] != "resync" || cmd["channel"] != "book.BTC-USD" {
+			t.Errorf("after gap: %v, %v; want resync", cmd, err)
 		}
-		id := expectSubscribe(t, p, "book.BTC-USD", 5, "100ms")
-		close(resubscribed)
-		p.WriteJSON(map[string]any{"type": "unsubscribed", "id": cmd["id"], "channel": "book.BTC-USD"})
-		p.WriteJSON(map[string]any{"type": "subscribed", "id": id, "channel": "book.BTC-USD", "depth": 5, "interval": "100ms"})
+		close(resynced)
 		p.WriteText(`{"type":"snapshot","channel":"book.BTC-USD","seq":60,"ts":4,"bids":[["64122.90","7.00000000"]],"asks":[["64123.40","1.00000000"]]}`)
 		p.WaitClosed()
 	})
@@ -165,9 +162,9 @@ func TestRunLiveBook(t *testing.T) {
 	}
 	close(firstShown)
 	select {
-	case <-resubscribed:
+	case <-resynced:
 	case <-time.After(5 * time.Second):
-		t.Fatalf("no resubscription after the gap; output:\n%s", out.String())
+		t.Fatalf("no resync after the gap; output:\n%s", out.String())
 	}
 	waitFor(t, out, "the fresh snapshot", func(s string) bool {
 		f := lastFrame(s)

@@ -11,8 +11,9 @@
 //   feed.subscribe("trades.BTC-USD", {}, (msg) => console.log(msg.trades));
 //
 // The feed connects, subscribes, keeps a LocalBook per book channel
-// (snapshot, then updates whose first_seq must follow the previous seq),
-// asks for a fresh snapshot by itself when a book loses continuity, and
+// (snapshot, then updates whose first_seq must follow the previous seq and
+// whose checksum must match the view, websocket.md 5.7.1), asks for a
+// fresh snapshot (op resync) by itself when a book loses continuity, and
 // reconnects with capped, jittered exponential backoff, subscribing again.
 //
 // Prices and sizes stay the exact decimal strings the server sent; they are
@@ -56,12 +57,43 @@ function canonical(s) {
   return f ? `${i}.${f}` : i;
 }
 
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+/** crc32 is the CRC-32 (IEEE, as zlib) of an ASCII string, as an unsigned integer. */
+export function crc32(str) {
+  let c = 0xffffffff;
+  for (let i = 0; i < str.length; i++) c = CRC_TABLE[(c ^ str.charCodeAt(i)) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/**
+ * viewChecksum is the checksum of a book view (websocket.md 5.7.1): the
+ * CRC-32 of "price:size;" for each bid, best first, then "|", then each
+ * ask, best first, with the strings exactly as the server sent them.
+ */
+export function viewChecksum(bids, asks) {
+  let s = "";
+  for (const [p, z] of bids) s += p + ":" + z + ";";
+  s += "|";
+  for (const [p, z] of asks) s += p + ":" + z + ";";
+  return crc32(s);
+}
+
 /**
  * LocalBook is a client-side view of one book channel. apply() is the one
  * place where a book message is validated; it returns "applied", "ignored"
  * (other channel or type, or an update while not synced) or "gap" (the
- * update does not follow, or carries an invalid level: the book is frozen
- * until the next snapshot).
+ * update does not follow, carries an invalid level, or the view after it
+ * does not match the message's checksum: the book is frozen until the next
+ * snapshot; why says which).
  */
 export class LocalBook {
   constructor(channel) {
@@ -71,6 +103,8 @@ export class LocalBook {
     this.state = "empty";
     this._bids = new Map(); // canonical price -> [price, size]
     this._asks = new Map();
+    /** why the book last lost sync: "sequence", "level" or "checksum" */
+    this.why = "";
   }
 
   /** Forgets every level; the book waits for its next snapshot. */
@@ -89,21 +123,22 @@ export class LocalBook {
     if (!msg || msg.channel !== this.channel) return "ignored";
     switch (msg.type) {
       case "snapshot":
-        if (!validLevels(msg)) return this._gap();
+        if (!validLevels(msg)) return this._gap("level");
         this._bids.clear();
         this._asks.clear();
         setLevels(this._bids, msg.bids);
         setLevels(this._asks, msg.asks);
         this.seq = msg.seq;
         this.state = "synced";
-        return "applied";
+        return this._verify(msg);
       case "update":
         if (!this.synced) return "ignored";
-        if (msg.first_seq !== this.seq + 1 || msg.seq < msg.first_seq || !validLevels(msg)) return this._gap();
+        if (msg.first_seq !== this.seq + 1 || msg.seq < msg.first_seq) return this._gap("sequence");
+        if (!validLevels(msg)) return this._gap("level");
         setLevels(this._bids, msg.bids);
         setLevels(this._asks, msg.asks);
         this.seq = msg.seq;
-        return "applied";
+        return this._verify(msg);
       case "status":
         if (msg.status === "waiting" || msg.status === "stale") this.state = msg.status;
         return "applied";
@@ -111,8 +146,15 @@ export class LocalBook {
     return "ignored";
   }
 
-  _gap() {
+  // _verify checks the view against the message's checksum, when it has one.
+  _verify(msg) {
+    if (typeof msg.checksum === "number" && viewChecksum(this.bids(), this.asks()) !== msg.checksum) return this._gap("checksum");
+    return "applied";
+  }
+
+  _gap(why) {
     this.state = "gap";
+    this.why = why;
     return "gap";
   }
 
@@ -162,7 +204,7 @@ function top(side, n, cmp) {
  * Options: apiKey (sent as the api_key query parameter), retryMin (ms,
  * default 250), retryMax (ms, default 10000).
  * Events (feed.on): "state" {state: "connecting"|"open"|"closed", detail,
- * retryIn}, "error" {code, message, channel}, "resync" {channel, seq}.
+ * retryIn}, "error" {code, message, channel}, "resync" {channel, seq, why}.
  */
 export class MarketFeed {
   constructor(url, options = {}) {
@@ -173,6 +215,7 @@ export class MarketFeed {
     this.state = "closed";
     this._subs = new Map(); // channel -> {opts, handler, book}
     this._pending = new Map(); // subscribe id -> channel
+    this._resyncs = new Map(); // resync id -> channel
     this._listeners = new Map();
     this._id = 0;
     this._failures = 0;
@@ -251,6 +294,7 @@ export class MarketFeed {
     const delay = Math.round(full / 2 + Math.random() * (full / 2));
     this._failures++;
     this._pending.clear();
+    this._resyncs.clear();
     for (const sub of this._subs.values()) {
       sub.resyncing = false;
       if (sub.book) sub.book.reset();
@@ -274,15 +318,16 @@ export class MarketFeed {
     this._send(cmd);
   }
 
-  // _resync asks for a fresh snapshot of a book that lost continuity: today
-  // by unsubscribing and subscribing again (the new subscription starts
-  // with a snapshot). A server-side resync operation belongs here.
+  // _resync asks for a fresh snapshot of a book that lost continuity with
+  // the resync operation; the subscription stays and its next book message
+  // is the snapshot. If the server refuses, the channel is subscribed anew.
   _resync(channel, sub) {
     if (sub.resyncing) return;
     sub.resyncing = true;
-    this._emit("resync", { channel, seq: sub.book.seq });
-    this._send({ op: "unsubscribe", id: ++this._id, channel });
-    this._subscribe(channel);
+    this._emit("resync", { channel, seq: sub.book.seq, why: sub.book.why });
+    const id = ++this._id;
+    this._resyncs.set(id, channel);
+    this._send({ op: "resync", id, channel });
   }
 
   _onMessage(data) {
@@ -302,6 +347,12 @@ export class MarketFeed {
         if (this._pending.delete(msg.id)) this._failures = 0;
         return;
       case "error": {
+        const refused = this._resyncs.get(msg.id);
+        if (refused) {
+          this._resyncs.delete(msg.id);
+          this._send({ op: "unsubscribe", id: ++this._id, channel: refused });
+          this._subscribe(refused);
+        }
         const channel = this._pending.get(msg.id);
         this._pending.delete(msg.id);
         if (channel && msg.code === "rate_limited") setTimeout(() => this._subscribe(channel), this.retryMin);
@@ -314,7 +365,10 @@ export class MarketFeed {
     if (sub.book && (msg.type === "snapshot" || msg.type === "update" || msg.type === "status")) {
       const r = sub.book.apply(msg);
       if (r === "gap") this._resync(msg.channel, sub);
-      if (r === "applied" && msg.type === "snapshot") sub.resyncing = false;
+      if (r === "applied" && msg.type === "snapshot") {
+        sub.resyncing = false;
+        for (const [id, ch] of this._resyncs) if (ch === msg.channel) this._resyncs.delete(id);
+      }
     }
     if (sub.handler) sub.handler(msg, sub.book);
   }

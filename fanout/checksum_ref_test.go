@@ -1,0 +1,30 @@
+package fanout
+
+import (
+	"hash/crc32"
+
+	"github.com/marketfeed/marketfeed/fixed"
+	"github.com/marketfeed/marketfeed/orderbook"
+	"github.com/marketfeed/marketfeed/schemas"
+)
+
+// viewChecksum is the plain computation the streams' incremental
+// checksums (viewText) must agree with: the checksum of the top depth
+// levels of each side of the topic's book, formatted in one pass.
+func (t *Topic) viewChecksum(depth int) uint32 {
+	var b []byte
+	for side := orderbook.Bid; side <= orderbook.Ask; side++ {
+		if side == orderbook.Ask {
+			b = append(b, schemas.ChecksumSideSeparator)
+		}
+		n := min(depth, t.book.Len(side))
+		for i := range n {
+			l := t.book.At(side, i)
+			b = fixed.Append(b, l.Price, t.sc.price)
+			b = append(b, ':')
+			b = fixed.Append(b, l.Size, t.sc.size)
+			b = append(b, ';')
+		}
+	}
+	return crc32.ChecksumIEEE(b)
+}

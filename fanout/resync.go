@@ -1,0 +1,42 @@
+package fanout
+
+import "github.com/marketfeed/marketfeed/schemas"
+
+// resync validates a resync of one channel and hands it to the topic's
+// owner, which sends the subscription a fresh snapshot.
+func (c *Conn) resync(id int64, channel string) bool {
+	s, ok := c.subs[channel]
+	if !ok {
+		c.sendError(id, schemas.CodeNotSubscribed, "not subscribed to "+channel, channel)
+		return false
+	}
+	if s.kind != schemas.ChannelBook {
+		c.sendError(id, schemas.CodeInvalidRequest, "resync applies to book channels only", channel)
+		return false
+	}
+	s.topic.post(func() { s.topic.resync(c, s) })
+	return true
+}
+
+// resync sends c's book subscription s a fresh snapshot of its view,
+// consistent with the stream: a raw stream's snapshot is taken now at the
+// sequence the stream's views are at; a throttled subscriber rejoins the
+// stream and gets its snapshot at the next flush, where everybody's update
+// is taken, and no update in between. When the book is not served the
+// subscriber gets the status; the snapshot follows on recovery.
+func (t *Topic) resync(c *Conn, s *subscription) {
+	bs := t.bookStream(s.depth, s.interval, false)
+	if bs == nil {
+		return // unsubscribed meanwhile
+	}
+	switch {
+	case t.state != Live:
+		c.enqueue(t.statusFrame())
+	case s.interval == Raw:
+		c.sendData(t.snapshotFrame(bs))
+	case bs.subs.remove(c):
+		bs.joining.add(c)
+	default:
+		// Already joining (or gone): a snapshot is on its way.
+	}
+}
