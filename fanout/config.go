@@ -3,6 +3,7 @@ package fanout
 import (
 	"errors"
 	"log/slog"
+	"math/bits"
 	"time"
 )
 
@@ -24,6 +25,11 @@ type Config struct {
 	// past it the client is evicted as a slow consumer (4001). Zero means
 	// 4 MiB.
 	MaxQueueBytes int
+	// QueueFrames is the per-connection ring of queued, unwritten frames,
+	// rounded up to a power of two; a client with that many frames pending
+	// is evicted like one past MaxQueueBytes. Each slot costs 16 bytes of
+	// every connection. Zero means 256.
+	QueueFrames int
 	// MaxSubscriptions per connection. Zero means 100.
 	MaxSubscriptions int
 	// MaxInvalidMessages is how many invalid client messages a connection
@@ -52,6 +58,12 @@ func (c Config) withDefaults() Config {
 	if c.MaxQueueBytes == 0 {
 		c.MaxQueueBytes = 4 << 20
 	}
+	if c.QueueFrames == 0 {
+		c.QueueFrames = 256
+	}
+	if c.QueueFrames > 0 {
+		c.QueueFrames = 1 << bits.Len(uint(c.QueueFrames-1))
+	}
 	if c.MaxSubscriptions == 0 {
 		c.MaxSubscriptions = 100
 	}
@@ -77,6 +89,8 @@ func (c Config) validate() error {
 		return errors.New("fanout: IdleTimeout must be longer than PingInterval")
 	case c.MaxQueueBytes < 4096:
 		return errors.New("fanout: MaxQueueBytes must be at least 4096")
+	case c.QueueFrames < 16 || c.QueueFrames > 1<<20:
+		return errors.New("fanout: QueueFrames must be between 16 and 1048576")
 	case c.MaxSubscriptions < 1 || c.MaxInvalidMessages < 1:
 		return errors.New("fanout: MaxSubscriptions and MaxInvalidMessages must be positive")
 	}

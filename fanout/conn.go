@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -14,26 +15,19 @@ import (
 )
 
 // Conn is one WebSocket client. Its read goroutine parses commands and owns
-// subs; its write goroutine drains the outbound queue. Topic owners enqueue
-// shared frames from their own goroutines; enqueue never blocks and never
-// performs I/O.
+// subs. Topic owners enqueue shared frames from their own goroutines;
+// enqueue never blocks, never takes a lock and never performs I/O. A writer
+// goroutine exists only while the queue has frames (see doc.go).
 type Conn struct {
 	hub *Hub
 	nc  net.Conn
 
-	// Outbound queue, guarded by mu. Held only to append a frame or to swap
-	// the queue out; never during I/O.
-	mu        sync.Mutex
-	queue     [][]byte
-	spare     [][]byte
-	queued    int  // bytes in queue
-	closing   bool // no more data frames are accepted
-	evicted   bool // pending frames were dropped; close as soon as possible
-	closeCode int
-	reason    string
+	q       frameQueue
+	queued  atomic.Int64              // bytes pushed and not yet written
+	running atomic.Bool               // a writer goroutine is active (or has finished for good)
+	closing atomic.Pointer[closeInfo] // set once: how the connection ends
 
-	wake  chan struct{} // capacity 1: the queue has work
-	wdone chan struct{} // closed when the write goroutine has ended
+	wdone chan struct{} // closed when the last writer has ended
 	done  chan struct{} // closed when the connection is finished
 
 	// Read-goroutine state.
@@ -42,73 +36,84 @@ type Conn struct {
 	peerClosed bool // the client's close frame or EOF was read
 }
 
+// closeInfo says how a connection ends. drop means that queued frames are
+// discarded rather than written first.
+type closeInfo struct {
+	code   int
+	reason string
+	drop   bool
+	frame  bool // a close frame is written
+}
+
+var (
+	evictInfo  = &closeInfo{code: schemas.CloseSlowConsumer, reason: "slow consumer: queue budget exceeded", drop: true, frame: true}
+	brokenInfo = &closeInfo{drop: true} // the socket failed: nothing more is written
+	normalInfo = &closeInfo{code: schemas.CloseNormal, frame: true}
+	pingFrame  = controlFrame(ws.OpPing, nil)
+)
+
 func newConn(h *Hub, nc net.Conn) *Conn {
-	return &Conn{
+	c := &Conn{
 		hub:   h,
 		nc:    nc,
-		wake:  make(chan struct{}, 1),
 		wdone: make(chan struct{}),
 		done:  make(chan struct{}),
 		subs:  make(map[string]*subscription),
 	}
+	c.q.init(h.cfg.QueueFrames)
+	return c
 }
 
-// enqueue adds a complete frame to the outbound queue. It returns false if
-// the connection is closing; a frame that would exceed the queue budget
-// evicts the connection as a slow consumer instead of waiting.
+// enqueue adds a complete frame to the outbound queue and makes sure a
+// writer runs. It returns false if the connection is closing; a frame that
+// would exceed the queue budget (MaxQueueBytes or QueueFrames) evicts the
+// connection as a slow consumer instead of waiting. Safe from any
+// goroutine; lock-free.
 func (c *Conn) enqueue(frame []byte) bool {
-	c.mu.Lock()
-	if c.closing {
-		c.mu.Unlock()
+	if c.closing.Load() != nil {
 		return false
 	}
-	if c.queued+len(frame) > c.hub.cfg.MaxQueueBytes {
-		c.evictLocked(schemas.CloseSlowConsumer, "slow consumer: queue budget exceeded")
-		c.mu.Unlock()
-		c.hub.metrics.Disconnects.WithLabelValues("slow_consumer").Inc()
+	if c.queued.Add(int64(len(frame))) > int64(c.hub.cfg.MaxQueueBytes) || !c.q.push(frame) {
+		c.evict()
 		return false
 	}
-	c.queue = append(c.queue, frame)
-	c.queued += len(frame)
-	c.mu.Unlock()
-	c.signal()
+	c.kick()
 	return true
 }
 
-func (c *Conn) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+// kick starts a writer unless one is active. The check of running follows
+// the publication of the frame, and the writer clears running before its
+// last look at the queue, so a frame is never left without a writer.
+func (c *Conn) kick() {
+	if !c.running.Load() && c.running.CompareAndSwap(false, true) {
+		go c.writeLoop()
 	}
 }
 
-// evictLocked drops everything queued and arranges for a close frame to be
-// the next and last thing written. A write in progress is cut short.
-func (c *Conn) evictLocked(code int, reason string) {
-	c.closing, c.evicted = true, true
-	clear(c.queue)
-	c.queue = c.queue[:0]
-	c.queued = 0
-	c.closeCode, c.reason = code, reason
-	_ = c.nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-	c.signal()
+// evict marks the connection as a slow consumer; a goroutine of its own
+// counts it and cuts short any write in progress, so that the caller (a
+// topic owner) returns at once.
+func (c *Conn) evict() {
+	if c.closing.CompareAndSwap(nil, evictInfo) {
+		go func() {
+			c.hub.metrics.Disconnects.WithLabelValues("slow_consumer").Inc()
+			_ = c.nc.SetWriteDeadline(time.Now())
+			c.kick()
+		}()
+	}
 }
 
-// closeWith queues a close frame behind the frames already queued; nothing
-// more is accepted afterwards. It is idempotent.
+// closeWith arranges for a close frame to follow the frames already
+// queued; nothing more is accepted afterwards. It is idempotent: the first
+// close wins.
 func (c *Conn) closeWith(code int, reason, metricReason string) {
-	c.mu.Lock()
-	if c.closing {
-		c.mu.Unlock()
+	if !c.closing.CompareAndSwap(nil, &closeInfo{code: code, reason: reason, frame: true}) {
 		return
 	}
-	c.closing = true
-	c.closeCode, c.reason = code, reason
-	c.mu.Unlock()
 	if metricReason != "" {
 		c.hub.metrics.Disconnects.WithLabelValues(metricReason).Inc()
 	}
-	c.signal()
+	c.kick()
 }
 
 // send enqueues a control-plane message.
@@ -122,65 +127,88 @@ func (c *Conn) sendError(id int64, code, msg, channel string) {
 	c.send(&schemas.ServerMessage{Type: schemas.TypeError, ID: id, Code: code, Message: msg, Channel: channel})
 }
 
-// writeLoop drains the queue: every frame pending at wake-up goes out in one
-// vectored write. It also sends pings and, last, the close frame.
-func (c *Conn) writeLoop() {
-	defer close(c.wdone)
-	ping := time.NewTicker(c.hub.cfg.PingInterval)
-	defer ping.Stop()
-	pingFrame := controlFrame(ws.OpPing, nil)
-	for {
-		select {
-		case <-c.wake:
-		case <-ping.C:
-			c.enqueue(pingFrame)
-			continue
-		}
-		c.mu.Lock()
-		batch := c.queue
-		c.queue = c.spare[:0]
-		c.queued = 0
-		closing, evicted := c.closing, c.evicted
-		code, reason := c.closeCode, c.reason
-		c.mu.Unlock()
+// maxBatch is the most frames joined into one vectored write.
+const maxBatch = 256
 
-		var err error
-		if len(batch) > 0 && !evicted {
-			err = c.writeBatch(batch)
-		}
-		clear(batch)
-		c.spare = batch[:0]
-		if err != nil {
-			c.mu.Lock()
-			wasClosing := c.closing
-			c.closing, c.evicted = true, true
-			c.mu.Unlock()
-			if !wasClosing {
-				c.hub.metrics.Disconnects.WithLabelValues("write_error").Inc()
-			}
-			c.nc.Close() // ends the read loop too
+// writeScratch is a writer's batch; pooled, so that an idle connection
+// holds none.
+type writeScratch struct {
+	frames [][]byte
+	bufs   net.Buffers
+}
+
+var scratchPool = sync.Pool{New: func() any { return &writeScratch{frames: make([][]byte, 0, maxBatch)} }}
+
+// writeLoop is the writer: it drains the queue, every frame available at
+// once in one vectored write, and exits when the queue is empty, unless the
+// connection is closing, in which case it writes the close frame and ends
+// the connection's writing for good (running stays set).
+func (c *Conn) writeLoop() {
+	w := scratchPool.Get().(*writeScratch)
+	defer scratchPool.Put(w)
+	for {
+		if ci := c.closing.Load(); ci != nil && ci.drop {
+			c.end(ci)
 			return
 		}
-		if closing {
-			c.finish(code, reason)
+		n := 0
+		for len(w.frames) < maxBatch {
+			f := c.q.pop()
+			if f == nil {
+				break
+			}
+			w.frames = append(w.frames, f)
+			n += len(f)
+		}
+		if len(w.frames) > 0 {
+			err := c.writeBatch(w, n)
+			c.queued.Add(-int64(n))
+			clear(w.frames)
+			w.frames = w.frames[:0]
+			if err != nil {
+				if c.closing.CompareAndSwap(nil, brokenInfo) {
+					c.hub.metrics.Disconnects.WithLabelValues("write_error").Inc()
+				}
+				c.end(brokenInfo)
+				return
+			}
+			continue
+		}
+		if ci := c.closing.Load(); ci != nil {
+			c.end(ci)
+			return
+		}
+		c.running.Store(false)
+		if !c.q.ready() && c.closing.Load() == nil || !c.running.CompareAndSwap(false, true) {
 			return
 		}
 	}
 }
 
-func (c *Conn) writeBatch(batch [][]byte) error {
-	n := 0
-	for _, f := range batch {
-		n += len(f)
-	}
+func (c *Conn) writeBatch(w *writeScratch, n int) error {
 	_ = c.nc.SetWriteDeadline(time.Now().Add(c.hub.cfg.WriteTimeout))
-	bufs := net.Buffers(batch)
-	_, err := bufs.WriteTo(c.nc)
+	if ci := c.closing.Load(); ci != nil && ci.drop {
+		return nil // evicted meanwhile: the deadline above must not outlive the eviction's
+	}
+	w.bufs = w.frames
+	_, err := w.bufs.WriteTo(c.nc)
+	w.bufs = nil
 	if err == nil {
-		c.hub.metrics.MessagesSent.Add(float64(len(batch)))
+		c.hub.metrics.MessagesSent.Add(float64(len(w.frames)))
 		c.hub.metrics.BytesSent.Add(float64(n))
 	}
 	return err
+}
+
+// end finishes the writing side: a close frame if ci asks for one, or a
+// torn-down socket if it failed.
+func (c *Conn) end(ci *closeInfo) {
+	if ci.frame {
+		c.finish(ci.code, ci.reason)
+	} else {
+		c.nc.Close() // ends the read loop too
+	}
+	close(c.wdone)
 }
 
 // finish writes the close frame, half-closes the socket so the client sees
@@ -278,11 +306,7 @@ func (c *Conn) readLoop(br *bufio.Reader) {
 	}
 }
 
-func (c *Conn) isClosing() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closing
-}
+func (c *Conn) isClosing() bool { return c.closing.Load() != nil }
 
 func (c *Conn) readFailed(err error) {
 	if c.isClosing() {
@@ -298,9 +322,7 @@ func (c *Conn) readFailed(err error) {
 	} else {
 		c.hub.metrics.Disconnects.WithLabelValues("read_error").Inc()
 	}
-	c.mu.Lock()
-	c.closing, c.evicted = true, true
-	c.mu.Unlock()
+	c.closing.CompareAndSwap(nil, brokenInfo)
 	c.nc.Close()
 }
 
@@ -314,13 +336,8 @@ func (c *Conn) cleanup(br *bufio.Reader) {
 		delete(c.subs, ch)
 		c.hub.metrics.Subscriptions.Dec()
 	}
-	c.mu.Lock()
-	if !c.closing {
-		c.closing = true
-		c.closeCode, c.reason = schemas.CloseNormal, ""
-	}
-	c.mu.Unlock()
-	c.signal()
+	c.closing.CompareAndSwap(nil, normalInfo)
+	c.kick()
 	<-c.wdone // bounded: every write carries a deadline
 	if !c.peerClosed {
 		_ = c.nc.SetReadDeadline(time.Now().Add(c.hub.cfg.CloseLinger))

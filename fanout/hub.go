@@ -24,6 +24,9 @@ type Hub struct {
 	topics map[string]*Topic
 	conns  map[*Conn]struct{}
 	closed bool
+
+	pingOnce sync.Once
+	stopPing chan struct{} // closed by Shutdown
 }
 
 // NewHub returns a hub with cfg's defaults applied. m may be nil, in which
@@ -37,10 +40,11 @@ func NewHub(cfg Config, m *Metrics) (*Hub, error) {
 		m = NewMetrics(nil)
 	}
 	return &Hub{
-		cfg:     cfg,
-		metrics: m,
-		topics:  make(map[string]*Topic),
-		conns:   make(map[*Conn]struct{}),
+		cfg:      cfg,
+		metrics:  m,
+		topics:   make(map[string]*Topic),
+		conns:    make(map[*Conn]struct{}),
+		stopPing: make(chan struct{}),
 	}, nil
 }
 
@@ -143,8 +147,10 @@ func (h *Hub) serve(nc net.Conn, br *bufio.Reader) {
 		PingIntervalMS: h.cfg.PingInterval.Milliseconds(),
 		TS:             time.Now().UnixMicro(),
 	})
-	go c.writeLoop()
-	c.readLoop(br)
+	h.startPinger()
+	// The read loop runs on a fresh goroutine, whose stack starts small,
+	// rather than on the HTTP server's.
+	go c.readLoop(br)
 }
 
 func (h *Hub) removeConn(c *Conn) {
@@ -166,6 +172,9 @@ func (h *Hub) ConnCount() int {
 // gone or ctx ends.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
+	if !h.closed {
+		close(h.stopPing)
+	}
 	h.closed = true
 	conns := make([]*Conn, 0, len(h.conns))
 	for c := range h.conns {
