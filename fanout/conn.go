@@ -27,8 +27,9 @@ type Conn struct {
 	running atomic.Bool               // a writer goroutine is active (or has finished for good)
 	closing atomic.Pointer[closeInfo] // set once: how the connection ends
 
-	wdone chan struct{} // closed when the last writer has ended
-	done  chan struct{} // closed when the connection is finished
+	writer func()        // c.writeLoop, bound once: starting a writer allocates nothing
+	wdone  chan struct{} // closed when the last writer has ended
+	done   chan struct{} // closed when the connection is finished
 
 	// Read-goroutine state.
 	subs       map[string]*subscription
@@ -60,6 +61,7 @@ func newConn(h *Hub, nc net.Conn) *Conn {
 		done:  make(chan struct{}),
 		subs:  make(map[string]*subscription),
 	}
+	c.writer = c.writeLoop
 	c.q.init(h.cfg.QueueFrames)
 	return c
 }
@@ -86,7 +88,7 @@ func (c *Conn) enqueue(frame []byte) bool {
 // last look at the queue, so a frame is never left without a writer.
 func (c *Conn) kick() {
 	if !c.running.Load() && c.running.CompareAndSwap(false, true) {
-		go c.writeLoop()
+		go c.writer()
 	}
 }
 
@@ -137,7 +139,7 @@ type writeScratch struct {
 	bufs   net.Buffers
 }
 
-var scratchPool = sync.Pool{New: func() any { return &writeScratch{frames: make([][]byte, 0, maxBatch)} }}
+var scratchPool = sync.Pool{New: func() any { return &writeScratch{frames: make([][]byte, 0, 16)} }}
 
 // writeLoop is the writer: it drains the queue, every frame available at
 // once in one vectored write, and exits when the queue is empty, unless the
