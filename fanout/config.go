@@ -27,7 +27,7 @@ type Config struct {
 	MaxQueueBytes int
 	// QueueFrames is the per-connection ring of queued, unwritten frames,
 	// rounded up to a power of two; a client with that many frames pending
-	// is evicted like one past MaxQueueBytes. Each slot costs 16 bytes of
+	// is evicted like one past MaxQueueBytes. Each slot costs 8 bytes of
 	// every connection. Zero means 256.
 	QueueFrames int
 	// MaxSubscriptions per connection. Zero means 100.

@@ -28,8 +28,10 @@
 //
 //   - enqueue (any goroutine: topic owners, the read goroutine, the hub's
 //     pinger) adds the frame's length to an atomic byte count, claims a
-//     ring slot with a compare-and-swap on the tail, stores the frame and
-//     publishes it by an atomic store of the slot's sequence number. It
+//     ring position with a compare-and-swap on the tail (only when the
+//     consumer has emptied that slot's previous lap), and publishes the
+//     frame by an atomic store of its pointer in the slot; a slot is one
+//     pointer, the length being read back from the frame's own header. It
 //     takes no lock, never blocks and performs no I/O.
 //   - If the byte count passes Config.MaxQueueBytes or the ring
 //     (Config.QueueFrames slots) is full, the connection is evicted as a
@@ -47,12 +49,13 @@
 //     added latency; frames arriving while a write is in progress are
 //     joined into the next one.
 //
-// Memory ordering: Go's atomics are sequentially consistent. A producer
-// writes the slot's frame fields before its atomic store of the slot's
-// sequence number, and the consumer reads them after its atomic load of
-// that number, so the frame is visible to the consumer; the consumer clears
-// them before the store that frees the slot for the next lap, so a producer
-// of that lap never races with it. No frame is left without a writer: the
+// Memory ordering: Go's atomics are sequentially consistent. The frame's
+// bytes are written (by the encoder) before the producer's atomic store of
+// the slot, and read by the writer after its atomic load of that slot, so
+// they are visible to it; frames are never modified once enqueued. The
+// consumer stores nil in a slot before it advances head, and a producer
+// claims the slot's next lap only after reading a head beyond it, so the
+// two never touch a slot at once. No frame is left without a writer: the
 // producer publishes its slot, then reads the writer flag; the writer
 // clears the flag, then reads the slot. In the single total order of these
 // atomic operations, either the producer sees the flag cleared (and starts

@@ -1,95 +1,91 @@
 package fanout
 
 import (
+	"encoding/binary"
 	"sync/atomic"
 	"unsafe"
 )
 
 // frameQueue is a bounded multi-producer, single-consumer queue of shared
 // frames: the outbound queue of one connection. Producers are topic owners
-// (one goroutine per Kafka partition) and the connection's read goroutine;
-// the consumer is the connection's writer. push never takes a lock and
-// never blocks: it claims a slot with one compare-and-swap on tail and
-// publishes it with one atomic store of the slot's sequence number (the
-// bounded-queue design of D. Vyukov, reduced to one consumer).
+// (one goroutine per Kafka partition), the connection's read goroutine and
+// the hub's pinger; the consumer is the connection's writer. push never
+// takes a lock and never blocks.
 //
-// Slot i of lap L is free for the producer of position p = L*size+i when
-// its seq equals p, and holds a frame for the consumer when its seq equals
-// p+1; the consumer frees it for the next lap by storing p+size. seq is 32
-// bits and compared by signed difference, which is exact while fewer than
-// 2^31 positions separate producers from the consumer (the ring holds at
-// most size of them).
+// A slot is one pointer, to the first byte of a complete WebSocket frame;
+// the frame's length is read back from its own header, so an idle
+// connection's ring costs 8 bytes a slot. nil marks an empty slot.
 //
-// A slot is 16 bytes (the frame as a data pointer and a 32-bit length, so
-// that the ring of an idle connection stays small).
+// A producer claims position p with a compare-and-swap on tail, which it
+// attempts only when p < head + size, that is when the consumer has
+// already emptied the slot's previous lap (the consumer stores nil in the
+// slot before it advances head); it then publishes the frame with an
+// atomic store of the slot. The consumer takes the slot at head once it is
+// non-nil, empties it and advances head. A claimed slot whose producer has
+// not yet stored its frame reads as empty: that producer wakes the consumer
+// after storing it.
 type frameQueue struct {
-	tail atomic.Uint64 // next position to claim; producers only
+	tail atomic.Uint64 // next position to claim
 	// head is the next position to read. Only the consumer changes it, but
 	// consumers follow one another (a writer exits, a later one starts) and
 	// an exiting writer's last look at the queue may overlap its
 	// successor's first pop, hence an atomic.
 	head atomic.Uint64
-	mask uint32
-	ring []qslot
-}
-
-type qslot struct {
-	seq atomic.Uint32
-	n   uint32
-	p   *byte
+	mask uint64
+	ring []atomic.Pointer[byte]
 }
 
 // init sizes the ring to size slots, a power of two.
 func (q *frameQueue) init(size int) {
-	q.ring = make([]qslot, size)
-	q.mask = uint32(size - 1)
-	for i := range q.ring {
-		q.ring[i].seq.Store(uint32(i))
-	}
+	q.ring = make([]atomic.Pointer[byte], size)
+	q.mask = uint64(size - 1)
 }
 
-// push appends frame and reports false if the ring is full. Safe from any
-// goroutine.
+// push appends frame, a complete server frame as built by putHeader, and
+// reports false if the ring is full. Safe from any goroutine.
 func (q *frameQueue) push(frame []byte) bool {
-	pos := q.tail.Load()
 	for {
-		s := &q.ring[uint32(pos)&q.mask]
-		switch d := int32(s.seq.Load() - uint32(pos)); {
-		case d == 0:
-			if q.tail.CompareAndSwap(pos, pos+1) {
-				// The slot is ours alone until seq says otherwise.
-				s.p, s.n = unsafe.SliceData(frame), uint32(len(frame))
-				s.seq.Store(uint32(pos) + 1) // publishes p and n
-				return true
-			}
-			pos = q.tail.Load()
-		case d < 0:
-			return false // a lap behind: full
-		default:
-			pos = q.tail.Load() // another producer took it
+		pos := q.tail.Load()
+		if pos-q.head.Load() > q.mask {
+			return false // full
+		}
+		if q.tail.CompareAndSwap(pos, pos+1) {
+			q.ring[pos&q.mask].Store(unsafe.SliceData(frame))
+			return true
 		}
 	}
 }
 
 // pop removes the oldest published frame, or returns nil when there is
-// none (a slot claimed but not yet published counts as none: its producer
-// will wake the consumer after publishing). Consumer only.
+// none. Consumer only.
 func (q *frameQueue) pop() []byte {
 	h := q.head.Load()
-	s := &q.ring[uint32(h)&q.mask]
-	if s.seq.Load() != uint32(h)+1 {
+	s := &q.ring[h&q.mask]
+	p := s.Load()
+	if p == nil {
 		return nil
 	}
-	f := unsafe.Slice(s.p, s.n)
-	s.p, s.n = nil, 0
-	s.seq.Store(uint32(h) + q.mask + 1) // frees the slot for the next lap
+	s.Store(nil)
 	q.head.Store(h + 1)
-	return f
+	return unsafe.Slice(p, frameLen(p))
 }
 
 // ready reports whether the oldest slot holds a published frame. Consumer
 // only.
 func (q *frameQueue) ready() bool {
-	h := q.head.Load()
-	return q.ring[uint32(h)&q.mask].seq.Load() == uint32(h)+1
+	return q.ring[q.head.Load()&q.mask].Load() != nil
+}
+
+// frameLen returns the length of the unmasked frame that starts at p, read
+// from its header.
+func frameLen(p *byte) int {
+	hdr := unsafe.Slice(p, 2)
+	switch n := int(hdr[1] & 0x7f); n {
+	case 126:
+		return 4 + int(binary.BigEndian.Uint16(unsafe.Slice(p, 4)[2:]))
+	case 127:
+		return 10 + int(binary.BigEndian.Uint64(unsafe.Slice(p, 10)[2:]))
+	default:
+		return 2 + n
+	}
 }

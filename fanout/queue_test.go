@@ -1,10 +1,13 @@
 package fanout
 
 import (
+	"bytes"
 	"encoding/binary"
 	"runtime"
 	"sync"
 	"testing"
+
+	"github.com/gobwas/ws"
 )
 
 func TestFrameQueueFullAndWrap(t *testing.T) {
@@ -12,16 +15,16 @@ func TestFrameQueueFullAndWrap(t *testing.T) {
 	q.init(16)
 	for lap := range 3 {
 		for i := range 16 {
-			if !q.push([]byte{byte(lap), byte(i)}) {
+			if !q.push(textFrame([]byte{byte(lap), byte(i)})) {
 				t.Fatalf("lap %d: push %d refused", lap, i)
 			}
 		}
-		if q.push([]byte{0xff}) {
+		if q.push(textFrame([]byte{0xff})) {
 			t.Fatalf("lap %d: push into a full ring accepted", lap)
 		}
 		for i := range 16 {
 			f := q.pop()
-			if len(f) != 2 || f[0] != byte(lap) || f[1] != byte(i) {
+			if len(f) != 4 || f[2] != byte(lap) || f[3] != byte(i) {
 				t.Fatalf("lap %d: pop %d = %v", lap, i, f)
 			}
 		}
@@ -44,9 +47,14 @@ func TestFrameQueueProducers(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				f := make([]byte, 5)
+				// Payload sizes cover the three header forms.
+				f := make([]byte, 5+(i%3)*200)
+				if i%500 == 0 {
+					f = make([]byte, 70000)
+				}
 				f[0] = byte(p)
 				binary.BigEndian.PutUint32(f[1:], uint32(i))
+				f = textFrame(f)
 				for !q.push(f) {
 					runtime.Gosched()
 				}
@@ -60,6 +68,11 @@ func TestFrameQueueProducers(t *testing.T) {
 			runtime.Gosched()
 			continue
 		}
+		h, err := ws.ReadHeader(bytes.NewReader(f))
+		if err != nil || int(h.Length) != len(f)-ws.HeaderSize(h) {
+			t.Fatalf("frame of %d bytes: header %+v, %v", len(f), h, err)
+		}
+		f = f[ws.HeaderSize(h):]
 		p, i := f[0], binary.BigEndian.Uint32(f[1:])
 		if i != next[p] {
 			t.Fatalf("producer %d: frame %d, want %d", p, i, next[p])

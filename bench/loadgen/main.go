@@ -40,7 +40,7 @@ type options struct {
 	rate                          float64
 	warmup, duration, settle      time.Duration
 	stalled                       float64
-	brokers, serverMode           string
+	serverMode                    string
 	partitions                    int
 	dialers                       int
 	serverOptions
@@ -241,6 +241,10 @@ func idleReport(ctx context.Context, o options, srv *serverHandle, rss0 int64, c
 	fmt.Printf("idle: %d connections (server counts %.0f), %d subscriptions each\n", conns, n, o.subs)
 	fmt.Printf("idle: server RSS %.1f MiB (%.1f MiB before clients): %.2f KiB per connection\n",
 		float64(rss)/(1<<20), float64(rss0)/(1<<20), float64(rss-rss0)/1024/float64(conns))
+	heap := serverMetric(srv.addr, "go_memstats_heap_inuse_bytes ")
+	stack := serverMetric(srv.addr, "go_memstats_stack_inuse_bytes ")
+	g := serverMetric(srv.addr, "go_goroutines ")
+	fmt.Printf("idle: server Go heap in use %.1f MiB, stacks %.1f MiB, %.0f goroutines\n", heap/(1<<20), stack/(1<<20), g)
 	return nil
 }
 

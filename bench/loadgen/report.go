@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 )
 
@@ -12,7 +13,7 @@ type sample struct {
 	updates, other    uint64
 	gaps, evicted     uint64
 	closed            uint64
-	cpu               float64
+	cpu, self         float64 // CPU seconds of the server and of this process
 	slow              float64 // server: slow-consumer disconnects
 	lat               counts
 	serverConnections float64
@@ -35,6 +36,7 @@ func (r *reporter) sample() sample {
 		closed:  r.t.closed.Load(),
 	}
 	s.cpu, _ = cpuSeconds(r.srv.pid)
+	s.self, _ = cpuSeconds(os.Getpid())
 	s.slow = serverMetric(r.srv.addr, `marketfeed_ws_disconnects_total{reason="slow_consumer"}`)
 	for i := range r.t.hists {
 		s.lat.add(&r.t.hists[i])
@@ -108,5 +110,8 @@ func (r *reporter) summary(o options, a, b sample) {
 		per = cpu / float64(n) * 1e6
 	}
 	fmt.Printf("  server CPU     %.2f s in %.1f s (%.0f%% of one core): %.2f µs per delivery\n", cpu, dt, cpu/dt*100, per)
+	if r.srv.pid != os.Getpid() {
+		fmt.Printf("  loadgen CPU    %.2f s (%.0f%% of one core; broker, exchange and clients)\n", b.self-a.self, (b.self-a.self)/dt*100)
+	}
 	fmt.Printf("  server RSS     %.1f MiB, %.1f KiB per connected client (%d)\n", float64(rss)/(1<<20), float64(rss)/1024/float64(max(conns, 1)), conns)
 }
