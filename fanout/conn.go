@@ -226,86 +226,106 @@ func (c *Conn) finish(code int, reason string) {
 }
 
 // readLoop reads client frames until the connection ends, then cleans up.
+// It waits for data with a shallow stack (the frame is handled by
+// readFrame, never inlined here), so that the garbage collector can shrink
+// an idle connection's goroutine stack to its minimum.
 func (c *Conn) readLoop(br *bufio.Reader) {
 	defer c.cleanup(br)
-	cfg := &c.hub.cfg
-	var (
-		payload []byte
-		message []byte // a fragmented text message being assembled
-		inFrag  bool
-	)
+	var st readState
 	for {
 		if !c.isClosing() {
-			_ = c.nc.SetReadDeadline(time.Now().Add(cfg.IdleTimeout))
+			_ = c.nc.SetReadDeadline(time.Now().Add(c.hub.cfg.IdleTimeout))
 		}
-		h, err := ws.ReadHeader(br)
-		if err != nil {
+		if _, err := br.Peek(1); err != nil {
 			c.readFailed(err)
 			return
 		}
-		if !h.Masked {
-			c.closeWith(schemas.CloseProtocolError, "client frames must be masked", "protocol_error")
-			return
-		}
-		if h.Length > int64(cfg.MaxMessageSize) || (inFrag && int64(len(message))+h.Length > int64(cfg.MaxMessageSize)) {
-			c.closeWith(schemas.CloseMessageTooBig, "message too big", "message_too_big")
-			return
-		}
-		if cap(payload) < int(h.Length) {
-			payload = make([]byte, h.Length)
-		}
-		payload = payload[:h.Length]
-		if _, err := io.ReadFull(br, payload); err != nil {
-			c.readFailed(err)
-			return
-		}
-		ws.Cipher(payload, h.Mask, 0)
-
-		switch h.OpCode {
-		case ws.OpPing:
-			c.enqueue(controlFrame(ws.OpPong, payload))
-		case ws.OpPong:
-			// Liveness only: the read deadline moved forward above.
-		case ws.OpClose:
-			if !c.isClosing() {
-				code, _ := ws.ParseCloseFrameData(payload)
-				if code == 0 {
-					code = ws.StatusNormalClosure
-				}
-				c.closeWith(int(code), "", "client_close")
-			}
-			c.peerClosed = true
-			return
-		case ws.OpBinary:
-			c.closeWith(schemas.CloseUnsupportedData, "binary frames are not supported", "protocol_error")
-			return
-		case ws.OpText, ws.OpContinuation:
-			if h.OpCode == ws.OpText && inFrag || h.OpCode == ws.OpContinuation && !inFrag {
-				c.closeWith(schemas.CloseProtocolError, "bad fragmentation", "protocol_error")
-				return
-			}
-			if !h.Fin {
-				message = append(message, payload...)
-				inFrag = true
-				continue
-			}
-			msg := payload
-			if inFrag {
-				message = append(message, payload...)
-				msg, inFrag = message, false
-			}
-			if c.isClosing() {
-				continue
-			}
-			if !c.handleText(msg) {
-				return
-			}
-			message = message[:0]
-		default:
-			c.closeWith(schemas.CloseProtocolError, "reserved opcode", "protocol_error")
+		if !c.readFrame(br, &st) {
 			return
 		}
 	}
+}
+
+// readState is what the read loop keeps between frames.
+type readState struct {
+	payload []byte
+	message []byte // a fragmented text message being assembled
+	inFrag  bool
+}
+
+// readFrame reads and handles one client frame; false ends the loop.
+//
+//go:noinline
+func (c *Conn) readFrame(br *bufio.Reader, st *readState) bool {
+	cfg := &c.hub.cfg
+	h, err := ws.ReadHeader(br)
+	if err != nil {
+		c.readFailed(err)
+		return false
+	}
+	if !h.Masked {
+		c.closeWith(schemas.CloseProtocolError, "client frames must be masked", "protocol_error")
+		return false
+	}
+	if h.Length > int64(cfg.MaxMessageSize) || (st.inFrag && int64(len(st.message))+h.Length > int64(cfg.MaxMessageSize)) {
+		c.closeWith(schemas.CloseMessageTooBig, "message too big", "message_too_big")
+		return false
+	}
+	if cap(st.payload) < int(h.Length) {
+		st.payload = make([]byte, h.Length)
+	}
+	st.payload = st.payload[:h.Length]
+	if _, err := io.ReadFull(br, st.payload); err != nil {
+		c.readFailed(err)
+		return false
+	}
+	ws.Cipher(st.payload, h.Mask, 0)
+
+	switch h.OpCode {
+	case ws.OpPing:
+		c.enqueue(controlFrame(ws.OpPong, st.payload))
+	case ws.OpPong:
+		// Liveness only: the read deadline moved forward above.
+	case ws.OpClose:
+		if !c.isClosing() {
+			code, _ := ws.ParseCloseFrameData(st.payload)
+			if code == 0 {
+				code = ws.StatusNormalClosure
+			}
+			c.closeWith(int(code), "", "client_close")
+		}
+		c.peerClosed = true
+		return false
+	case ws.OpBinary:
+		c.closeWith(schemas.CloseUnsupportedData, "binary frames are not supported", "protocol_error")
+		return false
+	case ws.OpText, ws.OpContinuation:
+		if h.OpCode == ws.OpText && st.inFrag || h.OpCode == ws.OpContinuation && !st.inFrag {
+			c.closeWith(schemas.CloseProtocolError, "bad fragmentation", "protocol_error")
+			return false
+		}
+		if !h.Fin {
+			st.message = append(st.message, st.payload...)
+			st.inFrag = true
+			return true
+		}
+		msg := st.payload
+		if st.inFrag {
+			st.message = append(st.message, st.payload...)
+			msg, st.inFrag = st.message, false
+		}
+		if c.isClosing() {
+			return true
+		}
+		if !c.handleText(msg) {
+			return false
+		}
+		st.message = st.message[:0]
+	default:
+		c.closeWith(schemas.CloseProtocolError, "reserved opcode", "protocol_error")
+		return false
+	}
+	return true
 }
 
 func (c *Conn) isClosing() bool { return c.closing.Load() != nil }

@@ -137,6 +137,9 @@ func run(o options) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	if o.rate == 0 {
+		srv.collect()
+	}
 	rss0, _ := rssBytes(srv.pid)
 	fmt.Printf("machine: %d CPUs (%s); server pid %d at %s, RSS %.1f MiB before clients\n",
 		runtime.NumCPU(), cpuModel(), srv.pid, srv.addr, float64(rss0)/(1<<20))
@@ -241,6 +244,10 @@ func idleReport(ctx context.Context, o options, srv *serverHandle, rss0 int64, c
 	fmt.Printf("idle: %d connections (server counts %.0f), %d subscriptions each\n", conns, n, o.subs)
 	fmt.Printf("idle: server RSS %.1f MiB (%.1f MiB before clients): %.2f KiB per connection\n",
 		float64(rss)/(1<<20), float64(rss0)/(1<<20), float64(rss-rss0)/1024/float64(conns))
+	srv.collect()
+	rss, _ = rssBytes(srv.pid)
+	fmt.Printf("idle: after a collection: server RSS %.1f MiB: %.2f KiB per connection\n",
+		float64(rss)/(1<<20), float64(rss-rss0)/1024/float64(conns))
 	heap := serverMetric(srv.addr, "go_memstats_heap_inuse_bytes ")
 	stack := serverMetric(srv.addr, "go_memstats_stack_inuse_bytes ")
 	g := serverMetric(srv.addr, "go_goroutines ")

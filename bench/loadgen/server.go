@@ -9,8 +9,12 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/marketfeed/marketfeed/fanout"
@@ -44,6 +48,17 @@ func runServerRole(o serverOptions) error {
 		return err
 	}
 	fmt.Printf("addr %s\n", srv.Addr())
+	// SIGUSR1 collects garbage and returns free memory to the system, so
+	// that the parent can read the memory that connections really hold.
+	usr := make(chan os.Signal, 1)
+	signal.Notify(usr, syscall.SIGUSR1)
+	go func() {
+		for range usr {
+			runtime.GC()
+			runtime.GC() // a second cycle shrinks stacks again
+			debug.FreeOSMemory()
+		}
+	}()
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		_, _ = io.Copy(io.Discard, os.Stdin)
@@ -94,6 +109,21 @@ func startChild(o serverOptions) (*serverHandle, error) {
 			<-done
 		}
 	}}, nil
+}
+
+// collect asks the server child to collect garbage and return free memory
+// to the system, and waits a little for it.
+func (s *serverHandle) collect() {
+	if s.pid == os.Getpid() {
+		runtime.GC()
+		runtime.GC()
+		debug.FreeOSMemory()
+		return
+	}
+	if p, err := os.FindProcess(s.pid); err == nil {
+		_ = p.Signal(syscall.SIGUSR1)
+	}
+	time.Sleep(2 * time.Second)
 }
 
 // startInProcess runs the server in this process.
