@@ -26,6 +26,8 @@ type Conn struct {
 	queued  atomic.Int64              // bytes pushed and not yet written
 	running atomic.Bool               // a writer goroutine is active (or has finished for good)
 	closing atomic.Pointer[closeInfo] // set once: how the connection ends
+	lagging atomic.Bool               // dropping frames while skipping ahead (lag.go)
+	lagSubs atomic.Pointer[[]*subscription]
 
 	writer func()        // c.writeLoop, bound once: starting a writer allocates nothing
 	wdone  chan struct{} // closed when the last writer has ended
@@ -72,11 +74,13 @@ func newConn(h *Hub, nc net.Conn) *Conn {
 // connection as a slow consumer instead of waiting. Safe from any
 // goroutine; lock-free.
 func (c *Conn) enqueue(frame []byte) bool {
-	if c.closing.Load() != nil {
+	if c.closing.Load() != nil || c.lagging.Load() {
 		return false
 	}
-	if c.queued.Add(int64(len(frame))) > int64(c.hub.cfg.MaxQueueBytes) || !c.q.push(frame) {
-		c.evict()
+	n := int64(len(frame))
+	if c.queued.Add(n) > int64(c.hub.cfg.MaxQueueBytes) || !c.q.push(frame) {
+		c.queued.Add(-n)
+		c.overBudget()
 		return false
 	}
 	c.kick()
@@ -90,6 +94,18 @@ func (c *Conn) kick() {
 	if !c.running.Load() && c.running.CompareAndSwap(false, true) {
 		go c.writer()
 	}
+}
+
+// overBudget handles a connection past its queue budget: a skip-ahead to
+// fresh snapshots if its lag policy allows, an eviction otherwise.
+func (c *Conn) overBudget() {
+	if c.lagSubs.Load() != nil {
+		if c.lagging.CompareAndSwap(false, true) {
+			go c.skipAhead()
+		}
+		return
+	}
+	c.evict()
 }
 
 // evict marks the connection as a slow consumer; a goroutine of its own
@@ -158,6 +174,10 @@ func (c *Conn) writeLoop() {
 			f := c.q.pop()
 			if f == nil {
 				break
+			}
+			if c.lagging.Load() {
+				c.queued.Add(-int64(len(f))) // dropped: skipping ahead
+				continue
 			}
 			w.frames = append(w.frames, f)
 			n += len(f)
@@ -353,7 +373,9 @@ func (c *Conn) readFailed(err error) {
 // bytes are drained for at most CloseLinger so the close frame is not lost
 // to a reset, and the socket is closed.
 func (c *Conn) cleanup(br *bufio.Reader) {
+	c.lagSubs.Store(nil)
 	for ch, s := range c.subs {
+		s.gone.Store(true)
 		s.topic.post(func() { s.topic.unsubscribe(c, s, 0, false) })
 		delete(c.subs, ch)
 		c.hub.metrics.Subscriptions.Dec()

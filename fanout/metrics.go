@@ -12,6 +12,7 @@ type Metrics struct {
 	BytesSent        prometheus.Counter
 	Disconnects      *prometheus.CounterVec // label: reason
 	ClientErrors     *prometheus.CounterVec // label: code
+	LagSnapshots     prometheus.Counter     // skip-aheads of lagging connections
 }
 
 // NewMetrics creates the collectors and registers them with reg; a nil reg
@@ -39,10 +40,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		ClientErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "marketfeed_ws_client_errors_total", Help: "Error replies sent to clients by code.",
 		}, []string{"code"}),
+		LagSnapshots: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "marketfeed_ws_lag_snapshots_total",
+			Help: "Lagging connections whose queue was dropped and whose book subscriptions restarted from a snapshot.",
+		}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Connections, m.ConnectionsTotal, m.Subscriptions,
-			m.MessagesSent, m.BytesSent, m.Disconnects, m.ClientErrors)
+			m.MessagesSent, m.BytesSent, m.Disconnects, m.ClientErrors, m.LagSnapshots)
 	}
 	return m
 }

@@ -1,0 +1,125 @@
+package fanout_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/marketfeed/marketfeed/fanout"
+	"github.com/marketfeed/marketfeed/schemas"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// roundLevels returns n bid levels whose sizes depend on round v.
+func roundLevels(n, v int) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `["%d.00","%d.000"]`, 10000-i, v+i+1)
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// TestLagSnapshot has a client with "lag":"snapshot" read much more slowly
+// than its book changes. It is not evicted: its queue is dropped and its
+// subscription restarts from a fresh snapshot, and what it receives is
+// consistent: contiguous updates, a snapshot, contiguous updates, and
+// every snapshot holds the book of its seq.
+func TestLagSnapshot(t *testing.T) {
+	const levels, rounds = 100, 1500
+	s := startServer(t, fanout.Config{MaxQueueBytes: 64 << 10, WriteTimeout: 20 * time.Second})
+	s.feed(instrument("BTC-USD", 2, 3), snapshot("BTC-USD", 1, roundLevels(levels, 1), `[["10001.00","1.000"]]`))
+	s.sync(t)
+
+	c := dial(t, s.url)
+	c.sendText(`{"op":"subscribe","channel":"book.BTC-USD","depth":100,"lag":"snapshot"}`)
+	c.until(func(m *schemas.ServerMessage) bool { return m.Type == schemas.TypeSnapshot })
+
+	// The client reads slowly and records what it gets.
+	type msg struct {
+		typ          string
+		first, seq   uint64
+		firstBidSize string
+		levels       int
+	}
+	got := make(chan msg, rounds*2)
+	errc := make(chan error, 1)
+	go func() {
+		for {
+			m, _, err := c.read(30 * time.Second)
+			if err != nil {
+				errc <- err
+				return
+			}
+			if m.Channel != "book.BTC-USD" {
+				continue
+			}
+			r := msg{typ: m.Type, first: m.FirstSeq, seq: m.Seq, levels: len(m.Bids)}
+			if len(m.Bids) > 0 {
+				r.firstBidSize = m.Bids[0][1]
+			}
+			got <- r
+			if m.Seq == rounds+1 {
+				errc <- nil
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	for i := 2; i <= rounds+1; i++ {
+		s.feed(delta("BTC-USD", i, roundLevels(levels, i), "[]"))
+		if i%100 == 0 {
+			s.sync(t)
+		}
+	}
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("slow client: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("slow client did not reach the last seq")
+	}
+	close(got)
+
+	if n := testutil.ToFloat64(s.m.Disconnects.WithLabelValues("slow_consumer")); n != 0 {
+		t.Fatalf("%v slow-consumer evictions, want none", n)
+	}
+	if n := testutil.ToFloat64(s.m.LagSnapshots); n < 1 {
+		t.Fatal("the client never lagged; the test did not exercise the policy")
+	}
+	last, snaps, updates := uint64(1), 0, 0
+	for m := range got {
+		switch m.typ {
+		case schemas.TypeSnapshot:
+			snaps++
+			if m.seq <= last {
+				t.Fatalf("snapshot at seq %d after seq %d", m.seq, last)
+			}
+			// Round v sets the best bid's size to v+1 (scale 3).
+			if want := fmt.Sprintf("%d.000", m.seq+1); m.firstBidSize != want || m.levels != levels {
+				t.Fatalf("snapshot at seq %d: best bid size %s with %d levels, want %s with %d", m.seq, m.firstBidSize, m.levels, want, levels)
+			}
+		case schemas.TypeUpdate:
+			updates++
+			if m.first != last+1 {
+				t.Fatalf("update %d-%d after seq %d: a gap", m.first, m.seq, last)
+			}
+		default:
+			t.Fatalf("unexpected %s", m.typ)
+		}
+		last = m.seq
+	}
+	t.Logf("%d skip-aheads; the client saw %d snapshots and %d updates", int(testutil.ToFloat64(s.m.LagSnapshots)), snaps, updates)
+	if snaps < 1 {
+		t.Fatal("no snapshot after the drop")
+	}
+	// The connection is still served.
+	c.sendText(`{"op":"ping","id":7}`)
+	c.until(func(m *schemas.ServerMessage) bool { return m.Type == schemas.TypePong })
+}
