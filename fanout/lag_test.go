@@ -1,11 +1,16 @@
 package fanout_test
 
 import (
+	"bufio"
+	"context"
 	"fmt"
+	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gobwas/ws"
 	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -25,22 +30,24 @@ func roundLevels(n, v int) string {
 	return b.String()
 }
 
-// TestLagSnapshot has a client with "lag":"snapshot" read much more slowly
-// than its book changes. It is not evicted: its queue is dropped and its
+// TestLagSnapshot has a client with "lag":"snapshot" stop reading while its
+// book changes fast. It is not evicted: its queue is dropped and its
 // subscription restarts from a fresh snapshot, and what it receives is
 // consistent: contiguous updates, a snapshot, contiguous updates, and
 // every snapshot holds the book of its seq.
 func TestLagSnapshot(t *testing.T) {
-	const levels, rounds = 100, 1500
+	const levels, rounds = 100, 2000
 	s := startServer(t, fanout.Config{MaxQueueBytes: 64 << 10, WriteTimeout: 20 * time.Second})
 	s.feed(instrument("BTC-USD", 2, 3), snapshot("BTC-USD", 1, roundLevels(levels, 1), `[["10001.00","1.000"]]`))
 	s.sync(t)
 
-	c := dial(t, s.url)
+	c := dialSmallWindow(t, s.url)
 	c.sendText(`{"op":"subscribe","channel":"book.BTC-USD","depth":100,"lag":"snapshot"}`)
 	c.until(func(m *schemas.ServerMessage) bool { return m.Type == schemas.TypeSnapshot })
 
-	// The client reads slowly and records what it gets.
+	// The client reads nothing until the book has changed rounds times
+	// (about 8 MB of updates, beyond its queue budget and what the kernel
+	// buffers), then reads everything and records it.
 	type msg struct {
 		typ          string
 		first, seq   uint64
@@ -49,7 +56,9 @@ func TestLagSnapshot(t *testing.T) {
 	}
 	got := make(chan msg, rounds*2)
 	errc := make(chan error, 1)
+	fed := make(chan struct{})
 	go func() {
+		<-fed
 		for {
 			m, _, err := c.read(30 * time.Second)
 			if err != nil {
@@ -68,7 +77,6 @@ func TestLagSnapshot(t *testing.T) {
 				errc <- nil
 				return
 			}
-			time.Sleep(2 * time.Millisecond)
 		}
 	}()
 	for i := 2; i <= rounds+1; i++ {
@@ -77,6 +85,8 @@ func TestLagSnapshot(t *testing.T) {
 			s.sync(t)
 		}
 	}
+	s.sync(t)
+	close(fed)
 	select {
 	case err := <-errc:
 		if err != nil {
@@ -122,4 +132,39 @@ func TestLagSnapshot(t *testing.T) {
 	// The connection is still served.
 	c.sendText(`{"op":"ping","id":7}`)
 	c.until(func(m *schemas.ServerMessage) bool { return m.Type == schemas.TypePong })
+}
+
+// dialSmallWindow connects like dial, with a receive buffer of 8 KiB set
+// before the handshake (so that the advertised window matches it), so the
+// server's backlog builds up in its own queue rather than in the kernel.
+func dialSmallWindow(t *testing.T, url string) *wsClient {
+	t.Helper()
+	d := ws.Dialer{NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nd := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			err := rc.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 8192)
+			})
+			if err != nil {
+				return err
+			}
+			return serr
+		}}
+		return nd.DialContext(ctx, network, addr)
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	nc, br, _, err := d.Dial(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if br == nil {
+		br = bufio.NewReader(nc)
+	}
+	c := &wsClient{t: t, nc: nc, br: br}
+	t.Cleanup(func() { nc.Close() })
+	if m := c.next(); m.Type != schemas.TypeWelcome {
+		t.Fatalf("first message %+v, want welcome", m)
+	}
+	return c
 }
