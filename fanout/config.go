@@ -30,6 +30,12 @@ type Config struct {
 	// is evicted like one past MaxQueueBytes. Each slot costs 8 bytes of
 	// every connection. Zero means 256.
 	QueueFrames int
+	// SocketSendBuffer sets the kernel send buffer (SO_SNDBUF) of each
+	// client socket. It bounds what a stalled client's socket absorbs before
+	// its queue budget starts to fill: with the kernel's autotuning (zero,
+	// the default) that can be several MiB per connection, minutes of a
+	// quiet stream.
+	SocketSendBuffer int
 	// MaxSubscriptions per connection. Zero means 100.
 	MaxSubscriptions int
 	// MaxInvalidMessages is how many invalid client messages a connection
@@ -89,6 +95,8 @@ func (c Config) validate() error {
 		return errors.New("fanout: IdleTimeout must be longer than PingInterval")
 	case c.MaxQueueBytes < 4096:
 		return errors.New("fanout: MaxQueueBytes must be at least 4096")
+	case c.SocketSendBuffer < 0:
+		return errors.New("fanout: SocketSendBuffer must not be negative")
 	case c.QueueFrames < 16 || c.QueueFrames > 1<<20:
 		return errors.New("fanout: QueueFrames must be between 16 and 1048576")
 	case c.MaxSubscriptions < 1 || c.MaxInvalidMessages < 1:

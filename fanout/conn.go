@@ -65,6 +65,11 @@ func newConn(h *Hub, nc net.Conn) *Conn {
 	}
 	c.writer = c.writeLoop
 	c.q.init(h.cfg.QueueFrames)
+	if n := h.cfg.SocketSendBuffer; n > 0 {
+		if tc, ok := nc.(interface{ SetWriteBuffer(int) error }); ok {
+			_ = tc.SetWriteBuffer(n)
+		}
+	}
 	return c
 }
 

@@ -10,6 +10,7 @@ import (
 	"net"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -51,11 +52,20 @@ type client struct {
 
 // dial connects client id from source address 127.0.0.(1 + id%250) and
 // subscribes it to channels.
-func dial(ctx context.Context, url string, id int, channels []string, depth int, interval string, t *totals) (*client, error) {
+// A positive rcvbuf sets the socket's receive buffer before the handshake
+// (a client on a thin link); zero leaves the kernel's default.
+func dial(ctx context.Context, url string, id int, channels []string, depth int, interval string, rcvbuf int, t *totals) (*client, error) {
 	d := ws.Dialer{
 		ReadBufferSize: 2048,
 		NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+id%250))}}
+			if rcvbuf > 0 {
+				nd.Control = func(_, _ string, rc syscall.RawConn) error {
+					return rc.Control(func(fd uintptr) {
+						_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
+					})
+				}
+			}
 			return nd.DialContext(ctx, network, addr)
 		},
 	}

@@ -40,6 +40,7 @@ type options struct {
 	rate                          float64
 	warmup, duration, settle      time.Duration
 	stalled                       float64
+	stalledRcvbuf                 int
 	serverMode                    string
 	partitions                    int
 	dialers                       int
@@ -59,12 +60,14 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 15*time.Second, "measurement time")
 	flag.DurationVar(&o.settle, "settle", 5*time.Second, "with -rate 0: wait before reading memory")
 	flag.Float64Var(&o.stalled, "stalled", 0, "fraction of clients that subscribe and then never read")
+	flag.IntVar(&o.stalledRcvbuf, "stalled-rcvbuf", 0, "receive buffer of stalled clients' sockets, set before connecting (0: the kernel's default, which can hold minutes of a stalled client's data)")
 	flag.StringVar(&o.brokers, "brokers", "", "external Kafka brokers (comma-separated); empty starts an embedded broker")
 	flag.StringVar(&o.topic, "topic", "marketdata", "Kafka topic")
 	flag.IntVar(&o.partitions, "partitions", 4, "partitions of the embedded broker's topic")
 	flag.StringVar(&o.serverMode, "server", "child", "child (a separate process) or inproc")
 	flag.IntVar(&o.maxQueueBytes, "max-queue-bytes", 0, "server: per-connection queue budget in bytes (0: the server's default)")
 	flag.IntVar(&o.queueFrames, "queue-frames", 0, "server: per-connection queue slots (0: the server's default)")
+	flag.IntVar(&o.sndbuf, "socket-sndbuf", 0, "server: SO_SNDBUF of client sockets (0: the kernel's autotuning)")
 	flag.IntVar(&o.dialers, "dialers", 32, "concurrent dials while connecting")
 	flag.Parse()
 	var err error
@@ -171,7 +174,11 @@ func run(o options) error {
 					chans[k] = "book." + symbols[(i*o.subs+k)%o.symbols]
 				}
 				dctx, dcancel := context.WithTimeout(cctx, 10*time.Second)
-				c, err := dial(dctx, url, i, chans, o.depth, o.interval, &t)
+				rcvbuf := 0
+				if isStalled(i, o.stalled) {
+					rcvbuf = o.stalledRcvbuf
+				}
+				c, err := dial(dctx, url, i, chans, o.depth, o.interval, rcvbuf, &t)
 				dcancel()
 				if err != nil {
 					dialErr.Store(err)

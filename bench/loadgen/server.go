@@ -29,13 +29,14 @@ type serverOptions struct {
 	topic         string
 	maxQueueBytes int
 	queueFrames   int
+	sndbuf        int
 }
 
 func (o serverOptions) config() server.Config {
 	return server.Config{
 		Listen: "127.0.0.1:0",
 		Feed:   feed.Config{Brokers: strings.Split(o.brokers, ","), Topic: o.topic, Start: feed.StartEarliest},
-		WS:     fanout.Config{MaxQueueBytes: o.maxQueueBytes, QueueFrames: o.queueFrames, MaxSubscriptions: 1000},
+		WS:     fanout.Config{MaxQueueBytes: o.maxQueueBytes, QueueFrames: o.queueFrames, SocketSendBuffer: o.sndbuf, MaxSubscriptions: 1000},
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 }
@@ -78,7 +79,7 @@ type serverHandle struct {
 // -role=server), so that its CPU time and memory are its own.
 func startChild(o serverOptions) (*serverHandle, error) {
 	cmd := exec.Command(os.Args[0], "-role=server", "-brokers="+o.brokers, "-topic="+o.topic,
-		"-max-queue-bytes="+strconv.Itoa(o.maxQueueBytes), "-queue-frames="+strconv.Itoa(o.queueFrames))
+		"-max-queue-bytes="+strconv.Itoa(o.maxQueueBytes), "-queue-frames="+strconv.Itoa(o.queueFrames), "-socket-sndbuf="+strconv.Itoa(o.sndbuf))
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
