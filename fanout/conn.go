@@ -74,9 +74,10 @@ func newConn(h *Hub, nc net.Conn) *Conn {
 }
 
 // enqueue adds a complete frame to the outbound queue and makes sure a
-// writer runs. It returns false if the connection is closing; a frame that
-// would exceed the queue budget (MaxQueueBytes or QueueFrames) evicts the
-// connection as a slow consumer instead of waiting. Safe from any
+// writer runs. It returns false, dropping the frame, if the connection is
+// closing or skipping ahead (lag.go); a frame that would exceed the queue
+// budget (MaxQueueBytes or QueueFrames) evicts the connection as a slow
+// consumer, or starts a skip-ahead, instead of waiting. Safe from any
 // goroutine; lock-free.
 func (c *Conn) enqueue(frame []byte) bool {
 	if c.closing.Load() != nil || c.lagging.Load() {

@@ -69,6 +69,13 @@
 // a socket failure drops what is queued. The writer that finishes a
 // connection leaves the flag set, so no writer starts after it.
 //
+// A connection whose subscriptions are all book subscriptions made with
+// "lag":"snapshot" is not evicted when it exceeds its budget: it drops its
+// queue and its subscriptions restart from fresh snapshots (lag.go gives
+// the steps and why the client never sees a gap). Config.SocketSendBuffer
+// bounds what the kernel buffers for a stalled client before the budget
+// starts to fill.
+//
 // # Streams and sequencing
 //
 // A book stream is one (depth, interval) pair of a symbol. Its subscribers
