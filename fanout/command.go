@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -19,6 +20,8 @@ type subscription struct {
 	topic    *Topic
 	depth    int // book only
 	interval Interval
+	lag      bool        // book only: skip ahead to a snapshot rather than evict
+	gone     atomic.Bool // set by the read goroutine when the subscription ends
 }
 
 func (s *subscription) info() schemas.SubscriptionInfo {
@@ -44,7 +47,7 @@ func (c *Conn) handleText(msg []byte) bool {
 	switch cmd.Op {
 	case schemas.OpSubscribe:
 		for _, ch := range cmd.Channels {
-			if !c.subscribe(cmd.ID, ch, cmd.Depth, cmd.Interval) && !c.countInvalid() {
+			if !c.subscribe(cmd.ID, ch, cmd.Depth, cmd.Interval, cmd.Lag) && !c.countInvalid() {
 				return false
 			}
 		}
@@ -86,7 +89,7 @@ func (c *Conn) countInvalid() bool {
 
 // subscribe validates one channel and hands the subscription to the
 // topic's owner, which acknowledges it and sends the initial state.
-func (c *Conn) subscribe(id int64, channel string, depth int, interval string) bool {
+func (c *Conn) subscribe(id int64, channel string, depth int, interval, lag string) bool {
 	kind, symbol, err := schemas.ParseChannel(channel)
 	if err != nil {
 		msg := err.Error()
@@ -111,7 +114,8 @@ func (c *Conn) subscribe(id int64, channel string, depth int, interval string) b
 		c.sendError(id, schemas.CodeUnknownSymbol, "unknown symbol "+symbol, channel)
 		return false
 	}
-	s := &subscription{channel: channel, kind: kind, topic: t, interval: defaultInterval(kind)}
+	s := &subscription{channel: channel, kind: kind, topic: t, interval: defaultInterval(kind),
+		lag: kind == schemas.ChannelBook && lag == schemas.LagSnapshot}
 	if interval != "" {
 		iv, ok := ParseInterval(interval)
 		if !ok {
@@ -130,11 +134,14 @@ func (c *Conn) subscribe(id int64, channel string, depth int, interval string) b
 			s.depth = depth
 		}
 	}
+	c.subs[channel] = s
+	c.updateLagSet() // before the owner sees s, for a skip-ahead under way
 	if !t.post(func() { t.subscribe(c, s, id) }) {
+		delete(c.subs, channel)
+		c.updateLagSet()
 		c.sendError(id, schemas.CodeUnknownSymbol, "symbol "+symbol+" is no longer served", channel)
 		return false
 	}
-	c.subs[channel] = s
 	c.hub.metrics.Subscriptions.Inc()
 	return true
 }
@@ -146,6 +153,8 @@ func (c *Conn) unsubscribe(id int64, channel string) bool {
 		return false
 	}
 	delete(c.subs, channel)
+	s.gone.Store(true)
+	c.updateLagSet()
 	c.hub.metrics.Subscriptions.Dec()
 	if !s.topic.post(func() { s.topic.unsubscribe(c, s, id, true) }) {
 		c.send(&schemas.ServerMessage{Type: schemas.TypeUnsubscribed, ID: id, Channel: channel})

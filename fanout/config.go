@@ -3,6 +3,7 @@ package fanout
 import (
 	"errors"
 	"log/slog"
+	"math/bits"
 	"time"
 )
 
@@ -24,6 +25,17 @@ type Config struct {
 	// past it the client is evicted as a slow consumer (4001). Zero means
 	// 4 MiB.
 	MaxQueueBytes int
+	// QueueFrames is the per-connection ring of queued, unwritten frames,
+	// rounded up to a power of two; a client with that many frames pending
+	// is evicted like one past MaxQueueBytes. Each slot costs 8 bytes of
+	// every connection. Zero means 256.
+	QueueFrames int
+	// SocketSendBuffer sets the kernel send buffer (SO_SNDBUF) of each
+	// client socket. It bounds what a stalled client's socket absorbs before
+	// its queue budget starts to fill: with the kernel's autotuning (zero,
+	// the default) that can be several MiB per connection, minutes of a
+	// quiet stream.
+	SocketSendBuffer int
 	// MaxSubscriptions per connection. Zero means 100.
 	MaxSubscriptions int
 	// MaxInvalidMessages is how many invalid client messages a connection
@@ -69,6 +81,12 @@ func (c Config) withDefaults() Config {
 	if c.MaxQueueBytes == 0 {
 		c.MaxQueueBytes = 4 << 20
 	}
+	if c.QueueFrames == 0 {
+		c.QueueFrames = 256
+	}
+	if c.QueueFrames > 0 {
+		c.QueueFrames = 1 << bits.Len(uint(c.QueueFrames-1))
+	}
 	if c.MaxSubscriptions == 0 {
 		c.MaxSubscriptions = 100
 	}
@@ -105,6 +123,10 @@ func (c Config) validate() error {
 		return errors.New("fanout: MaxQueueBytes must be at least 4096")
 	case c.MaxConnections < 0:
 		return errors.New("fanout: MaxConnections must not be negative")
+	case c.SocketSendBuffer < 0:
+		return errors.New("fanout: SocketSendBuffer must not be negative")
+	case c.QueueFrames < 16 || c.QueueFrames > 1<<20:
+		return errors.New("fanout: QueueFrames must be between 16 and 1048576")
 	case c.MaxSubscriptions < 1 || c.MaxInvalidMessages < 1:
 		return errors.New("fanout: MaxSubscriptions and MaxInvalidMessages must be positive")
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -14,104 +15,134 @@ import (
 )
 
 // Conn is one WebSocket client. Its read goroutine parses commands and owns
-// subs; its write goroutine drains the outbound queue. Topic owners enqueue
-// shared frames from their own goroutines; enqueue never blocks and never
-// performs I/O.
+// subs. Topic owners enqueue shared frames from their own goroutines;
+// enqueue never blocks, never takes a lock and never performs I/O. A writer
+// goroutine exists only while the queue has frames (see doc.go).
 type Conn struct {
 	hub *Hub
 	nc  net.Conn
 
-	// Outbound queue, guarded by mu. Held only to append a frame or to swap
-	// the queue out; never during I/O.
-	mu        sync.Mutex
-	queue     [][]byte
-	spare     [][]byte
-	queued    int  // bytes in queue
-	closing   bool // no more data frames are accepted
-	evicted   bool // pending frames were dropped; close as soon as possible
-	closeCode int
-	reason    string
+	q       frameQueue
+	queued  atomic.Int64              // bytes pushed and not yet written
+	running atomic.Bool               // a writer goroutine is active (or has finished for good)
+	closing atomic.Pointer[closeInfo] // set once: how the connection ends
+	lagging atomic.Bool               // dropping frames while skipping ahead (lag.go)
+	lagSubs atomic.Pointer[[]*subscription]
 
-	lifetime *time.Timer // guarded by mu; nil without MaxLifetime
+	writer func()        // c.writeLoop, bound once: starting a writer allocates nothing
+	wdone  chan struct{} // closed when the last writer has ended
+	done   chan struct{} // closed when the connection is finished
 
-	wake  chan struct{} // capacity 1: the queue has work
-	wdone chan struct{} // closed when the write goroutine has ended
-	done  chan struct{} // closed when the connection is finished
+	lmu      sync.Mutex  // guards lifetime; never on the data path
+	lifetime *time.Timer // nil without MaxLifetime
+
+	deflate bool // permessage-deflate negotiated; set before the goroutines start
 
 	// Read-goroutine state.
-	deflate    bool // permessage-deflate negotiated; set before the goroutines start
 	subs       map[string]*subscription
 	invalid    int
 	peerClosed bool // the client's close frame or EOF was read
 }
 
+// closeInfo says how a connection ends. drop means that queued frames are
+// discarded rather than written first.
+type closeInfo struct {
+	code   int
+	reason string
+	drop   bool
+	frame  bool // a close frame is written
+}
+
+var (
+	evictInfo  = &closeInfo{code: schemas.CloseSlowConsumer, reason: "slow consumer: queue budget exceeded", drop: true, frame: true}
+	brokenInfo = &closeInfo{drop: true} // the socket failed: nothing more is written
+	normalInfo = &closeInfo{code: schemas.CloseNormal, frame: true}
+	pingFrame  = controlFrame(ws.OpPing, nil)
+)
+
 func newConn(h *Hub, nc net.Conn) *Conn {
-	return &Conn{
+	c := &Conn{
 		hub:   h,
 		nc:    nc,
-		wake:  make(chan struct{}, 1),
 		wdone: make(chan struct{}),
 		done:  make(chan struct{}),
 		subs:  make(map[string]*subscription),
 	}
+	c.writer = c.writeLoop
+	c.q.init(h.cfg.QueueFrames)
+	if n := h.cfg.SocketSendBuffer; n > 0 {
+		if tc, ok := nc.(interface{ SetWriteBuffer(int) error }); ok {
+			_ = tc.SetWriteBuffer(n)
+		}
+	}
+	return c
 }
 
-// enqueue adds a complete frame to the outbound queue. It returns false if
-// the connection is closing; a frame that would exceed the queue budget
-// evicts the connection as a slow consumer instead of waiting.
+// enqueue adds a complete frame to the outbound queue and makes sure a
+// writer runs. It returns false, dropping the frame, if the connection is
+// closing or skipping ahead (lag.go); a frame that would exceed the queue
+// budget (MaxQueueBytes or QueueFrames) evicts the connection as a slow
+// consumer, or starts a skip-ahead, instead of waiting. Safe from any
+// goroutine; lock-free.
 func (c *Conn) enqueue(frame []byte) bool {
-	c.mu.Lock()
-	if c.closing {
-		c.mu.Unlock()
+	if c.closing.Load() != nil || c.lagging.Load() {
 		return false
 	}
-	if c.queued+len(frame) > c.hub.cfg.MaxQueueBytes {
-		c.evictLocked(schemas.CloseSlowConsumer, "slow consumer: queue budget exceeded")
-		c.mu.Unlock()
-		c.hub.metrics.Disconnects.WithLabelValues("slow_consumer").Inc()
+	n := int64(len(frame))
+	if c.queued.Add(n) > int64(c.hub.cfg.MaxQueueBytes) || !c.q.push(frame) {
+		c.queued.Add(-n)
+		c.overBudget()
 		return false
 	}
-	c.queue = append(c.queue, frame)
-	c.queued += len(frame)
-	c.mu.Unlock()
-	c.signal()
+	c.kick()
 	return true
 }
 
-func (c *Conn) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+// kick starts a writer unless one is active. The check of running follows
+// the publication of the frame, and the writer clears running before its
+// last look at the queue, so a frame is never left without a writer.
+func (c *Conn) kick() {
+	if !c.running.Load() && c.running.CompareAndSwap(false, true) {
+		go c.writer()
 	}
 }
 
-// evictLocked drops everything queued and arranges for a close frame to be
-// the next and last thing written. A write in progress is cut short.
-func (c *Conn) evictLocked(code int, reason string) {
-	c.closing, c.evicted = true, true
-	clear(c.queue)
-	c.queue = c.queue[:0]
-	c.queued = 0
-	c.closeCode, c.reason = code, reason
-	_ = c.nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-	c.signal()
-}
-
-// closeWith queues a close frame behind the frames already queued; nothing
-// more is accepted afterwards. It is idempotent.
-func (c *Conn) closeWith(code int, reason, metricReason string) {
-	c.mu.Lock()
-	if c.closing {
-		c.mu.Unlock()
+// overBudget handles a connection past its queue budget: a skip-ahead to
+// fresh snapshots if its lag policy allows, an eviction otherwise.
+func (c *Conn) overBudget() {
+	if c.lagSubs.Load() != nil {
+		if c.lagging.CompareAndSwap(false, true) {
+			go c.skipAhead()
+		}
 		return
 	}
-	c.closing = true
-	c.closeCode, c.reason = code, reason
-	c.mu.Unlock()
+	c.evict()
+}
+
+// evict marks the connection as a slow consumer; a goroutine of its own
+// counts it and cuts short any write in progress, so that the caller (a
+// topic owner) returns at once.
+func (c *Conn) evict() {
+	if c.closing.CompareAndSwap(nil, evictInfo) {
+		go func() {
+			c.hub.metrics.Disconnects.WithLabelValues("slow_consumer").Inc()
+			_ = c.nc.SetWriteDeadline(time.Now())
+			c.kick()
+		}()
+	}
+}
+
+// closeWith arranges for a close frame to follow the frames already
+// queued; nothing more is accepted afterwards. It is idempotent: the first
+// close wins.
+func (c *Conn) closeWith(code int, reason, metricReason string) {
+	if !c.closing.CompareAndSwap(nil, &closeInfo{code: code, reason: reason, frame: true}) {
+		return
+	}
 	if metricReason != "" {
 		c.hub.metrics.Disconnects.WithLabelValues(metricReason).Inc()
 	}
-	c.signal()
+	c.kick()
 }
 
 // sendData enqueues a market-data frame meant for this connection alone,
@@ -137,65 +168,92 @@ func (c *Conn) sendError(id int64, code, msg, channel string) {
 	c.send(&schemas.ServerMessage{Type: schemas.TypeError, ID: id, Code: code, Message: msg, Channel: channel})
 }
 
-// writeLoop drains the queue: every frame pending at wake-up goes out in one
-// vectored write. It also sends pings and, last, the close frame.
-func (c *Conn) writeLoop() {
-	defer close(c.wdone)
-	ping := time.NewTicker(c.hub.cfg.PingInterval)
-	defer ping.Stop()
-	pingFrame := controlFrame(ws.OpPing, nil)
-	for {
-		select {
-		case <-c.wake:
-		case <-ping.C:
-			c.enqueue(pingFrame)
-			continue
-		}
-		c.mu.Lock()
-		batch := c.queue
-		c.queue = c.spare[:0]
-		c.queued = 0
-		closing, evicted := c.closing, c.evicted
-		code, reason := c.closeCode, c.reason
-		c.mu.Unlock()
+// maxBatch is the most frames joined into one vectored write.
+const maxBatch = 256
 
-		var err error
-		if len(batch) > 0 && !evicted {
-			err = c.writeBatch(batch)
-		}
-		clear(batch)
-		c.spare = batch[:0]
-		if err != nil {
-			c.mu.Lock()
-			wasClosing := c.closing
-			c.closing, c.evicted = true, true
-			c.mu.Unlock()
-			if !wasClosing {
-				c.hub.metrics.Disconnects.WithLabelValues("write_error").Inc()
-			}
-			c.nc.Close() // ends the read loop too
+// writeScratch is a writer's batch; pooled, so that an idle connection
+// holds none.
+type writeScratch struct {
+	frames [][]byte
+	bufs   net.Buffers
+}
+
+var scratchPool = sync.Pool{New: func() any { return &writeScratch{frames: make([][]byte, 0, 16)} }}
+
+// writeLoop is the writer: it drains the queue, every frame available at
+// once in one vectored write, and exits when the queue is empty, unless the
+// connection is closing, in which case it writes the close frame and ends
+// the connection's writing for good (running stays set).
+func (c *Conn) writeLoop() {
+	w := scratchPool.Get().(*writeScratch)
+	defer scratchPool.Put(w)
+	for {
+		if ci := c.closing.Load(); ci != nil && ci.drop {
+			c.end(ci)
 			return
 		}
-		if closing {
-			c.finish(code, reason)
+		n := 0
+		for len(w.frames) < maxBatch {
+			f := c.q.pop()
+			if f == nil {
+				break
+			}
+			if c.lagging.Load() {
+				c.queued.Add(-int64(len(f))) // dropped: skipping ahead
+				continue
+			}
+			w.frames = append(w.frames, f)
+			n += len(f)
+		}
+		if len(w.frames) > 0 {
+			err := c.writeBatch(w, n)
+			c.queued.Add(-int64(n))
+			clear(w.frames)
+			w.frames = w.frames[:0]
+			if err != nil {
+				if c.closing.CompareAndSwap(nil, brokenInfo) {
+					c.hub.metrics.Disconnects.WithLabelValues("write_error").Inc()
+				}
+				c.end(brokenInfo)
+				return
+			}
+			continue
+		}
+		if ci := c.closing.Load(); ci != nil {
+			c.end(ci)
+			return
+		}
+		c.running.Store(false)
+		if !c.q.ready() && c.closing.Load() == nil || !c.running.CompareAndSwap(false, true) {
 			return
 		}
 	}
 }
 
-func (c *Conn) writeBatch(batch [][]byte) error {
-	n := 0
-	for _, f := range batch {
-		n += len(f)
-	}
+func (c *Conn) writeBatch(w *writeScratch, n int) error {
 	_ = c.nc.SetWriteDeadline(time.Now().Add(c.hub.cfg.WriteTimeout))
-	bufs := net.Buffers(batch)
-	_, err := bufs.WriteTo(c.nc)
+	if ci := c.closing.Load(); ci != nil && ci.drop {
+		return nil // evicted meanwhile: the deadline above must not outlive the eviction's
+	}
+	w.bufs = w.frames
+	_, err := w.bufs.WriteTo(c.nc)
+	w.bufs = nil
 	if err == nil {
-		c.hub.metrics.MessagesSent.Add(float64(len(batch)))
+		c.hub.metrics.MessagesSent.Add(float64(len(w.frames)))
 		c.hub.metrics.BytesSent.Add(float64(n))
 	}
 	return err
+}
+
+// end finishes the writing side: a close frame if ci asks for one, or a
+// torn-down socket if it failed.
+func (c *Conn) end(ci *closeInfo) {
+	if ci.frame {
+		c.finish(ci.code, ci.reason)
+	} else {
+		c.nc.Close() // ends the read loop too
+	}
+	close(c.wdone)
 }
 
 // finish writes the close frame, half-closes the socket so the client sees
@@ -211,112 +269,128 @@ func (c *Conn) finish(code int, reason string) {
 }
 
 // readLoop reads client frames until the connection ends, then cleans up.
+// It waits for data with a shallow stack (the frame is handled by
+// readFrame, never inlined here), so that the garbage collector can shrink
+// an idle connection's goroutine stack to its minimum.
 func (c *Conn) readLoop(br *bufio.Reader) {
 	defer c.cleanup(br)
-	cfg := &c.hub.cfg
-	var (
-		payload    []byte
-		message    []byte // a fragmented text message being assembled
-		inFrag     bool
-		compressed bool // the text message being read has RSV1 set
-	)
+	var st readState
 	for {
 		if !c.isClosing() {
-			_ = c.nc.SetReadDeadline(time.Now().Add(cfg.IdleTimeout))
+			_ = c.nc.SetReadDeadline(time.Now().Add(c.hub.cfg.IdleTimeout))
 		}
-		h, err := ws.ReadHeader(br)
-		if err != nil {
+		if _, err := br.Peek(1); err != nil {
 			c.readFailed(err)
 			return
 		}
-		if !h.Masked {
-			c.closeWith(schemas.CloseProtocolError, "client frames must be masked", "protocol_error")
-			return
-		}
-		if h.Length > int64(cfg.MaxMessageSize) || (inFrag && int64(len(message))+h.Length > int64(cfg.MaxMessageSize)) {
-			c.closeWith(schemas.CloseMessageTooBig, "message too big", "message_too_big")
-			return
-		}
-		if cap(payload) < int(h.Length) {
-			payload = make([]byte, h.Length)
-		}
-		payload = payload[:h.Length]
-		if _, err := io.ReadFull(br, payload); err != nil {
-			c.readFailed(err)
-			return
-		}
-		ws.Cipher(payload, h.Mask, 0)
-		if h.Rsv != 0 && !(c.deflate && h.Rsv == 0x4 && (h.OpCode == ws.OpText || h.OpCode == ws.OpBinary)) {
-			c.closeWith(schemas.CloseProtocolError, "reserved bits set", "protocol_error")
-			return
-		}
-		if h.OpCode == ws.OpText {
-			compressed = h.Rsv1()
-		}
-
-		switch h.OpCode {
-		case ws.OpPing:
-			c.enqueue(controlFrame(ws.OpPong, payload))
-		case ws.OpPong:
-			// Liveness only: the read deadline moved forward above.
-		case ws.OpClose:
-			if !c.isClosing() {
-				code, _ := ws.ParseCloseFrameData(payload)
-				if code == 0 {
-					code = ws.StatusNormalClosure
-				}
-				c.closeWith(int(code), "", "client_close")
-			}
-			c.peerClosed = true
-			return
-		case ws.OpBinary:
-			c.closeWith(schemas.CloseUnsupportedData, "binary frames are not supported", "protocol_error")
-			return
-		case ws.OpText, ws.OpContinuation:
-			if h.OpCode == ws.OpText && inFrag || h.OpCode == ws.OpContinuation && !inFrag {
-				c.closeWith(schemas.CloseProtocolError, "bad fragmentation", "protocol_error")
-				return
-			}
-			if !h.Fin {
-				message = append(message, payload...)
-				inFrag = true
-				continue
-			}
-			msg := payload
-			if inFrag {
-				message = append(message, payload...)
-				msg, inFrag = message, false
-			}
-			if c.isClosing() {
-				continue
-			}
-			if compressed {
-				var err error
-				if msg, err = inflate(msg, cfg.MaxMessageSize); err != nil {
-					if errors.Is(err, errInflatedTooBig) {
-						c.closeWith(schemas.CloseMessageTooBig, "message too big", "message_too_big")
-					} else {
-						c.closeWith(schemas.CloseInvalidPayload, "invalid compressed data", "protocol_error")
-					}
-					return
-				}
-			}
-			if !c.handleText(msg) {
-				return
-			}
-			message = message[:0]
-		default:
-			c.closeWith(schemas.CloseProtocolError, "reserved opcode", "protocol_error")
+		if !c.readFrame(br, &st) {
 			return
 		}
 	}
 }
 
-func (c *Conn) isClosing() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closing
+// readState is what the read loop keeps between frames.
+type readState struct {
+	payload    []byte
+	message    []byte // a fragmented text message being assembled
+	inFrag     bool
+	compressed bool // the text message being read has RSV1 set
 }
+
+// readFrame reads and handles one client frame; false ends the loop.
+//
+//go:noinline
+func (c *Conn) readFrame(br *bufio.Reader, st *readState) bool {
+	cfg := &c.hub.cfg
+	h, err := ws.ReadHeader(br)
+	if err != nil {
+		c.readFailed(err)
+		return false
+	}
+	if !h.Masked {
+		c.closeWith(schemas.CloseProtocolError, "client frames must be masked", "protocol_error")
+		return false
+	}
+	if h.Length > int64(cfg.MaxMessageSize) || (st.inFrag && int64(len(st.message))+h.Length > int64(cfg.MaxMessageSize)) {
+		c.closeWith(schemas.CloseMessageTooBig, "message too big", "message_too_big")
+		return false
+	}
+	if cap(st.payload) < int(h.Length) {
+		st.payload = make([]byte, h.Length)
+	}
+	st.payload = st.payload[:h.Length]
+	if _, err := io.ReadFull(br, st.payload); err != nil {
+		c.readFailed(err)
+		return false
+	}
+	ws.Cipher(st.payload, h.Mask, 0)
+	if h.Rsv != 0 && !(c.deflate && h.Rsv == 0x4 && (h.OpCode == ws.OpText || h.OpCode == ws.OpBinary)) {
+		c.closeWith(schemas.CloseProtocolError, "reserved bits set", "protocol_error")
+		return false
+	}
+	if h.OpCode == ws.OpText {
+		st.compressed = h.Rsv1()
+	}
+
+	switch h.OpCode {
+	case ws.OpPing:
+		c.enqueue(controlFrame(ws.OpPong, st.payload))
+	case ws.OpPong:
+		// Liveness only: the read deadline moved forward above.
+	case ws.OpClose:
+		if !c.isClosing() {
+			code, _ := ws.ParseCloseFrameData(st.payload)
+			if code == 0 {
+				code = ws.StatusNormalClosure
+			}
+			c.closeWith(int(code), "", "client_close")
+		}
+		c.peerClosed = true
+		return false
+	case ws.OpBinary:
+		c.closeWith(schemas.CloseUnsupportedData, "binary frames are not supported", "protocol_error")
+		return false
+	case ws.OpText, ws.OpContinuation:
+		if h.OpCode == ws.OpText && st.inFrag || h.OpCode == ws.OpContinuation && !st.inFrag {
+			c.closeWith(schemas.CloseProtocolError, "bad fragmentation", "protocol_error")
+			return false
+		}
+		if !h.Fin {
+			st.message = append(st.message, st.payload...)
+			st.inFrag = true
+			return true
+		}
+		msg := st.payload
+		if st.inFrag {
+			st.message = append(st.message, st.payload...)
+			msg, st.inFrag = st.message, false
+		}
+		if c.isClosing() {
+			return true
+		}
+		if st.compressed {
+			var err error
+			if msg, err = inflate(msg, cfg.MaxMessageSize); err != nil {
+				if errors.Is(err, errInflatedTooBig) {
+					c.closeWith(schemas.CloseMessageTooBig, "message too big", "message_too_big")
+				} else {
+					c.closeWith(schemas.CloseInvalidPayload, "invalid compressed data", "protocol_error")
+				}
+				return false
+			}
+		}
+		if !c.handleText(msg) {
+			return false
+		}
+		st.message = st.message[:0]
+	default:
+		c.closeWith(schemas.CloseProtocolError, "reserved opcode", "protocol_error")
+		return false
+	}
+	return true
+}
+
+func (c *Conn) isClosing() bool { return c.closing.Load() != nil }
 
 func (c *Conn) readFailed(err error) {
 	if c.isClosing() {
@@ -332,9 +406,7 @@ func (c *Conn) readFailed(err error) {
 	} else {
 		c.hub.metrics.Disconnects.WithLabelValues("read_error").Inc()
 	}
-	c.mu.Lock()
-	c.closing, c.evicted = true, true
-	c.mu.Unlock()
+	c.closing.CompareAndSwap(nil, brokenInfo)
 	c.nc.Close()
 }
 
@@ -343,18 +415,15 @@ func (c *Conn) readFailed(err error) {
 // bytes are drained for at most CloseLinger so the close frame is not lost
 // to a reset, and the socket is closed.
 func (c *Conn) cleanup(br *bufio.Reader) {
+	c.lagSubs.Store(nil)
 	for ch, s := range c.subs {
+		s.gone.Store(true)
 		s.topic.post(func() { s.topic.unsubscribe(c, s, 0, false) })
 		delete(c.subs, ch)
 		c.hub.metrics.Subscriptions.Dec()
 	}
-	c.mu.Lock()
-	if !c.closing {
-		c.closing = true
-		c.closeCode, c.reason = schemas.CloseNormal, ""
-	}
-	c.mu.Unlock()
-	c.signal()
+	c.closing.CompareAndSwap(nil, normalInfo)
+	c.kick()
 	c.stopLifetime()
 	<-c.wdone // bounded: every write carries a deadline
 	if !c.peerClosed {

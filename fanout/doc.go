@@ -19,14 +19,62 @@
 // its snapshot, nor anything of a stream after the unsubscribe
 // acknowledgement.
 //
-// Each connection has a read goroutine and a write goroutine. Its outbound
-// queue is a slice guarded by a mutex held only to append a frame or to
-// swap the slice out; the writer sends everything pending in one vectored
-// write (writev) with a deadline, and no lock is ever held during I/O. A
-// connection whose queued bytes exceed Config.MaxQueueBytes is evicted as a
-// slow consumer (close code 4001): the enqueue that notices it drops the
-// queue and returns at once, so a slow client never delays the owner or any
-// other client.
+// # Connections: the lock-free outbound queue
+//
+// Each connection has a read goroutine (commands; started on a fresh, small
+// stack, not the HTTP server's) and, only while it has something to send, a
+// writer goroutine. Its outbound queue is a bounded multi-producer,
+// single-consumer ring of shared frames (queue.go) with byte accounting:
+//
+//   - enqueue (any goroutine: topic owners, the read goroutine, the hub's
+//     pinger) adds the frame's length to an atomic byte count, claims a
+//     ring position with a compare-and-swap on the tail (only when the
+//     consumer has emptied that slot's previous lap), and publishes the
+//     frame by an atomic store of its pointer in the slot; a slot is one
+//     pointer, the length being read back from the frame's own header. It
+//     takes no lock, never blocks and performs no I/O.
+//   - If the byte count passes Config.MaxQueueBytes or the ring
+//     (Config.QueueFrames slots) is full, the connection is evicted as a
+//     slow consumer (close code 4001): one compare-and-swap marks it, and a
+//     goroutine of its own counts it and cuts any blocked write short, so
+//     the broadcaster returns at once and nobody else waits.
+//   - After publishing, enqueue starts a writer if none runs (an atomic
+//     flag, set by compare-and-swap). The writer pops every published frame
+//     (up to 256), sends them in one vectored write (writev) with
+//     Config.WriteTimeout, subtracts their bytes, and repeats; when the
+//     ring is empty it clears the flag, looks at the ring once more, and
+//     exits unless something arrived. An idle connection therefore holds
+//     no writer goroutine and no write buffer (batches are pooled), and a
+//     frame arriving at an idle connection is written at once, with no
+//     added latency; frames arriving while a write is in progress are
+//     joined into the next one.
+//
+// Memory ordering: Go's atomics are sequentially consistent. The frame's
+// bytes are written (by the encoder) before the producer's atomic store of
+// the slot, and read by the writer after its atomic load of that slot, so
+// they are visible to it; frames are never modified once enqueued. The
+// consumer stores nil in a slot before it advances head, and a producer
+// claims the slot's next lap only after reading a head beyond it, so the
+// two never touch a slot at once. No frame is left without a writer: the
+// producer publishes its slot, then reads the writer flag; the writer
+// clears the flag, then reads the slot. In the single total order of these
+// atomic operations, either the producer sees the flag cleared (and starts
+// a writer, at most one compare-and-swap succeeding) or the writer sees the
+// slot (and carries on). A slot claimed but not yet published looks empty
+// to the writer, which may exit; its producer starts one after publishing.
+// Successive writers hand the consumer role over through the same flag.
+//
+// Closing uses one atomic pointer set once (the first close wins): a
+// normal close writes what is queued, then the close frame; an eviction or
+// a socket failure drops what is queued. The writer that finishes a
+// connection leaves the flag set, so no writer starts after it.
+//
+// A connection whose subscriptions are all book subscriptions made with
+// "lag":"snapshot" is not evicted when it exceeds its budget: it drops its
+// queue and its subscriptions restart from fresh snapshots (lag.go gives
+// the steps and why the client never sees a gap). Config.SocketSendBuffer
+// bounds what the kernel buffers for a stalled client before the budget
+// starts to fill.
 //
 // # Streams and sequencing
 //

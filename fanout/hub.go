@@ -30,6 +30,9 @@ type Hub struct {
 	// admitted counts connections from admission to their end, so the
 	// MaxConnections bound holds under parallel upgrades.
 	admitted atomic.Int64
+
+	pingOnce sync.Once
+	stopPing chan struct{} // closed by Shutdown
 }
 
 // NewHub returns a hub with cfg's defaults applied. m may be nil, in which
@@ -43,10 +46,11 @@ func NewHub(cfg Config, m *Metrics) (*Hub, error) {
 		m = NewMetrics(nil)
 	}
 	return &Hub{
-		cfg:     cfg,
-		metrics: m,
-		topics:  make(map[string]*Topic),
-		conns:   make(map[*Conn]struct{}),
+		cfg:      cfg,
+		metrics:  m,
+		topics:   make(map[string]*Topic),
+		conns:    make(map[*Conn]struct{}),
+		stopPing: make(chan struct{}),
 	}, nil
 }
 
@@ -181,8 +185,10 @@ func (h *Hub) serve(nc net.Conn, br *bufio.Reader, deflate bool) {
 		TS:             time.Now().UnixMicro(),
 	})
 	c.startLifetime()
-	go c.writeLoop()
-	c.readLoop(br)
+	h.startPinger()
+	// The read loop runs on a fresh goroutine, whose stack starts small,
+	// rather than on the HTTP server's.
+	go c.readLoop(br)
 }
 
 func (h *Hub) removeConn(c *Conn) {
@@ -205,6 +211,9 @@ func (h *Hub) ConnCount() int {
 // gone or ctx ends.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
+	if !h.closed {
+		close(h.stopPing)
+	}
 	h.closed = true
 	conns := make([]*Conn, 0, len(h.conns))
 	for c := range h.conns {

@@ -17,6 +17,8 @@ func (c *Conn) startLifetime() {
 	}
 	spread := time.Duration(float64(cfg.MaxLifetime) * (0.9 + 0.2*rand.Float64()))
 	notice := cfg.LifetimeNotice
+	c.lmu.Lock()
+	defer c.lmu.Unlock()
 	c.lifetime = time.AfterFunc(spread-notice, func() {
 		c.send(&schemas.ServerMessage{
 			Type:      schemas.TypeNotice,
@@ -25,21 +27,21 @@ func (c *Conn) startLifetime() {
 			CloseInMS: notice.Milliseconds(),
 			TS:        time.Now().UnixMicro(),
 		})
-		c.mu.Lock()
+		c.lmu.Lock()
 		c.lifetime = time.AfterFunc(notice, func() {
 			c.closeWith(schemas.CloseLifetime, "connection lifetime reached", "lifetime")
 		})
-		c.mu.Unlock()
+		c.lmu.Unlock()
 	})
 }
 
 // stopLifetime disarms the lifetime timers of a connection that ended.
 func (c *Conn) stopLifetime() {
-	c.mu.Lock()
+	c.lmu.Lock()
 	if c.lifetime != nil {
 		c.lifetime.Stop()
 	}
-	c.mu.Unlock()
+	c.lmu.Unlock()
 }
 
 // noticeShutdown tells the client the server is going away; the close

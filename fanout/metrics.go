@@ -13,6 +13,7 @@ type Metrics struct {
 	Disconnects      *prometheus.CounterVec // label: reason
 	ClientErrors     *prometheus.CounterVec // label: code
 	Rejected         *prometheus.CounterVec // label: reason; upgrades refused
+	LagSnapshots     prometheus.Counter     // skip-aheads of lagging connections
 }
 
 // NewMetrics creates the collectors and registers them with reg; a nil reg
@@ -43,10 +44,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "marketfeed_ws_rejected_total", Help: "Connection attempts refused before the upgrade, by reason.",
 		}, []string{"reason"}),
+		LagSnapshots: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "marketfeed_ws_lag_snapshots_total",
+			Help: "Lagging connections whose queue was dropped and whose book subscriptions restarted from a snapshot.",
+		}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Connections, m.ConnectionsTotal, m.Subscriptions,
-			m.MessagesSent, m.BytesSent, m.Disconnects, m.ClientErrors, m.Rejected)
+			m.MessagesSent, m.BytesSent, m.Disconnects, m.ClientErrors, m.Rejected, m.LagSnapshots)
 	}
 	return m
 }

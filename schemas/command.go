@@ -52,7 +52,19 @@ type Command struct {
 	Depth int
 	// Interval is the requested interval (subscribe only); "" when absent.
 	Interval string
+	// Lag is the requested lag policy (subscribe only): LagEvict,
+	// LagSnapshot, or "" when absent (which means LagEvict).
+	Lag string
 }
+
+// Lag policies of a subscription.
+const (
+	// LagEvict: a client that falls too far behind is disconnected (4001).
+	LagEvict = "evict"
+	// LagSnapshot: a lagging book subscription skips ahead to a fresh
+	// snapshot instead (see the protocol specification).
+	LagSnapshot = "snapshot"
+)
 
 func badRequest(msg string) error {
 	return &ProtocolError{Code: CodeInvalidRequest, Message: msg}
@@ -172,6 +184,13 @@ func (c *Command) parseOptions(m map[string]json.RawMessage) error {
 		}
 		c.Interval = s
 	}
+	if raw, ok := m["lag"]; ok {
+		s, ok := rawString(raw)
+		if !ok || s != LagEvict && s != LagSnapshot {
+			return badRequest(`lag must be "evict" or "snapshot"`)
+		}
+		c.Lag = s
+	}
 	return nil
 }
 
@@ -199,8 +218,8 @@ func rawInt(raw json.RawMessage) (int64, bool) {
 }
 
 // AppendCommand appends c to dst as compact JSON, the form clients send:
-// "channel" for one channel, "channels" for several; id, depth and
-// interval only when set. ParseCommand of the output yields c again.
+// "channel" for one channel, "channels" for several; id, depth, interval
+// and lag only when set. ParseCommand of the output yields c again.
 func AppendCommand(dst []byte, c *Command) []byte {
 	dst = append(dst, `{"op":"`...)
 	dst = append(dst, c.Op.String()...)
@@ -226,6 +245,9 @@ func AppendCommand(dst []byte, c *Command) []byte {
 	}
 	if c.Interval != "" {
 		dst = appendString(appendKey(dst, "interval"), []byte(c.Interval))
+	}
+	if c.Lag != "" {
+		dst = appendString(appendKey(dst, "lag"), []byte(c.Lag))
 	}
 	return append(dst, '}')
 }

@@ -22,6 +22,10 @@ func TestParseCommandValid(t *testing.T) {
 		{`{"op":"list","id":9223372036854775807,"op":"list"}`, Command{Op: OpList, ID: 9223372036854775807}},
 		{`{"op":"subscribe","channel":"not checked here","interval":"1s","depth":1000}`,
 			Command{Op: OpSubscribe, Channels: []string{"not checked here"}, Depth: 1000, Interval: "1s"}},
+		{`{"op":"subscribe","channel":"book.A","lag":"snapshot"}`,
+			Command{Op: OpSubscribe, Channels: []string{"book.A"}, Lag: LagSnapshot}},
+		{`{"op":"subscribe","channel":"book.A","lag":"evict"}`,
+			Command{Op: OpSubscribe, Channels: []string{"book.A"}, Lag: LagEvict}},
 	}
 	var c Command
 	for _, tt := range tests {
@@ -69,6 +73,8 @@ func TestParseCommandErrors(t *testing.T) {
 		{`{"op":"subscribe","channel":"book.A","depth":99999999999999}`, CodeInvalidDepth, 0},
 		{`{"op":"subscribe","channel":"book.A","interval":null}`, CodeInvalidRequest, 0},
 		{`{"op":"subscribe","channel":"book.A","interval":"RAW"}`, CodeInvalidInterval, 0},
+		{`{"op":"subscribe","channel":"book.A","lag":"skip"}`, CodeInvalidRequest, 0},
+		{`{"op":"subscribe","channel":"book.A","lag":null}`, CodeInvalidRequest, 0},
 	}
 	for _, tt := range tests {
 		c := Command{Op: OpList, ID: 99, Channels: []string{"stale"}, Depth: 5, Interval: "1s"}

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+)
+
+// totals are the counters every client adds to.
+type totals struct {
+	updates   atomic.Uint64 // book updates received
+	snapshots atomic.Uint64
+	other     atomic.Uint64 // other data messages (acks, welcome, status)
+	bytes     atomic.Uint64
+	gaps      atomic.Uint64 // updates whose first_seq is not the previous seq + 1
+	evicted   atomic.Uint64 // close frames with 4001
+	closed    atomic.Uint64 // other closes and read errors
+	connected atomic.Int64
+	ready     atomic.Int64 // clients that have a snapshot of every subscription
+	hists     [16]hist     // latency of updates, sharded by client
+}
+
+// sub is one book subscription of a client.
+type sub struct {
+	channel []byte
+	seq     uint64 // seq of the last snapshot or update; 0 before the snapshot
+}
+
+// client is one simulated WebSocket client: one goroutine reading raw
+// frames and parsing only the fields it checks.
+type client struct {
+	id      int
+	nc      net.Conn
+	br      *bufio.Reader
+	subs    []sub
+	hist    *hist
+	t       *totals
+	stalled bool
+	haveAll int
+}
+
+// dial connects client id from source address 127.0.0.(1 + id%250) and
+// subscribes it to channels.
+// A positive rcvbuf sets the socket's receive buffer before the handshake
+// (a client on a thin link); zero leaves the kernel's default.
+func dial(ctx context.Context, url string, id int, channels []string, depth int, interval string, rcvbuf int, t *totals) (*client, error) {
+	d := ws.Dialer{
+		ReadBufferSize: 2048,
+		NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+id%250))}}
+			if rcvbuf > 0 {
+				nd.Control = func(_, _ string, rc syscall.RawConn) error {
+					return rc.Control(func(fd uintptr) {
+						_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
+					})
+				}
+			}
+			return nd.DialContext(ctx, network, addr)
+		},
+	}
+	nc, br, _, err := d.Dial(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if br == nil {
+		br = bufio.NewReaderSize(nc, 2048)
+	}
+	c := &client{id: id, nc: nc, br: br, hist: &t.hists[id%len(t.hists)], t: t}
+	q := make([]byte, 0, 256)
+	q = append(q, `{"op":"subscribe","id":1,"channels":[`...)
+	for i, ch := range channels {
+		if i > 0 {
+			q = append(q, ',')
+		}
+		q = strconv.AppendQuote(q, ch)
+		c.subs = append(c.subs, sub{channel: []byte(ch)})
+	}
+	q = fmt.Appendf(q, `],"depth":%d,"interval":%q}`, depth, interval)
+	if err := wsutil.WriteClientMessage(nc, ws.OpText, q); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	t.connected.Add(1)
+	return c, nil
+}
+
+// run reads until the connection ends or ctx is done.
+func (c *client) run(ctx context.Context) {
+	defer c.t.connected.Add(-1)
+	stop := context.AfterFunc(ctx, func() { c.nc.Close() })
+	defer stop()
+	defer c.nc.Close()
+	var hdr [14]byte
+	buf := make([]byte, 0, 1024)
+	for {
+		if _, err := io.ReadFull(c.br, hdr[:2]); err != nil {
+			c.gone(ctx)
+			return
+		}
+		op := ws.OpCode(hdr[0] & 0x0f)
+		n := int64(hdr[1] & 0x7f)
+		switch n {
+		case 126:
+			if _, err := io.ReadFull(c.br, hdr[2:4]); err != nil {
+				c.gone(ctx)
+				return
+			}
+			n = int64(binary.BigEndian.Uint16(hdr[2:4]))
+		case 127:
+			if _, err := io.ReadFull(c.br, hdr[2:10]); err != nil {
+				c.gone(ctx)
+				return
+			}
+			n = int64(binary.BigEndian.Uint64(hdr[2:10]))
+		}
+		if n > 64<<20 {
+			c.t.closed.Add(1)
+			return
+		}
+		if int64(cap(buf)) < n {
+			buf = make([]byte, n)
+		}
+		p := buf[:n]
+		if _, err := io.ReadFull(c.br, p); err != nil {
+			c.gone(ctx)
+			return
+		}
+		now := time.Now().UnixMicro()
+		c.t.bytes.Add(uint64(n))
+		switch op {
+		case ws.OpText:
+			c.message(p, now)
+		case ws.OpPing:
+			_ = wsutil.WriteClientMessage(c.nc, ws.OpPong, p)
+		case ws.OpClose:
+			if len(p) >= 2 && binary.BigEndian.Uint16(p) == 4001 {
+				c.t.evicted.Add(1)
+			} else {
+				c.t.closed.Add(1)
+			}
+			return
+		}
+	}
+}
+
+func (c *client) gone(ctx context.Context) {
+	if ctx.Err() == nil {
+		c.t.closed.Add(1)
+	}
+}
+
+var (
+	kUpdate   = []byte(`{"type":"update"`)
+	kSnapshot = []byte(`{"type":"snapshot"`)
+	kChannel  = []byte(`"channel":"`)
+	kFirst    = []byte(`"first_seq":`)
+	kSeq      = []byte(`"seq":`)
+	kTS       = []byte(`"ts":`)
+)
+
+// message checks one text message: sequence continuity of book updates
+// per subscription and the latency from the update's exchange time.
+func (c *client) message(p []byte, now int64) {
+	update := bytes.HasPrefix(p, kUpdate)
+	if !update && !bytes.HasPrefix(p, kSnapshot) {
+		c.t.other.Add(1)
+		return
+	}
+	s := c.find(p)
+	if s == nil {
+		c.t.other.Add(1)
+		return
+	}
+	seq := field(p, kSeq)
+	if !update {
+		c.t.snapshots.Add(1)
+		if s.seq == 0 {
+			c.haveAll++
+			if c.haveAll == len(c.subs) {
+				c.t.ready.Add(1)
+			}
+		}
+		s.seq = seq
+		return
+	}
+	c.t.updates.Add(1)
+	if s.seq == 0 {
+		return // before its snapshot: cannot happen with a correct server
+	}
+	if field(p, kFirst) != s.seq+1 {
+		c.t.gaps.Add(1)
+	}
+	s.seq = seq
+	c.hist.record(now - int64(field(p, kTS)))
+}
+
+func (c *client) find(p []byte) *sub {
+	i := bytes.Index(p, kChannel)
+	if i < 0 {
+		return nil
+	}
+	rest := p[i+len(kChannel):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return nil
+	}
+	ch := rest[:j]
+	for k := range c.subs {
+		if bytes.Equal(c.subs[k].channel, ch) {
+			return &c.subs[k]
+		}
+	}
+	return nil
+}
+
+// field returns the unsigned integer that follows key, or 0.
+func field(p, key []byte) uint64 {
+	i := bytes.Index(p, key)
+	if i < 0 {
+		return 0
+	}
+	var v uint64
+	for _, b := range p[i+len(key):] {
+		if b < '0' || b > '9' {
+			break
+		}
+		v = v*10 + uint64(b-'0')
+	}
+	return v
+}

@@ -1,0 +1,296 @@
+// Command loadgen measures marketfeed's fan-out under load: it runs a
+// Kafka broker (embedded, or uses an external one), a synthetic exchange
+// producing R events per second, a marketfeed server (a child process by
+// default, so that its CPU time and memory are its own), and N WebSocket
+// clients, each with S book subscriptions over M symbols. It prints, every
+// second and at the end, the deliveries per second, sequence gaps,
+// evictions, the latency from an update's exchange timestamp to its
+// receipt (p50, p99, p99.9, max), and the server's CPU time per delivery
+// and memory per connection, read from /proc.
+//
+// Only loopback is used: clients spread their source addresses over
+// 127.0.0.1-127.0.0.250 so that tens of thousands of connections do not
+// exhaust ephemeral ports. Runs are bounded by -warmup plus -duration.
+//
+//	go run ./bench/loadgen -clients 2000 -subs 5 -symbols 100 -rate 4000 -duration 20s
+//	go run ./bench/loadgen -clients 15000 -subs 1 -rate 0            # idle memory
+//	go run ./bench/loadgen -clients 2000 -subs 5 -rate 2000 -stalled 0.1
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/marketfeed/marketfeed/internal/broker"
+	"github.com/marketfeed/marketfeed/sim"
+	"github.com/segmentio/kafka-go"
+)
+
+type options struct {
+	clients, subs, symbols, depth int
+	interval                      string
+	rate                          float64
+	warmup, duration, settle      time.Duration
+	stalled                       float64
+	stalledRcvbuf                 int
+	serverMode                    string
+	partitions                    int
+	dialers                       int
+	serverOptions
+}
+
+func main() {
+	var o options
+	role := flag.String("role", "", "internal: -role=server runs the server child")
+	flag.IntVar(&o.clients, "clients", 2000, "WebSocket clients")
+	flag.IntVar(&o.subs, "subs", 5, "book subscriptions per client (distinct symbols)")
+	flag.IntVar(&o.symbols, "symbols", 100, "symbols of the synthetic exchange")
+	flag.IntVar(&o.depth, "depth", 20, "book depth of every subscription")
+	flag.StringVar(&o.interval, "interval", "raw", "subscription interval: raw, 100ms or 1s")
+	flag.Float64Var(&o.rate, "rate", 1000, "exchange events per second; 0 publishes snapshots only (idle connections)")
+	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "time after all clients are ready before measuring")
+	flag.DurationVar(&o.duration, "duration", 15*time.Second, "measurement time")
+	flag.DurationVar(&o.settle, "settle", 5*time.Second, "with -rate 0: wait before reading memory")
+	flag.Float64Var(&o.stalled, "stalled", 0, "fraction of clients that subscribe and then never read")
+	flag.IntVar(&o.stalledRcvbuf, "stalled-rcvbuf", 0, "receive buffer of stalled clients' sockets, set before connecting (0: the kernel's default, which can hold minutes of a stalled client's data)")
+	flag.StringVar(&o.brokers, "brokers", "", "external Kafka brokers (comma-separated); empty starts an embedded broker")
+	flag.StringVar(&o.topic, "topic", "marketdata", "Kafka topic")
+	flag.IntVar(&o.partitions, "partitions", 4, "partitions of the embedded broker's topic")
+	flag.StringVar(&o.serverMode, "server", "child", "child (a separate process) or inproc")
+	flag.IntVar(&o.maxQueueBytes, "max-queue-bytes", 0, "server: per-connection queue budget in bytes (0: the server's default)")
+	flag.IntVar(&o.queueFrames, "queue-frames", 0, "server: per-connection queue slots (0: the server's default)")
+	flag.IntVar(&o.sndbuf, "socket-sndbuf", 0, "server: SO_SNDBUF of client sockets (0: the kernel's autotuning)")
+	flag.IntVar(&o.dialers, "dialers", 32, "concurrent dials while connecting")
+	flag.Parse()
+	var err error
+	if *role == "server" {
+		err = runServerRole(o.serverOptions)
+	} else {
+		err = run(o)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	if o.subs > o.symbols {
+		return errors.New("-subs must not exceed -symbols")
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer cancel()
+
+	if o.brokers == "" {
+		b, err := broker.Start(broker.Config{Topic: o.topic, Partitions: o.partitions})
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		o.brokers = b.Addrs()[0]
+	}
+	var srv *serverHandle
+	var err error
+	if o.serverMode == "inproc" {
+		srv, err = startInProcess(o.serverOptions)
+	} else {
+		srv, err = startChild(o.serverOptions)
+	}
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+
+	// The exchange.
+	ex := sim.New(sim.Config{Symbols: o.symbols})
+	symbols := ex.Symbols()
+	w := &kafka.Writer{Addr: kafka.TCP(o.brokers), Topic: o.topic, Balancer: &kafka.Hash{},
+		BatchTimeout: time.Millisecond, BatchSize: 1000, RequiredAcks: kafka.RequireOne}
+	defer w.Close()
+	pctx, stopProducer := context.WithCancel(ctx)
+	defer stopProducer()
+	var pwg sync.WaitGroup
+	if o.rate > 0 {
+		pwg.Add(1)
+		go func() {
+			defer pwg.Done()
+			err := ex.Publish(pctx, w, sim.PublishConfig{Rate: o.rate, SnapshotEvery: time.Hour})
+			if err != nil && pctx.Err() == nil {
+				fmt.Fprintln(os.Stderr, "loadgen: producer:", err)
+			}
+		}()
+	} else if err := publishSnapshots(ctx, ex, w); err != nil {
+		return err
+	}
+	defer pwg.Wait()
+	defer stopProducer()
+
+	deadline := time.Now().Add(30 * time.Second)
+	for liveSymbols(srv.addr) < o.symbols {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("server serves %d of %d symbols live", liveSymbols(srv.addr), o.symbols)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if o.rate == 0 {
+		srv.collect()
+	}
+	rss0, _ := rssBytes(srv.pid)
+	fmt.Printf("machine: %d CPUs (%s); server pid %d at %s, RSS %.1f MiB before clients\n",
+		runtime.NumCPU(), cpuModel(), srv.pid, srv.addr, float64(rss0)/(1<<20))
+
+	// The clients.
+	var t totals
+	cctx, stopClients := context.WithCancel(ctx)
+	defer stopClients()
+	var cwg sync.WaitGroup
+	healthy, stalled := 0, 0
+	var stalledConns []*client
+	var next atomic.Int64
+	var dialErr atomic.Value
+	var mu sync.Mutex
+	url := "ws://" + srv.addr + "/ws"
+	start := time.Now()
+	var dwg sync.WaitGroup
+	for range o.dialers {
+		dwg.Add(1)
+		go func() {
+			defer dwg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= o.clients || cctx.Err() != nil {
+					return
+				}
+				chans := make([]string, o.subs)
+				for k := range chans {
+					chans[k] = "book." + symbols[(i*o.subs+k)%o.symbols]
+				}
+				dctx, dcancel := context.WithTimeout(cctx, 10*time.Second)
+				rcvbuf := 0
+				if isStalled(i, o.stalled) {
+					rcvbuf = o.stalledRcvbuf
+				}
+				c, err := dial(dctx, url, i, chans, o.depth, o.interval, rcvbuf, &t)
+				dcancel()
+				if err != nil {
+					dialErr.Store(err)
+					return
+				}
+				if isStalled(i, o.stalled) {
+					mu.Lock()
+					stalled++
+					stalledConns = append(stalledConns, c)
+					mu.Unlock()
+					continue
+				}
+				mu.Lock()
+				healthy++
+				mu.Unlock()
+				cwg.Add(1)
+				go func() { defer cwg.Done(); c.run(cctx) }()
+			}
+		}()
+	}
+	dwg.Wait()
+	if err, _ := dialErr.Load().(error); err != nil {
+		return fmt.Errorf("dial: %w (connected %d)", err, t.connected.Load())
+	}
+	defer func() {
+		for _, c := range stalledConns {
+			c.nc.Close()
+		}
+	}()
+	for t.ready.Load() < int64(healthy) {
+		if ctx.Err() != nil || time.Since(start) > 120*time.Second {
+			return fmt.Errorf("%d of %d clients ready", t.ready.Load(), healthy)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	fmt.Printf("connected %d clients (%d stalled) with %d subscriptions each in %v\n",
+		healthy+stalled, stalled, o.subs, time.Since(start).Round(time.Millisecond))
+
+	if o.rate == 0 {
+		return idleReport(ctx, o, srv, rss0, healthy+stalled)
+	}
+	r := newReporter(&t, srv)
+	return r.measure(ctx, o)
+}
+
+// isStalled spreads the stalled clients evenly: client i is stalled when
+// the running count of stalled clients steps up at i.
+func isStalled(i int, frac float64) bool {
+	return int(float64(i+1)*frac) > int(float64(i)*frac)
+}
+
+func publishSnapshots(ctx context.Context, ex *sim.Exchange, w *kafka.Writer) error {
+	var msgs []kafka.Message
+	for _, m := range ex.Snapshots(time.Now(), nil) {
+		msgs = append(msgs, kafka.Message{Key: m.Key, Value: m.Value, Time: m.Time})
+	}
+	return w.WriteMessages(ctx, msgs...)
+}
+
+func idleReport(ctx context.Context, o options, srv *serverHandle, rss0 int64, conns int) error {
+	select {
+	case <-ctx.Done():
+	case <-time.After(o.settle):
+	}
+	rss, err := rssBytes(srv.pid)
+	if err != nil {
+		return err
+	}
+	n := serverMetric(srv.addr, "marketfeed_ws_connections ")
+	fmt.Printf("idle: %d connections (server counts %.0f), %d subscriptions each\n", conns, n, o.subs)
+	fmt.Printf("idle: server RSS %.1f MiB (%.1f MiB before clients): %.2f KiB per connection\n",
+		float64(rss)/(1<<20), float64(rss0)/(1<<20), float64(rss-rss0)/1024/float64(conns))
+	srv.collect()
+	rss, _ = rssBytes(srv.pid)
+	fmt.Printf("idle: after a collection: server RSS %.1f MiB: %.2f KiB per connection\n",
+		float64(rss)/(1<<20), float64(rss-rss0)/1024/float64(conns))
+	heap := serverMetric(srv.addr, "go_memstats_heap_inuse_bytes ")
+	stack := serverMetric(srv.addr, "go_memstats_stack_inuse_bytes ")
+	g := serverMetric(srv.addr, "go_goroutines ")
+	fmt.Printf("idle: server Go heap in use %.1f MiB, stacks %.1f MiB, %.0f goroutines\n", heap/(1<<20), stack/(1<<20), g)
+	return nil
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range splitLines(string(b)) {
+		if len(line) > 10 && line[:10] == "model name" {
+			for i := range line {
+				if line[i] == ':' {
+					return line[i+2:]
+				}
+			}
+		}
+	}
+	return "unknown"
+}
+
+func splitLines(s string) []string {
+	var out []string
+	for len(s) > 0 {
+		i := 0
+		for i < len(s) && s[i] != '\n' {
+			i++
+		}
+		out = append(out, s[:i])
+		if i < len(s) {
+			i++
+		}
+		s = s[i:]
+	}
+	return out
+}

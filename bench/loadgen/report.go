@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+)
+
+// sample is the state of the counters at one moment.
+type sample struct {
+	at                time.Time
+	updates, other    uint64
+	gaps, evicted     uint64
+	closed            uint64
+	cpu, self         float64 // CPU seconds of the server and of this process
+	slow              float64 // server: slow-consumer disconnects
+	lat               counts
+	serverConnections float64
+}
+
+type reporter struct {
+	t   *totals
+	srv *serverHandle
+}
+
+func newReporter(t *totals, srv *serverHandle) *reporter { return &reporter{t: t, srv: srv} }
+
+func (r *reporter) sample() sample {
+	s := sample{
+		at:      time.Now(),
+		updates: r.t.updates.Load(),
+		other:   r.t.snapshots.Load() + r.t.other.Load(),
+		gaps:    r.t.gaps.Load(),
+		evicted: r.t.evicted.Load(),
+		closed:  r.t.closed.Load(),
+	}
+	s.cpu, _ = cpuSeconds(r.srv.pid)
+	s.self, _ = cpuSeconds(os.Getpid())
+	s.slow = serverMetric(r.srv.addr, `marketfeed_ws_disconnects_total{reason="slow_consumer"}`)
+	for i := range r.t.hists {
+		s.lat.add(&r.t.hists[i])
+	}
+	return s
+}
+
+func ms(us int64) string { return fmt.Sprintf("%.2fms", float64(us)/1000) }
+
+// measure waits out the warmup, then prints a line every second and a
+// summary of the measured window.
+func (r *reporter) measure(ctx context.Context, o options) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	begin := time.Now()
+	prev := r.sample()
+	var first sample
+	measuring := false
+	fmt.Println("    t  deliveries/s   gaps evicted(client/server)  p50      p99      p99.9    max      srvCPU  µs/delivery  RSS")
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		cur := r.sample()
+		if !measuring && time.Since(begin) >= o.warmup {
+			measuring, first = true, cur
+		}
+		r.line(time.Since(begin), prev, cur)
+		prev = cur
+		if measuring && cur.at.Sub(first.at) >= o.duration {
+			r.summary(o, first, cur)
+			return nil
+		}
+	}
+}
+
+func (r *reporter) line(el time.Duration, a, b sample) {
+	dt := b.at.Sub(a.at).Seconds()
+	d := b.lat.sub(&a.lat)
+	deliv := float64(b.updates-a.updates+b.other-a.other) / dt
+	cpu := b.cpu - a.cpu
+	per := 0.0
+	if n := b.updates - a.updates + b.other - a.other; n > 0 {
+		per = cpu / float64(n) * 1e6
+	}
+	rss, _ := rssBytes(r.srv.pid)
+	fmt.Printf("%5.0fs %12.0f %6d %7d/%-7.0f           %-8s %-8s %-8s %-8s %5.0f%%  %8.2f     %.0f MiB\n",
+		el.Seconds(), deliv, b.gaps, b.evicted, b.slow, ms(d.quantile(0.5)), ms(d.quantile(0.99)),
+		ms(d.quantile(0.999)), ms(d.max()), cpu/dt*100, per, float64(rss)/(1<<20))
+}
+
+func (r *reporter) summary(o options, a, b sample) {
+	dt := b.at.Sub(a.at).Seconds()
+	d := b.lat.sub(&a.lat)
+	n := b.updates - a.updates + b.other - a.other
+	cpu := b.cpu - a.cpu
+	rss, _ := rssBytes(r.srv.pid)
+	conns := r.t.connected.Load()
+	fmt.Printf("\nsummary: %d clients x %d subs over %d symbols, %s, depth %d, %.0f events/s, %.1fs measured\n",
+		o.clients, o.subs, o.symbols, o.interval, o.depth, o.rate, dt)
+	fmt.Printf("  deliveries/s   %.0f  (book updates %.0f/s)\n", float64(n)/dt, float64(b.updates-a.updates)/dt)
+	fmt.Printf("  bytes/s        %.1f MiB/s\n", float64(r.t.bytes.Load())/(1<<20)/time.Since(a.at).Seconds())
+	fmt.Printf("  latency        p50 %s  p99 %s  p99.9 %s  max %s  (%d updates)\n",
+		ms(d.quantile(0.5)), ms(d.quantile(0.99)), ms(d.quantile(0.999)), ms(d.max()), d.total())
+	fmt.Printf("  gaps           %d (whole run)\n", b.gaps)
+	fmt.Printf("  evictions      %d seen by clients, %.0f counted by the server (whole run); other closes %d\n", b.evicted, b.slow, b.closed)
+	per := 0.0
+	if n > 0 {
+		per = cpu / float64(n) * 1e6
+	}
+	fmt.Printf("  server CPU     %.2f s in %.1f s (%.0f%% of one core): %.2f µs per delivery\n", cpu, dt, cpu/dt*100, per)
+	if r.srv.pid != os.Getpid() {
+		fmt.Printf("  loadgen CPU    %.2f s (%.0f%% of one core; broker, exchange and clients)\n", b.self-a.self, (b.self-a.self)/dt*100)
+	}
+	fmt.Printf("  server RSS     %.1f MiB, %.1f KiB per connected client (%d)\n", float64(rss)/(1<<20), float64(rss)/1024/float64(max(conns, 1)), conns)
+}

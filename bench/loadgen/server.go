@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/marketfeed/marketfeed/fanout"
+	"github.com/marketfeed/marketfeed/feed"
+	"github.com/marketfeed/marketfeed/server"
+)
+
+// serverOptions are passed to the server, in the child process or in this
+// one.
+type serverOptions struct {
+	brokers       string
+	topic         string
+	maxQueueBytes int
+	queueFrames   int
+	sndbuf        int
+}
+
+func (o serverOptions) config() server.Config {
+	return server.Config{
+		Listen: "127.0.0.1:0",
+		Feed:   feed.Config{Brokers: strings.Split(o.brokers, ","), Topic: o.topic, Start: feed.StartEarliest},
+		WS:     fanout.Config{MaxQueueBytes: o.maxQueueBytes, QueueFrames: o.queueFrames, SocketSendBuffer: o.sndbuf, MaxSubscriptions: 1000},
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+}
+
+// runServerRole is the child process: a marketfeed server that prints its
+// address and runs until its standard input closes.
+func runServerRole(o serverOptions) error {
+	srv, err := server.New(o.config())
+	if err != nil {
+		return err
+	}
+	fmt.Printf("addr %s\n", srv.Addr())
+	// SIGUSR1 collects garbage and returns free memory to the system, so
+	// that the parent can read the memory that connections really hold.
+	usr := make(chan os.Signal, 1)
+	signal.Notify(usr, syscall.SIGUSR1)
+	go func() {
+		for range usr {
+			runtime.GC()
+			runtime.GC() // a second cycle shrinks stacks again
+			debug.FreeOSMemory()
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		cancel()
+	}()
+	return srv.Run(ctx)
+}
+
+// serverHandle is a running server: its address and process id.
+type serverHandle struct {
+	addr string
+	pid  int
+	stop func()
+}
+
+// startChild runs the server as a child process (this binary with
+// -role=server), so that its CPU time and memory are its own.
+func startChild(o serverOptions) (*serverHandle, error) {
+	cmd := exec.Command(os.Args[0], "-role=server", "-brokers="+o.brokers, "-topic="+o.topic,
+		"-max-queue-bytes="+strconv.Itoa(o.maxQueueBytes), "-queue-frames="+strconv.Itoa(o.queueFrames), "-socket-sndbuf="+strconv.Itoa(o.sndbuf))
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "addr ")
+	if err != nil || !ok {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("server child: %q %v", line, err)
+	}
+	return &serverHandle{addr: addr, pid: cmd.Process.Pid, stop: func() {
+		_ = in.Close()
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	}}, nil
+}
+
+// collect asks the server child to collect garbage and return free memory
+// to the system, and waits a little for it.
+func (s *serverHandle) collect() {
+	if s.pid == os.Getpid() {
+		runtime.GC()
+		runtime.GC()
+		debug.FreeOSMemory()
+		return
+	}
+	if p, err := os.FindProcess(s.pid); err == nil {
+		_ = p.Signal(syscall.SIGUSR1)
+	}
+	time.Sleep(2 * time.Second)
+}
+
+// startInProcess runs the server in this process.
+func startInProcess(o serverOptions) (*serverHandle, error) {
+	srv, err := server.New(o.config())
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = srv.Run(ctx); close(done) }()
+	return &serverHandle{addr: srv.Addr(), pid: os.Getpid(), stop: func() { cancel(); <-done }}, nil
+}
+
+// liveSymbols returns how many symbols the server serves live.
+func liveSymbols(addr string) int {
+	resp, err := http.Get("http://" + addr + "/v1/symbols")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return strings.Count(string(b), `"state":"live"`)
+}
+
+// serverMetric returns the sum of the server's metric lines that start
+// with prefix (a name, optionally with labels).
+func serverMetric(addr, prefix string) float64 {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	var sum float64
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, prefix) {
+			if i := strings.LastIndexByte(line, ' '); i > 0 {
+				v, _ := strconv.ParseFloat(line[i+1:], 64)
+				sum += v
+			}
+		}
+	}
+	return sum
+}

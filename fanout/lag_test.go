@@ -1,0 +1,170 @@
+package fanout_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/marketfeed/marketfeed/fanout"
+	"github.com/marketfeed/marketfeed/schemas"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// roundLevels returns n bid levels whose sizes depend on round v.
+func roundLevels(n, v int) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `["%d.00","%d.000"]`, 10000-i, v+i+1)
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// TestLagSnapshot has a client with "lag":"snapshot" stop reading while its
+// book changes fast. It is not evicted: its queue is dropped and its
+// subscription restarts from a fresh snapshot, and what it receives is
+// consistent: contiguous updates, a snapshot, contiguous updates, and
+// every snapshot holds the book of its seq.
+func TestLagSnapshot(t *testing.T) {
+	const levels, rounds = 100, 2000
+	s := startServer(t, fanout.Config{MaxQueueBytes: 64 << 10, WriteTimeout: 20 * time.Second})
+	s.feed(instrument("BTC-USD", 2, 3), snapshot("BTC-USD", 1, roundLevels(levels, 1), `[["10001.00","1.000"]]`))
+	s.sync(t)
+
+	c := dialSmallWindow(t, s.url)
+	c.sendText(`{"op":"subscribe","channel":"book.BTC-USD","depth":100,"lag":"snapshot"}`)
+	c.until(func(m *schemas.ServerMessage) bool { return m.Type == schemas.TypeSnapshot })
+
+	// The client reads nothing until the book has changed rounds times
+	// (about 8 MB of updates, beyond its queue budget and what the kernel
+	// buffers), then reads everything and records it.
+	type msg struct {
+		typ          string
+		first, seq   uint64
+		firstBidSize string
+		levels       int
+	}
+	got := make(chan msg, rounds*2)
+	errc := make(chan error, 1)
+	fed := make(chan struct{})
+	go func() {
+		<-fed
+		for {
+			m, _, err := c.read(30 * time.Second)
+			if err != nil {
+				errc <- err
+				return
+			}
+			if m.Channel != "book.BTC-USD" {
+				continue
+			}
+			r := msg{typ: m.Type, first: m.FirstSeq, seq: m.Seq, levels: len(m.Bids)}
+			if len(m.Bids) > 0 {
+				r.firstBidSize = m.Bids[0][1]
+			}
+			got <- r
+			if m.Seq == rounds+1 {
+				errc <- nil
+				return
+			}
+		}
+	}()
+	for i := 2; i <= rounds+1; i++ {
+		s.feed(delta("BTC-USD", i, roundLevels(levels, i), "[]"))
+		if i%100 == 0 {
+			s.sync(t)
+		}
+	}
+	s.sync(t)
+	close(fed)
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("slow client: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("slow client did not reach the last seq")
+	}
+	close(got)
+
+	if n := testutil.ToFloat64(s.m.Disconnects.WithLabelValues("slow_consumer")); n != 0 {
+		t.Fatalf("%v slow-consumer evictions, want none", n)
+	}
+	if n := testutil.ToFloat64(s.m.LagSnapshots); n < 1 {
+		t.Fatal("the client never lagged; the test did not exercise the policy")
+	}
+	last, snaps, updates := uint64(1), 0, 0
+	for m := range got {
+		switch m.typ {
+		case schemas.TypeSnapshot:
+			snaps++
+			if m.seq <= last {
+				t.Fatalf("snapshot at seq %d after seq %d", m.seq, last)
+			}
+			// Round v sets the best bid's size to v+1 (scale 3).
+			if want := fmt.Sprintf("%d.000", m.seq+1); m.firstBidSize != want || m.levels != levels {
+				t.Fatalf("snapshot at seq %d: best bid size %s with %d levels, want %s with %d", m.seq, m.firstBidSize, m.levels, want, levels)
+			}
+		case schemas.TypeUpdate:
+			updates++
+			if m.first != last+1 {
+				t.Fatalf("update %d-%d after seq %d: a gap", m.first, m.seq, last)
+			}
+		default:
+			t.Fatalf("unexpected %s", m.typ)
+		}
+		last = m.seq
+	}
+	t.Logf("%d skip-aheads; the client saw %d snapshots and %d updates", int(testutil.ToFloat64(s.m.LagSnapshots)), snaps, updates)
+	if snaps < 1 {
+		t.Fatal("no snapshot after the drop")
+	}
+	// The connection is still served.
+	c.sendText(`{"op":"ping","id":7}`)
+	c.until(func(m *schemas.ServerMessage) bool { return m.Type == schemas.TypePong })
+}
+
+// dialSmallWindow connects like dial, with a receive buffer of 8 KiB set
+// before the handshake (so that the advertised window matches it), so the
+// server's backlog builds up in its own queue rather than in the kernel.
+func dialSmallWindow(t *testing.T, url string) *wsClient {
+	t.Helper()
+	d := ws.Dialer{NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nd := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			err := rc.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 8192)
+			})
+			if err != nil {
+				return err
+			}
+			return serr
+		}}
+		return nd.DialContext(ctx, network, addr)
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	nc, br, _, err := d.Dial(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if br == nil {
+		br = bufio.NewReader(nc)
+	}
+	c := &wsClient{t: t, nc: nc, br: br}
+	t.Cleanup(func() { nc.Close() })
+	if m := c.next(); m.Type != schemas.TypeWelcome {
+		t.Fatalf("first message %+v, want welcome", m)
+	}
+	return c
+}
