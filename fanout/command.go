@@ -32,6 +32,12 @@ func (c *Conn) handleText(msg []byte) bool {
 		c.closeWith(schemas.CloseInvalidPayload, "invalid UTF-8", "protocol_error")
 		return false
 	}
+	c.smu.Lock()
+	defer c.smu.Unlock()
+	if !c.rateOK() {
+		c.sendError(0, schemas.CodeRateLimited, "too many messages; this one was dropped", "")
+		return c.countInvalid()
+	}
 	var cmd schemas.Command
 	if err := schemas.ParseCommand(msg, &cmd); err != nil {
 		var pe *schemas.ProtocolError
@@ -95,9 +101,9 @@ func (c *Conn) subscribe(id int64, channel string, depth int, interval string) b
 		c.sendError(id, schemas.CodeAlreadySubscribed, "already subscribed to "+channel, channel)
 		return false
 	}
-	if len(c.subs) >= c.hub.cfg.MaxSubscriptions {
+	if max := c.maxSubscriptions(); len(c.subs) >= max {
 		c.sendError(id, schemas.CodeTooManySubscriptions,
-			fmt.Sprintf("at most %d subscriptions per connection", c.hub.cfg.MaxSubscriptions), channel)
+			fmt.Sprintf("at most %d subscriptions per connection", max), channel)
 		return false
 	}
 	t := c.hub.Topic(symbol)
@@ -123,6 +129,9 @@ func (c *Conn) subscribe(id int64, channel string, depth int, interval string) b
 			}
 			s.depth = depth
 		}
+	}
+	if !c.allowed(id, s) {
+		return false
 	}
 	if !t.post(func() { t.subscribe(c, s, id) }) {
 		c.sendError(id, schemas.CodeUnknownSymbol, "symbol "+symbol+" is no longer served", channel)

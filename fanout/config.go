@@ -34,6 +34,9 @@ type Config struct {
 	CloseLinger time.Duration
 	// Logger receives connection-level events. Nil means slog.Default().
 	Logger *slog.Logger
+	// Authorizer decides who may connect and what each connection may
+	// receive. Nil means every client may connect and receive everything.
+	Authorizer Authorizer
 }
 
 func (c Config) withDefaults() Config {

@@ -36,9 +36,16 @@ type Conn struct {
 	wdone chan struct{} // closed when the write goroutine has ended
 	done  chan struct{} // closed when the connection is finished
 
+	// smu guards subs and sess: the read goroutine holds it while it
+	// handles a command, Hub.Recheck while it re-checks the connection.
+	smu  sync.Mutex
+	subs map[string]*subscription
+	sess Session // nil without an Authorizer
+
 	// Read-goroutine state.
-	subs       map[string]*subscription
 	invalid    int
+	rateTokens int
+	rateAt     time.Time
 	peerClosed bool // the client's close frame or EOF was read
 }
 
@@ -309,11 +316,17 @@ func (c *Conn) readFailed(err error) {
 // bytes are drained for at most CloseLinger so the close frame is not lost
 // to a reset, and the socket is closed.
 func (c *Conn) cleanup(br *bufio.Reader) {
+	c.smu.Lock()
 	for ch, s := range c.subs {
 		s.topic.post(func() { s.topic.unsubscribe(c, s, 0, false) })
 		delete(c.subs, ch)
 		c.hub.metrics.Subscriptions.Dec()
 	}
+	if c.sess != nil {
+		c.sess.End()
+		c.sess = nil
+	}
+	c.smu.Unlock()
 	c.mu.Lock()
 	if !c.closing {
 		c.closing = true

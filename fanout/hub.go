@@ -104,6 +104,10 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	sess, ok := h.admit(w, r)
+	if !ok {
+		return
+	}
 	nc, rw, _, err := ws.UpgradeHTTP(r, w)
 	if err != nil {
 		// UpgradeHTTP has already answered with a 4xx.
@@ -118,15 +122,29 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		br = bufio.NewReaderSize(nc, 512)
 	}
-	h.serve(nc, br)
+	h.serve(nc, br, sess)
 }
 
-// serve runs a connection whose handshake is done.
-func (h *Hub) serve(nc net.Conn, br *bufio.Reader) {
+// serve runs a connection whose handshake is done; sess is its admitted
+// session, nil without an Authorizer.
+func (h *Hub) serve(nc net.Conn, br *bufio.Reader, sess Session) {
+	if sess != nil {
+		if r := sess.Start(); r != nil {
+			h.metrics.Disconnects.WithLabelValues("connection_limit").Inc()
+			_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
+			_, _ = nc.Write(closeFrame(r.Close, r.Message))
+			nc.Close()
+			return
+		}
+	}
 	c := newConn(h, nc)
+	c.sess = sess
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
+		if sess != nil {
+			sess.End()
+		}
 		_, _ = nc.Write(closeFrame(schemas.CloseGoingAway, "server shutting down"))
 		nc.Close()
 		return

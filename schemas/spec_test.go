@@ -252,10 +252,10 @@ func checkClientInvalidExample(t *testing.T, ex example, body []byte) {
 func TestSpecTables(t *testing.T) {
 	codes := []string{CodeInvalidJSON, CodeInvalidRequest, CodeUnknownOp, CodeUnknownChannel, CodeUnknownSymbol,
 		CodeInvalidDepth, CodeInvalidInterval, CodeAlreadySubscribed, CodeNotSubscribed,
-		CodeTooManySubscriptions, CodeRateLimited}
+		CodeTooManySubscriptions, CodeRateLimited, CodeUnauthorized, CodeNotEntitled}
 	closes := []int{CloseNormal, CloseGoingAway, CloseProtocolError, CloseUnsupportedData, CloseInvalidPayload,
 		ClosePolicyViolation, CloseMessageTooBig, CloseInternalError, CloseIdleTimeout, CloseSlowConsumer,
-		CloseTooManyErrors}
+		CloseTooManyErrors, CloseUnauthorized, CloseConnectionLimit}
 	ws, err := os.ReadFile("websocket.md")
 	if err != nil {
 		t.Fatal(err)
