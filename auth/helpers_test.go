@@ -286,3 +286,9 @@ func isData(m *schemas.ServerMessage) bool {
 	}
 	return false
 }
+
+// writeText sends a text message; safe from a goroutine other than the
+// test's.
+func writeText(c *client, s string) error {
+	return wsutil.WriteClientMessage(c.nc, ws.OpText, []byte(s))
+}
