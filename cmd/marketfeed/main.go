@@ -4,6 +4,7 @@
 //	marketfeed serve   consume a Kafka topic and serve WebSocket clients
 //	marketfeed demo    the same, on an embedded broker fed by a synthetic exchange
 //	marketfeed watch   show a channel live in the terminal
+//	marketfeed keys    manage the API key file (create, list, revoke, show)
 //
 // Run "marketfeed <command> -h" for the flags of each command.
 package main
@@ -32,6 +33,7 @@ Usage:
   marketfeed serve [flags]           consume Kafka and serve WebSocket clients
   marketfeed demo [flags]            embedded broker + synthetic exchange + server
   marketfeed watch [flags] CHANNEL   show book.SYM, ticker.SYM or trades.SYM live
+  marketfeed keys create|list|revoke|show [flags]   manage API keys
 
 Run "marketfeed COMMAND -h" for the flags of a command.
 `
@@ -51,6 +53,8 @@ func main() {
 		err = runDemo(ctx, os.Args[2:])
 	case "watch":
 		err = runWatch(ctx, os.Args[2:])
+	case "keys":
+		err = runKeys(os.Args[2:])
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(os.Stdout, usage)
 		return
@@ -98,13 +102,17 @@ func runServe(ctx context.Context, args []string) error {
 	start := fs.String("start", env("MARKETFEED_START", feed.StartLookback), "where to start reading: lookback, earliest or latest (env MARKETFEED_START)")
 	lookback := fs.Duration("lookback", envDuration("MARKETFEED_LOOKBACK", 2*time.Minute), "with -start lookback: how far back to start; must cover a snapshot period (env MARKETFEED_LOOKBACK)")
 	logLevel := fs.String("log-level", env("MARKETFEED_LOG_LEVEL", "info"), "debug, info, warn or error (env MARKETFEED_LOG_LEVEL)")
+	keys := fs.String("keys", env("MARKETFEED_KEYS", ""), "API key file; empty serves everyone everything (env MARKETFEED_KEYS)")
+	origins := fs.String("origins", env("MARKETFEED_ORIGINS", ""), "with -keys: comma-separated browser origins allowed to connect, * for any; empty: same host only (env MARKETFEED_ORIGINS)")
 	_ = fs.Parse(args)
 	log, err := newLogger(*logLevel)
 	if err != nil {
 		return err
 	}
 	srv, err := server.New(server.Config{
-		Listen: *listen,
+		Keys:    *keys,
+		Origins: splitList(*origins),
+		Listen:  *listen,
 		Feed: feed.Config{
 			Brokers:  strings.Split(*brokers, ","),
 			Topic:    *topic,
@@ -116,6 +124,7 @@ func runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	reloadOnHangup(ctx, srv, log)
 	return srv.Run(ctx)
 }
 
@@ -126,6 +135,8 @@ func runDemo(ctx context.Context, args []string) error {
 	rate := fs.Float64("rate", 200, "exchange events per second")
 	partitions := fs.Int("partitions", 4, "partitions of the embedded topic")
 	logLevel := fs.String("log-level", env("MARKETFEED_LOG_LEVEL", "warn"), "debug, info, warn or error (env MARKETFEED_LOG_LEVEL)")
+	keys := fs.String("keys", "", "API key file; empty: a temporary one with an anonymous plan and a printed demo key")
+	open := fs.Bool("open", false, "serve everyone everything, without API keys")
 	_ = fs.Parse(args)
 	log, err := newLogger(*logLevel)
 	if err != nil {
@@ -136,6 +147,8 @@ func runDemo(ctx context.Context, args []string) error {
 		Symbols:    *symbols,
 		Rate:       *rate,
 		Partitions: *partitions,
+		Keys:       *keys,
+		Open:       *open,
 		Out:        os.Stdout,
 		Logger:     log,
 	})
@@ -147,6 +160,7 @@ func runWatch(ctx context.Context, args []string) error {
 	depth := fs.Int("depth", 10, "book depth: 1, 5, 10, 20, 50, 100, 500 or 1000")
 	interval := fs.String("interval", "100ms", "update interval: raw, 100ms or 1s")
 	raw := fs.Bool("raw", false, "print every message as one JSON line instead of the live view")
+	key := fs.String("key", env("MARKETFEED_API_KEY", ""), "API key, sent as a bearer token (env MARKETFEED_API_KEY)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: marketfeed watch [flags] CHANNEL   (book.SYM, ticker.SYM or trades.SYM)")
 		fs.PrintDefaults()
@@ -162,6 +176,7 @@ func runWatch(ctx context.Context, args []string) error {
 		Depth:    *depth,
 		Interval: *interval,
 		Raw:      *raw,
+		Header:   bearer(*key),
 		Color:    watch.IsTerminal(os.Stdout) && os.Getenv("NO_COLOR") == "",
 		Log:      os.Stderr,
 	}, os.Stdout)
