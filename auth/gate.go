@@ -99,6 +99,29 @@ func (g *Gate) Admit(r *http.Request) (fanout.Session, *fanout.Refusal) {
 	return &session{store: g.Store, p: p}, nil
 }
 
+// AdmitKey implements fanout.Authorizer for the auth message.
+func (g *Gate) AdmitKey(key, addr string) (fanout.Session, *fanout.Refusal) {
+	lim := g.Limiter
+	if lim == nil {
+		lim = &FailureLimiter{}
+		g.Limiter = lim
+	}
+	if lim.Blocked(addr) {
+		g.Store.metrics.Failures.WithLabelValues("rate_limited").Inc()
+		return nil, &fanout.Refusal{Code: schemas.CodeRateLimited, Close: schemas.CloseUnauthorized,
+			Message: "too many failed attempts; try again later"}
+	}
+	if key == "" {
+		key = "-" // an empty key would name the anonymous principal
+	}
+	p, err := g.Store.Authenticate(key)
+	if err != nil {
+		lim.Fail(addr)
+		return nil, &fanout.Refusal{Code: schemas.CodeUnauthorized, Close: schemas.CloseUnauthorized, Message: err.Error()}
+	}
+	return &session{store: g.Store, p: p}, nil
+}
+
 // session is one admitted connection's principal.
 type session struct {
 	store *Store

@@ -220,3 +220,51 @@ func TestConnectionLimitUnderBurst(t *testing.T) {
 		c.nc.Close()
 	}
 }
+
+func TestAuthMessage(t *testing.T) {
+	secret, k := newKey(t, "alice", "pro", nil)
+	e := startEnv(t, envConfig{
+		file: &auth.File{Anonymous: "free", Plans: map[string]*auth.Plan{
+			"free": {Symbols: []string{"*"}, MaxDepth: 20, MinInterval: "1s"},
+			"pro":  {Symbols: []string{"*"}, MaxConnections: 1},
+		}, Keys: []*auth.KeyEntry{k}},
+		symbols: []string{"BTC-USD"}, noFeed: true,
+	})
+	const deep = `{"op":"subscribe","id":2,"channel":"book.BTC-USD","depth":1000,"interval":"raw"}`
+
+	c := dial(t, e.url, "")
+	c.send(`{"op":"auth","id":1,"key":"` + secret + `"}`)
+	if m := c.next(); m.Type != schemas.TypeAuthenticated || m.ID != 1 {
+		t.Fatalf("auth: %+v", m)
+	}
+	c.send(deep)
+	if m := c.next(); m.Type != schemas.TypeSubscribed {
+		t.Fatalf("subscribe after auth: %+v", m)
+	}
+	c.send(`{"op":"auth","id":3,"key":"` + secret + `"}`)
+	if m := c.until(func(m *schemas.ServerMessage) bool { return !isData(m) }); m.Type != schemas.TypeError || m.Code != schemas.CodeInvalidRequest || strings.Contains(m.Message, secret) {
+		t.Fatalf("second auth: %+v", m)
+	}
+	if n := e.store.Connections(auth.Principal{ID: "alice"}); n != 1 {
+		t.Fatalf("alice holds %d connections, want 1", n)
+	}
+
+	// The key's connection limit applies to auth messages too.
+	over := dial(t, e.url, "")
+	over.send(`{"op":"auth","id":1,"key":"` + secret + `"}`)
+	over.expectClose(schemas.CloseConnectionLimit)
+
+	// A wrong key: unauthorized, then 4003; the anonymous plan stays narrow.
+	wrong, _ := auth.NewSecret()
+	bad := dial(t, e.url, "")
+	bad.send(`{"op":"auth","id":1,"key":"` + wrong + `"}`)
+	if m := bad.next(); m.Type != schemas.TypeError || m.Code != schemas.CodeUnauthorized || strings.Contains(m.Message, wrong) {
+		t.Fatalf("wrong key: %+v", m)
+	}
+	bad.expectClose(schemas.CloseUnauthorized)
+	anon := dial(t, e.url, "")
+	anon.send(deep)
+	if m := anon.next(); m.Code != schemas.CodeNotEntitled {
+		t.Fatalf("anonymous deep book: %+v", m)
+	}
+}

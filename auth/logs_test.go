@@ -45,7 +45,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	alice, ka := newKey(t, "alice", "full", nil)
 	bob, kb := newKey(t, "bob", "full", nil)
 	e := startEnv(t, envConfig{
-		file:    &auth.File{Plans: map[string]*auth.Plan{"full": {Symbols: []string{"*"}, MaxConnections: 1}}, Keys: []*auth.KeyEntry{ka, kb}},
+		file:    &auth.File{Anonymous: "full", Plans: map[string]*auth.Plan{"full": {Symbols: []string{"*"}, MaxConnections: 1}}, Keys: []*auth.KeyEntry{ka, kb}},
 		log:     log,
 		symbols: []string{"BTC-USD"},
 	})
@@ -66,6 +66,15 @@ func TestSecretsNeverLogged(t *testing.T) {
 	wrong, _ := auth.NewSecret()
 	refusedBody(http.Header{"Authorization": {"Bearer " + wrong}})
 	refusedBody(http.Header{"X-Api-Key": {alice + "x"}})
+
+	anon, _, err := dialErr(e.url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anon.t = t
+	_ = anon.next()
+	anon.send(`{"op":"auth","key":"` + wrong + `"}`)
+	anon.expectClose(4003)
 
 	a := dial(t, e.url, alice)
 	b := dial(t, e.url, bob)

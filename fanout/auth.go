@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"net"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -15,6 +16,9 @@ type Authorizer interface {
 	// Admit checks an upgrade request before the upgrade. A refusal is
 	// answered with its HTTP status and message.
 	Admit(r *http.Request) (Session, *Refusal)
+	// AdmitKey checks a key sent in an auth message by the client at
+	// addr (host only). The refusal's message must not contain the key.
+	AdmitKey(key, addr string) (Session, *Refusal)
 }
 
 // Session is the rights of one admitted connection. The hub calls Start
@@ -170,4 +174,33 @@ func (h *Hub) admit(w http.ResponseWriter, r *http.Request) (Session, bool) {
 		return nil, false
 	}
 	return sess, true
+}
+
+// authenticate handles an auth command: accepted only as the first
+// message of a connection admitted without a key (the anonymous plan), it
+// replaces the session with the key's. It returns false when the
+// connection must stop reading.
+func (c *Conn) authenticate(id int64, key string) bool {
+	if c.sess == nil || c.hub.cfg.Authorizer == nil || c.msgs != 1 {
+		c.sendError(id, schemas.CodeInvalidRequest, "auth is only accepted as the first message of a connection without a key", "")
+		return c.countInvalid()
+	}
+	addr := c.nc.RemoteAddr().String()
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		addr = host
+	}
+	sess, r := c.hub.cfg.Authorizer.AdmitKey(key, addr)
+	if r == nil {
+		r = sess.Start()
+	}
+	if r != nil {
+		c.sendError(id, schemas.CodeUnauthorized, r.Message, "")
+		c.closeWith(r.Close, r.Message, "unauthorized")
+		return false
+	}
+	c.sess.End()
+	c.sess = sess
+	c.rateAt = time.Time{}
+	c.send(&schemas.ServerMessage{Type: schemas.TypeAuthenticated, ID: id})
+	return true
 }

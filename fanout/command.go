@@ -34,6 +34,7 @@ func (c *Conn) handleText(msg []byte) bool {
 	}
 	c.smu.Lock()
 	defer c.smu.Unlock()
+	c.msgs++
 	if !c.rateOK() {
 		c.sendError(0, schemas.CodeRateLimited, "too many messages; this one was dropped", "")
 		return c.countInvalid()
@@ -60,6 +61,8 @@ func (c *Conn) handleText(msg []byte) bool {
 				return false
 			}
 		}
+	case schemas.OpAuth:
+		return c.authenticate(cmd.ID, cmd.Key)
 	case schemas.OpPing:
 		c.send(&schemas.ServerMessage{Type: schemas.TypePong, ID: cmd.ID, TS: time.Now().UnixMicro()})
 	case schemas.OpList:

@@ -44,6 +44,7 @@ type Conn struct {
 
 	// Read-goroutine state.
 	invalid    int
+	msgs       int // text messages handled
 	rateTokens int
 	rateAt     time.Time
 	peerClosed bool // the client's close frame or EOF was read

@@ -19,12 +19,14 @@ const (
 	OpPing
 	// OpList asks for the list of subscriptions.
 	OpList
+	// OpAuth presents an API key on a connection opened without one.
+	OpAuth
 )
 
-var opNames = [...]string{"", "subscribe", "unsubscribe", "ping", "list"}
+var opNames = [...]string{"", "subscribe", "unsubscribe", "ping", "list", "auth"}
 
 // String returns the wire name of o ("subscribe", "unsubscribe", "ping",
-// "list"), or "" for an invalid op.
+// "list", "auth"), or "" for an invalid op.
 func (o Op) String() string {
 	if int(o) < len(opNames) {
 		return opNames[o]
@@ -50,6 +52,9 @@ type Command struct {
 	Depth int
 	// Interval is the requested interval (subscribe only); "" when absent.
 	Interval string
+	// Key is the API key (auth only). It is a secret: never log it or
+	// echo it in a reply.
+	Key string
 }
 
 func badRequest(msg string) error {
@@ -61,7 +66,8 @@ func badRequest(msg string) error {
 // unknown_op, invalid_depth or invalid_interval. On error c.ID holds the
 // command's id when it could be read, so the error reply can echo it.
 // Unknown fields are ignored; channel, channels, depth and interval are
-// ignored for ping and list, depth and interval for unsubscribe.
+// ignored for ping, list and auth, depth and interval for unsubscribe. An
+// auth command needs a non-empty string "key"; errors never quote it.
 // Channel names are not checked here: see ParseChannel.
 func ParseCommand(data []byte, c *Command) error {
 	*c = Command{Channels: c.Channels[:0]}
@@ -97,6 +103,17 @@ func ParseCommand(data []byte, c *Command) error {
 		return nil
 	case "list":
 		c.Op = OpList
+		return nil
+	case "auth":
+		c.Op = OpAuth
+		raw, ok := m["key"]
+		if !ok {
+			return badRequest("key is required")
+		}
+		if c.Key, ok = rawString(raw); !ok || c.Key == "" {
+			c.Key = ""
+			return badRequest("key must be a non-empty string")
+		}
 		return nil
 	default:
 		return &ProtocolError{Code: CodeUnknownOp, Message: "unknown op " + quote([]byte(op))}
@@ -222,6 +239,9 @@ func AppendCommand(dst []byte, c *Command) []byte {
 	}
 	if c.Interval != "" {
 		dst = appendString(appendKey(dst, "interval"), []byte(c.Interval))
+	}
+	if c.Key != "" {
+		dst = appendString(appendKey(dst, "key"), []byte(c.Key))
 	}
 	return append(dst, '}')
 }

@@ -22,6 +22,7 @@ func TestParseCommandValid(t *testing.T) {
 		{`{"op":"list","id":9223372036854775807,"op":"list"}`, Command{Op: OpList, ID: 9223372036854775807}},
 		{`{"op":"subscribe","channel":"not checked here","interval":"1s","depth":1000}`,
 			Command{Op: OpSubscribe, Channels: []string{"not checked here"}, Depth: 1000, Interval: "1s"}},
+		{`{"op":"auth","id":6,"key":"mfk_abc","channel":"ignored"}`, Command{Op: OpAuth, ID: 6, Key: "mfk_abc"}},
 	}
 	var c Command
 	for _, tt := range tests {
@@ -56,6 +57,9 @@ func TestParseCommandErrors(t *testing.T) {
 		{`{"op":"ping","id":9223372036854775808}`, CodeInvalidRequest, 0},
 		{`{"op":"ping","id":null}`, CodeInvalidRequest, 0},
 		{`{"op":"subscribe","id":3}`, CodeInvalidRequest, 3},
+		{`{"op":"auth","id":7}`, CodeInvalidRequest, 7},
+		{`{"op":"auth","key":""}`, CodeInvalidRequest, 0},
+		{`{"op":"auth","key":7}`, CodeInvalidRequest, 0},
 		{`{"op":"subscribe","channel":"a","channels":["b"]}`, CodeInvalidRequest, 0},
 		{`{"op":"subscribe","channel":null}`, CodeInvalidRequest, 0},
 		{`{"op":"subscribe","channels":"book.A"}`, CodeInvalidRequest, 0},

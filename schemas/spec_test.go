@@ -182,13 +182,13 @@ func TestSpecExamples(t *testing.T) {
 			t.Errorf("kafka.md has no bad record with reason %s", r)
 		}
 	}
-	for _, o := range []Op{OpSubscribe, OpUnsubscribe, OpPing, OpList} {
+	for _, o := range []Op{OpSubscribe, OpUnsubscribe, OpPing, OpList, OpAuth} {
 		if !ops[o.String()] {
 			t.Errorf("websocket.md has no %s example", o)
 		}
 	}
 	for _, ty := range []string{TypeWelcome, TypeSubscribed, TypeUnsubscribed, TypeError, TypePong, TypeSubscriptions,
-		TypeSnapshot, TypeUpdate, TypeStatus, TypeTicker, TypeTrades} {
+		TypeSnapshot, TypeUpdate, TypeStatus, TypeTicker, TypeTrades, TypeAuthenticated} {
 		if !serverTypes[ty] {
 			t.Errorf("websocket.md has no %s example", ty)
 		}

@@ -17,6 +17,7 @@ const (
 	TypeStatus        = "status"
 	TypeTicker        = "ticker"
 	TypeTrades        = "trades"
+	TypeAuthenticated = "authenticated"
 )
 
 // Book status values carried by a status message.
