@@ -1,8 +1,8 @@
 package fanout
 
 import (
-	"net"
 	"encoding/json"
+	"net"
 	"net/http"
 	"time"
 
