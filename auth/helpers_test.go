@@ -97,7 +97,7 @@ func (e *env) startMarket(ctx context.Context, symbols []string, moving bool, wg
 			rec(s, fmt.Sprintf(`{"type":"snapshot","symbol":%q,"ts":1767225600000001,"seq":1,"bids":[["100.00","1.000"],["99.00","2.000"]],"asks":[["101.00","1.000"],["102.00","2.000"]]}`, s)))
 	}
 	e.in <- b
-	e.sync()
+	e.waitLive(symbols)
 	if !moving {
 		return
 	}
@@ -129,13 +129,25 @@ func (e *env) startMarket(ctx context.Context, symbols []string, moving bool, wg
 
 func rec(sym, v string) feed.Record { return feed.Record{Key: []byte(sym), Value: []byte(v)} }
 
-func (e *env) sync() {
+// waitLive waits until every symbol's book is served. (The shard serves
+// its input and Exec in random order, so an Exec after a batch does not
+// prove the batch was applied.)
+func (e *env) waitLive(symbols []string) {
 	e.t.Helper()
-	done := make(chan struct{})
-	if !e.shard.Exec(func() { close(done) }) {
-		e.t.Fatal("shard stopped")
+	deadline := time.Now().Add(10 * time.Second)
+	for _, sym := range symbols {
+		for {
+			if tp := e.hub.Topic(sym); tp != nil {
+				if st, _ := tp.State(); st == fanout.Live {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				e.t.Fatalf("%s is not served", sym)
+			}
+			time.Sleep(time.Millisecond)
+		}
 	}
-	<-done
 }
 
 // rewrite applies edit to the key file and writes it back.

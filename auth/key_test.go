@@ -154,3 +154,42 @@ func TestFailureLimiter(t *testing.T) {
 		t.Fatal("another address is blocked")
 	}
 }
+
+func TestSetAnonymous(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys.json")
+	if err := auth.WriteFile(path, &auth.File{Anonymous: "free", Plans: map[string]*auth.Plan{
+		"free": {Symbols: []string{"*"}, MaxDepth: 5}, "wide": {Symbols: []string{"*"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := auth.Open(path, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	depth := func() int {
+		t.Helper()
+		p, err := st.Authenticate("")
+		if err != nil {
+			return 0
+		}
+		e, err := st.Entitlements(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.MaxDepth
+	}
+	if d := depth(); d != 5 {
+		t.Fatalf("file's anonymous plan: depth %d", d)
+	}
+	if err := st.SetAnonymous("wide"); err != nil || depth() != 1000 {
+		t.Fatalf("override: %v, depth %d", err, depth())
+	}
+	if err := st.SetAnonymous("gold"); err == nil || depth() != 1000 {
+		t.Fatalf("undefined plan: %v, depth %d", err, depth())
+	}
+	if err := st.SetAnonymous(auth.NoAnonymous); err != nil || depth() != 0 {
+		t.Fatalf("none: %v, depth %d", err, depth())
+	}
+	if err := st.SetAnonymous(""); err != nil || depth() != 5 {
+		t.Fatalf("back to the file: %v, depth %d", err, depth())
+	}
+}

@@ -47,9 +47,10 @@ type Store struct {
 	metrics *Metrics
 	snap    atomic.Pointer[snapshot]
 
-	statMu  sync.Mutex // guards modTime and size (the last file loaded)
+	statMu  sync.Mutex // guards modTime, size (the last file loaded) and anon
 	modTime time.Time
 	size    int64
+	anon    string // overrides the file's anonymous plan when set
 
 	lmu       sync.Mutex
 	listeners []func()
@@ -86,13 +87,21 @@ func (s *Store) Reload() error {
 		return err
 	}
 	f, err := ReadFile(s.path)
-	var snap *snapshot
-	if err == nil {
-		snap, err = f.compile()
-	}
 	s.statMu.Lock()
 	s.modTime, s.size = st.ModTime(), st.Size()
+	anon := s.anon
 	s.statMu.Unlock()
+	var snap *snapshot
+	if err == nil {
+		switch anon {
+		case "":
+		case NoAnonymous:
+			f.Anonymous = ""
+		default:
+			f.Anonymous = anon
+		}
+		snap, err = f.compile()
+	}
 	if err != nil {
 		s.metrics.Reloads.WithLabelValues("error").Inc()
 		return err
@@ -101,6 +110,28 @@ func (s *Store) Reload() error {
 	s.metrics.Reloads.WithLabelValues("ok").Inc()
 	s.log.Info("key file loaded", "path", s.path, "keys", len(snap.byID), "anonymous", snap.anonymous != nil)
 	s.notify()
+	return nil
+}
+
+// NoAnonymous, given to SetAnonymous, refuses clients without a key
+// whatever the key file says.
+const NoAnonymous = "none"
+
+// SetAnonymous makes plan (a plan of the key file) the anonymous plan
+// instead of the file's "anonymous" field, NoAnonymous refuses clients
+// without a key, "" follows the file again. It reloads the file and fails,
+// leaving the previous setting, if the plan is not defined.
+func (s *Store) SetAnonymous(plan string) error {
+	s.statMu.Lock()
+	prev := s.anon
+	s.anon = plan
+	s.statMu.Unlock()
+	if err := s.Reload(); err != nil {
+		s.statMu.Lock()
+		s.anon = prev
+		s.statMu.Unlock()
+		return err
+	}
 	return nil
 }
 

@@ -42,6 +42,10 @@ type Config struct {
 	// when Keys is set ("*" allows any). Empty allows non-browser clients
 	// and same-host origins only.
 	Origins []string
+	// AnonymousPlan names the key file's plan for clients without a key,
+	// instead of the file's "anonymous" field; "none" refuses them. Empty
+	// means the file decides.
+	AnonymousPlan string
 	// KeysPoll is how often the key file is checked for changes. Zero
 	// means 250ms.
 	KeysPoll time.Duration
@@ -87,6 +91,11 @@ func New(cfg Config) (*Server, error) {
 		var err error
 		if keys, err = auth.Open(cfg.Keys, auth.NewMetrics(reg), cfg.Logger); err != nil {
 			return nil, fmt.Errorf("server: %w", err)
+		}
+		if cfg.AnonymousPlan != "" {
+			if err := keys.SetAnonymous(cfg.AnonymousPlan); err != nil {
+				return nil, fmt.Errorf("server: anonymous plan: %w", err)
+			}
 		}
 		cfg.WS.Authorizer = auth.NewGate(keys, cfg.Origins)
 	}

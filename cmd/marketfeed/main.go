@@ -104,15 +104,17 @@ func runServe(ctx context.Context, args []string) error {
 	logLevel := fs.String("log-level", env("MARKETFEED_LOG_LEVEL", "info"), "debug, info, warn or error (env MARKETFEED_LOG_LEVEL)")
 	keys := fs.String("keys", env("MARKETFEED_KEYS", ""), "API key file; empty serves everyone everything (env MARKETFEED_KEYS)")
 	origins := fs.String("origins", env("MARKETFEED_ORIGINS", ""), "with -keys: comma-separated browser origins allowed to connect, * for any; empty: same host only (env MARKETFEED_ORIGINS)")
+	anonymous := fs.String("anonymous-plan", env("MARKETFEED_ANONYMOUS_PLAN", ""), `with -keys: plan for clients without a key, "none" to refuse them; empty: the key file's "anonymous" (env MARKETFEED_ANONYMOUS_PLAN)`)
 	_ = fs.Parse(args)
 	log, err := newLogger(*logLevel)
 	if err != nil {
 		return err
 	}
 	srv, err := server.New(server.Config{
-		Keys:    *keys,
-		Origins: splitList(*origins),
-		Listen:  *listen,
+		AnonymousPlan: *anonymous,
+		Keys:          *keys,
+		Origins:       splitList(*origins),
+		Listen:        *listen,
 		Feed: feed.Config{
 			Brokers:  strings.Split(*brokers, ","),
 			Topic:    *topic,
@@ -137,6 +139,7 @@ func runDemo(ctx context.Context, args []string) error {
 	logLevel := fs.String("log-level", env("MARKETFEED_LOG_LEVEL", "warn"), "debug, info, warn or error (env MARKETFEED_LOG_LEVEL)")
 	keys := fs.String("keys", "", "API key file; empty: a temporary one with an anonymous plan and a printed demo key")
 	open := fs.Bool("open", false, "serve everyone everything, without API keys")
+	anonymous := fs.String("anonymous-plan", "", `plan of the key file for clients without a key, "none" to refuse them; empty: the key file's "anonymous"`)
 	_ = fs.Parse(args)
 	log, err := newLogger(*logLevel)
 	if err != nil {
@@ -149,8 +152,11 @@ func runDemo(ctx context.Context, args []string) error {
 		Partitions: *partitions,
 		Keys:       *keys,
 		Open:       *open,
-		Out:        os.Stdout,
-		Logger:     log,
+		Server: func(c *server.Config) {
+			c.AnonymousPlan = *anonymous
+		},
+		Out:    os.Stdout,
+		Logger: log,
 	})
 }
 
