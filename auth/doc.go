@@ -26,5 +26,8 @@
 // counts per principal are guarded by a mutex held only to compare and
 // update a counter, so "at most N connections per key" holds exactly under
 // parallel connects. The failure limiter guards its per-address buckets
-// with its own mutex.
+// with its own mutex. A Gate (the fanout.Authorizer) holds no state of its
+// own beyond these and is safe for concurrent use once built; each
+// connection's session is used by one goroutine at a time, as package
+// fanout guarantees.
 package auth

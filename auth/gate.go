@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/marketfeed/marketfeed/fanout"
@@ -23,8 +24,20 @@ type Gate struct {
 	// Origin header (non-browser clients) and same-host origins only.
 	Origins []string
 	// Limiter limits failed attempts per client address. Nil means a
-	// FailureLimiter with its defaults.
+	// FailureLimiter with its defaults. Set it before the first request.
 	Limiter *FailureLimiter
+
+	once sync.Once
+}
+
+// limiter returns Limiter, creating the default one on first use.
+func (g *Gate) limiter() *FailureLimiter {
+	g.once.Do(func() {
+		if g.Limiter == nil {
+			g.Limiter = &FailureLimiter{}
+		}
+	})
+	return g.Limiter
 }
 
 // NewGate returns a gate over store with the origin allow-list.
@@ -81,11 +94,7 @@ func (g *Gate) Admit(r *http.Request) (fanout.Session, *fanout.Refusal) {
 			Message: "origin not allowed"}
 	}
 	addr := clientAddr(r)
-	lim := g.Limiter
-	if lim == nil {
-		lim = &FailureLimiter{}
-		g.Limiter = lim
-	}
+	lim := g.limiter()
 	if lim.Blocked(addr) {
 		m.Failures.WithLabelValues("rate_limited").Inc()
 		return nil, &fanout.Refusal{Status: http.StatusTooManyRequests, Code: schemas.CodeRateLimited,
@@ -101,11 +110,7 @@ func (g *Gate) Admit(r *http.Request) (fanout.Session, *fanout.Refusal) {
 
 // AdmitKey implements fanout.Authorizer for the auth message.
 func (g *Gate) AdmitKey(key, addr string) (fanout.Session, *fanout.Refusal) {
-	lim := g.Limiter
-	if lim == nil {
-		lim = &FailureLimiter{}
-		g.Limiter = lim
-	}
+	lim := g.limiter()
 	if lim.Blocked(addr) {
 		g.Store.metrics.Failures.WithLabelValues("rate_limited").Inc()
 		return nil, &fanout.Refusal{Code: schemas.CodeRateLimited, Close: schemas.CloseUnauthorized,
