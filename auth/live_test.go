@@ -119,6 +119,7 @@ func TestLiveChanges(t *testing.T) {
 	if ce == nil || ce.code != schemas.CloseUnauthorized {
 		t.Fatalf("alice: connection ended with %v, want close %d", ce, schemas.CloseUnauthorized)
 	}
+	t.Logf("revoked key's connection closed %v after the file was written", at.Sub(edited))
 	if d := at.Sub(edited); d > time.Second {
 		t.Errorf("alice closed %v after the revocation, want within 1s", d)
 	}
@@ -145,6 +146,7 @@ func TestLiveChanges(t *testing.T) {
 	}) {
 		t.Fatal("bob: no not_entitled error followed by unsubscribed for the narrowed book")
 	}
+	t.Logf("narrowed subscription ended %v after the file was written", unsubAt.Sub(edited))
 	if d := unsubAt.Sub(edited); d > time.Second {
 		t.Errorf("bob's book ended %v after the change, want within 1s", d)
 	}
@@ -162,6 +164,8 @@ func TestLiveChanges(t *testing.T) {
 		t.Fatalf("carol: connection ended with %v, want close %d", ce, schemas.CloseUnauthorized)
 	} else if d := at.Sub(kc.Expires); d > time.Second || d < 0 {
 		t.Errorf("carol closed %v after expiry, want within 1s", d)
+	} else {
+		t.Logf("expired key's connection closed %v after the expiry time", d)
 	}
 
 	// dave: unaffected, still streaming both channels.
