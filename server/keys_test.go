@@ -12,6 +12,7 @@ import (
 
 	"github.com/marketfeed/marketfeed/auth"
 	"github.com/marketfeed/marketfeed/client"
+	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/internal/broker"
 	"github.com/marketfeed/marketfeed/schemas"
@@ -69,6 +70,17 @@ func TestServerWithKeys(t *testing.T) {
 	defer wcancel()
 	if err := w.WriteMessages(wctx, km...); err != nil {
 		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if tp := srv.Hub().Topic(sym); tp != nil {
+			if st, _ := tp.State(); st == fanout.Live {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is not served", sym)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	url := "ws://" + srv.Addr() + "/ws"
 	next := func(c *client.Conn) *schemas.ServerMessage {
