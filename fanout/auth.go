@@ -82,7 +82,7 @@ func (c *Conn) recheck() {
 		return
 	}
 	if r := c.sess.Check(); r != nil {
-		c.refuse(r)
+		c.refuse(0, r)
 		return
 	}
 	for ch, s := range c.subs {
@@ -93,10 +93,24 @@ func (c *Conn) recheck() {
 	}
 }
 
-// refuse sends r as an error and closes the connection with its code.
-func (c *Conn) refuse(r *Refusal) {
-	c.sendError(0, r.Code, r.Message, "")
-	c.closeWith(r.Close, r.Message, "unauthorized")
+// refuse sends r as an error (echoing id) and closes the connection with its code; the
+// error is the last message before the close frame (both are queued under
+// one lock, so no data frame can come between them).
+func (c *Conn) refuse(id int64, r *Refusal) {
+	frame := messageFrame(&schemas.ServerMessage{Type: schemas.TypeError, ID: id, Code: r.Code, Message: r.Message})
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.queue = append(c.queue, frame)
+	c.queued += len(frame)
+	c.closing = true
+	c.closeCode, c.reason = r.Close, r.Message
+	c.mu.Unlock()
+	c.hub.metrics.ClientErrors.WithLabelValues(r.Code).Inc()
+	c.hub.metrics.Disconnects.WithLabelValues("unauthorized").Inc()
+	c.signal()
 }
 
 // allowed checks a subscription against the session, replying with the
@@ -106,7 +120,7 @@ func (c *Conn) allowed(id int64, s *subscription) bool {
 		return true
 	}
 	if r := c.sess.Check(); r != nil {
-		c.refuse(r)
+		c.refuse(id, r)
 		return false
 	}
 	if r := c.sess.Allow(s.kind, s.topic.symbol, s.depth, s.interval.Period()); r != nil {
@@ -194,8 +208,8 @@ func (c *Conn) authenticate(id int64, key string) bool {
 		r = sess.Start()
 	}
 	if r != nil {
-		c.sendError(id, schemas.CodeUnauthorized, r.Message, "")
-		c.closeWith(r.Close, r.Message, "unauthorized")
+		r.Code = schemas.CodeUnauthorized
+		c.refuse(id, r)
 		return false
 	}
 	c.sess.End()

@@ -130,7 +130,11 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Hub) serve(nc net.Conn, br *bufio.Reader, sess Session) {
 	if sess != nil {
 		if r := sess.Start(); r != nil {
-			h.metrics.Disconnects.WithLabelValues("connection_limit").Inc()
+			reason := "unauthorized"
+			if r.Close == schemas.CloseConnectionLimit {
+				reason = "connection_limit"
+			}
+			h.metrics.Disconnects.WithLabelValues(reason).Inc()
 			_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
 			_, _ = nc.Write(closeFrame(r.Close, r.Message))
 			nc.Close()
