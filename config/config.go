@@ -31,6 +31,21 @@ type Config struct {
 	Log       Log       `yaml:"log"`
 	Kafka     Kafka     `yaml:"kafka"`
 	WebSocket WebSocket `yaml:"websocket"`
+	Auth      Auth      `yaml:"auth"`
+}
+
+// Auth configures API keys (package auth).
+type Auth struct {
+	// KeysFile is the API key file; empty serves everyone everything.
+	KeysFile string `yaml:"keys_file"`
+	// Origins is the browser Origin allow-list ("*": any; empty: same
+	// host only).
+	Origins []string `yaml:"origins"`
+	// AnonymousPlan is the plan of clients without a key, "none" to refuse
+	// them; empty: the key file's "anonymous".
+	AnonymousPlan string `yaml:"anonymous_plan"`
+	// KeysPoll is how often the key file is checked for changes.
+	KeysPoll Duration `yaml:"keys_poll"`
 }
 
 // TLS serves wss:// when both files are set.
@@ -64,6 +79,9 @@ type WebSocket struct {
 	MaxSubscriptions   int      `yaml:"max_subscriptions"`
 	MaxInvalidMessages int      `yaml:"max_invalid_messages"`
 	MaxQueueBytes      int      `yaml:"max_queue_bytes"`
+	QueueFrames        int      `yaml:"queue_frames"`
+	MaxQueueAge        Duration `yaml:"max_queue_age"`
+	SocketSendBuffer   int      `yaml:"socket_send_buffer"`
 	Compression        bool     `yaml:"compression"`
 	CompressMinSize    int      `yaml:"compress_min_size"`
 	PingInterval       Duration `yaml:"ping_interval"`
@@ -111,6 +129,9 @@ func Default() Config {
 			MaxSubscriptions:   100,
 			MaxInvalidMessages: 20,
 			MaxQueueBytes:      4 << 20,
+			QueueFrames:        256,
+			MaxQueueAge:        Duration(5 * time.Second),
+			SocketSendBuffer:   0,
 			Compression:        true,
 			CompressMinSize:    256,
 			PingInterval:       Duration(20 * time.Second),
@@ -119,6 +140,7 @@ func Default() Config {
 			MaxLifetime:        0,
 			LifetimeNotice:     Duration(30 * time.Second),
 		},
+		Auth: Auth{KeysPoll: Duration(250 * time.Millisecond)},
 	}
 }
 
@@ -134,6 +156,9 @@ func LoadFile(c *Config, path string) error {
 	// An empty file is no override at all (io.EOF).
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("config: %s: %w", path, err)
+	}
+	if len(c.Auth.Origins) == 0 {
+		c.Auth.Origins = nil // "origins: []" is no list, as by default
 	}
 	return nil
 }
@@ -239,6 +264,17 @@ func (c *Config) Validate() error {
 	}
 	if c.WebSocket.MaxQueueBytes < 4096 {
 		bad("websocket.max_queue_bytes", "must be at least 4096")
+	}
+	if c.WebSocket.QueueFrames < 16 || c.WebSocket.QueueFrames > 1<<20 {
+		bad("websocket.queue_frames", "must be between 16 and 1048576")
+	}
+	if c.WebSocket.SocketSendBuffer < 0 {
+		bad("websocket.socket_send_buffer", "must be 0 (the kernel's default) or positive")
+	}
+	positive("websocket.max_queue_age", c.WebSocket.MaxQueueAge)
+	positive("auth.keys_poll", c.Auth.KeysPoll)
+	if c.Auth.KeysFile == "" && (len(c.Auth.Origins) > 0 || c.Auth.AnonymousPlan != "") {
+		bad("auth", "origins and anonymous_plan apply only with keys_file")
 	}
 	return errors.Join(errs...)
 }

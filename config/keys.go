@@ -62,6 +62,21 @@ func boolean(name, help string, p func(*Config) *bool) Key {
 	}
 }
 
+func list(name, help string, p func(*Config) *[]string) Key {
+	return Key{Name: name, Help: help,
+		get: func(c *Config) string { return strings.Join(*p(c), ",") },
+		set: func(c *Config, v string) error {
+			*p(c) = nil
+			for _, item := range strings.Split(v, ",") {
+				if item = strings.TrimSpace(item); item != "" {
+					*p(c) = append(*p(c), item)
+				}
+			}
+			return nil
+		},
+	}
+}
+
 func duration(name, help string, p func(*Config) *Duration) Key {
 	return Key{Name: name, Help: help,
 		get: func(c *Config) string { return time.Duration(*p(c)).String() },
@@ -85,19 +100,7 @@ var keys = []Key{
 	str("tls.key_file", "PEM private key of tls.cert_file", func(c *Config) *string { return &c.TLS.KeyFile }),
 	str("log.level", "debug, info, warn or error", func(c *Config) *string { return &c.Log.Level }),
 	str("log.format", "text or json", func(c *Config) *string { return &c.Log.Format }),
-	{
-		Name: "kafka.brokers", Help: "comma-separated bootstrap brokers (host:port)",
-		get: func(c *Config) string { return strings.Join(c.Kafka.Brokers, ",") },
-		set: func(c *Config, v string) error {
-			c.Kafka.Brokers = nil
-			for _, b := range strings.Split(v, ",") {
-				if b = strings.TrimSpace(b); b != "" {
-					c.Kafka.Brokers = append(c.Kafka.Brokers, b)
-				}
-			}
-			return nil
-		},
-	},
+	list("kafka.brokers", "comma-separated bootstrap brokers (host:port)", func(c *Config) *[]string { return &c.Kafka.Brokers }),
 	str("kafka.topic", "topic holding the market events; every partition is read", func(c *Config) *string { return &c.Kafka.Topic }),
 	str("kafka.start", "where to start reading: lookback, earliest or latest", func(c *Config) *string { return &c.Kafka.Start }),
 	duration("kafka.lookback", "with start lookback: how far back to start; must cover a snapshot period", func(c *Config) *Duration { return &c.Kafka.Lookback }),
@@ -110,6 +113,9 @@ var keys = []Key{
 	integer("websocket.max_subscriptions", "subscriptions per connection at most (error too_many_subscriptions)", func(c *Config) *int { return &c.WebSocket.MaxSubscriptions }),
 	integer("websocket.max_invalid_messages", "invalid client messages before a close with 4002", func(c *Config) *int { return &c.WebSocket.MaxInvalidMessages }),
 	integer("websocket.max_queue_bytes", "unsent bytes a client may owe before it is evicted with 4001", func(c *Config) *int { return &c.WebSocket.MaxQueueBytes }),
+	integer("websocket.queue_frames", "unsent frames a client may owe before it is evicted with 4001 (rounded up to a power of two; 8 bytes each per connection)", func(c *Config) *int { return &c.WebSocket.QueueFrames }),
+	duration("websocket.max_queue_age", "a client whose socket accepts nothing for this long is disconnected as a slow consumer", func(c *Config) *Duration { return &c.WebSocket.MaxQueueAge }),
+	integer("websocket.socket_send_buffer", "kernel send buffer per client socket, bytes; bounds what a stalled client absorbs before its queue budget (0: the kernel's autotuning)", func(c *Config) *int { return &c.WebSocket.SocketSendBuffer }),
 	boolean("websocket.compression", "negotiate permessage-deflate with clients that offer it", func(c *Config) *bool { return &c.WebSocket.Compression }),
 	integer("websocket.compress_min_size", "smallest market-data message compressed, bytes; smaller ones go out plain", func(c *Config) *int { return &c.WebSocket.CompressMinSize }),
 	duration("websocket.ping_interval", "how often the server pings each client", func(c *Config) *Duration { return &c.WebSocket.PingInterval }),
@@ -117,6 +123,10 @@ var keys = []Key{
 	duration("websocket.write_timeout", "bound of one socket write to a client", func(c *Config) *Duration { return &c.WebSocket.WriteTimeout }),
 	duration("websocket.max_lifetime", "close connections (4005) after this long, ±10 %, announced by a notice (0s: never)", func(c *Config) *Duration { return &c.WebSocket.MaxLifetime }),
 	duration("websocket.lifetime_notice", "how long before the lifetime close the notice is sent", func(c *Config) *Duration { return &c.WebSocket.LifetimeNotice }),
+	str("auth.keys_file", "API key file (see API keys); empty serves everyone everything", func(c *Config) *string { return &c.Auth.KeysFile }),
+	list("auth.origins", "with keys_file: comma-separated browser origins allowed to connect, * for any (empty: same host only)", func(c *Config) *[]string { return &c.Auth.Origins }),
+	str("auth.anonymous_plan", "with keys_file: plan of clients without a key, none to refuse them (empty: the key file's anonymous)", func(c *Config) *string { return &c.Auth.AnonymousPlan }),
+	duration("auth.keys_poll", "how often the key file is checked for changes (SIGHUP reloads at once)", func(c *Config) *Duration { return &c.Auth.KeysPoll }),
 }
 
 // RegisterFlags defines one flag per key on fs. Flags left unset do not

@@ -44,8 +44,15 @@ type Config struct {
 	// Logger, nil means slog.Default().
 	Logger *slog.Logger
 	// Server adjusts the server's configuration before it starts (the
-	// demo fills in Listen, Feed.Brokers and Feed.Topic first). Optional.
+	// demo fills in Listen, Feed.Brokers, Feed.Topic and the keys first).
+	// Optional.
 	Server func(*server.Config)
+	// Open serves every client everything, without API keys.
+	Open bool
+	// Keys is the API key file. Empty means a temporary file with an
+	// anonymous plan (depth up to 20, intervals of 100ms or slower) and
+	// one printed demo key with every right (raw, depth 1000).
+	Keys string
 }
 
 func (c Config) withDefaults() Config {
@@ -94,6 +101,15 @@ func Run(ctx context.Context, cfg Config) error {
 		Feed:   feed.Config{Brokers: b.Addrs(), Topic: cfg.Topic, Start: feed.StartEarliest},
 		Logger: cfg.Logger,
 	}
+	var demoKey string
+	if !cfg.Open {
+		path, secret, cleanup, err := keyFile(cfg)
+		if err != nil {
+			return fmt.Errorf("demo: key file: %w", err)
+		}
+		defer cleanup()
+		scfg.Keys, scfg.Origins, demoKey = path, []string{"*"}, secret
+	}
 	if cfg.Server != nil {
 		cfg.Server(&scfg)
 	}
@@ -126,6 +142,8 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}()
 	printInstructions(cfg.Out, srv.Addr(), b.Addrs(), ex.Symbols())
+	printKeys(cfg.Out, scfg.Keys, demoKey)
+	fmt.Fprintln(cfg.Out, "\nPress Ctrl-C to stop.")
 	err = srv.Run(ctx)
 	cancel()
 	wg.Wait()
@@ -166,7 +184,5 @@ Watch it live, in another terminal:
 
 Or speak the protocol yourself (schemas/websocket.md), e.g. send
   {"op":"subscribe","channel":"book.%[4]s","depth":10}
-
-Press Ctrl-C to stop.
 `, brokers[0], len(symbols), addr, first, second, watchCmd)
 }

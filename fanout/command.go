@@ -35,6 +35,13 @@ func (c *Conn) handleText(msg []byte) bool {
 		c.closeWith(schemas.CloseInvalidPayload, "invalid UTF-8", "protocol_error")
 		return false
 	}
+	c.smu.Lock()
+	defer c.smu.Unlock()
+	c.msgs++
+	if !c.rateOK() {
+		c.sendError(0, schemas.CodeRateLimited, "too many messages; this one was dropped", "")
+		return c.countInvalid()
+	}
 	var cmd schemas.Command
 	if err := schemas.ParseCommand(msg, &cmd); err != nil {
 		var pe *schemas.ProtocolError
@@ -63,6 +70,8 @@ func (c *Conn) handleText(msg []byte) bool {
 				return false
 			}
 		}
+	case schemas.OpAuth:
+		return c.authenticate(cmd.ID, cmd.Key)
 	case schemas.OpPing:
 		c.send(&schemas.ServerMessage{Type: schemas.TypePong, ID: cmd.ID, TS: time.Now().UnixMicro()})
 	case schemas.OpList:
@@ -104,9 +113,9 @@ func (c *Conn) subscribe(id int64, channel string, depth int, interval, lag stri
 		c.sendError(id, schemas.CodeAlreadySubscribed, "already subscribed to "+channel, channel)
 		return false
 	}
-	if len(c.subs) >= c.hub.cfg.MaxSubscriptions {
+	if max := c.maxSubscriptions(); len(c.subs) >= max {
 		c.sendError(id, schemas.CodeTooManySubscriptions,
-			fmt.Sprintf("at most %d subscriptions per connection", c.hub.cfg.MaxSubscriptions), channel)
+			fmt.Sprintf("at most %d subscriptions per connection", max), channel)
 		return false
 	}
 	t := c.hub.Topic(symbol)
@@ -133,6 +142,9 @@ func (c *Conn) subscribe(id int64, channel string, depth int, interval, lag stri
 			}
 			s.depth = depth
 		}
+	}
+	if !c.allowed(id, s) {
+		return false
 	}
 	c.subs[channel] = s
 	c.updateLagSet() // before the owner sees s, for a skip-ahead under way

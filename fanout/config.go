@@ -18,6 +18,12 @@ type Config struct {
 	// IdleTimeout closes a connection (code 4000) from which no frame,
 	// pong included, arrived for this long. Zero means 60s.
 	IdleTimeout time.Duration
+	// MaxQueueAge bounds how long queued frames wait for a socket that
+	// accepts nothing: a write blocked this long evicts the client as a slow
+	// consumer (counted as slow_consumer; the socket is torn down, as no
+	// close frame can get through). A queued frame thus waits at most about
+	// twice this long. Zero means 5s; WriteTimeout applies when shorter.
+	MaxQueueAge time.Duration
 	// WriteTimeout bounds one write to a client socket; a client that does
 	// not drain its socket for this long is disconnected. Zero means 10s.
 	WriteTimeout time.Duration
@@ -63,6 +69,9 @@ type Config struct {
 	// MaxConnections bounds the open connections; an upgrade beyond it is
 	// refused with HTTP 503 and counted. Zero means unlimited.
 	MaxConnections int
+	// Authorizer decides who may connect and what each connection may
+	// receive. Nil means every client may connect and receive everything.
+	Authorizer Authorizer
 }
 
 func (c Config) withDefaults() Config {
@@ -80,6 +89,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxQueueBytes == 0 {
 		c.MaxQueueBytes = 4 << 20
+	}
+	if c.MaxQueueAge == 0 {
+		c.MaxQueueAge = 5 * time.Second
 	}
 	if c.QueueFrames == 0 {
 		c.QueueFrames = 256
@@ -115,7 +127,7 @@ func (c Config) validate() error {
 	switch {
 	case c.MaxMessageSize < 64:
 		return errors.New("fanout: MaxMessageSize must be at least 64 bytes")
-	case c.PingInterval < 0 || c.IdleTimeout < 0 || c.WriteTimeout < 0 || c.CloseLinger < 0 || c.MaxLifetime < 0 || c.LifetimeNotice < 0:
+	case c.PingInterval < 0 || c.IdleTimeout < 0 || c.WriteTimeout < 0 || c.MaxQueueAge < 0 || c.CloseLinger < 0 || c.MaxLifetime < 0 || c.LifetimeNotice < 0:
 		return errors.New("fanout: durations must not be negative")
 	case c.IdleTimeout <= c.PingInterval:
 		return errors.New("fanout: IdleTimeout must be longer than PingInterval")

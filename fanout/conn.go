@@ -38,9 +38,17 @@ type Conn struct {
 
 	deflate bool // permessage-deflate negotiated; set before the goroutines start
 
+	// smu guards subs and sess: the read goroutine holds it while it
+	// handles a command, Hub.Recheck while it re-checks the connection.
+	smu  sync.Mutex
+	subs map[string]*subscription
+	sess Session // nil without an Authorizer
+
 	// Read-goroutine state.
-	subs       map[string]*subscription
 	invalid    int
+	msgs       int // text messages handled
+	rateTokens int
+	rateAt     time.Time
 	peerClosed bool // the client's close frame or EOF was read
 }
 
@@ -50,7 +58,8 @@ type closeInfo struct {
 	code   int
 	reason string
 	drop   bool
-	frame  bool // a close frame is written
+	frame  bool   // a close frame is written
+	last   []byte // a frame written just before the close frame, or nil
 }
 
 var (
@@ -212,7 +221,11 @@ func (c *Conn) writeLoop() {
 			w.frames = w.frames[:0]
 			if err != nil {
 				if c.closing.CompareAndSwap(nil, brokenInfo) {
-					c.hub.metrics.Disconnects.WithLabelValues("write_error").Inc()
+					reason := "write_error"
+					if errors.Is(err, os.ErrDeadlineExceeded) {
+						reason = "slow_consumer" // queued frames outlived MaxQueueAge
+					}
+					c.hub.metrics.Disconnects.WithLabelValues(reason).Inc()
 				}
 				c.end(brokenInfo)
 				return
@@ -231,7 +244,7 @@ func (c *Conn) writeLoop() {
 }
 
 func (c *Conn) writeBatch(w *writeScratch, n int) error {
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.hub.cfg.WriteTimeout))
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.hub.writeBudget))
 	if ci := c.closing.Load(); ci != nil && ci.drop {
 		return nil // evicted meanwhile: the deadline above must not outlive the eviction's
 	}
@@ -249,6 +262,13 @@ func (c *Conn) writeBatch(w *writeScratch, n int) error {
 // torn-down socket if it failed.
 func (c *Conn) end(ci *closeInfo) {
 	if ci.frame {
+		if ci.last != nil {
+			_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+			if _, err := c.nc.Write(ci.last); err == nil {
+				c.hub.metrics.MessagesSent.Inc()
+				c.hub.metrics.BytesSent.Add(float64(len(ci.last)))
+			}
+		}
 		c.finish(ci.code, ci.reason)
 	} else {
 		c.nc.Close() // ends the read loop too
@@ -416,12 +436,18 @@ func (c *Conn) readFailed(err error) {
 // to a reset, and the socket is closed.
 func (c *Conn) cleanup(br *bufio.Reader) {
 	c.lagSubs.Store(nil)
+	c.smu.Lock()
 	for ch, s := range c.subs {
 		s.gone.Store(true)
 		s.topic.post(func() { s.topic.unsubscribe(c, s, 0, false) })
 		delete(c.subs, ch)
 		c.hub.metrics.Subscriptions.Dec()
 	}
+	if c.sess != nil {
+		c.sess.End()
+		c.sess = nil
+	}
+	c.smu.Unlock()
 	c.closing.CompareAndSwap(nil, normalInfo)
 	c.kick()
 	c.stopLifetime()

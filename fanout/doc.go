@@ -76,6 +76,18 @@
 // bounds what the kernel buffers for a stalled client before the budget
 // starts to fill.
 //
+// # Authorization
+//
+// With a Config.Authorizer, the upgrade request is admitted (or refused
+// with its HTTP status) before the upgrade, and each connection carries
+// the admitted Session: Start takes its connection slot (a refusal closes
+// with 4004), every subscribe is checked with Allow, and End gives the slot
+// back. A connection's subscriptions and session are guarded by a mutex
+// that its read goroutine holds while handling a command and Hub.Recheck
+// holds while re-checking it after a change of entitlements, so a
+// subscription removed by a narrowed plan goes through the same
+// unsubscribe path (posted to the topic's owner) as a client's own.
+//
 // # Streams and sequencing
 //
 // A book stream is one (depth, interval) pair of a symbol. Its subscribers

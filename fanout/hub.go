@@ -22,6 +22,8 @@ type Hub struct {
 	cfg     Config
 	metrics *Metrics
 
+	writeBudget time.Duration // min(WriteTimeout, MaxQueueAge): bound of one data write
+
 	mu     sync.RWMutex // guards topics and conns; never held during I/O
 	topics map[string]*Topic
 	conns  map[*Conn]struct{}
@@ -46,11 +48,12 @@ func NewHub(cfg Config, m *Metrics) (*Hub, error) {
 		m = NewMetrics(nil)
 	}
 	return &Hub{
-		cfg:      cfg,
-		metrics:  m,
-		topics:   make(map[string]*Topic),
-		conns:    make(map[*Conn]struct{}),
-		stopPing: make(chan struct{}),
+		cfg:         cfg,
+		writeBudget: min(cfg.WriteTimeout, cfg.MaxQueueAge),
+		metrics:     m,
+		topics:      make(map[string]*Topic),
+		conns:       make(map[*Conn]struct{}),
+		stopPing:    make(chan struct{}),
 	}, nil
 }
 
@@ -114,9 +117,14 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	if !h.admit() {
+	if !h.reserveSlot() {
 		h.metrics.Rejected.WithLabelValues("max_connections").Inc()
 		http.Error(w, "too many connections", http.StatusServiceUnavailable)
+		return
+	}
+	sess, ok := h.admit(w, r)
+	if !ok {
+		h.admitted.Add(-1)
 		return
 	}
 	var ext *wsflate.Extension
@@ -144,11 +152,13 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if ext != nil {
 		_, deflate = ext.Accepted()
 	}
-	h.serve(nc, br, deflate)
+	h.serve(nc, br, deflate, sess)
 }
 
-// admit reserves a connection slot, or reports false at MaxConnections.
-func (h *Hub) admit() bool {
+// reserveSlot reserves a connection slot, or reports false at
+// MaxConnections. The slot is given back when the connection ends (or
+// when it is refused before it starts).
+func (h *Hub) reserveSlot() bool {
 	for {
 		n := h.admitted.Load()
 		if h.cfg.MaxConnections > 0 && n >= int64(h.cfg.MaxConnections) {
@@ -160,13 +170,32 @@ func (h *Hub) admit() bool {
 	}
 }
 
-// serve runs a connection whose handshake is done.
-func (h *Hub) serve(nc net.Conn, br *bufio.Reader, deflate bool) {
+// serve runs a connection whose handshake is done; sess is its admitted
+// session, nil without an Authorizer.
+func (h *Hub) serve(nc net.Conn, br *bufio.Reader, deflate bool, sess Session) {
+	if sess != nil {
+		if r := sess.Start(); r != nil {
+			reason := "unauthorized"
+			if r.Close == schemas.CloseConnectionLimit {
+				reason = "connection_limit"
+			}
+			h.metrics.Disconnects.WithLabelValues(reason).Inc()
+			_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
+			_, _ = nc.Write(closeFrame(r.Close, r.Message))
+			nc.Close()
+			h.admitted.Add(-1)
+			return
+		}
+	}
 	c := newConn(h, nc)
 	c.deflate = deflate
+	c.sess = sess
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
+		if sess != nil {
+			sess.End()
+		}
 		_, _ = nc.Write(closeFrame(schemas.CloseGoingAway, "server shutting down"))
 		nc.Close()
 		h.admitted.Add(-1)

@@ -28,6 +28,14 @@ const (
 	CodeTooManySubscriptions = "too_many_subscriptions"
 	// CodeRateLimited: the client sends commands too fast.
 	CodeRateLimited = "rate_limited"
+	// CodeUnauthorized: the API key is missing, invalid, revoked or
+	// expired; the connection is closed with 4003 after this error.
+	CodeUnauthorized = "unauthorized"
+	// CodeNotEntitled: the client's plan does not include the channel,
+	// symbol, depth or interval asked for; the message names which. Also
+	// sent, followed by unsubscribed, when a plan is narrowed while the
+	// subscription is live.
+	CodeNotEntitled = "not_entitled"
 )
 
 // WebSocket close codes sent by the server (websocket.md).
@@ -59,4 +67,10 @@ const (
 	// CloseLifetime: the connection reached the server's maximum
 	// connection lifetime, announced by a notice; reconnect.
 	CloseLifetime = 4005
+	// CloseUnauthorized: the connection's API key was revoked, expired or
+	// removed, or the anonymous plan was withdrawn.
+	CloseUnauthorized = 4003
+	// CloseConnectionLimit: the API key already has its plan's maximum of
+	// concurrent connections.
+	CloseConnectionLimit = 4004
 )

@@ -21,12 +21,14 @@ const (
 	OpList
 	// OpResync asks for a fresh snapshot of book subscriptions.
 	OpResync
+	// OpAuth presents an API key on a connection opened without one.
+	OpAuth
 )
 
-var opNames = [...]string{"", "subscribe", "unsubscribe", "ping", "list", "resync"}
+var opNames = [...]string{"", "subscribe", "unsubscribe", "ping", "list", "resync", "auth"}
 
 // String returns the wire name of o ("subscribe", "unsubscribe", "ping",
-// "list", "resync"), or "" for an invalid op.
+// "list", "resync", "auth"), or "" for an invalid op.
 func (o Op) String() string {
 	if int(o) < len(opNames) {
 		return opNames[o]
@@ -55,6 +57,9 @@ type Command struct {
 	// Lag is the requested lag policy (subscribe only): LagEvict,
 	// LagSnapshot, or "" when absent (which means LagEvict).
 	Lag string
+	// Key is the API key (auth only). It is a secret: never log it or
+	// echo it in a reply.
+	Key string
 }
 
 // Lag policies of a subscription.
@@ -75,7 +80,9 @@ func badRequest(msg string) error {
 // unknown_op, invalid_depth or invalid_interval. On error c.ID holds the
 // command's id when it could be read, so the error reply can echo it.
 // Unknown fields are ignored; channel, channels, depth and interval are
-// ignored for ping and list, depth and interval for unsubscribe and resync.
+// ignored for ping, list and auth, depth and interval for unsubscribe and
+// resync. An auth command needs a non-empty string "key"; errors never
+// quote it.
 // Channel names are not checked here: see ParseChannel.
 func ParseCommand(data []byte, c *Command) error {
 	*c = Command{Channels: c.Channels[:0]}
@@ -113,6 +120,17 @@ func ParseCommand(data []byte, c *Command) error {
 		return nil
 	case "list":
 		c.Op = OpList
+		return nil
+	case "auth":
+		c.Op = OpAuth
+		raw, ok := m["key"]
+		if !ok {
+			return badRequest("key is required")
+		}
+		if c.Key, ok = rawString(raw); !ok || c.Key == "" {
+			c.Key = ""
+			return badRequest("key must be a non-empty string")
+		}
 		return nil
 	default:
 		return &ProtocolError{Code: CodeUnknownOp, Message: "unknown op " + quote([]byte(op))}
@@ -248,6 +266,9 @@ func AppendCommand(dst []byte, c *Command) []byte {
 	}
 	if c.Lag != "" {
 		dst = appendString(appendKey(dst, "lag"), []byte(c.Lag))
+	}
+	if c.Key != "" {
+		dst = appendString(appendKey(dst, "key"), []byte(c.Key))
 	}
 	return append(dst, '}')
 }

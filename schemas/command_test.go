@@ -26,6 +26,7 @@ func TestParseCommandValid(t *testing.T) {
 			Command{Op: OpSubscribe, Channels: []string{"book.A"}, Lag: LagSnapshot}},
 		{`{"op":"subscribe","channel":"book.A","lag":"evict"}`,
 			Command{Op: OpSubscribe, Channels: []string{"book.A"}, Lag: LagEvict}},
+		{`{"op":"auth","id":6,"key":"mfk_abc","channel":"ignored"}`, Command{Op: OpAuth, ID: 6, Key: "mfk_abc"}},
 	}
 	var c Command
 	for _, tt := range tests {
@@ -60,6 +61,9 @@ func TestParseCommandErrors(t *testing.T) {
 		{`{"op":"ping","id":9223372036854775808}`, CodeInvalidRequest, 0},
 		{`{"op":"ping","id":null}`, CodeInvalidRequest, 0},
 		{`{"op":"subscribe","id":3}`, CodeInvalidRequest, 3},
+		{`{"op":"auth","id":7}`, CodeInvalidRequest, 7},
+		{`{"op":"auth","key":""}`, CodeInvalidRequest, 0},
+		{`{"op":"auth","key":7}`, CodeInvalidRequest, 0},
 		{`{"op":"subscribe","channel":"a","channels":["b"]}`, CodeInvalidRequest, 0},
 		{`{"op":"subscribe","channel":null}`, CodeInvalidRequest, 0},
 		{`{"op":"subscribe","channels":"book.A"}`, CodeInvalidRequest, 0},

@@ -182,13 +182,13 @@ func TestSpecExamples(t *testing.T) {
 			t.Errorf("kafka.md has no bad record with reason %s", r)
 		}
 	}
-	for _, o := range []Op{OpSubscribe, OpUnsubscribe, OpResync, OpPing, OpList} {
+	for _, o := range []Op{OpSubscribe, OpUnsubscribe, OpResync, OpPing, OpList, OpAuth} {
 		if !ops[o.String()] {
 			t.Errorf("websocket.md has no %s example", o)
 		}
 	}
 	for _, ty := range []string{TypeWelcome, TypeSubscribed, TypeUnsubscribed, TypeError, TypePong, TypeSubscriptions,
-		TypeSnapshot, TypeUpdate, TypeStatus, TypeTicker, TypeTrades, TypeNotice} {
+		TypeSnapshot, TypeUpdate, TypeStatus, TypeTicker, TypeTrades, TypeNotice, TypeAuthenticated} {
 		if !serverTypes[ty] {
 			t.Errorf("websocket.md has no %s example", ty)
 		}
@@ -252,10 +252,10 @@ func checkClientInvalidExample(t *testing.T, ex example, body []byte) {
 func TestSpecTables(t *testing.T) {
 	codes := []string{CodeInvalidJSON, CodeInvalidRequest, CodeUnknownOp, CodeUnknownChannel, CodeUnknownSymbol,
 		CodeInvalidDepth, CodeInvalidInterval, CodeAlreadySubscribed, CodeNotSubscribed,
-		CodeTooManySubscriptions, CodeRateLimited}
+		CodeTooManySubscriptions, CodeRateLimited, CodeUnauthorized, CodeNotEntitled}
 	closes := []int{CloseNormal, CloseGoingAway, CloseProtocolError, CloseUnsupportedData, CloseInvalidPayload,
 		ClosePolicyViolation, CloseMessageTooBig, CloseInternalError, CloseIdleTimeout, CloseSlowConsumer,
-		CloseTooManyErrors, CloseLifetime}
+		CloseTooManyErrors, CloseUnauthorized, CloseConnectionLimit, CloseLifetime}
 	ws, err := os.ReadFile("websocket.md")
 	if err != nil {
 		t.Fatal(err)

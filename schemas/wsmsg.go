@@ -18,6 +18,7 @@ const (
 	TypeTicker        = "ticker"
 	TypeTrades        = "trades"
 	TypeNotice        = "notice"
+	TypeAuthenticated = "authenticated"
 )
 
 // Notice codes: why the server will close the connection soon.

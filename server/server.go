@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/marketfeed/marketfeed/auth"
 	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/web"
@@ -46,6 +47,20 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Logger, nil means slog.Default().
 	Logger *slog.Logger
+	// Keys is the path of the API key file (see package auth). Empty means
+	// no keys: every client may connect and receive everything.
+	Keys string
+	// Origins is the browser Origin allow-list of the WebSocket upgrade
+	// when Keys is set ("*" allows any). Empty allows non-browser clients
+	// and same-host origins only.
+	Origins []string
+	// AnonymousPlan names the key file's plan for clients without a key,
+	// instead of the file's "anonymous" field; "none" refuses them. Empty
+	// means the file decides.
+	AnonymousPlan string
+	// KeysPoll is how often the key file is checked for changes. Zero
+	// means 250ms.
+	KeysPoll time.Duration
 }
 
 // Server is a running marketfeed.
@@ -60,6 +75,7 @@ type Server struct {
 	http     *http.Server
 	adminLn  net.Listener
 	admin    *http.Server
+	keys     *auth.Store // nil without a key file
 }
 
 // New builds a server and binds its listener, so Addr is known before Run.
@@ -84,9 +100,25 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Feed.Logger == nil {
 		cfg.Feed.Logger = cfg.Logger
 	}
+	var keys *auth.Store
+	if cfg.Keys != "" {
+		var err error
+		if keys, err = auth.Open(cfg.Keys, auth.NewMetrics(reg), cfg.Logger); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		if cfg.AnonymousPlan != "" {
+			if err := keys.SetAnonymous(cfg.AnonymousPlan); err != nil {
+				return nil, fmt.Errorf("server: anonymous plan: %w", err)
+			}
+		}
+		cfg.WS.Authorizer = auth.NewGate(keys, cfg.Origins)
+	}
 	hub, err := fanout.NewHub(cfg.WS, fanout.NewMetrics(reg))
 	if err != nil {
 		return nil, err
+	}
+	if keys != nil {
+		keys.OnChange(hub.Recheck)
 	}
 	consumer, err := feed.NewConsumer(cfg.Feed, feed.NewMetrics(reg))
 	if err != nil {
@@ -104,6 +136,7 @@ func New(cfg Config) (*Server, error) {
 		consumer: consumer,
 		ingest:   feed.NewIngestMetrics(reg),
 		ln:       ln,
+		keys:     keys,
 	}
 	reg.MustRegister(s.bookStates())
 	mux := http.NewServeMux()
@@ -152,6 +185,18 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Hub returns the WebSocket hub.
 func (s *Server) Hub() *fanout.Hub { return s.hub }
+
+// Keys returns the API key store, nil when the server runs without keys.
+func (s *Server) Keys() *auth.Store { return s.keys }
+
+// ReloadKeys reads the key file again (for SIGHUP) and applies it to the
+// open connections. Without a key file it does nothing.
+func (s *Server) ReloadKeys() error {
+	if s.keys == nil {
+		return nil
+	}
+	return s.keys.Reload()
+}
 
 // Ready reports whether every partition has caught up with the data it had
 // at start and the broker answers.
@@ -232,6 +277,13 @@ func (s *Server) Run(ctx context.Context) error {
 			feed.NewShard(feed.ShardConfig{Hub: s.hub, Metrics: s.ingest, Logger: s.log}, partition).Run(ctx, in)
 		})
 	}()
+	if s.keys != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.keys.Watch(feedCtx, s.cfg.KeysPoll)
+		}()
+	}
 	httpErr := make(chan error, 1)
 	wg.Add(1)
 	go func() {

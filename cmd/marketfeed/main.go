@@ -6,6 +6,7 @@
 //	marketfeed watch   show a channel live in the terminal
 //	marketfeed simulate  publish a synthetic exchange into a Kafka cluster
 //	marketfeed config  print or validate the effective configuration
+//	marketfeed keys    manage the API key file (create, list, revoke, show)
 //
 // Run "marketfeed <command> -h" for the flags of each command.
 package main
@@ -38,6 +39,7 @@ Usage:
   marketfeed watch [flags] CHANNEL   show book.SYM, ticker.SYM or trades.SYM live
   marketfeed simulate [flags]        publish a synthetic exchange into a Kafka cluster
   marketfeed config print|validate   show the effective configuration, or check it
+  marketfeed keys create|list|revoke|show [flags]   manage API keys
 
 Configuration: defaults < YAML file (-config) < MARKETFEED_* environment < flags.
 
@@ -63,6 +65,8 @@ func main() {
 		err = runSimulate(ctx, os.Args[2:])
 	case "config":
 		err = runConfig(os.Args[2:])
+	case "keys":
+		err = runKeys(os.Args[2:])
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(os.Stdout, usage)
 		return
@@ -106,10 +110,12 @@ func runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(cfg.Server(cfg.Logger(os.Stderr)))
+	log := cfg.Logger(os.Stderr)
+	srv, err := server.New(cfg.Server(log))
 	if err != nil {
 		return err
 	}
+	reloadOnHangup(ctx, srv, log)
 	return srv.Run(ctx)
 }
 
@@ -163,6 +169,9 @@ func runDemo(ctx context.Context, args []string) error {
 	rate := fs.Float64("rate", 200, "exchange events per second")
 	partitions := fs.Int("partitions", 4, "partitions of the embedded topic")
 	logLevel := fs.String("log-level", env("MARKETFEED_LOG_LEVEL", "warn"), "debug, info, warn or error (env MARKETFEED_LOG_LEVEL)")
+	keys := fs.String("keys", "", "API key file; empty: a temporary one with an anonymous plan and a printed demo key")
+	open := fs.Bool("open", false, "serve everyone everything, without API keys")
+	anonymous := fs.String("anonymous-plan", "", `plan of the key file for clients without a key, "none" to refuse them; empty: the key file's "anonymous"`)
 	_ = fs.Parse(args)
 	log, err := newLogger(*logLevel)
 	if err != nil {
@@ -173,8 +182,13 @@ func runDemo(ctx context.Context, args []string) error {
 		Symbols:    *symbols,
 		Rate:       *rate,
 		Partitions: *partitions,
-		Out:        os.Stdout,
-		Logger:     log,
+		Keys:       *keys,
+		Open:       *open,
+		Server: func(c *server.Config) {
+			c.AnonymousPlan = *anonymous
+		},
+		Out:    os.Stdout,
+		Logger: log,
 	})
 }
 

@@ -1,0 +1,176 @@
+package auth
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/marketfeed/marketfeed/fanout"
+	"github.com/marketfeed/marketfeed/schemas"
+)
+
+// Gate is the fanout.Authorizer backed by a Store: it reads the key of an
+// upgrade request, checks its Origin and limits failed attempts per client
+// address. Safe for concurrent use once built.
+type Gate struct {
+	// Store holds the keys. Required.
+	Store *Store
+	// Origins lists the browser origins ("https://app.example.com")
+	// allowed to connect; "*" allows any. Empty allows requests without an
+	// Origin header (non-browser clients) and same-host origins only.
+	Origins []string
+	// Limiter limits failed attempts per client address. Nil means a
+	// FailureLimiter with its defaults. Set it before the first request.
+	Limiter *FailureLimiter
+
+	once sync.Once
+}
+
+// limiter returns Limiter, creating the default one on first use.
+func (g *Gate) limiter() *FailureLimiter {
+	g.once.Do(func() {
+		if g.Limiter == nil {
+			g.Limiter = &FailureLimiter{}
+		}
+	})
+	return g.Limiter
+}
+
+// NewGate returns a gate over store with the origin allow-list.
+func NewGate(store *Store, origins []string) *Gate {
+	return &Gate{Store: store, Origins: origins, Limiter: &FailureLimiter{}}
+}
+
+// PresentedKey returns the key of an upgrade request: the Authorization
+// bearer token, else the X-API-Key header, else the api_key query
+// parameter; "" when none is present.
+func PresentedKey(r *http.Request) string {
+	if a := r.Header.Get("Authorization"); a != "" {
+		if scheme, tok, ok := strings.Cut(a, " "); ok && strings.EqualFold(scheme, "Bearer") {
+			return strings.TrimSpace(tok)
+		}
+	}
+	if k := r.Header.Get("X-API-Key"); k != "" {
+		return strings.TrimSpace(k)
+	}
+	return r.URL.Query().Get("api_key")
+}
+
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (g *Gate) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	for _, o := range g.Origins {
+		if o == "*" || strings.EqualFold(o, origin) {
+			return true
+		}
+	}
+	if len(g.Origins) == 0 {
+		u, err := url.Parse(origin)
+		return err == nil && strings.EqualFold(u.Host, r.Host)
+	}
+	return false
+}
+
+// Admit implements fanout.Authorizer.
+func (g *Gate) Admit(r *http.Request) (fanout.Session, *fanout.Refusal) {
+	m := g.Store.metrics
+	if !g.originAllowed(r) {
+		m.Failures.WithLabelValues("origin").Inc()
+		return nil, &fanout.Refusal{Status: http.StatusForbidden, Code: schemas.CodeUnauthorized,
+			Message: "origin not allowed"}
+	}
+	addr := clientAddr(r)
+	lim := g.limiter()
+	if lim.Blocked(addr) {
+		m.Failures.WithLabelValues("rate_limited").Inc()
+		return nil, &fanout.Refusal{Status: http.StatusTooManyRequests, Code: schemas.CodeRateLimited,
+			Message: "too many failed attempts; try again later"}
+	}
+	p, err := g.Store.Authenticate(PresentedKey(r))
+	if err != nil {
+		lim.Fail(addr)
+		return nil, &fanout.Refusal{Status: http.StatusUnauthorized, Code: schemas.CodeUnauthorized, Message: err.Error()}
+	}
+	return &session{store: g.Store, p: p}, nil
+}
+
+// AdmitKey implements fanout.Authorizer for the auth message.
+func (g *Gate) AdmitKey(key, addr string) (fanout.Session, *fanout.Refusal) {
+	lim := g.limiter()
+	if lim.Blocked(addr) {
+		g.Store.metrics.Failures.WithLabelValues("rate_limited").Inc()
+		return nil, &fanout.Refusal{Code: schemas.CodeRateLimited, Close: schemas.CloseUnauthorized,
+			Message: "too many failed attempts; try again later"}
+	}
+	if key == "" {
+		key = "-" // an empty key would name the anonymous principal
+	}
+	p, err := g.Store.Authenticate(key)
+	if err != nil {
+		lim.Fail(addr)
+		return nil, &fanout.Refusal{Code: schemas.CodeUnauthorized, Close: schemas.CloseUnauthorized, Message: err.Error()}
+	}
+	return &session{store: g.Store, p: p}, nil
+}
+
+// session is one admitted connection's principal.
+type session struct {
+	store *Store
+	p     Principal
+}
+
+func (s *session) Start() *fanout.Refusal {
+	err := s.store.Acquire(s.p)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrConnectionLimit):
+		return &fanout.Refusal{Code: DenyConnections, Close: schemas.CloseConnectionLimit, Message: err.Error()}
+	}
+	return &fanout.Refusal{Code: schemas.CodeUnauthorized, Close: schemas.CloseUnauthorized, Message: err.Error()}
+}
+
+func (s *session) End() { s.store.Release(s.p) }
+
+func (s *session) Check() *fanout.Refusal {
+	if _, err := s.store.Entitlements(s.p); err != nil {
+		s.store.metrics.Revocations.WithLabelValues(reasonOf(err)).Inc()
+		return &fanout.Refusal{Code: schemas.CodeUnauthorized, Close: schemas.CloseUnauthorized, Message: err.Error()}
+	}
+	return nil
+}
+
+func (s *session) Allow(kind schemas.ChannelKind, symbol string, depth int, period time.Duration) *fanout.Refusal {
+	e, err := s.store.Entitlements(s.p)
+	if err != nil {
+		return &fanout.Refusal{Code: schemas.CodeUnauthorized, Close: schemas.CloseUnauthorized, Message: err.Error()}
+	}
+	reason, msg := e.Allow(kind, symbol, depth, period)
+	if reason == "" {
+		return nil
+	}
+	s.store.metrics.Denials.WithLabelValues(reason).Inc()
+	return &fanout.Refusal{Code: schemas.CodeNotEntitled, Message: msg}
+}
+
+func (s *session) Limits() (int, int) {
+	e, err := s.store.Entitlements(s.p)
+	if err != nil {
+		return 0, 0
+	}
+	return e.MaxSubscriptions, e.MessagesPerSecond
+}

@@ -1,0 +1,69 @@
+package demo
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/marketfeed/marketfeed/auth"
+)
+
+// Demo plans: anonymous clients get a taste, the printed demo key the lot.
+var (
+	anonymousPlan = &auth.Plan{Symbols: []string{"*"}, MaxDepth: 20, MinInterval: "100ms",
+		MaxSubscriptions: 20, MessagesPerSecond: 20}
+	demoPlan = &auth.Plan{Symbols: []string{"*"}, MaxDepth: 1000, MinInterval: "raw",
+		MaxConnections: 10, MaxSubscriptions: 100, MessagesPerSecond: 50}
+)
+
+// writeKeyFile writes the demo's key file into dir: an anonymous plan and
+// one key, "demo", on the demo plan. It returns the file and the key.
+func writeKeyFile(dir string) (path, secret string, err error) {
+	secret, err = auth.NewSecret()
+	if err != nil {
+		return "", "", err
+	}
+	path = filepath.Join(dir, "keys.json")
+	f := &auth.File{
+		Anonymous: "anonymous",
+		Plans:     map[string]*auth.Plan{"anonymous": anonymousPlan, "demo": demoPlan},
+		Keys:      []*auth.KeyEntry{{ID: "demo", Hash: auth.HashSecret(secret), Plan: "demo"}},
+	}
+	return path, secret, auth.WriteFile(path, f)
+}
+
+// keyFile returns the key file the demo serves with: cfg.Keys, or a fresh
+// one in a temporary directory (removed by cleanup) with the demo key.
+func keyFile(cfg Config) (path, secret string, cleanup func(), err error) {
+	if cfg.Keys != "" {
+		return cfg.Keys, "", func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "marketfeed-demo-")
+	if err != nil {
+		return "", "", nil, err
+	}
+	path, secret, err = writeKeyFile(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", "", nil, err
+	}
+	return path, secret, func() { os.RemoveAll(dir) }, nil
+}
+
+func printKeys(out io.Writer, path, secret string) {
+	switch {
+	case path == "":
+		fmt.Fprintln(out, "\nNo API keys: every client may receive everything.")
+	case secret == "":
+		fmt.Fprintf(out, "\nAPI keys from %s.\n", path)
+	default:
+		fmt.Fprintf(out, `
+API keys in %s. Clients without a key get the anonymous
+plan (depth up to 20, intervals 100ms and 1s); the demo key has every right
+(raw, depth 1000):
+  %s
+  go run ./cmd/marketfeed watch -key %[2]s -interval raw -depth 50 book.<SYMBOL>
+`, path, secret)
+	}
+}
