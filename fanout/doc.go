@@ -40,8 +40,12 @@
 //     the broadcaster returns at once and nobody else waits.
 //   - After publishing, enqueue starts a writer if none runs (an atomic
 //     flag, set by compare-and-swap). The writer pops every published frame
-//     (up to 256), sends them in one vectored write (writev) with
-//     Config.WriteTimeout, subtracts their bytes, and repeats; when the
+//     (up to 256), sends them in one vectored write (writev) bounded by
+//     the smaller of Config.WriteTimeout and Config.MaxQueueAge (a write
+//     that times out means the client accepted nothing for that long: it
+//     is torn down and counted as a slow consumer, so no queued frame
+//     waits much longer than twice MaxQueueAge), subtracts their bytes,
+//     and repeats; when the
 //     ring is empty it clears the flag, looks at the ring once more, and
 //     exits unless something arrived. An idle connection therefore holds
 //     no writer goroutine and no write buffer (batches are pooled), and a

@@ -64,17 +64,27 @@ func (s *testServer) feed(values ...string) {
 	s.in <- b
 }
 
-// sync waits until the shard has processed everything sent before.
+// sync waits until the shard has processed everything sent before. The
+// shard's loop picks its input and Exec requests in random order, so an
+// Exec alone may run before a batch already queued: sync repeats it until
+// the input is empty when it runs (a batch taken from the input is
+// applied before the loop serves the next request).
 func (s *testServer) sync(t *testing.T) {
 	t.Helper()
-	done := make(chan struct{})
-	if !s.shard.Exec(func() { close(done) }) {
-		t.Fatal("shard stopped")
-	}
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("shard did not answer")
+	deadline := time.After(5 * time.Second)
+	for {
+		drained := make(chan bool, 1)
+		if !s.shard.Exec(func() { drained <- len(s.in) == 0 }) {
+			t.Fatal("shard stopped")
+		}
+		select {
+		case ok := <-drained:
+			if ok {
+				return
+			}
+		case <-deadline:
+			t.Fatal("shard did not drain its input")
+		}
 	}
 }
 

@@ -18,7 +18,8 @@ import (
 //     anything of those streams afterwards.
 //  3. The writer discards every frame it pops while lagging; skipAhead
 //     waits until the queue is empty (the write in progress, if any, has
-//     ended). If it cannot empty within WriteTimeout, the client is evicted.
+//     ended). If it cannot empty within MaxQueueAge (or WriteTimeout if shorter),
+//     the client is evicted.
 //  4. skipAhead clears lagging and, on each owner, attaches every current
 //     subscription again, as a new subscriber without acknowledgement: a
 //     raw stream sends a snapshot at once, a throttled one at its next
@@ -62,7 +63,7 @@ func (c *Conn) skipAhead() {
 		}
 	}
 	wg.Wait()
-	deadline := time.Now().Add(c.hub.cfg.WriteTimeout)
+	deadline := time.Now().Add(c.hub.writeBudget)
 	for c.queued.Load() != 0 && c.closing.Load() == nil {
 		if time.Now().After(deadline) {
 			c.evict()

@@ -2,17 +2,16 @@ package fanout_test
 
 import (
 	"bytes"
-	"math"
-	"strconv"
-	"sync/atomic"
-
 	"fmt"
-	"github.com/gobwas/ws"
+	"math"
 	"net"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gobwas/ws"
 	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -106,4 +105,54 @@ func TestSlowConsumerEvicted(t *testing.T) {
 	// The fast client is still served.
 	fast.sendText(`{"op":"ping","id":1}`)
 	fast.until(func(m *schemas.ServerMessage) bool { return m.Type == schemas.TypePong })
+}
+
+// A client whose socket accepts nothing is disconnected once queued frames
+// have waited MaxQueueAge, long before its (large) byte budget fills; a
+// healthy client of the same stream is unaffected.
+func TestQueueAgeEvicts(t *testing.T) {
+	const levels = 100
+	s := startServer(t, fanout.Config{MaxQueueBytes: 64 << 20, MaxQueueAge: 300 * time.Millisecond, SocketSendBuffer: 4096})
+	s.feed(instrument("BTC-USD", 2, 3), bigSnapshot("BTC-USD", 1, levels, 0))
+	s.sync(t)
+
+	stalled := dial(t, s.url)
+	if tc, ok := stalled.nc.(*net.TCPConn); ok {
+		_ = tc.SetReadBuffer(4096)
+	}
+	stalled.sendText(`{"op":"subscribe","channel":"book.BTC-USD","depth":100}`)
+	healthy := dial(t, s.url)
+	healthy.sendText(`{"op":"subscribe","channel":"book.BTC-USD","depth":100}`)
+	healthy.until(func(m *schemas.ServerMessage) bool { return m.Type == schemas.TypeSnapshot })
+
+	// About 600 KB for the stalled client: far more than its socket
+	// buffers hold, far less than its 64 MiB byte budget.
+	start := time.Now()
+	for i := 2; i <= 80; i++ {
+		s.feed(bigSnapshot("BTC-USD", i, levels, i))
+		healthy.until(func(m *schemas.ServerMessage) bool { return m.Type == schemas.TypeSnapshot && m.Seq == uint64(i) })
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for testutil.ToFloat64(s.m.Disconnects.WithLabelValues("slow_consumer")) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("stalled client was not evicted")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("evicted %v after the first snapshot beyond its buffers was queued", time.Since(start))
+	for s.hub.ConnCount() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("connections %d, want 1", s.hub.ConnCount())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The stalled client, reading at last, finds its connection ended.
+	_ = stalled.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		if _, err := ws.ReadFrame(stalled.br); err != nil {
+			break
+		}
+	}
+	healthy.sendText(`{"op":"ping","id":1}`)
+	healthy.until(func(m *schemas.ServerMessage) bool { return m.Type == schemas.TypePong })
 }
