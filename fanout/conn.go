@@ -248,12 +248,25 @@ func (c *Conn) writeBatch(w *writeScratch, n int) error {
 	if ci := c.closing.Load(); ci != nil && ci.drop {
 		return nil // evicted meanwhile: the deadline above must not outlive the eviction's
 	}
+	frames := len(w.frames)
+	var ts int64 = -1 // the batch's latency sample (WriteTo consumes the frames)
+	for _, f := range w.frames[:min(frames, 4)] {
+		if t, ok := dataTS(f); ok {
+			ts = t
+			break
+		}
+	}
 	w.bufs = w.frames
 	_, err := w.bufs.WriteTo(c.nc)
 	w.bufs = nil
 	if err == nil {
-		c.hub.metrics.MessagesSent.Add(float64(len(w.frames)))
-		c.hub.metrics.BytesSent.Add(float64(n))
+		m := c.hub.metrics
+		m.MessagesSent.Add(float64(frames))
+		m.BytesSent.Add(float64(n))
+		m.WriteBatch.Observe(float64(frames))
+		if ts >= 0 {
+			m.DeliveryLatency.Observe(max(0, float64(time.Now().UnixMicro()-ts)/1e6))
+		}
 	}
 	return err
 }

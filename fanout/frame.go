@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"unicode/utf8"
@@ -114,4 +115,51 @@ func appendJSONString(b []byte, s string) []byte {
 		}
 	}
 	return append(b, '"')
+}
+
+// dataTS returns the exchange timestamp (µs) of an uncompressed book
+// update or trades frame, read from its leading "ts" field (for trades,
+// the first trade's); ok is false for any other frame. Snapshots and
+// tickers are left out: on subscribe they carry the state of a possibly
+// quiet symbol, whose timestamp says nothing about delivery.
+func dataTS(f []byte) (ts int64, ok bool) {
+	if len(f) < 2 || f[0] != 0x81 { // FIN, text, not compressed
+		return 0, false
+	}
+	hl := 2
+	switch f[1] & 0x7f {
+	case 126:
+		hl = 4
+	case 127:
+		hl = 10
+	}
+	if len(f) < hl {
+		return 0, false
+	}
+	p := f[hl:]
+	if len(p) > 200 {
+		p = p[:200]
+	}
+	const typ = `{"type":"`
+	if !bytes.HasPrefix(p, []byte(typ)) {
+		return 0, false
+	}
+	switch rest := p[len(typ):]; {
+	case bytes.HasPrefix(rest, []byte(`update"`)), bytes.HasPrefix(rest, []byte(`trades"`)):
+	default:
+		return 0, false
+	}
+	i := bytes.Index(p, []byte(`"ts":`))
+	if i < 0 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range p[i+5:] {
+		if c < '0' || c > '9' {
+			break
+		}
+		ts = ts*10 + int64(c-'0')
+		n++
+	}
+	return ts, n > 0 && n < 19
 }

@@ -14,6 +14,15 @@ type Metrics struct {
 	ClientErrors     *prometheus.CounterVec // label: code
 	Rejected         *prometheus.CounterVec // label: reason; upgrades refused
 	LagSnapshots     prometheus.Counter     // skip-aheads of lagging connections
+	Resyncs          prometheus.Counter     // resync commands accepted
+	// DeliveryLatency is the time from the exchange timestamp of a book
+	// update or trades message to the end of the socket write that carried
+	// it, sampled once per write (the batch's first such frame, the oldest
+	// of the batch; compressed frames are not sampled).
+	DeliveryLatency prometheus.Histogram
+	// WriteBatch is the number of frames per socket write: the depth of a
+	// connection's queue when its writer drained it.
+	WriteBatch prometheus.Histogram
 }
 
 // NewMetrics creates the collectors and registers them with reg; a nil reg
@@ -44,6 +53,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "marketfeed_ws_rejected_total", Help: "Connection attempts refused before the upgrade, by reason.",
 		}, []string{"reason"}),
+		Resyncs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "marketfeed_ws_resyncs_total", Help: "Resync commands accepted (fresh snapshots of one subscription).",
+		}),
+		DeliveryLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "marketfeed_ws_delivery_latency_seconds",
+			Help: "Exchange timestamp to socket write of book updates and trades (one sample per write; throttled streams add up to their interval).",
+			// 0.25 ms to about 8 s.
+			Buckets: prometheus.ExponentialBuckets(0.00025, 2, 16),
+		}),
+		WriteBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "marketfeed_ws_queue_depth_frames",
+			Help:    "Frames queued for a connection when its writer drained them into one write.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 9), // 1 to 256
+		}),
 		LagSnapshots: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "marketfeed_ws_lag_snapshots_total",
 			Help: "Lagging connections whose queue was dropped and whose book subscriptions restarted from a snapshot.",
@@ -51,7 +74,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.Connections, m.ConnectionsTotal, m.Subscriptions,
-			m.MessagesSent, m.BytesSent, m.Disconnects, m.ClientErrors, m.Rejected, m.LagSnapshots)
+			m.MessagesSent, m.BytesSent, m.Disconnects, m.ClientErrors, m.Rejected, m.LagSnapshots,
+			m.Resyncs, m.DeliveryLatency, m.WriteBatch)
 	}
 	return m
 }

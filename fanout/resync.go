@@ -15,6 +15,7 @@ func (c *Conn) resync(id int64, channel string) bool {
 		return false
 	}
 	s.topic.post(func() { s.topic.resync(c, s) })
+	c.hub.metrics.Resyncs.Inc()
 	return true
 }
 

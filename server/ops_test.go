@@ -129,6 +129,35 @@ func TestAdminEndpointsAndMetrics(t *testing.T) {
 	if after := metric(t, srv.AdminAddr(), "marketfeed_ws_messages_sent_total"); after < sentBefore+5 {
 		t.Errorf("messages sent %v → %v", sentBefore, after)
 	}
+	// Delivery latency and queue depth are sampled on the writes above; a
+	// resync is counted.
+	if err := conn.Resync(2, []string{"book." + ex.Symbols()[0]}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		m, err := conn.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Type == schemas.TypeSnapshot {
+			break
+		}
+	}
+	for sample, min := range map[string]float64{
+		"marketfeed_ws_delivery_latency_seconds_count": 1,
+		"marketfeed_ws_queue_depth_frames_count":       5,
+		"marketfeed_ws_resyncs_total":                  1,
+	} {
+		if got := metric(t, srv.AdminAddr(), sample); got < min {
+			t.Errorf("%s = %v, want at least %v", sample, got, min)
+		}
+	}
+	// The simulator stamps events with the wall clock: every latency
+	// sample is below a minute.
+	if n, under := metric(t, srv.AdminAddr(), "marketfeed_ws_delivery_latency_seconds_count"),
+		metric(t, srv.AdminAddr(), `marketfeed_ws_delivery_latency_seconds_bucket{le="8.192"}`); under != n {
+		t.Errorf("latency samples: %v in all, %v under 8.192 s", n, under)
+	}
 }
 
 // TestReadinessFollowsTheBroker: /readyz turns 503 when the broker goes
