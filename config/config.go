@@ -78,6 +78,7 @@ type WebSocket struct {
 	MaxMessageSize     int      `yaml:"max_message_size"`
 	MaxSubscriptions   int      `yaml:"max_subscriptions"`
 	MaxInvalidMessages int      `yaml:"max_invalid_messages"`
+	MaxMessagesPerSec  int      `yaml:"max_messages_per_second"`
 	MaxQueueBytes      int      `yaml:"max_queue_bytes"`
 	QueueFrames        int      `yaml:"queue_frames"`
 	MaxQueueAge        Duration `yaml:"max_queue_age"`
@@ -128,6 +129,7 @@ func Default() Config {
 			MaxMessageSize:     4096,
 			MaxSubscriptions:   100,
 			MaxInvalidMessages: 20,
+			MaxMessagesPerSec:  50,
 			MaxQueueBytes:      4 << 20,
 			QueueFrames:        256,
 			MaxQueueAge:        Duration(5 * time.Second),
@@ -251,6 +253,9 @@ func (c *Config) Validate() error {
 	}
 	if c.WebSocket.MaxSubscriptions < 1 {
 		bad("websocket.max_subscriptions", "must be positive")
+	}
+	if c.WebSocket.MaxMessagesPerSec < -1 || c.WebSocket.MaxMessagesPerSec == 0 {
+		bad("websocket.max_messages_per_second", "must be positive, or -1 for unlimited")
 	}
 	if c.WebSocket.MaxInvalidMessages < 1 {
 		bad("websocket.max_invalid_messages", "must be positive")

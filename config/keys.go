@@ -112,6 +112,7 @@ var keys = []Key{
 	integer("websocket.max_message_size", "largest client message, bytes; larger closes with 1009", func(c *Config) *int { return &c.WebSocket.MaxMessageSize }),
 	integer("websocket.max_subscriptions", "subscriptions per connection at most (error too_many_subscriptions)", func(c *Config) *int { return &c.WebSocket.MaxSubscriptions }),
 	integer("websocket.max_invalid_messages", "invalid client messages before a close with 4002", func(c *Config) *int { return &c.WebSocket.MaxInvalidMessages }),
+	integer("websocket.max_messages_per_second", "client commands per second (burst of the same size); excess ones get error rate_limited (-1: unlimited)", func(c *Config) *int { return &c.WebSocket.MaxMessagesPerSec }),
 	integer("websocket.max_queue_bytes", "unsent bytes a client may owe before it is evicted with 4001", func(c *Config) *int { return &c.WebSocket.MaxQueueBytes }),
 	integer("websocket.queue_frames", "unsent frames a client may owe before it is evicted with 4001 (rounded up to a power of two; 8 bytes each per connection)", func(c *Config) *int { return &c.WebSocket.QueueFrames }),
 	duration("websocket.max_queue_age", "a client whose socket accepts nothing for this long is disconnected as a slow consumer", func(c *Config) *Duration { return &c.WebSocket.MaxQueueAge }),

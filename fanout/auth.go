@@ -135,13 +135,16 @@ func (c *Conn) maxSubscriptions() int {
 	return n
 }
 
-// rateOK spends one command of the session's rate budget (a token bucket
-// with a burst of one second's worth). Read goroutine only.
+// rateOK spends one command of the connection's rate budget (a token
+// bucket with a burst of one second's worth): the smaller of
+// Config.MaxMessagesPerSecond and the session's limit. Read goroutine only.
 func (c *Conn) rateOK() bool {
-	if c.sess == nil {
-		return true
+	perSec := c.hub.cfg.MaxMessagesPerSecond
+	if c.sess != nil {
+		if _, p := c.sess.Limits(); p > 0 && (perSec <= 0 || p < perSec) {
+			perSec = p
+		}
 	}
-	_, perSec := c.sess.Limits()
 	if perSec <= 0 {
 		return true
 	}

@@ -44,6 +44,12 @@ type Config struct {
 	SocketSendBuffer int
 	// MaxSubscriptions per connection. Zero means 100.
 	MaxSubscriptions int
+	// MaxMessagesPerSecond bounds the commands a client may send (a token
+	// bucket with a burst of one second's worth); an excess command is
+	// dropped with a rate_limited error, which counts as invalid (see
+	// MaxInvalidMessages). An API key's plan may set a lower limit. Zero
+	// means 50; negative means unlimited.
+	MaxMessagesPerSecond int
 	// MaxInvalidMessages is how many invalid client messages a connection
 	// may send before it is closed with 4002. Zero means 20.
 	MaxInvalidMessages int
@@ -101,6 +107,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxSubscriptions == 0 {
 		c.MaxSubscriptions = 100
+	}
+	if c.MaxMessagesPerSecond == 0 {
+		c.MaxMessagesPerSecond = 50
 	}
 	if c.MaxInvalidMessages == 0 {
 		c.MaxInvalidMessages = 20

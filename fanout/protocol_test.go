@@ -153,6 +153,38 @@ func TestCloseCodes(t *testing.T) {
 	})
 }
 
+// A client sending faster than MaxMessagesPerSecond gets rate_limited for
+// the excess (counted as invalid), and is served again once the bucket
+// refills.
+func TestInboundRateLimit(t *testing.T) {
+	s := startServer(t, fanout.Config{MaxMessagesPerSecond: 10, MaxInvalidMessages: 100})
+	c := dial(t, s.url)
+	for i := 1; i <= 25; i++ {
+		c.sendText(fmt.Sprintf(`{"op":"ping","id":%d}`, i))
+	}
+	pongs, limited := 0, 0
+	for pongs+limited < 25 {
+		switch m := c.next(); {
+		case m.Type == schemas.TypePong:
+			pongs++
+		case m.Type == schemas.TypeError && m.Code == schemas.CodeRateLimited:
+			limited++
+		}
+	}
+	// A burst of 10, plus what refilled while the 25 arrived.
+	if pongs < 10 || pongs > 13 || limited != 25-pongs {
+		t.Errorf("%d pongs and %d rate_limited errors of 25 pings at a limit of 10/s", pongs, limited)
+	}
+	time.Sleep(300 * time.Millisecond) // refills 3 tokens
+	c.sendText(`{"op":"ping","id":99}`)
+	if m := c.next(); m.Type != schemas.TypePong || m.ID != 99 {
+		t.Errorf("after the refill: %+v", m)
+	}
+	if got := testutil.ToFloat64(s.m.ClientErrors.WithLabelValues(schemas.CodeRateLimited)); got != float64(limited) {
+		t.Errorf("rate_limited errors counted %v, want %d", got, limited)
+	}
+}
+
 func TestIdleClientIsClosed(t *testing.T) {
 	s := startServer(t, fanout.Config{PingInterval: 50 * time.Millisecond, IdleTimeout: 300 * time.Millisecond})
 	c := dial(t, s.url)
