@@ -346,6 +346,13 @@ func TestEndToEnd(t *testing.T) {
 	for _, m := range batch {
 		rep.apply(t, m.Value)
 	}
+	// A last delta per symbol that every view holds (its best bid), so
+	// that every stream, at every depth, sends a message at the final seq.
+	for _, sym := range symbols {
+		now = now.Add(time.Millisecond)
+		batch = append(batch, touchDelta(rep, sym, now)...)
+		rep.apply(t, batch[len(batch)-1].Value)
+	}
 	e.produce(t, batch)
 	mu.Lock()
 	for _, sym := range symbols {
