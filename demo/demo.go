@@ -142,7 +142,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}()
 	printInstructions(cfg.Out, srv.Addr(), b.Addrs(), ex.Symbols())
-	printKeys(cfg.Out, scfg.Keys, demoKey)
+	printKeys(cfg.Out, scfg.Keys, demoKey, watchCommand(srv.Addr()), ex.Symbols())
 	fmt.Fprintln(cfg.Out, "\nPress Ctrl-C to stop.")
 	err = srv.Run(ctx)
 	cancel()
@@ -155,11 +155,17 @@ func Run(ctx context.Context, cfg Config) error {
 	return err
 }
 
-func printInstructions(out io.Writer, addr string, brokers []string, symbols []string) {
-	watchCmd := "go run ./cmd/marketfeed watch"
+// watchCommand is the command line of watch against the server at addr.
+func watchCommand(addr string) string {
+	cmd := "go run ./cmd/marketfeed watch"
 	if addr != "127.0.0.1:8080" {
-		watchCmd += " -url ws://" + addr + "/ws"
+		cmd += " -url ws://" + addr + "/ws"
 	}
+	return cmd
+}
+
+func printInstructions(out io.Writer, addr string, brokers []string, symbols []string) {
+	watchCmd := watchCommand(addr)
 	first := "BTC-USD"
 	if len(symbols) > 0 {
 		first = symbols[0]

@@ -51,7 +51,11 @@ func keyFile(cfg Config) (path, secret string, cleanup func(), err error) {
 	return path, secret, func() { os.RemoveAll(dir) }, nil
 }
 
-func printKeys(out io.Writer, path, secret string) {
+func printKeys(out io.Writer, path, secret, watchCmd string, symbols []string) {
+	sym := "BTC-USD"
+	if len(symbols) > 0 {
+		sym = symbols[0]
+	}
 	switch {
 	case path == "":
 		fmt.Fprintln(out, "\nNo API keys: every client may receive everything.")
@@ -63,7 +67,7 @@ API keys in %s. Clients without a key get the anonymous
 plan (depth up to 20, intervals 100ms and 1s); the demo key has every right
 (raw, depth 1000):
   %s
-  go run ./cmd/marketfeed watch -key %[2]s -interval raw -depth 50 book.<SYMBOL>
-`, path, secret)
+  %[3]s -api-key %[2]s -interval raw -depth 50 book.%[4]s
+`, path, secret, watchCmd, sym)
 	}
 }
