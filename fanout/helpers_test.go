@@ -97,9 +97,15 @@ type wsClient struct {
 
 func dial(t *testing.T, url string) *wsClient {
 	t.Helper()
+	return dialWith(t, ws.Dialer{}, url)
+}
+
+// dialWith connects with d and reads the welcome message.
+func dialWith(t *testing.T, d ws.Dialer, url string) *wsClient {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	nc, br, _, err := ws.Dial(ctx, url)
+	nc, br, _, err := d.Dial(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package fanout_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -152,19 +151,5 @@ func dialSmallWindow(t *testing.T, url string) *wsClient {
 		}}
 		return nd.DialContext(ctx, network, addr)
 	}}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	nc, br, _, err := d.Dial(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if br == nil {
-		br = bufio.NewReader(nc)
-	}
-	c := &wsClient{t: t, nc: nc, br: br}
-	t.Cleanup(func() { nc.Close() })
-	if m := c.next(); m.Type != schemas.TypeWelcome {
-		t.Fatalf("first message %+v, want welcome", m)
-	}
-	return c
+	return dialWith(t, d, url)
 }
