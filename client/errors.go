@@ -46,6 +46,10 @@ var (
 	// a plain decimal (or a negative size). The book is not synced until the
 	// next snapshot.
 	ErrInvalidLevel = errors.New("client: invalid book level")
+	// ErrNotice is the error of the EventDisconnected that follows an
+	// EventNotice: the Stream left a connection the server was about to
+	// close, to reconnect without delay.
+	ErrNotice = errors.New("client: the server announced a close; reconnecting")
 	// ErrChecksum is returned by Book.Apply when the view after a snapshot
 	// or update does not have the checksum the message carries. The book is
 	// not synced until the next snapshot.

@@ -20,7 +20,9 @@ type Handler func(*Event) error
 // delivers typed events to a Handler. When a book loses continuity it asks
 // for a fresh snapshot by itself; when the connection drops or the server
 // closes it (1001 shutting down, 4001 slow consumer, ...) it reconnects
-// with capped, jittered exponential backoff and subscribes again.
+// with capped, jittered exponential backoff and subscribes again. When the
+// server announces a close (a notice before a shutdown or the end of the
+// connection's lifetime) it reconnects at once, within RetryMin.
 type Stream struct {
 	cfg StreamConfig
 }
@@ -57,8 +59,15 @@ func (s *Stream) Run(ctx context.Context, h Handler) error {
 		if healthy {
 			failures = 0
 		}
-		delay := backoff(s.cfg.RetryMin, s.cfg.RetryMax, failures)
-		failures++
+		var delay time.Duration
+		if errors.Is(err, ErrNotice) {
+			// A planned close: come back at once, spread over RetryMin so
+			// that the server's clients do not all return together.
+			delay = time.Duration(rand.Int64N(int64(s.cfg.RetryMin) + 1))
+		} else {
+			delay = backoff(s.cfg.RetryMin, s.cfg.RetryMax, failures)
+			failures++
+		}
 		if herr := h(&Event{Kind: EventDisconnected, Err: err, Delay: delay}); herr != nil {
 			return herr
 		}

@@ -52,9 +52,14 @@ const (
 	EventDisconnected
 	// EventTick: StreamConfig.Tick elapsed.
 	EventTick
+	// EventNotice: the server announced that it will close the connection
+	// (Msg.Code "shutdown" or "lifetime"). The Stream reconnects at once,
+	// after a short random delay (EventDisconnected with ErrNotice), rather
+	// than waiting for the close.
+	EventNotice
 )
 
-var eventNames = [...]string{"connecting", "connected", "subscribed", "book", "ticker", "trades", "status", "resync", "refused", "error", "message", "disconnected", "tick"}
+var eventNames = [...]string{"connecting", "connected", "subscribed", "book", "ticker", "trades", "status", "resync", "refused", "error", "message", "disconnected", "tick", "notice"}
 
 // String returns the kind's name, for example "book".
 func (k EventKind) String() string {

@@ -206,6 +206,12 @@ func (ss *session) handle(raw []byte) error {
 			ev.Book = b
 			_ = b.Apply(m)
 		}
+	case schemas.TypeNotice:
+		ev.Kind = EventNotice
+		if err := ss.emit(ev); err != nil {
+			return err
+		}
+		return ErrNotice // ends the session: Run reconnects at once
 	case schemas.TypeTicker:
 		ev.Kind = EventTicker
 	case schemas.TypeTrades:

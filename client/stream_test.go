@@ -294,3 +294,46 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+// A notice (here: the connection's lifetime is ending) makes the Stream
+// leave the connection and reconnect at once, before the server closes.
+func TestStreamReconnectsOnNotice(t *testing.T) {
+	const ch = "book.BTC-USD"
+	s := wstest.NewServer(t, func(p *wstest.Peer) {
+		p.Welcome()
+		cmd := expectCmd(t, p, "subscribe", ch)
+		p.WriteJSON(map[string]any{"type": "subscribed", "id": cmd["id"], "channel": ch})
+		if p.N == 1 {
+			p.WriteText(`{"type":"snapshot","channel":"book.BTC-USD","seq":10,"bids":[["100.0","1"]],"asks":[]}`)
+			p.WriteText(`{"type":"notice","code":"lifetime","message":"connection lifetime reached","close_in_ms":30000}`)
+			p.WaitClosed() // the client goes first
+			return
+		}
+		p.WriteText(`{"type":"snapshot","channel":"book.BTC-USD","seq":11,"bids":[["100.0","2"]],"asks":[]}`)
+		p.WaitClosed()
+	})
+	log := newEventLog()
+	runStream(t, StreamConfig{
+		URL: s.URL, RetryMin: 200 * time.Millisecond, RetryMax: time.Minute,
+		Subscriptions: []Subscription{{Channel: ch, Depth: 5, Interval: "raw"}},
+	}, log.handle)
+	log.waitFor(t, "the snapshot of the second connection", func(ev []Event) bool {
+		return len(ev) > 0 && ev[len(ev)-1].Kind == EventBook && ev[len(ev)-1].Msg.Seq == 11
+	})
+	want := []EventKind{
+		EventConnecting, EventConnected, EventSubscribed, EventBook, EventNotice, EventDisconnected,
+		EventConnecting, EventConnected, EventSubscribed, EventBook,
+	}
+	if got := log.kinds(); !slices.Equal(got, want) {
+		t.Fatalf("events\n got %v\nwant %v", got, want)
+	}
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	notice, disc := log.events[4], log.events[5]
+	if notice.Msg.Code != "lifetime" || notice.Msg.CloseInMS != 30000 {
+		t.Errorf("notice event %+v", notice.Msg)
+	}
+	if !errors.Is(disc.Err, ErrNotice) || disc.Delay > 200*time.Millisecond {
+		t.Errorf("disconnected event: %v after %v, want ErrNotice within RetryMin", disc.Err, disc.Delay)
+	}
+}

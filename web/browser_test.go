@@ -473,6 +473,13 @@ const moduleChecks = `(async (sym) => {
     feed._ws.close();
     await until("reconnection", () => events.filter(e => e === "open").length >= 2 && snapshots >= 3 && book.synced);
     check(emptied, "book emptied when the connection dropped");
+    // A notice: the feed leaves the connection and reconnects at once.
+    const opens = events.filter(e => e === "open").length;
+    let notices = 0;
+    feed.on("notice", (e) => { if (e.code === "lifetime" && e.closeInMs === 30000) notices++; });
+    feed._onMessage(JSON.stringify({type: "notice", code: "lifetime", message: "connection lifetime reached", close_in_ms: 30000}));
+    check(notices === 1, "notice event");
+    await until("reconnection after a notice", () => events.filter(e => e === "open").length > opens && snapshots >= 4 && book.synced);
   }
   feed.close();
   return fails;

@@ -204,7 +204,8 @@ function top(side, n, cmp) {
  * Options: apiKey (sent as the api_key query parameter), retryMin (ms,
  * default 250), retryMax (ms, default 10000).
  * Events (feed.on): "state" {state: "connecting"|"open"|"closed", detail,
- * retryIn}, "error" {code, message, channel}, "resync" {channel, seq, why}.
+ * retryIn}, "error" {code, message, channel}, "resync" {channel, seq, why},
+ * "notice" {code, message, closeInMs} (the feed then reconnects at once).
  */
 export class MarketFeed {
   constructor(url, options = {}) {
@@ -222,10 +223,11 @@ export class MarketFeed {
     this._ws = null;
     this._timer = null;
     this._stopped = false;
+    this._planned = false;
     this._connect();
   }
 
-  /** Adds a listener for "state", "error" or "resync". */
+  /** Adds a listener for "state", "error", "resync" or "notice". */
   on(type, fn) {
     if (!this._listeners.has(type)) this._listeners.set(type, []);
     this._listeners.get(type).push(fn);
@@ -289,10 +291,18 @@ export class MarketFeed {
   // _retry reconnects after min(retryMax, retryMin * 2^failures), of which
   // a random half is taken away so that dropped clients do not return
   // together.
+  // A close the server announced (notice) is planned: the feed comes back
+  // at once, within retryMin, without counting a failure.
   _retry(why) {
-    const full = Math.min(this.retryMax, this.retryMin * 2 ** Math.min(this._failures, 20));
-    const delay = Math.round(full / 2 + Math.random() * (full / 2));
-    this._failures++;
+    let delay;
+    if (this._planned) {
+      this._planned = false;
+      delay = Math.round(Math.random() * this.retryMin);
+    } else {
+      const full = Math.min(this.retryMax, this.retryMin * 2 ** Math.min(this._failures, 20));
+      delay = Math.round(full / 2 + Math.random() * (full / 2));
+      this._failures++;
+    }
     this._pending.clear();
     this._resyncs.clear();
     for (const sub of this._subs.values()) {
@@ -345,6 +355,15 @@ export class MarketFeed {
         return;
       case "subscribed":
         if (this._pending.delete(msg.id)) this._failures = 0;
+        return;
+      case "notice":
+        // The server will close this connection (shutdown or lifetime):
+        // leave now and reconnect at once.
+        this._emit("notice", { code: msg.code, message: msg.message, closeInMs: msg.close_in_ms });
+        if (this._ws) {
+          this._planned = true;
+          this._ws.close(1000);
+        }
         return;
       case "error": {
         const refused = this._resyncs.get(msg.id);
