@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/marketfeed/marketfeed/fanout"
@@ -60,6 +61,8 @@ type Shard struct {
 
 	// Counters resolved once: WithLabelValues is a map lookup.
 	appliedDelta, appliedTrade prometheus.Counter
+
+	position atomic.Int64 // offset of the next record to apply; -1 before the first
 }
 
 type symbolState struct {
@@ -84,7 +87,7 @@ func NewShard(cfg ShardConfig, partition int) *Shard {
 	if cfg.FlushEvery == 0 {
 		cfg.FlushEvery = 100 * time.Millisecond
 	}
-	return &Shard{
+	sh := &Shard{
 		cfg:       cfg,
 		partition: partition,
 		symbols:   make(map[string]*symbolState),
@@ -96,6 +99,8 @@ func NewShard(cfg ShardConfig, partition int) *Shard {
 		appliedDelta: cfg.Metrics.Applied.WithLabelValues("delta"),
 		appliedTrade: cfg.Metrics.Applied.WithLabelValues("trade"),
 	}
+	sh.position.Store(-1)
+	return sh
 }
 
 // Exec runs fn on the shard's goroutine; it implements fanout.Owner.
@@ -113,6 +118,11 @@ func (s *Shard) Exec(fn func()) bool {
 	}
 }
 
+// Position returns the offset of the next record the shard would apply
+// (the last applied record's offset plus one), or -1 before it applied any
+// record of a batch. Safe from any goroutine.
+func (s *Shard) Position() int64 { return s.position.Load() }
+
 // Run applies the batches of in until it is closed or ctx ends, serving
 // Exec requests and flushing throttled streams in between. It has the
 // signature Consumer.Run expects of a partition handler's body.
@@ -128,6 +138,9 @@ func (s *Shard) Run(ctx context.Context, in <-chan Batch) {
 			}
 			for i := range b.Records {
 				s.Apply(b.Records[i].Key, b.Records[i].Value)
+			}
+			if n := len(b.Records); n > 0 {
+				s.position.Store(b.Records[n-1].Offset + 1)
 			}
 		case fn := <-s.cmds:
 			fn()

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"slices"
 	"sync"
 	"time"
 
@@ -76,6 +77,9 @@ type Server struct {
 	adminLn  net.Listener
 	admin    *http.Server
 	keys     *auth.Store // nil without a key file
+
+	shardsMu sync.Mutex
+	shards   map[int]*feed.Shard // by partition; the latest shard of each
 }
 
 // New builds a server and binds its listener, so Addr is known before Run.
@@ -137,6 +141,7 @@ func New(cfg Config) (*Server, error) {
 		ingest:   feed.NewIngestMetrics(reg),
 		ln:       ln,
 		keys:     keys,
+		shards:   map[int]*feed.Shard{},
 	}
 	reg.MustRegister(s.bookStates())
 	mux := http.NewServeMux()
@@ -274,7 +279,11 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		feedErr <- s.consumer.Run(feedCtx, func(ctx context.Context, partition int, in <-chan feed.Batch) {
-			feed.NewShard(feed.ShardConfig{Hub: s.hub, Metrics: s.ingest, Logger: s.log}, partition).Run(ctx, in)
+			sh := feed.NewShard(feed.ShardConfig{Hub: s.hub, Metrics: s.ingest, Logger: s.log}, partition)
+			s.shardsMu.Lock()
+			s.shards[partition] = sh
+			s.shardsMu.Unlock()
+			sh.Run(ctx, in)
 		})
 	}()
 	if s.keys != nil {
@@ -322,5 +331,23 @@ func (s *Server) Run(ctx context.Context) error {
 		_ = s.admin.Shutdown(sctx)
 	}
 	wg.Wait()
+	s.logPositions()
 	return runErr
+}
+
+// logPositions records, at shutdown, the offset of the next record each
+// partition would have applied: where the books stood when the server
+// stopped. (A restart does not resume from them: it rebuilds its books
+// from the look-back window.)
+func (s *Server) logPositions() {
+	s.shardsMu.Lock()
+	defer s.shardsMu.Unlock()
+	parts := make([]int, 0, len(s.shards))
+	for p := range s.shards {
+		parts = append(parts, p)
+	}
+	slices.Sort(parts)
+	for _, p := range parts {
+		s.log.Info("feed position at shutdown", "topic", s.cfg.Feed.Topic, "partition", p, "next_offset", s.shards[p].Position())
+	}
 }

@@ -2,9 +2,12 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"net"
-	"os"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -14,6 +17,8 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/marketfeed/marketfeed/internal/broker"
+	"github.com/marketfeed/marketfeed/sim"
+	"github.com/segmentio/kafka-go"
 )
 
 // buildBinary compiles marketfeed into a temporary directory.
@@ -38,8 +43,8 @@ func freeAddr(t *testing.T) string {
 }
 
 // TestSIGTERMClosesClientsWith1001: a running binary that receives SIGTERM
-// sends its clients a close frame with 1001 and exits 0 within the
-// shutdown deadline.
+// sends its clients a close frame with 1001, records where its partitions
+// stood, and exits 0 within the shutdown deadline.
 func TestSIGTERMClosesClientsWith1001(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
@@ -50,9 +55,25 @@ func TestSIGTERMClosesClientsWith1001(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
+	// A market in the topic, which the server reads from the start.
+	boot := sim.New(sim.Config{Symbols: 3, Seed: 1}).Snapshots(time.Now(), nil)
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addrs()...), Topic: b.Topic(), RequiredAcks: kafka.RequireOne, BatchTimeout: time.Millisecond}
+	msgs := make([]kafka.Message, len(boot))
+	for i, m := range boot {
+		msgs[i] = kafka.Message{Key: m.Key, Value: m.Value}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	err = w.WriteMessages(ctx, msgs...)
+	cancel()
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	addr := freeAddr(t)
-	cmd := exec.Command(bin, "serve", "-listen", addr, "-kafka.brokers", b.Addrs()[0], "-shutdown_timeout", "5s", "-log.level", "warn")
-	cmd.Stderr = os.Stderr
+	cmd := exec.Command(bin, "serve", "-listen", addr, "-kafka.brokers", b.Addrs()[0], "-kafka.start", "earliest",
+		"-shutdown_timeout", "5s", "-log.level", "info")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -81,6 +102,12 @@ func TestSIGTERMClosesClientsWith1001(t *testing.T) {
 	}
 	if f, err := ws.ReadFrame(br); err != nil || !strings.Contains(string(f.Payload), `"welcome"`) {
 		t.Fatalf("welcome: %v %q", err, f.Payload)
+	}
+	for !allLive(t, addr, 3) {
+		if time.Now().After(deadline) {
+			t.Fatal("books not live")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 
 	start := time.Now()
@@ -113,4 +140,29 @@ func TestSIGTERMClosesClientsWith1001(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("shutdown took %v, deadline 5s", d)
 	}
+	want := fmt.Sprintf(`msg="feed position at shutdown" topic=marketdata partition=0 next_offset=%d`, len(msgs))
+	if !strings.Contains(stderr.String(), want) {
+		t.Errorf("log lacks %q:\n%s", want, stderr.String())
+	}
+}
+
+// allLive reports whether the server at addr lists n symbols, all live.
+func allLive(t *testing.T, addr string, n int) bool {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/v1/symbols")
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var syms []struct{ State string }
+	if err := json.NewDecoder(resp.Body).Decode(&syms); err != nil {
+		return false
+	}
+	live := 0
+	for _, s := range syms {
+		if s.State == "live" {
+			live++
+		}
+	}
+	return live == n
 }
