@@ -3,7 +3,6 @@ package fanout_test
 import (
 	"bytes"
 	"fmt"
-	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -53,19 +52,28 @@ func TestSlowConsumerEvicted(t *testing.T) {
 	// keeps up; it checks each snapshot's sequence.
 	got := make(chan uint64, 1)
 	var progress atomic.Uint64
+	var readerDone atomic.Bool
+	var readErr error
 	go func() {
 		last := uint64(1) // the snapshot read above
-		defer func() { progress.Store(math.MaxUint64) }()
+		defer readerDone.Store(true)
 		_ = fast.nc.SetReadDeadline(time.Now().Add(60 * time.Second))
 		for last < rounds+1 {
 			f, err := ws.ReadFrame(fast.br)
 			if err != nil {
+				readErr = err
+				break
+			}
+			if f.Header.OpCode == ws.OpClose {
+				code, reason := ws.ParseCloseFrameData(f.Payload)
+				readErr = fmt.Errorf("closed: %d %s", code, reason)
 				break
 			}
 			if i := bytes.Index(f.Payload, []byte(`"type":"snapshot","channel":"book.BTC-USD","seq":`)); i >= 0 {
 				rest := f.Payload[i+len(`"type":"snapshot","channel":"book.BTC-USD","seq":`):]
 				n, _ := strconv.ParseUint(string(rest[:bytes.IndexByte(rest, ',')]), 10, 64)
 				if n != last+1 {
+					readErr = fmt.Errorf("snapshot %d after %d", n, last)
 					break
 				}
 				last = n
@@ -79,13 +87,13 @@ func TestSlowConsumerEvicted(t *testing.T) {
 		s.feed(bigSnapshot("BTC-USD", i, levels, i))
 		// Stay a few messages ahead of the fast client, as a market that
 		// a healthy client can follow; the slow one never reads.
-		for progress.Load()+4 < uint64(i) {
+		for progress.Load()+4 < uint64(i) && !readerDone.Load() {
 			time.Sleep(50 * time.Microsecond)
 		}
 	}
 	t.Logf("fed in %v", time.Since(start))
 	if last := <-got; last != rounds+1 {
-		t.Fatalf("fast client reached seq %d, want %d", last, rounds+1)
+		t.Fatalf("fast client reached seq %d, want %d (%v)", last, rounds+1, readErr)
 	}
 	t.Logf("fast client done in %v", time.Since(start))
 	deadline := time.Now().Add(5 * time.Second)
