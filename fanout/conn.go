@@ -38,6 +38,10 @@ type Conn struct {
 
 	deflate bool // permessage-deflate negotiated; set before the goroutines start
 
+	// wdeadline is the write deadline last set by a writer (UnixNano);
+	// writer only (writers hand over through running).
+	wdeadline int64
+
 	// smu guards subs and sess: the read goroutine holds it while it
 	// handles a command, Hub.Recheck while it re-checks the connection.
 	smu  sync.Mutex
@@ -243,8 +247,19 @@ func (c *Conn) writeLoop() {
 	}
 }
 
+// deadlineSlack: a write sets the socket's write deadline (now plus the
+// write budget) only if the deadline in force is more than 1/deadlineSlack
+// of the budget short of that. Setting it updates the poller's timer, a
+// noticeable cost per write; so a write gets at least 7/8 of the budget,
+// and writes following one another closely set it once.
+const deadlineSlack = 8
+
 func (c *Conn) writeBatch(w *writeScratch, n int) error {
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.hub.writeBudget))
+	budget := c.hub.writeBudget
+	if d := time.Now().Add(budget); d.UnixNano()-c.wdeadline > int64(budget/deadlineSlack) {
+		_ = c.nc.SetWriteDeadline(d)
+		c.wdeadline = d.UnixNano()
+	}
 	if ci := c.closing.Load(); ci != nil && ci.drop {
 		return nil // evicted meanwhile: the deadline above must not outlive the eviction's
 	}

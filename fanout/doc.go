@@ -41,17 +41,21 @@
 //   - After publishing, enqueue starts a writer if none runs (an atomic
 //     flag, set by compare-and-swap). The writer pops every published frame
 //     (up to 256), sends them in one vectored write (writev) bounded by
-//     the smaller of Config.WriteTimeout and Config.MaxQueueAge (a write
-//     that times out means the client accepted nothing for that long: it
-//     is torn down and counted as a slow consumer, so no queued frame
-//     waits much longer than twice MaxQueueAge), subtracts their bytes,
-//     and repeats; when the
-//     ring is empty it clears the flag, looks at the ring once more, and
-//     exits unless something arrived. An idle connection therefore holds
-//     no writer goroutine and no write buffer (batches are pooled), and a
-//     frame arriving at an idle connection is written at once, with no
-//     added latency; frames arriving while a write is in progress are
-//     joined into the next one.
+//     the write budget, the smaller of Config.WriteTimeout and
+//     Config.MaxQueueAge (a write that times out means the client accepted
+//     nothing for most of that time: it is torn down and counted as a
+//     slow consumer, so no queued frame waits much longer than twice
+//     MaxQueueAge), subtracts their bytes, and repeats. The socket's
+//     deadline is moved only when it falls more than an eighth of the
+//     budget short of now plus the budget: every write gets between 7/8
+//     of the budget and all of it, and a busy connection updates the
+//     deadline's timer once per eighth of the budget, not once per write.
+//     When the ring is empty the writer clears the flag, looks at the ring
+//     once more, and exits unless something arrived. An idle connection
+//     therefore holds no writer goroutine and no write buffer (batches are
+//     pooled), and a frame arriving at an idle connection is written at
+//     once, with no added latency; frames arriving while a write is in
+//     progress are joined into the next one.
 //
 // Memory ordering: Go's atomics are sequentially consistent. The frame's
 // bytes are written (by the encoder) before the producer's atomic store of

@@ -15,6 +15,9 @@
 //	go run ./bench/loadgen -clients 2000 -subs 5 -symbols 100 -rate 4000 -duration 20s
 //	go run ./bench/loadgen -clients 15000 -subs 1 -rate 0            # idle memory
 //	go run ./bench/loadgen -clients 2000 -subs 5 -rate 2000 -stalled 0.1
+//
+// -cpuprofile FILE makes the server write a Go CPU profile covering the
+// measurement window (go tool pprof -top FILE).
 package main
 
 import (
@@ -68,6 +71,7 @@ func main() {
 	flag.IntVar(&o.maxQueueBytes, "max-queue-bytes", 0, "server: per-connection queue budget in bytes (0: the server's default)")
 	flag.IntVar(&o.queueFrames, "queue-frames", 0, "server: per-connection queue slots (0: the server's default)")
 	flag.IntVar(&o.sndbuf, "socket-sndbuf", 0, "server: SO_SNDBUF of client sockets (0: the kernel's autotuning)")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "server: write a CPU profile of the measurement window (after -warmup, for -duration) to this file")
 	flag.IntVar(&o.dialers, "dialers", 32, "concurrent dials while connecting")
 	flag.Parse()
 	var err error

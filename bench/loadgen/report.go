@@ -15,6 +15,7 @@ type sample struct {
 	closed            uint64
 	cpu, self         float64 // CPU seconds of the server and of this process
 	slow              float64 // server: slow-consumer disconnects
+	writes, frames    float64 // server: socket writes and the frames they carried
 	lat               counts
 	serverConnections float64
 }
@@ -38,6 +39,8 @@ func (r *reporter) sample() sample {
 	s.cpu, _ = cpuSeconds(r.srv.pid)
 	s.self, _ = cpuSeconds(os.Getpid())
 	s.slow = serverMetric(r.srv.addr, `marketfeed_ws_disconnects_total{reason="slow_consumer"}`)
+	s.writes = serverMetric(r.srv.addr, "marketfeed_ws_queue_depth_frames_count ")
+	s.frames = serverMetric(r.srv.addr, "marketfeed_ws_queue_depth_frames_sum ")
 	for i := range r.t.hists {
 		s.lat.add(&r.t.hists[i])
 	}
@@ -65,11 +68,20 @@ func (r *reporter) measure(ctx context.Context, o options) error {
 		cur := r.sample()
 		if !measuring && time.Since(begin) >= o.warmup {
 			measuring, first = true, cur
+			if r.srv.profile != nil {
+				r.srv.profile() // start
+			}
 		}
 		r.line(time.Since(begin), prev, cur)
 		prev = cur
 		if measuring && cur.at.Sub(first.at) >= o.duration {
+			if r.srv.profile != nil {
+				r.srv.profile() // stop
+			}
 			r.summary(o, first, cur)
+			if r.srv.profile != nil {
+				fmt.Printf("  cpu profile    %s (server, measurement window)\n", o.cpuprofile)
+			}
 			return nil
 		}
 	}
@@ -110,6 +122,9 @@ func (r *reporter) summary(o options, a, b sample) {
 		per = cpu / float64(n) * 1e6
 	}
 	fmt.Printf("  server CPU     %.2f s in %.1f s (%.0f%% of one core): %.2f µs per delivery\n", cpu, dt, cpu/dt*100, per)
+	if w := b.writes - a.writes; w > 0 {
+		fmt.Printf("  server writes  %.0f/s, %.2f frames per write, %.2f µs CPU per write\n", w/dt, (b.frames-a.frames)/w, cpu/w*1e6)
+	}
 	if r.srv.pid != os.Getpid() {
 		fmt.Printf("  loadgen CPU    %.2f s (%.0f%% of one core; broker, exchange and clients)\n", b.self-a.self, (b.self-a.self)/dt*100)
 	}

@@ -12,8 +12,10 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -30,6 +32,7 @@ type serverOptions struct {
 	maxQueueBytes int
 	queueFrames   int
 	sndbuf        int
+	cpuprofile    string // file for a CPU profile of the measurement window
 }
 
 func (o serverOptions) config() server.Config {
@@ -60,6 +63,21 @@ func runServerRole(o serverOptions) error {
 			debug.FreeOSMemory()
 		}
 	}()
+	// SIGUSR2 starts the CPU profile (with -cpuprofile), a second one
+	// stops it; it also stops when the server ends.
+	prof := &profiler{file: o.cpuprofile}
+	if o.cpuprofile != "" {
+		usr2 := make(chan os.Signal, 1)
+		signal.Notify(usr2, syscall.SIGUSR2)
+		go func() {
+			for range usr2 {
+				if err := prof.toggle(); err != nil {
+					fmt.Fprintln(os.Stderr, "loadgen: server: cpuprofile:", err)
+				}
+			}
+		}()
+	}
+	defer prof.stop()
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		_, _ = io.Copy(io.Discard, os.Stdin)
@@ -68,18 +86,66 @@ func runServerRole(o serverOptions) error {
 	return srv.Run(ctx)
 }
 
+// profiler writes one CPU profile to file, from its first toggle to its
+// second (or to stop).
+type profiler struct {
+	mu   sync.Mutex
+	file string
+	f    *os.File
+	done bool
+}
+
+func (p *profiler) toggle() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.f != nil {
+		return p.stopLocked()
+	}
+	if p.done || p.file == "" {
+		return nil
+	}
+	f, err := os.Create(p.file)
+	if err != nil {
+		return err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	p.f = f
+	return nil
+}
+
+func (p *profiler) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_ = p.stopLocked()
+}
+
+func (p *profiler) stopLocked() error {
+	if p.f == nil {
+		return nil
+	}
+	pprof.StopCPUProfile()
+	err := p.f.Close()
+	p.f, p.done = nil, true
+	return err
+}
+
 // serverHandle is a running server: its address and process id.
 type serverHandle struct {
-	addr string
-	pid  int
-	stop func()
+	addr    string
+	pid     int
+	stop    func()
+	profile func() // starts, then stops, the CPU profile (-cpuprofile); nil without
 }
 
 // startChild runs the server as a child process (this binary with
 // -role=server), so that its CPU time and memory are its own.
 func startChild(o serverOptions) (*serverHandle, error) {
 	cmd := exec.Command(os.Args[0], "-role=server", "-brokers="+o.brokers, "-topic="+o.topic,
-		"-max-queue-bytes="+strconv.Itoa(o.maxQueueBytes), "-queue-frames="+strconv.Itoa(o.queueFrames), "-socket-sndbuf="+strconv.Itoa(o.sndbuf))
+		"-max-queue-bytes="+strconv.Itoa(o.maxQueueBytes), "-queue-frames="+strconv.Itoa(o.queueFrames), "-socket-sndbuf="+strconv.Itoa(o.sndbuf),
+		"-cpuprofile="+o.cpuprofile)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -99,7 +165,11 @@ func startChild(o serverOptions) (*serverHandle, error) {
 		_ = cmd.Wait()
 		return nil, fmt.Errorf("server child: %q %v", line, err)
 	}
-	return &serverHandle{addr: addr, pid: cmd.Process.Pid, stop: func() {
+	h := &serverHandle{addr: addr, pid: cmd.Process.Pid}
+	if o.cpuprofile != "" {
+		h.profile = func() { _ = cmd.Process.Signal(syscall.SIGUSR2) }
+	}
+	h.stop = func() {
 		_ = in.Close()
 		done := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(done) }()
@@ -109,7 +179,8 @@ func startChild(o serverOptions) (*serverHandle, error) {
 			_ = cmd.Process.Kill()
 			<-done
 		}
-	}}, nil
+	}
+	return h, nil
 }
 
 // collect asks the server child to collect garbage and return free memory
@@ -136,7 +207,16 @@ func startInProcess(o serverOptions) (*serverHandle, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = srv.Run(ctx); close(done) }()
-	return &serverHandle{addr: srv.Addr(), pid: os.Getpid(), stop: func() { cancel(); <-done }}, nil
+	prof := &profiler{file: o.cpuprofile}
+	h := &serverHandle{addr: srv.Addr(), pid: os.Getpid(), stop: func() { prof.stop(); cancel(); <-done }}
+	if o.cpuprofile != "" {
+		h.profile = func() {
+			if err := prof.toggle(); err != nil {
+				fmt.Fprintln(os.Stderr, "loadgen: cpuprofile:", err)
+			}
+		}
+	}
+	return h, nil
 }
 
 // liveSymbols returns how many symbols the server serves live.
