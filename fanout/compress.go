@@ -3,11 +3,11 @@ package fanout
 import (
 	"bytes"
 	"errors"
-	"github.com/klauspost/compress/flate"
 	"io"
 	"sync"
 
 	"github.com/gobwas/ws"
+	"github.com/klauspost/compress/flate"
 )
 
 // permessage-deflate (RFC 7692), negotiated per client with no context
