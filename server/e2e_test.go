@@ -353,12 +353,14 @@ func TestEndToEnd(t *testing.T) {
 		batch = append(batch, touchDelta(rep, sym, now)...)
 		rep.apply(t, batch[len(batch)-1].Value)
 	}
-	e.produce(t, batch)
+	// The final seqs are known before the last records go out: a watcher
+	// may receive its last message before produce returns.
 	mu.Lock()
 	for _, sym := range symbols {
 		final[sym] = rep.seq[sym]
 	}
 	mu.Unlock()
+	e.produce(t, batch)
 
 	// Trades and ticker of symbols[0].
 	wantTrades := rep.trades[symbols[0]][start[symbols[0]]:]
