@@ -90,6 +90,7 @@ type WebSocket struct {
 	WriteTimeout       Duration `yaml:"write_timeout"`
 	MaxLifetime        Duration `yaml:"max_lifetime"`
 	LifetimeNotice     Duration `yaml:"lifetime_notice"`
+	Poller             bool     `yaml:"poller"`
 }
 
 // Duration is a time.Duration written as "20s" in files and flags.
@@ -141,6 +142,7 @@ func Default() Config {
 			WriteTimeout:       Duration(10 * time.Second),
 			MaxLifetime:        0,
 			LifetimeNotice:     Duration(30 * time.Second),
+			Poller:             true,
 		},
 		Auth: Auth{KeysPoll: Duration(250 * time.Millisecond)},
 	}

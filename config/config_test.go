@@ -173,3 +173,16 @@ func TestREADMEDocumentsEveryKey(t *testing.T) {
 		t.Fatal("README.md's configuration table differs from config.Reference(); paste the new table")
 	}
 }
+
+// websocket.poller is on by default and reaches the hub's configuration
+// inverted, as DisablePoller.
+func TestPollerKey(t *testing.T) {
+	c := Default()
+	if !c.WebSocket.Poller || c.Server(nil).WS.DisablePoller {
+		t.Fatal("the poller is not on by default")
+	}
+	c.WebSocket.Poller = false
+	if !c.Server(nil).WS.DisablePoller {
+		t.Fatal("websocket.poller false does not disable the poller")
+	}
+}

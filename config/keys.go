@@ -124,6 +124,7 @@ var keys = []Key{
 	duration("websocket.write_timeout", "bound of one socket write to a client", func(c *Config) *Duration { return &c.WebSocket.WriteTimeout }),
 	duration("websocket.max_lifetime", "close connections (4005) after this long, ±10 %, announced by a notice (0s: never)", func(c *Config) *Duration { return &c.WebSocket.MaxLifetime }),
 	duration("websocket.lifetime_notice", "how long before the lifetime close the notice is sent", func(c *Config) *Duration { return &c.WebSocket.LifetimeNotice }),
+	boolean("websocket.poller", "on Linux, idle plain-TCP connections wait in one epoll poller instead of a read goroutine each (false: a read goroutine per connection)", func(c *Config) *bool { return &c.WebSocket.Poller }),
 	str("auth.keys_file", "API key file (see API keys); empty serves everyone everything", func(c *Config) *string { return &c.Auth.KeysFile }),
 	list("auth.origins", "with keys_file: comma-separated browser origins allowed to connect, * for any (empty: same host only)", func(c *Config) *[]string { return &c.Auth.Origins }),
 	str("auth.anonymous_plan", "with keys_file: plan of clients without a key, none to refuse them (empty: the key file's anonymous)", func(c *Config) *string { return &c.Auth.AnonymousPlan }),

@@ -44,6 +44,7 @@ func (c *Config) Server(log *slog.Logger) server.Config {
 			MaxQueueAge:          time.Duration(c.WebSocket.MaxQueueAge),
 			SocketSendBuffer:     c.WebSocket.SocketSendBuffer,
 			DisableCompression:   !c.WebSocket.Compression,
+			DisablePoller:        !c.WebSocket.Poller,
 			CompressMinSize:      c.WebSocket.CompressMinSize,
 			PingInterval:         time.Duration(c.WebSocket.PingInterval),
 			IdleTimeout:          time.Duration(c.WebSocket.IdleTimeout),

@@ -12,7 +12,7 @@ import (
 )
 
 // subscription is one channel a connection subscribed to. It is created
-// and read by the connection's read goroutine and handed to the topic's
+// and read by the connection's reader and handed to the topic's
 // owner, which treats it as immutable.
 type subscription struct {
 	channel  string
@@ -21,7 +21,7 @@ type subscription struct {
 	depth    int // book only
 	interval Interval
 	lag      bool        // book only: skip ahead to a snapshot rather than evict
-	gone     atomic.Bool // set by the read goroutine when the subscription ends
+	gone     atomic.Bool // set by the reader when the subscription ends
 }
 
 func (s *subscription) info() schemas.SubscriptionInfo {

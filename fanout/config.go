@@ -78,6 +78,12 @@ type Config struct {
 	// Authorizer decides who may connect and what each connection may
 	// receive. Nil means every client may connect and receive everything.
 	Authorizer Authorizer
+	// DisablePoller gives every connection a read goroutine of its own for
+	// its whole life. By default (false), on Linux, plain TCP connections
+	// wait for client data in the hub's epoll poller and hold no goroutine
+	// and no read buffer while idle; TLS connections, and every connection
+	// on other systems, always have a read goroutine. See doc.go.
+	DisablePoller bool
 }
 
 func (c Config) withDefaults() Config {

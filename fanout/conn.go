@@ -8,16 +8,19 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
 	"github.com/marketfeed/marketfeed/schemas"
 )
 
-// Conn is one WebSocket client. Its read goroutine parses commands and owns
-// subs. Topic owners enqueue shared frames from their own goroutines;
-// enqueue never blocks, never takes a lock and never performs I/O. A writer
-// goroutine exists only while the queue has frames (see doc.go).
+// Conn is one WebSocket client. Its reader (a read goroutine for its whole
+// life, or, under the hub's poller, one started while bytes are available)
+// parses commands and owns subs. Topic owners enqueue shared frames from
+// their own goroutines; enqueue never blocks, never takes a lock and never
+// performs I/O. A writer goroutine exists only while the queue has frames
+// (see doc.go).
 type Conn struct {
 	hub *Hub
 	nc  net.Conn
@@ -42,13 +45,23 @@ type Conn struct {
 	// writer only (writers hand over through running).
 	wdeadline int64
 
-	// smu guards subs and sess: the read goroutine holds it while it
+	// Poller state (poll.go); pl is nil for a connection with a read
+	// goroutine of its own.
+	pl       *poller
+	pollID   uint64
+	rc       syscall.RawConn
+	rstate   atomic.Int32 // readerArmed or readerRunning: who holds the reader role
+	lastRead atomic.Int64 // when the last frame arrived, in hub-relative nanoseconds
+	pending  []byte       // client bytes read with the handshake, not yet handled
+
+	// smu guards subs and sess: the reader holds it while it
 	// handles a command, Hub.Recheck while it re-checks the connection.
 	smu  sync.Mutex
 	subs map[string]*subscription
 	sess Session // nil without an Authorizer
 
-	// Read-goroutine state.
+	// Reader state: touched only by the goroutine holding the reader role.
+	rs         readState
 	invalid    int
 	msgs       int // text messages handled
 	rateTokens int
@@ -302,6 +315,7 @@ func (c *Conn) end(ci *closeInfo) {
 		c.nc.Close() // ends the read loop too
 	}
 	close(c.wdone)
+	c.wakeReader()
 }
 
 // finish writes the close frame, half-closes the socket so the client sees
@@ -316,28 +330,36 @@ func (c *Conn) finish(code int, reason string) {
 	_ = c.nc.SetReadDeadline(time.Now().Add(c.hub.cfg.CloseLinger))
 }
 
-// readLoop reads client frames until the connection ends, then cleans up.
+// readLoop reads client frames until the connection ends, then cleans up:
+// for the whole life of a connection with a read goroutine, or for the end
+// of a polled one (poll.go).
 // It waits for data with a shallow stack (the frame is handled by
 // readFrame, never inlined here), so that the garbage collector can shrink
 // an idle connection's goroutine stack to its minimum.
 func (c *Conn) readLoop(br *bufio.Reader) {
 	defer c.cleanup(br)
-	var st readState
+	st := &c.rs
 	for {
-		if !c.isClosing() {
-			_ = c.nc.SetReadDeadline(time.Now().Add(c.hub.cfg.IdleTimeout))
-		}
+		c.setIdleDeadline()
 		if _, err := br.Peek(1); err != nil {
 			c.readFailed(err)
 			return
 		}
-		if !c.readFrame(br, &st) {
+		if !c.readFrame(br, st) {
 			return
 		}
 	}
 }
 
-// readState is what the read loop keeps between frames.
+// setIdleDeadline bounds the wait for the next frame, or the rest of one,
+// by IdleTimeout; a closing connection keeps the deadline set by finish.
+func (c *Conn) setIdleDeadline() {
+	if !c.isClosing() {
+		_ = c.nc.SetReadDeadline(time.Now().Add(c.hub.cfg.IdleTimeout))
+	}
+}
+
+// readState is what the reader keeps between frames.
 type readState struct {
 	payload    []byte
 	message    []byte // a fragmented text message being assembled
@@ -355,6 +377,7 @@ func (c *Conn) readFrame(br *bufio.Reader, st *readState) bool {
 		c.readFailed(err)
 		return false
 	}
+	c.lastRead.Store(c.hub.clock())
 	if !h.Masked {
 		c.closeWith(schemas.CloseProtocolError, "client frames must be masked", "protocol_error")
 		return false
@@ -384,7 +407,8 @@ func (c *Conn) readFrame(br *bufio.Reader, st *readState) bool {
 	case ws.OpPing:
 		c.enqueue(controlFrame(ws.OpPong, st.payload))
 	case ws.OpPong:
-		// Liveness only: the read deadline moved forward above.
+		// Liveness only: the read deadline moved forward above (lastRead,
+		// under the poller).
 	case ws.OpClose:
 		if !c.isClosing() {
 			code, _ := ws.ParseCloseFrameData(st.payload)
@@ -483,6 +507,9 @@ func (c *Conn) cleanup(br *bufio.Reader) {
 	if !c.peerClosed {
 		_ = c.nc.SetReadDeadline(time.Now().Add(c.hub.cfg.CloseLinger))
 		_, _ = io.Copy(io.Discard, br)
+	}
+	if c.pl != nil {
+		c.pl.remove(c)
 	}
 	c.nc.Close()
 	close(c.done)

@@ -13,7 +13,7 @@
 // appends the shared, immutable bytes to each subscriber's queue.
 //
 // Subscribing and unsubscribing never touch a topic directly: a
-// connection's read goroutine validates the command and posts a function to
+// connection's reader validates the command and posts a function to
 // the owner (Owner.Exec), which acknowledges it and sends the initial
 // snapshot in order with the stream, so a client never sees a delta before
 // its snapshot, nor anything of a stream after the unsubscribe
@@ -21,12 +21,12 @@
 //
 // # Connections: the lock-free outbound queue
 //
-// Each connection has a read goroutine (commands; started on a fresh, small
-// stack, not the HTTP server's) and, only while it has something to send, a
-// writer goroutine. Its outbound queue is a bounded multi-producer,
+// Each connection has a reader (commands; see "Connections: the reader"
+// below) and, only while it has something to send, a writer goroutine. Its
+// outbound queue is a bounded multi-producer,
 // single-consumer ring of shared frames (queue.go) with byte accounting:
 //
-//   - enqueue (any goroutine: topic owners, the read goroutine, the hub's
+//   - enqueue (any goroutine: topic owners, the reader, the hub's
 //     pinger) adds the frame's length to an atomic byte count, claims a
 //     ring position with a compare-and-swap on the tail (only when the
 //     consumer has emptied that slot's previous lap), and publishes the
@@ -84,6 +84,53 @@
 // bounds what the kernel buffers for a stalled client before the budget
 // starts to fill.
 //
+// # Connections: the reader
+//
+// On Linux, a plain TCP connection holds no goroutine and no read buffer
+// while the client is silent: it waits in the hub's poller (poller_linux.go,
+// one goroutine blocked in epoll_wait for all of them). Each connection is
+// registered one-shot (EPOLLIN, EPOLLRDHUP; hang-ups and errors are always
+// reported): when it becomes readable the poller starts a reader goroutine
+// and the kernel disarms the connection until that reader re-arms it.
+//
+// The reader role is an atomic state, armed or running, so that exactly
+// one goroutine reads a connection at a time. Whoever takes the role does
+// so with a compare-and-swap from armed to running: the poller on an event,
+// or the writer when it has ended the connection (see below). A reader
+// takes a pooled bufio.Reader, handles the frames available until nothing
+// is buffered (a frame once begun is read to its end, each read bounded by
+// IdleTimeout, so no partial frame is ever left behind), gives the reader
+// and its payload buffer back (a fragmented message's earlier fragments
+// are kept), stores armed, and only then re-arms the descriptor: an event
+// after the re-arm always finds the role free. Data that arrived meanwhile
+// is not lost, as the registration is level-triggered: re-arming a
+// readable descriptor reports it at once. The state the reader keeps
+// between frames (fragments, counters, the rate limiter) passes from one
+// reader goroutine to the next through these atomic operations.
+//
+// A closing connection is read by a goroutine to its end, as before: the
+// client's close frame is awaited for CloseLinger, then cleanup runs. A
+// reader that finds the connection closing keeps the role instead of
+// re-arming; since the role is released before closing is checked, and
+// the writer ends a connection (after closing was set) and then tries to
+// take the role, one of the two always carries on reading. Bytes the
+// client sent along with the handshake are handled before the connection
+// first waits in the poller.
+//
+// IdleTimeout cannot be a read deadline when nothing waits on a read:
+// each frame's arrival is recorded (an atomic time), and the hub's pinger
+// closes (4000) polled connections silent for longer, checking IdleTimeout/8
+// apart. Events carry a connection id, not a descriptor, so an event of a
+// connection just gone is never taken for one of a new connection that
+// reuses its descriptor; a connection's descriptor is only used inside
+// RawConn.Control, which keeps it open meanwhile.
+//
+// TLS connections (a readable socket need not hold a whole record), every
+// connection with Config.DisablePoller, all connections on other systems,
+// and any connection the poller cannot take keep a read goroutine for
+// their whole life, started on a fresh, small stack, not the HTTP
+// server's, waiting for a frame with a read deadline of IdleTimeout.
+//
 // # Authorization
 //
 // With a Config.Authorizer, the upgrade request is admitted (or refused
@@ -91,7 +138,7 @@
 // the admitted Session: Start takes its connection slot (a refusal closes
 // with 4004), every subscribe is checked with Allow, and End gives the slot
 // back. A connection's subscriptions and session are guarded by a mutex
-// that its read goroutine holds while handling a command and Hub.Recheck
+// that its reader holds while handling a command and Hub.Recheck
 // holds while re-checking it after a change of entitlements, so a
 // subscription removed by a narrowed plan goes through the same
 // unsubscribe path (posted to the topic's owner) as a client's own.

@@ -29,8 +29,16 @@ type testServer struct {
 	m     *fanout.Metrics
 }
 
+// readGoroutines makes startServer disable the poller, so that a test runs
+// with a read goroutine per connection (TestReadGoroutines). The package's
+// tests do not run in parallel.
+var readGoroutines bool
+
 func startServer(t *testing.T, cfg fanout.Config) *testServer {
 	t.Helper()
+	if readGoroutines {
+		cfg.DisablePoller = true
+	}
 	m := fanout.NewMetrics(nil)
 	hub, err := fanout.NewHub(cfg, m)
 	if err != nil {

@@ -1,7 +1,6 @@
 package fanout
 
 import (
-	"bufio"
 	"context"
 	"net"
 	"net/http"
@@ -35,6 +34,10 @@ type Hub struct {
 
 	pingOnce sync.Once
 	stopPing chan struct{} // closed by Shutdown
+
+	epoch    time.Time // origin of clock
+	pollOnce sync.Once
+	poller   *poller // nil until the first polled connection, or if unavailable
 }
 
 // NewHub returns a hub with cfg's defaults applied. m may be nil, in which
@@ -54,8 +57,13 @@ func NewHub(cfg Config, m *Metrics) (*Hub, error) {
 		topics:      make(map[string]*Topic),
 		conns:       make(map[*Conn]struct{}),
 		stopPing:    make(chan struct{}),
+		epoch:       time.Now(),
 	}, nil
 }
+
+// clock returns the monotonic time since the hub was created, in
+// nanoseconds; connections record their last frame with it.
+func (h *Hub) clock() int64 { return int64(time.Since(h.epoch)) }
 
 // NewTopic creates and registers the topic of symbol, served from book and
 // ticker, which owner's goroutine changes. A topic registered earlier for
@@ -139,20 +147,18 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.admitted.Add(-1)
 		return
 	}
-	// Keep whatever the client sent after the handshake, then read through
-	// a small buffer of our own.
-	var br *bufio.Reader
+	// Keep whatever the client sent after the handshake: it is read before
+	// the socket itself.
+	var pending []byte
 	if n := rw.Reader.Buffered(); n > 0 {
-		pending, _ := rw.Reader.Peek(n)
-		br = bufio.NewReaderSize(&prefixReader{pending: append([]byte(nil), pending...), conn: nc}, 512)
-	} else {
-		br = bufio.NewReaderSize(nc, 512)
+		p, _ := rw.Reader.Peek(n)
+		pending = append([]byte(nil), p...)
 	}
 	deflate := false
 	if ext != nil {
 		_, deflate = ext.Accepted()
 	}
-	h.serve(nc, br, deflate, sess)
+	h.serve(nc, pending, deflate, sess)
 }
 
 // reserveSlot reserves a connection slot, or reports false at
@@ -170,9 +176,10 @@ func (h *Hub) reserveSlot() bool {
 	}
 }
 
-// serve runs a connection whose handshake is done; sess is its admitted
-// session, nil without an Authorizer.
-func (h *Hub) serve(nc net.Conn, br *bufio.Reader, deflate bool, sess Session) {
+// serve runs a connection whose handshake is done; pending holds the client
+// bytes read along with the handshake, and sess is its admitted session,
+// nil without an Authorizer.
+func (h *Hub) serve(nc net.Conn, pending []byte, deflate bool, sess Session) {
 	if sess != nil {
 		if r := sess.Start(); r != nil {
 			reason := "unauthorized"
@@ -190,6 +197,7 @@ func (h *Hub) serve(nc net.Conn, br *bufio.Reader, deflate bool, sess Session) {
 	c := newConn(h, nc)
 	c.deflate = deflate
 	c.sess = sess
+	h.preparePoll(c)
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -215,9 +223,7 @@ func (h *Hub) serve(nc net.Conn, br *bufio.Reader, deflate bool, sess Session) {
 	})
 	c.startLifetime()
 	h.startPinger()
-	// The read loop runs on a fresh goroutine, whose stack starts small,
-	// rather than on the HTTP server's.
-	go c.readLoop(br)
+	c.startReading(pending)
 }
 
 func (h *Hub) removeConn(c *Conn) {
@@ -244,6 +250,8 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		close(h.stopPing)
 	}
 	h.closed = true
+	h.pollOnce.Do(func() {}) // no poller starts from now on
+	pl := h.poller
 	conns := make([]*Conn, 0, len(h.conns))
 	for c := range h.conns {
 		conns = append(conns, c)
@@ -252,6 +260,11 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		c.noticeShutdown()
 		c.closeWith(schemas.CloseGoingAway, "server shutting down", "shutdown")
+	}
+	// Closing connections need no poller: each one's reader is woken when
+	// its writer ends (Conn.wakeReader).
+	if pl != nil {
+		pl.stop()
 	}
 	for _, c := range conns {
 		select {

@@ -79,7 +79,7 @@ func (c *Conn) skipAhead() {
 	c.lagging.Store(false)
 	// Subscriptions made while lagging were refused by their owners
 	// (their acknowledgement could not be queued); they are attached here
-	// with the others. The read goroutine published them before posting.
+	// with the others. The reader published them before posting.
 	subs = c.lagSubs.Load()
 	if subs == nil {
 		return

@@ -8,7 +8,7 @@ import (
 
 // frameQueue is a bounded multi-producer, single-consumer queue of shared
 // frames: the outbound queue of one connection. Producers are topic owners
-// (one goroutine per Kafka partition), the connection's read goroutine and
+// (one goroutine per Kafka partition), the connection's reader and
 // the hub's pinger; the consumer is the connection's writer. push never
 // takes a lock and never blocks.
 //
