@@ -8,32 +8,17 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/marketfeed/marketfeed/internal/syncbuf"
 
 	"github.com/gobwas/ws"
 	"github.com/marketfeed/marketfeed/auth"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = syncbuf.Buffer
 
 // TestSecretsNeverLogged runs keys through every path that logs or
 // reports (load, good and bad attempts, reloads, a broken key file,

@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"cmp"
 	"hash/crc32"
 	"slices"
 
@@ -76,9 +77,9 @@ func (s *sideText) apply(side orderbook.Side, entries []orderbook.Level, sc scal
 	for _, e := range entries {
 		i, found := slices.BinarySearchFunc(s.prices, e.Price, func(p, q int64) int {
 			if side == orderbook.Bid {
-				return cmpInt64(q, p)
+				return cmp.Compare(q, p)
 			}
-			return cmpInt64(p, q)
+			return cmp.Compare(p, q)
 		})
 		var text []byte
 		if e.Size != 0 {
@@ -122,14 +123,4 @@ func (v *viewText) checksum() uint32 {
 	c := crc32.Update(0, crc32.IEEETable, v.sides[orderbook.Bid].buf)
 	c = crc32.Update(c, crc32.IEEETable, checksumSep)
 	return crc32.Update(c, crc32.IEEETable, v.sides[orderbook.Ask].buf)
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -2,6 +2,7 @@ package feed
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -302,8 +303,8 @@ func (s *Shard) applySnapshot(st *symbolState, r *schemas.Record) {
 		return
 	}
 	// Best first on each side; equal neighbours are duplicate prices.
-	slices.SortFunc(s.levels[orderbook.Bid], func(a, b orderbook.Level) int { return cmpInt(b.Price, a.Price) })
-	slices.SortFunc(s.levels[orderbook.Ask], func(a, b orderbook.Level) int { return cmpInt(a.Price, b.Price) })
+	slices.SortFunc(s.levels[orderbook.Bid], func(a, b orderbook.Level) int { return cmp.Compare(b.Price, a.Price) })
+	slices.SortFunc(s.levels[orderbook.Ask], func(a, b orderbook.Level) int { return cmp.Compare(a.Price, b.Price) })
 	for _, lv := range s.levels {
 		for i := 1; i < len(lv); i++ {
 			if lv[i].Price == lv[i-1].Price {
@@ -401,14 +402,4 @@ func (s *Shard) applyTrade(st *symbolState, r *schemas.Record) {
 	st.ticker.Add(orderbook.Trade{TS: r.TS, Price: p, Size: q})
 	st.topic.Trade(string(r.TradeID), r.TS, p, q, r.Side)
 	s.appliedTrade.Inc()
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

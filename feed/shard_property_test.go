@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,9 +39,9 @@ func (r *refSymbol) sorted(side orderbook.Side) []orderbook.Level {
 	}
 	slices.SortFunc(out, func(a, b orderbook.Level) int {
 		if side == orderbook.Bid {
-			return cmpInt(b.Price, a.Price)
+			return cmp.Compare(b.Price, a.Price)
 		}
-		return cmpInt(a.Price, b.Price)
+		return cmp.Compare(a.Price, b.Price)
 	})
 	return out
 }

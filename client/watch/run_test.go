@@ -1,37 +1,21 @@
 package watch
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/marketfeed/marketfeed/internal/syncbuf"
 
 	"github.com/marketfeed/marketfeed/client"
 	"github.com/marketfeed/marketfeed/client/internal/wstest"
 )
 
-// syncBuffer is an io.Writer safe for the test to read while Run writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = syncbuf.Buffer
 
 // lastFrame returns the last complete screen written by the live view.
 func lastFrame(out string) string {
