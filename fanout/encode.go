@@ -37,34 +37,27 @@ func appendLevels(b []byte, lv []orderbook.Level, sc scales) []byte {
 // encodeSnapshot builds a book snapshot frame; checksum is that of the
 // whole view (viewChecksum).
 func encodeSnapshot(channel string, seq uint64, ts int64, checksum uint32, bids, asks []orderbook.Level, sc scales) []byte {
-	var f frameBuilder
-	f.begin(96 + 40*(len(bids)+len(asks)))
-	b := append(f.b, `{"type":"snapshot","channel":"`...)
-	b = append(b, channel...)
-	b = append(b, `","seq":`...)
-	b = strconv.AppendUint(b, seq, 10)
-	b = append(b, `,"ts":`...)
-	b = strconv.AppendInt(b, ts, 10)
-	b = append(b, `,"checksum":`...)
-	b = strconv.AppendUint(b, uint64(checksum), 10)
-	b = append(b, `,"bids":`...)
-	b = appendLevels(b, bids, sc)
-	b = append(b, `,"asks":`...)
-	b = appendLevels(b, asks, sc)
-	b = append(b, '}')
-	f.b = b
-	return f.finish(ws.OpText)
+	return encodeBook(`{"type":"snapshot","channel":"`, channel, 0, seq, ts, checksum, bids, asks, sc)
 }
 
 // encodeUpdate builds a book update frame covering firstSeq..seq;
 // checksum is that of the whole view after it (viewChecksum).
 func encodeUpdate(channel string, firstSeq, seq uint64, ts int64, checksum uint32, bids, asks []orderbook.Level, sc scales) []byte {
+	return encodeBook(`{"type":"update","channel":"`, channel, firstSeq, seq, ts, checksum, bids, asks, sc)
+}
+
+// encodeBook builds a book message frame starting with head; first_seq is
+// written when firstSeq is not zero (updates only: sequences start at 1).
+func encodeBook(head, channel string, firstSeq, seq uint64, ts int64, checksum uint32, bids, asks []orderbook.Level, sc scales) []byte {
 	var f frameBuilder
 	f.begin(112 + 40*(len(bids)+len(asks)))
-	b := append(f.b, `{"type":"update","channel":"`...)
+	b := append(f.b, head...)
 	b = append(b, channel...)
-	b = append(b, `","first_seq":`...)
-	b = strconv.AppendUint(b, firstSeq, 10)
+	b = append(b, '"')
+	if firstSeq != 0 {
+		b = append(b, `,"first_seq":`...)
+		b = strconv.AppendUint(b, firstSeq, 10)
+	}
 	b = append(b, `,"seq":`...)
 	b = strconv.AppendUint(b, seq, 10)
 	b = append(b, `,"ts":`...)

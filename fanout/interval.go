@@ -58,11 +58,9 @@ func ParseInterval(s string) (Interval, bool) {
 	return 0, false
 }
 
-// defaultInterval is the interval of a subscription that names none: raw
-// for books and trades, 100 ms for tickers.
+// defaultInterval is the interval of a subscription that names none, as
+// the protocol defines it (schemas.DefaultInterval).
 func defaultInterval(k schemas.ChannelKind) Interval {
-	if k == schemas.ChannelTicker {
-		return Every100ms
-	}
-	return Raw
+	iv, _ := ParseInterval(schemas.DefaultInterval(k))
+	return iv
 }
