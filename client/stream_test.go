@@ -153,7 +153,7 @@ func TestStreamResyncsOnGapAndReconnects(t *testing.T) {
 		Subscriptions: []Subscription{{Channel: ch, Depth: 5, Interval: "raw"}},
 	}, log.handle)
 	log.waitFor(t, "the snapshot after reconnecting", func(ev []Event) bool {
-		return len(ev) > 0 && ev[len(ev)-1].Kind == EventBook && ev[len(ev)-1].Msg.Seq == 30
+		return slices.ContainsFunc(ev, func(e Event) bool { return e.Kind == EventBook && e.Msg.Seq == 30 })
 	})
 	if err := stop(); err != nil {
 		t.Fatalf("Run = %v", err)
@@ -318,7 +318,7 @@ func TestStreamReconnectsOnNotice(t *testing.T) {
 		Subscriptions: []Subscription{{Channel: ch, Depth: 5, Interval: "raw"}},
 	}, log.handle)
 	log.waitFor(t, "the snapshot of the second connection", func(ev []Event) bool {
-		return len(ev) > 0 && ev[len(ev)-1].Kind == EventBook && ev[len(ev)-1].Msg.Seq == 11
+		return slices.ContainsFunc(ev, func(e Event) bool { return e.Kind == EventBook && e.Msg.Seq == 11 })
 	})
 	want := []EventKind{
 		EventConnecting, EventConnected, EventSubscribed, EventBook, EventNotice, EventDisconnected,

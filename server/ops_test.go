@@ -145,7 +145,7 @@ func TestAdminEndpointsAndMetrics(t *testing.T) {
 	}
 	for sample, min := range map[string]float64{
 		"marketfeed_ws_delivery_latency_seconds_count": 1,
-		"marketfeed_ws_queue_depth_frames_count":       5,
+		"marketfeed_ws_queue_depth_frames_count":       1, // writes; frames may share one
 		"marketfeed_ws_resyncs_total":                  1,
 	} {
 		if got := metric(t, srv.AdminAddr(), sample); got < min {
