@@ -265,6 +265,12 @@ func TestRunReconnects(t *testing.T) {
 func TestRunRawReportsRetriesOnLog(t *testing.T) {
 	s := wstest.NewServer(t, func(p *wstest.Peer) {
 		p.WriteText(welcome)
+		if p.N > 1 {
+			// The test ends on this welcome: the viewer may be stopped
+			// before it subscribes.
+			p.WaitClosed()
+			return
+		}
 		expectSubscribe(t, p, "trades.BTC-USD", 0, "")
 		p.WriteClose(1001, "going away")
 		p.WaitClosed()
