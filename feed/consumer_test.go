@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -272,45 +272,27 @@ func TestLookbackFallback(t *testing.T) {
 	old := messages(0, 300, time.Now().Add(-time.Hour))
 	produce(t, addrs, old)
 
-	var mu sync.Mutex
-	refused := 0
-	cl.ControlKey(int16(kmsg.ListOffsets), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
-		cl.KeepControl()
-		req := kreq.(*kmsg.ListOffsetsRequest)
-		byTime := false
-		for _, rt := range req.Topics {
-			for _, rp := range rt.Partitions {
-				byTime = byTime || rp.Timestamp >= 0
+	// Refuse every listing by time (timestamp >= 0; -1 and -2 ask for the
+	// end and the start).
+	h := cl.Fault(kfake.Fault{
+		Keys: []kmsg.Key{kmsg.ListOffsets}, Err: kerr.UnsupportedForMessageFormat, Count: -1,
+		When: func(kreq kmsg.Request) bool {
+			for _, rt := range kreq.(*kmsg.ListOffsetsRequest).Topics {
+				for _, rp := range rt.Partitions {
+					if rp.Timestamp >= 0 {
+						return true
+					}
+				}
 			}
-		}
-		if !byTime {
-			return nil, nil, false
-		}
-		mu.Lock()
-		refused++
-		mu.Unlock()
-		resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
-		for _, rt := range req.Topics {
-			st := kmsg.NewListOffsetsResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewListOffsetsResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.UnsupportedForMessageFormat.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
+			return false
+		},
 	})
 
 	tc := startConsumer(t, Config{Brokers: addrs, Start: StartLookback, Lookback: time.Minute})
 	tc.waitCaughtUp(t, parts)
 	checkDelivery(t, old, tc.col.records())
-	mu.Lock()
-	defer mu.Unlock()
-	if refused < parts {
-		t.Fatalf("time lookups refused %d times, want >= %d", refused, parts)
+	if n := h.Hits(); n < parts {
+		t.Fatalf("time lookups refused %d times, want >= %d", n, parts)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -304,7 +305,7 @@ func TestSetOffsetAt(t *testing.T) {
 }
 
 // TestFaultInjection answers one Produce request with a non-retriable error
-// through the cluster's control hook.
+// through the cluster's fault injection.
 func TestFaultInjection(t *testing.T) {
 	b := start(t, Config{Partitions: 1})
 	ctx := ctxT(t, 30*time.Second)
@@ -312,28 +313,16 @@ func TestFaultInjection(t *testing.T) {
 	w.MaxAttempts = 1
 	defer w.Close()
 
-	b.Cluster().ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		preq := req.(*kmsg.ProduceRequest)
-		resp := preq.ResponseKind().(*kmsg.ProduceResponse)
-		for _, rt := range preq.Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.MessageTooLarge.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
-	})
+	h := b.Cluster().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Err: kerr.MessageTooLarge})
 	err := w.WriteMessages(ctx, kafka.Message{Key: []byte("a"), Value: []byte("1")})
 	var werrs kafka.WriteErrors
 	if !errors.As(err, &werrs) || len(werrs) != 1 || !errors.Is(werrs[0], kafka.MessageSizeTooLarge) {
 		t.Fatalf("WriteMessages err = %v, want MessageSizeTooLarge", err)
 	}
-	// The control function handled one request only; the next write works.
+	if h.Hits() != 1 {
+		t.Fatalf("fault hit %d times, want 1", h.Hits())
+	}
+	// The fault applied to one request only; the next write works.
 	if err := w.WriteMessages(ctx, kafka.Message{Key: []byte("a"), Value: []byte("2")}); err != nil {
 		t.Fatalf("second write: %v", err)
 	}
