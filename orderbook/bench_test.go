@@ -71,27 +71,18 @@ var depths = []int{100, 1000, 5000}
 
 // BenchmarkSet measures one level change with changes concentrated near the
 // top of the book (geometric distance from the best level).
-func BenchmarkSet(b *testing.B) {
-	for _, depth := range depths {
-		b.Run(fmt.Sprintf("depth=%d", depth), func(b *testing.B) {
-			bk := fullBook(depth)
-			ops := topOps(rand.New(rand.NewPCG(1, uint64(depth))), 1<<14, depth)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				op := &ops[i&(len(ops)-1)]
-				bk.Set(op.side, op.price, op.size)
-			}
-		})
-	}
-}
+func BenchmarkSet(b *testing.B) { benchSet(b, 1, topOps) }
 
 // BenchmarkSetUniform measures level changes at uniformly random ranks.
-func BenchmarkSetUniform(b *testing.B) {
+func BenchmarkSetUniform(b *testing.B) { benchSet(b, 2, uniformOps) }
+
+// benchSet runs level changes from gen (seeded with seed and the depth) on
+// a full book at each of depths.
+func benchSet(b *testing.B, seed uint64, gen func(*rand.Rand, int, int) []benchOp) {
 	for _, depth := range depths {
 		b.Run(fmt.Sprintf("depth=%d", depth), func(b *testing.B) {
 			bk := fullBook(depth)
-			ops := uniformOps(rand.New(rand.NewPCG(2, uint64(depth))), 1<<14, depth)
+			ops := gen(rand.New(rand.NewPCG(seed, uint64(depth))), 1<<14, depth)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
