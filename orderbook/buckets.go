@@ -56,8 +56,6 @@ func (r *ring) at(i int) *bucket {
 	return &r.buf[j]
 }
 
-func (r *ring) reset() { r.head, r.n = 0, 0 }
-
 func (r *ring) grow() {
 	c := min(max(16, 2*len(r.buf)), WindowMinutes)
 	if c <= r.n {

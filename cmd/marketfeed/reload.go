@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/marketfeed/marketfeed/server"
@@ -30,23 +28,4 @@ func reloadOnHangup(ctx context.Context, srv *server.Server, log *slog.Logger) {
 			}
 		}
 	}()
-}
-
-// splitList splits a comma-separated flag value, dropping empty items.
-func splitList(s string) []string {
-	var out []string
-	for _, v := range strings.Split(s, ",") {
-		if v = strings.TrimSpace(v); v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-// bearer returns the upgrade headers presenting key, nil for no key.
-func bearer(key string) http.Header {
-	if key == "" {
-		return nil
-	}
-	return http.Header{"Authorization": {"Bearer " + key}}
 }
