@@ -185,6 +185,27 @@ func TestInboundRateLimit(t *testing.T) {
 	}
 }
 
+// MaxSubscriptions bounds a connection's subscriptions: one more is refused
+// with too_many_subscriptions, and room made by an unsubscribe can be used.
+func TestMaxSubscriptions(t *testing.T) {
+	s := startServer(t, fanout.Config{MaxSubscriptions: 2})
+	s.feed(instrument("BTC-USD", 2, 3))
+	s.sync(t)
+	c := dial(t, s.url)
+	c.sendText(`{"op":"subscribe","id":1,"channels":["ticker.BTC-USD","trades.BTC-USD","book.BTC-USD"]}`)
+	c.until(func(m *schemas.ServerMessage) bool {
+		return m.Type == schemas.TypeError && m.ID == 1 && m.Code == schemas.CodeTooManySubscriptions && m.Channel == "book.BTC-USD"
+	})
+	c.sendText(`{"op":"unsubscribe","id":2,"channel":"trades.BTC-USD"}`)
+	c.sendText(`{"op":"subscribe","id":3,"channel":"book.BTC-USD"}`)
+	c.until(func(m *schemas.ServerMessage) bool {
+		return m.Type == schemas.TypeSubscribed && m.ID == 3 && m.Channel == "book.BTC-USD"
+	})
+	if got := testutil.ToFloat64(s.m.ClientErrors.WithLabelValues(schemas.CodeTooManySubscriptions)); got != 1 {
+		t.Errorf("too_many_subscriptions errors counted %v, want 1", got)
+	}
+}
+
 func TestIdleClientIsClosed(t *testing.T) {
 	s := startServer(t, fanout.Config{PingInterval: 50 * time.Millisecond, IdleTimeout: 300 * time.Millisecond})
 	c := dial(t, s.url)
