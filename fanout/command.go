@@ -6,7 +6,6 @@ import (
 	"sort"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/marketfeed/marketfeed/schemas"
 )
@@ -28,13 +27,10 @@ func (s *subscription) info() schemas.SubscriptionInfo {
 	return schemas.SubscriptionInfo{Channel: s.channel, Depth: s.depth, Interval: s.interval.String()}
 }
 
-// handleText handles one client text message. It returns false when the
-// connection must stop reading.
+// handleText handles one client text message (valid UTF-8: the frame
+// reader checked it). It returns false when the connection must stop
+// reading.
 func (c *Conn) handleText(msg []byte) bool {
-	if !utf8.Valid(msg) {
-		c.closeWith(schemas.CloseInvalidPayload, "invalid UTF-8", "protocol_error")
-		return false
-	}
 	c.smu.Lock()
 	defer c.smu.Unlock()
 	c.msgs++
