@@ -38,9 +38,13 @@ type Config struct {
 type Auth struct {
 	// KeysFile is the API key file; empty serves everyone everything.
 	KeysFile string `yaml:"keys_file"`
-	// Origins is the browser Origin allow-list ("*": any; empty: same
-	// host only).
+	// Origins is the browser Origin allow-list ("*": any; empty: pages
+	// from PublicHosts only).
 	Origins []string `yaml:"origins"`
+	// PublicHosts are the host names (host or host:port) under which
+	// clients reach the server: with Origins empty, pages served from
+	// them may connect. Empty: none.
+	PublicHosts []string `yaml:"public_hosts"`
 	// AnonymousPlan is the plan of clients without a key, "none" to refuse
 	// them; empty: the key file's "anonymous".
 	AnonymousPlan string `yaml:"anonymous_plan"`
@@ -164,6 +168,9 @@ func LoadFile(c *Config, path string) error {
 	if len(c.Auth.Origins) == 0 {
 		c.Auth.Origins = nil // "origins: []" is no list, as by default
 	}
+	if len(c.Auth.PublicHosts) == 0 {
+		c.Auth.PublicHosts = nil
+	}
 	return nil
 }
 
@@ -280,8 +287,13 @@ func (c *Config) Validate() error {
 	}
 	positive("websocket.max_queue_age", c.WebSocket.MaxQueueAge)
 	positive("auth.keys_poll", c.Auth.KeysPoll)
-	if c.Auth.KeysFile == "" && (len(c.Auth.Origins) > 0 || c.Auth.AnonymousPlan != "") {
-		bad("auth", "origins and anonymous_plan apply only with keys_file")
+	if c.Auth.KeysFile == "" && (len(c.Auth.Origins) > 0 || len(c.Auth.PublicHosts) > 0 || c.Auth.AnonymousPlan != "") {
+		bad("auth", "origins, public_hosts and anonymous_plan apply only with keys_file")
+	}
+	for _, h := range c.Auth.PublicHosts {
+		if strings.Contains(h, "/") || strings.Contains(h, "*") {
+			bad("auth.public_hosts", "%q is not a host name or host:port", h)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -126,7 +126,8 @@ var keys = []Key{
 	duration("websocket.lifetime_notice", "how long before the lifetime close the notice is sent", func(c *Config) *Duration { return &c.WebSocket.LifetimeNotice }),
 	boolean("websocket.poller", "on Linux, idle plain-TCP connections wait in one epoll poller instead of a read goroutine each (false: a read goroutine per connection)", func(c *Config) *bool { return &c.WebSocket.Poller }),
 	str("auth.keys_file", "API key file (see API keys); empty serves everyone everything", func(c *Config) *string { return &c.Auth.KeysFile }),
-	list("auth.origins", "with keys_file: comma-separated browser origins allowed to connect, * for any (empty: same host only)", func(c *Config) *[]string { return &c.Auth.Origins }),
+	list("auth.origins", "with keys_file: comma-separated browser origins allowed to connect, * for any (empty: pages from auth.public_hosts only)", func(c *Config) *[]string { return &c.Auth.Origins }),
+	list("auth.public_hosts", "with keys_file: comma-separated host names (host, any port, or host:port) under which browsers reach the server; with auth.origins empty, pages from them may connect (the Host header is never trusted)", func(c *Config) *[]string { return &c.Auth.PublicHosts }),
 	str("auth.anonymous_plan", "with keys_file: plan of clients without a key, none to refuse them (empty: the key file's anonymous)", func(c *Config) *string { return &c.Auth.AnonymousPlan }),
 	duration("auth.keys_poll", "how often the key file is checked for changes (SIGHUP reloads at once)", func(c *Config) *Duration { return &c.Auth.KeysPoll }),
 }

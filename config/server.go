@@ -21,6 +21,7 @@ func (c *Config) Server(log *slog.Logger) server.Config {
 		Logger:          log,
 		Keys:            c.Auth.KeysFile,
 		Origins:         c.Auth.Origins,
+		PublicHosts:     c.Auth.PublicHosts,
 		AnonymousPlan:   c.Auth.AnonymousPlan,
 		KeysPoll:        time.Duration(c.Auth.KeysPoll),
 		Feed: feed.Config{

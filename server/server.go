@@ -53,8 +53,12 @@ type Config struct {
 	Keys string
 	// Origins is the browser Origin allow-list of the WebSocket upgrade
 	// when Keys is set ("*" allows any). Empty allows non-browser clients
-	// and same-host origins only.
+	// and pages from PublicHosts only.
 	Origins []string
+	// PublicHosts are the host names (host, any port, or host:port) under
+	// which browsers reach the server; with Origins empty, pages from them
+	// may connect (auth.Gate.PublicHosts). Empty: none.
+	PublicHosts []string
 	// AnonymousPlan names the key file's plan for clients without a key,
 	// instead of the file's "anonymous" field; "none" refuses them. Empty
 	// means the file decides.
@@ -115,7 +119,9 @@ func New(cfg Config) (*Server, error) {
 				return nil, fmt.Errorf("server: anonymous plan: %w", err)
 			}
 		}
-		cfg.WS.Authorizer = auth.NewGate(keys, cfg.Origins)
+		gate := auth.NewGate(keys, cfg.Origins)
+		gate.PublicHosts = cfg.PublicHosts
+		cfg.WS.Authorizer = gate
 	}
 	hub, err := fanout.NewHub(cfg.WS, fanout.NewMetrics(reg))
 	if err != nil {
