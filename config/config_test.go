@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/marketfeed/marketfeed/server"
 )
 
 func writeFile(t *testing.T, body string) string {
@@ -215,6 +217,30 @@ func TestPublicHostsKey(t *testing.T) {
 	} {
 		if _, err := Resolve(writeFile(t, file), noEnv, nil); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want an error mentioning %q", file, err, want)
+		}
+	}
+}
+
+// The http.* keys reach the server's HTTP limits; their defaults are the
+// server's.
+func TestHTTPKeys(t *testing.T) {
+	d := Default()
+	def := d.Server(nil).HTTP
+	if def.IdleTimeout != server.DefaultIdleTimeout || def.ReadTimeout != server.DefaultReadTimeout ||
+		def.WriteTimeout != server.DefaultWriteTimeout || def.ReadHeaderTimeout != server.DefaultReadHeaderTimeout ||
+		def.MaxConns != server.DefaultMaxConns || def.MaxConnsPerAddr != server.DefaultMaxConnsPerAddr {
+		t.Fatalf("defaults %+v", def)
+	}
+	c, err := Resolve(writeFile(t, "http:\n  idle_timeout: 5s\n  max_connections: -1\n  max_connections_per_address: 500\n"), noEnv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := c.Server(nil).HTTP; h.IdleTimeout != 5*time.Second || h.MaxConns != -1 || h.MaxConnsPerAddr != 500 {
+		t.Fatalf("from the file: %+v", h)
+	}
+	for _, file := range []string{"http:\n  max_connections: 0\n", "http:\n  idle_timeout: 0s\n", "http:\n  max_connections_per_address: -2\n"} {
+		if _, err := Resolve(writeFile(t, file), noEnv, nil); err == nil || !strings.Contains(err.Error(), "http.") {
+			t.Errorf("%q: %v, want an error naming the key", file, err)
 		}
 	}
 }

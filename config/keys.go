@@ -93,9 +93,15 @@ func duration(name, help string, p func(*Config) *Duration) Key {
 
 var keys = []Key{
 	str("listen", "address of /ws, and of the admin endpoints unless admin_listen is set", func(c *Config) *string { return &c.Listen }),
-	str("admin_listen", "separate address for /metrics, /healthz, /readyz and /debug/pprof (empty: share listen)", func(c *Config) *string { return &c.AdminListen }),
+	str("admin_listen", "separate address for /metrics, /healthz, /readyz and /debug/pprof, with HTTP limits of its own: the production setting (empty: share listen)", func(c *Config) *string { return &c.AdminListen }),
 	boolean("pprof", "serve /debug/pprof on the admin endpoints", func(c *Config) *bool { return &c.Pprof }),
 	duration("shutdown_timeout", "bound of the graceful shutdown after SIGTERM", func(c *Config) *Duration { return &c.ShutdownTimeout }),
+	duration("http.read_header_timeout", "bound of reading an HTTP request's header (each listener)", func(c *Config) *Duration { return &c.HTTP.ReadHeaderTimeout }),
+	duration("http.read_timeout", "bound of reading a whole HTTP request; a WebSocket connection is free of it once upgraded", func(c *Config) *Duration { return &c.HTTP.ReadTimeout }),
+	duration("http.write_timeout", "bound of writing an HTTP response, from the end of its request (also the longest /debug/pprof profile or trace)", func(c *Config) *Duration { return &c.HTTP.WriteTimeout }),
+	duration("http.idle_timeout", "an idle keep-alive HTTP connection is closed after this long", func(c *Config) *Duration { return &c.HTTP.IdleTimeout }),
+	integer("http.max_connections", "open HTTP connections per listener at most, WebSocket connections not counted once upgraded; more get 503 at accept (-1: unlimited)", func(c *Config) *int { return &c.HTTP.MaxConnections }),
+	integer("http.max_connections_per_address", "open HTTP connections per listener from one client IP address at most; more get 503 at accept (-1: unlimited; behind a proxy every client has its address)", func(c *Config) *int { return &c.HTTP.MaxConnectionsPerAddress }),
 	str("tls.cert_file", "PEM certificate chain: serve wss:// (with tls.key_file)", func(c *Config) *string { return &c.TLS.CertFile }),
 	str("tls.key_file", "PEM private key of tls.cert_file", func(c *Config) *string { return &c.TLS.KeyFile }),
 	str("log.level", "debug, info, warn or error", func(c *Config) *string { return &c.Log.Level }),
