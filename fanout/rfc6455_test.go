@@ -163,24 +163,40 @@ func TestRFC6455Violations(t *testing.T) {
 			rawFrame(opText, []byte(`{"op":"ping","x":"`), false),
 			rawFrame(fin|opCont, append(append([]byte(nil), bad...), `"}`...), false)}, false, ws.StatusInvalidFramePayloadData},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var c *wsClient
-			if tt.deflate {
-				c = dialDeflate(t, s.url).c
-				if m := c.next(); m.Type != schemas.TypeWelcome {
-					t.Fatalf("want welcome, got %+v", m)
-				}
-			} else {
-				c = dial(t, s.url)
+	for _, split := range []bool{false, true} {
+		for _, tt := range tests {
+			name := tt.name
+			if split {
+				name += " in pieces"
 			}
-			for _, f := range tt.frames {
-				if _, err := c.nc.Write(f); err != nil {
+			t.Run(name, func(t *testing.T) {
+				var c *wsClient
+				if tt.deflate {
+					c = dialDeflate(t, s.url).c
+					if m := c.next(); m.Type != schemas.TypeWelcome {
+						t.Fatalf("want welcome, got %+v", m)
+					}
+				} else {
+					c = dial(t, s.url)
+				}
+				b := bytes.Join(tt.frames, nil)
+				if split {
+					// The first bytes one by one, in segments of their own:
+					// the violation is found whatever the reads return.
+					for i := 0; i < 16 && len(b) > 0; i++ {
+						if _, err := c.nc.Write(b[:1]); err != nil {
+							t.Fatal(err)
+						}
+						b = b[1:]
+						time.Sleep(time.Millisecond)
+					}
+				}
+				if _, err := c.nc.Write(b); err != nil {
 					t.Fatal(err)
 				}
-			}
-			expectServerClose(t, c, tt.code)
-		})
+				expectServerClose(t, c, tt.code)
+			})
+		}
 	}
 }
 
