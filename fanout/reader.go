@@ -79,7 +79,8 @@ func readHeader(br *bufio.Reader) (ws.Header, error) {
 // any of its payload is read: masking, known opcodes, control frames of at
 // most 125 bytes with FIN set, reserved bits (only RSV1 on the first frame
 // of a data message, and only with permessage-deflate negotiated),
-// fragmentation order, and the size limit.
+// fragmentation order, and the size limit of messages (maxSize; control
+// frames have their own, 125 bytes).
 func checkHeader(h ws.Header, st *readState, deflate bool, maxSize int) *frameError {
 	switch {
 	case !h.Masked:
@@ -97,7 +98,7 @@ func checkHeader(h ws.Header, st *readState, deflate bool, maxSize int) *frameEr
 		return errFragmentation
 	case h.OpCode == ws.OpBinary:
 		return errBinary
-	case h.Length > int64(maxSize),
+	case !h.OpCode.IsControl() && h.Length > int64(maxSize),
 		h.OpCode == ws.OpContinuation && int64(len(st.message))+h.Length > int64(maxSize):
 		return errTooBig
 	}

@@ -17,7 +17,7 @@ import (
 
 // fuzzMaxSize is the message size limit of the fuzzed reader: small, so
 // that inputs reach it.
-const fuzzMaxSize = 256
+const fuzzMaxSize = 100
 
 // splitReader returns data in pieces whose sizes cycle through sizes
 // (each byte plus one), the way TCP segments may cut a stream anywhere.

@@ -246,7 +246,18 @@ func TestRFC6455ValidFrames(t *testing.T) {
 			t.Fatalf("close %d: want it echoed, got %+v %x %v", code, f.Header, f.Payload, err)
 		}
 	}
-	c := dial(t, s.url)
+	// Control frames are bounded by RFC 6455 (125 bytes), not by the
+	// message size limit.
+	small := startServer(t, fanout.Config{MaxMessageSize: 64})
+	c := dial(t, small.url)
+	p := bytes.Repeat([]byte{'p'}, 100)
+	if _, err := c.nc.Write(rawFrame(fin|opPing, p, false)); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := readRawFrame(c); err != nil || f.Header.OpCode != ws.OpPong || !bytes.Equal(f.Payload, p) {
+		t.Fatalf("ping of 100 bytes with a 64-byte message limit: got %+v %q %v, want its pong", f.Header, f.Payload, err)
+	}
+	c = dial(t, s.url)
 	if _, err := c.nc.Write(rawFrame(fin|opClose, nil, false)); err != nil {
 		t.Fatal(err)
 	}
