@@ -3,6 +3,7 @@ package server_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -187,4 +188,50 @@ func metrics(t *testing.T, srv *server.Server) string {
 		t.Fatalf("/metrics: %d", resp.StatusCode)
 	}
 	return string(body)
+}
+
+// TestHTTPLimitsWithTLS: under TLS the count sees every accepted socket
+// and lets go of upgraded ones as without TLS: many wss:// connections
+// from one address outnumber the per-address bound, while a TLS
+// connection beyond the bound is closed at accept.
+func TestHTTPLimitsWithTLS(t *testing.T) {
+	certFile, keyFile, pool := selfSigned(t)
+	b, err := broker.Start(broker.Config{Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	const perAddr = 3
+	srv, _ := runServer(t, server.Config{
+		TLSCertFile: certFile, TLSKeyFile: keyFile, AdminListen: "127.0.0.1:0",
+		HTTP: server.HTTPLimits{MaxConnsPerAddr: perAddr},
+		Feed: feed.Config{Brokers: b.Addrs(), Start: feed.StartEarliest},
+	})
+	tlsCfg := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+	for range 3 * perAddr {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		nc, _, _, err := ws.Dialer{TLSConfig: tlsCfg}.Dial(ctx, "wss://"+srv.Addr()+"/ws")
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close() })
+	}
+	waitFor(t, "upgraded connections to stop counting", 5*time.Second, func() bool {
+		return strings.Contains(metrics(t, srv), `marketfeed_http_connections{listener="public"} 0`+"\n")
+	})
+	for range perAddr {
+		c := tls.Client(dialFrom(t, "127.0.0.1", srv.Addr()), tlsCfg)
+		if err := c.Handshake(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := tls.Client(dialFrom(t, "127.0.0.1", srv.Addr()), tlsCfg)
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := c.Handshake(); err == nil {
+		t.Fatalf("TLS connection %d from one address was served", perAddr+1)
+	}
+	if m := metrics(t, srv); !strings.Contains(m, `marketfeed_http_connections_refused_total{listener="public",reason="max_connections_per_address"} 1`+"\n") {
+		t.Error("the refusal is not counted")
+	}
 }
