@@ -21,8 +21,17 @@ type Gate struct {
 	Store *Store
 	// Origins lists the browser origins ("https://app.example.com")
 	// allowed to connect; "*" allows any. Empty allows requests without an
-	// Origin header (non-browser clients) and same-host origins only.
+	// Origin header (non-browser clients) and pages served from one of
+	// PublicHosts only.
 	Origins []string
+	// PublicHosts are the host names under which clients reach the server
+	// ("feed.example.com", any port; "feed.example.com:8443", that port
+	// only). With Origins empty, a browser page whose origin is one of them
+	// may connect. The request's Host header is never trusted for this: a
+	// page of any site can reach the server under the site's own name by
+	// DNS rebinding. Empty: no browser page may connect unless Origins
+	// lists it.
+	PublicHosts []string
 	// Limiter limits failed attempts per client address. Nil means a
 	// FailureLimiter with its defaults. Set it before the first request.
 	Limiter *FailureLimiter
@@ -79,11 +88,43 @@ func (g *Gate) originAllowed(r *http.Request) bool {
 		}
 	}
 	if len(g.Origins) == 0 {
-		u, err := url.Parse(origin)
-		return err == nil && strings.EqualFold(u.Host, r.Host)
+		return publicOrigin(origin, g.PublicHosts)
 	}
 	return false
 }
+
+// publicOrigin reports whether a browser origin ("https://host[:port]") is
+// one of hosts: a host name alone matches it on any port, host:port only on
+// that port (the scheme's default port when the origin names none).
+func publicOrigin(origin string, hosts []string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	name, port := normalHost(u.Hostname()), u.Port()
+	if port == "" {
+		switch strings.ToLower(u.Scheme) {
+		case "http", "ws":
+			port = "80"
+		case "https", "wss":
+			port = "443"
+		}
+	}
+	for _, h := range hosts {
+		hn, hp, err := net.SplitHostPort(h)
+		if err != nil {
+			hn, hp = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"), ""
+		}
+		if normalHost(hn) == name && (hp == "" || hp == port) {
+			return true
+		}
+	}
+	return false
+}
+
+// normalHost is a host name in the form compared: lower case, without a
+// trailing dot.
+func normalHost(h string) string { return strings.TrimSuffix(strings.ToLower(h), ".") }
 
 // Admit implements fanout.Authorizer.
 func (g *Gate) Admit(r *http.Request) (fanout.Session, *fanout.Refusal) {

@@ -1,6 +1,9 @@
 package auth_test
 
 import (
+	"bufio"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -266,5 +269,77 @@ func TestAuthMessage(t *testing.T) {
 	anon.send(deep)
 	if m := anon.next(); m.Code != schemas.CodeNotEntitled {
 		t.Fatalf("anonymous deep book: %+v", m)
+	}
+}
+
+// upgradeStatus sends a WebSocket upgrade request with the given Host and
+// Origin headers over a raw loopback connection and returns the response
+// status: the Host header is whatever the client chooses, as under DNS
+// rebinding, where a page of any site reaches the server under the site's
+// own name.
+func upgradeStatus(t *testing.T, wsURL, host, origin string) int {
+	t.Helper()
+	u, err := url.Parse(wsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	req := "GET /ws HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+	if origin != "" {
+		req += "Origin: " + origin + "\r\n"
+	}
+	if _, err := io.WriteString(nc, req+"\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestOriginPublicHosts: without an Origin allow-list, a browser page may
+// connect only from one of the configured public host names; the Host
+// header, which the client controls, decides nothing (DNS rebinding).
+func TestOriginPublicHosts(t *testing.T) {
+	e := startEnv(t, envConfig{
+		file:    &auth.File{Anonymous: "free", Plans: map[string]*auth.Plan{"free": {Symbols: []string{"*"}}}},
+		symbols: []string{"BTC-USD"}, noFeed: true,
+	})
+	local := strings.TrimPrefix(strings.TrimSuffix(e.url, "/ws"), "ws://")
+	tests := []struct {
+		public       []string
+		host, origin string
+		want         int
+	}{
+		// A rebinding page: its origin and the Host header agree.
+		{nil, "attacker.example:80", "http://attacker.example", http.StatusForbidden},
+		{nil, local, "http://" + local, http.StatusForbidden},
+		{[]string{"feed.example.com"}, "attacker.example", "http://attacker.example", http.StatusForbidden},
+		{[]string{"feed.example.com"}, "feed.example.com", "https://feed.example.com", http.StatusSwitchingProtocols},
+		// Behind a proxy the Host header may be anything.
+		{[]string{"feed.example.com"}, local, "https://FEED.example.com.", http.StatusSwitchingProtocols},
+		{[]string{"feed.example.com"}, local, "https://feed.example.com:8443", http.StatusSwitchingProtocols},
+		{[]string{"feed.example.com:8443"}, local, "https://feed.example.com", http.StatusForbidden},
+		{[]string{"feed.example.com:8443"}, local, "https://feed.example.com:8443", http.StatusSwitchingProtocols},
+		{[]string{"feed.example.com:443"}, local, "https://feed.example.com", http.StatusSwitchingProtocols},
+		{[]string{"[::1]:8080", "other.example"}, local, "http://[::1]:8080", http.StatusSwitchingProtocols},
+		{[]string{"feed.example.com"}, local, "null", http.StatusForbidden},
+		// Non-browser clients send no Origin.
+		{nil, local, "", http.StatusSwitchingProtocols},
+		{nil, "attacker.example", "", http.StatusSwitchingProtocols},
+	}
+	for _, tt := range tests {
+		e.gate.PublicHosts = tt.public
+		if got := upgradeStatus(t, e.url, tt.host, tt.origin); got != tt.want {
+			t.Errorf("public hosts %v, Host %q, Origin %q: status %d, want %d", tt.public, tt.host, tt.origin, got, tt.want)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/marketfeed/marketfeed/server"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -27,6 +28,7 @@ type Config struct {
 	// ShutdownTimeout bounds the graceful shutdown.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 
+	HTTP      HTTP      `yaml:"http"`
 	TLS       TLS       `yaml:"tls"`
 	Log       Log       `yaml:"log"`
 	Kafka     Kafka     `yaml:"kafka"`
@@ -38,14 +40,31 @@ type Config struct {
 type Auth struct {
 	// KeysFile is the API key file; empty serves everyone everything.
 	KeysFile string `yaml:"keys_file"`
-	// Origins is the browser Origin allow-list ("*": any; empty: same
-	// host only).
+	// Origins is the browser Origin allow-list ("*": any; empty: pages
+	// from PublicHosts only).
 	Origins []string `yaml:"origins"`
+	// PublicHosts are the host names (host or host:port) under which
+	// clients reach the server: with Origins empty, pages served from
+	// them may connect. Empty: none.
+	PublicHosts []string `yaml:"public_hosts"`
 	// AnonymousPlan is the plan of clients without a key, "none" to refuse
 	// them; empty: the key file's "anonymous".
 	AnonymousPlan string `yaml:"anonymous_plan"`
 	// KeysPoll is how often the key file is checked for changes.
 	KeysPoll Duration `yaml:"keys_poll"`
+}
+
+// HTTP bounds the HTTP side of each listener (server.HTTPLimits):
+// requests other than WebSocket connections, which count here only until
+// they are upgraded.
+type HTTP struct {
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	ReadTimeout       Duration `yaml:"read_timeout"`
+	WriteTimeout      Duration `yaml:"write_timeout"`
+	IdleTimeout       Duration `yaml:"idle_timeout"`
+	// MaxConnections and MaxConnectionsPerAddress: -1 for no limit.
+	MaxConnections           int `yaml:"max_connections"`
+	MaxConnectionsPerAddress int `yaml:"max_connections_per_address"`
 }
 
 // TLS serves wss:// when both files are set.
@@ -114,7 +133,15 @@ func Default() Config {
 	return Config{
 		Listen:          ":8080",
 		ShutdownTimeout: Duration(10 * time.Second),
-		Log:             Log{Level: "info", Format: "text"},
+		HTTP: HTTP{
+			ReadHeaderTimeout:        Duration(server.DefaultReadHeaderTimeout),
+			ReadTimeout:              Duration(server.DefaultReadTimeout),
+			WriteTimeout:             Duration(server.DefaultWriteTimeout),
+			IdleTimeout:              Duration(server.DefaultIdleTimeout),
+			MaxConnections:           server.DefaultMaxConns,
+			MaxConnectionsPerAddress: server.DefaultMaxConnsPerAddr,
+		},
+		Log: Log{Level: "info", Format: "text"},
 		Kafka: Kafka{
 			Brokers:     []string{"localhost:9092"},
 			Topic:       "marketdata",
@@ -163,6 +190,9 @@ func LoadFile(c *Config, path string) error {
 	}
 	if len(c.Auth.Origins) == 0 {
 		c.Auth.Origins = nil // "origins: []" is no list, as by default
+	}
+	if len(c.Auth.PublicHosts) == 0 {
+		c.Auth.PublicHosts = nil
 	}
 	return nil
 }
@@ -238,6 +268,16 @@ func (c *Config) Validate() error {
 	positive("kafka.max_wait", c.Kafka.MaxWait)
 	positive("kafka.dial_timeout", c.Kafka.DialTimeout)
 	positive("shutdown_timeout", c.ShutdownTimeout)
+	positive("http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
+	positive("http.read_timeout", c.HTTP.ReadTimeout)
+	positive("http.write_timeout", c.HTTP.WriteTimeout)
+	positive("http.idle_timeout", c.HTTP.IdleTimeout)
+	if c.HTTP.MaxConnections < -1 || c.HTTP.MaxConnections == 0 {
+		bad("http.max_connections", "must be positive, or -1 for unlimited")
+	}
+	if c.HTTP.MaxConnectionsPerAddress < -1 || c.HTTP.MaxConnectionsPerAddress == 0 {
+		bad("http.max_connections_per_address", "must be positive, or -1 for unlimited")
+	}
 	positive("websocket.ping_interval", c.WebSocket.PingInterval)
 	positive("websocket.idle_timeout", c.WebSocket.IdleTimeout)
 	positive("websocket.write_timeout", c.WebSocket.WriteTimeout)
@@ -280,8 +320,13 @@ func (c *Config) Validate() error {
 	}
 	positive("websocket.max_queue_age", c.WebSocket.MaxQueueAge)
 	positive("auth.keys_poll", c.Auth.KeysPoll)
-	if c.Auth.KeysFile == "" && (len(c.Auth.Origins) > 0 || c.Auth.AnonymousPlan != "") {
-		bad("auth", "origins and anonymous_plan apply only with keys_file")
+	if c.Auth.KeysFile == "" && (len(c.Auth.Origins) > 0 || len(c.Auth.PublicHosts) > 0 || c.Auth.AnonymousPlan != "") {
+		bad("auth", "origins, public_hosts and anonymous_plan apply only with keys_file")
+	}
+	for _, h := range c.Auth.PublicHosts {
+		if strings.Contains(h, "/") || strings.Contains(h, "*") {
+			bad("auth.public_hosts", "%q is not a host name or host:port", h)
+		}
 	}
 	return errors.Join(errs...)
 }

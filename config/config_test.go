@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/marketfeed/marketfeed/server"
 )
 
 func writeFile(t *testing.T, body string) string {
@@ -184,5 +186,61 @@ func TestPollerKey(t *testing.T) {
 	c.WebSocket.Poller = false
 	if !c.Server(nil).WS.DisablePoller {
 		t.Fatal("websocket.poller false does not disable the poller")
+	}
+}
+
+// auth.public_hosts reaches the server configuration, from a file or the
+// environment, and is refused without a key file or when it is no host.
+func TestPublicHostsKey(t *testing.T) {
+	c, err := Resolve(writeFile(t, "auth:\n  keys_file: k.json\n  public_hosts: [feed.example.com, \"feed.example.com:8443\"]\n"), noEnv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Server(nil).PublicHosts; len(got) != 2 || got[0] != "feed.example.com" || got[1] != "feed.example.com:8443" {
+		t.Fatalf("public hosts %q", got)
+	}
+	c, err = Resolve("", func(k string) (string, bool) {
+		switch k {
+		case "MARKETFEED_AUTH_KEYS_FILE":
+			return "k.json", true
+		case "MARKETFEED_AUTH_PUBLIC_HOSTS":
+			return "a.example, b.example", true
+		}
+		return "", false
+	}, nil)
+	if err != nil || len(c.Auth.PublicHosts) != 2 || c.Auth.PublicHosts[1] != "b.example" {
+		t.Fatalf("from the environment: %q, %v", c.Auth.PublicHosts, err)
+	}
+	for file, want := range map[string]string{
+		"auth:\n  public_hosts: [feed.example.com]\n":                           "only with keys_file",
+		"auth:\n  keys_file: k.json\n  public_hosts: [\"https://x.example\"]\n": "auth.public_hosts",
+	} {
+		if _, err := Resolve(writeFile(t, file), noEnv, nil); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want an error mentioning %q", file, err, want)
+		}
+	}
+}
+
+// The http.* keys reach the server's HTTP limits; their defaults are the
+// server's.
+func TestHTTPKeys(t *testing.T) {
+	d := Default()
+	def := d.Server(nil).HTTP
+	if def.IdleTimeout != server.DefaultIdleTimeout || def.ReadTimeout != server.DefaultReadTimeout ||
+		def.WriteTimeout != server.DefaultWriteTimeout || def.ReadHeaderTimeout != server.DefaultReadHeaderTimeout ||
+		def.MaxConns != server.DefaultMaxConns || def.MaxConnsPerAddr != server.DefaultMaxConnsPerAddr {
+		t.Fatalf("defaults %+v", def)
+	}
+	c, err := Resolve(writeFile(t, "http:\n  idle_timeout: 5s\n  max_connections: -1\n  max_connections_per_address: 500\n"), noEnv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := c.Server(nil).HTTP; h.IdleTimeout != 5*time.Second || h.MaxConns != -1 || h.MaxConnsPerAddr != 500 {
+		t.Fatalf("from the file: %+v", h)
+	}
+	for _, file := range []string{"http:\n  max_connections: 0\n", "http:\n  idle_timeout: 0s\n", "http:\n  max_connections_per_address: -2\n"} {
+		if _, err := Resolve(writeFile(t, file), noEnv, nil); err == nil || !strings.Contains(err.Error(), "http.") {
+			t.Errorf("%q: %v, want an error naming the key", file, err)
+		}
 	}
 }

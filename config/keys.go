@@ -93,9 +93,15 @@ func duration(name, help string, p func(*Config) *Duration) Key {
 
 var keys = []Key{
 	str("listen", "address of /ws, and of the admin endpoints unless admin_listen is set", func(c *Config) *string { return &c.Listen }),
-	str("admin_listen", "separate address for /metrics, /healthz, /readyz and /debug/pprof (empty: share listen)", func(c *Config) *string { return &c.AdminListen }),
+	str("admin_listen", "separate address for /metrics, /healthz, /readyz and /debug/pprof, with HTTP limits of its own: the production setting (empty: share listen)", func(c *Config) *string { return &c.AdminListen }),
 	boolean("pprof", "serve /debug/pprof on the admin endpoints", func(c *Config) *bool { return &c.Pprof }),
 	duration("shutdown_timeout", "bound of the graceful shutdown after SIGTERM", func(c *Config) *Duration { return &c.ShutdownTimeout }),
+	duration("http.read_header_timeout", "bound of reading an HTTP request's header (each listener)", func(c *Config) *Duration { return &c.HTTP.ReadHeaderTimeout }),
+	duration("http.read_timeout", "bound of reading a whole HTTP request; a WebSocket connection is free of it once upgraded", func(c *Config) *Duration { return &c.HTTP.ReadTimeout }),
+	duration("http.write_timeout", "bound of writing an HTTP response, from the end of its request (also the longest /debug/pprof profile or trace)", func(c *Config) *Duration { return &c.HTTP.WriteTimeout }),
+	duration("http.idle_timeout", "an idle keep-alive HTTP connection is closed after this long", func(c *Config) *Duration { return &c.HTTP.IdleTimeout }),
+	integer("http.max_connections", "open HTTP connections per listener at most, WebSocket connections not counted once upgraded; more get 503 at accept (-1: unlimited)", func(c *Config) *int { return &c.HTTP.MaxConnections }),
+	integer("http.max_connections_per_address", "open HTTP connections per listener from one client IP address at most; more get 503 at accept (-1: unlimited; behind a proxy every client has its address)", func(c *Config) *int { return &c.HTTP.MaxConnectionsPerAddress }),
 	str("tls.cert_file", "PEM certificate chain: serve wss:// (with tls.key_file)", func(c *Config) *string { return &c.TLS.CertFile }),
 	str("tls.key_file", "PEM private key of tls.cert_file", func(c *Config) *string { return &c.TLS.KeyFile }),
 	str("log.level", "debug, info, warn or error", func(c *Config) *string { return &c.Log.Level }),
@@ -126,7 +132,8 @@ var keys = []Key{
 	duration("websocket.lifetime_notice", "how long before the lifetime close the notice is sent", func(c *Config) *Duration { return &c.WebSocket.LifetimeNotice }),
 	boolean("websocket.poller", "on Linux, idle plain-TCP connections wait in one epoll poller instead of a read goroutine each (false: a read goroutine per connection)", func(c *Config) *bool { return &c.WebSocket.Poller }),
 	str("auth.keys_file", "API key file (see API keys); empty serves everyone everything", func(c *Config) *string { return &c.Auth.KeysFile }),
-	list("auth.origins", "with keys_file: comma-separated browser origins allowed to connect, * for any (empty: same host only)", func(c *Config) *[]string { return &c.Auth.Origins }),
+	list("auth.origins", "with keys_file: comma-separated browser origins allowed to connect, * for any (empty: pages from auth.public_hosts only)", func(c *Config) *[]string { return &c.Auth.Origins }),
+	list("auth.public_hosts", "with keys_file: comma-separated host names (host, any port, or host:port) under which browsers reach the server; with auth.origins empty, pages from them may connect (the Host header is never trusted)", func(c *Config) *[]string { return &c.Auth.PublicHosts }),
 	str("auth.anonymous_plan", "with keys_file: plan of clients without a key, none to refuse them (empty: the key file's anonymous)", func(c *Config) *string { return &c.Auth.AnonymousPlan }),
 	duration("auth.keys_poll", "how often the key file is checked for changes (SIGHUP reloads at once)", func(c *Config) *Duration { return &c.Auth.KeysPoll }),
 }

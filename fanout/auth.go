@@ -88,7 +88,7 @@ func (c *Conn) recheck() {
 	for ch, s := range c.subs {
 		if r := c.sess.Allow(s.kind, s.topic.symbol, s.depth, s.interval.Period()); r != nil {
 			c.sendError(0, r.Code, r.Message, ch)
-			c.unsubscribe(0, ch)
+			c.unsubscribe(0, ch, false)
 		}
 	}
 }

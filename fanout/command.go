@@ -6,7 +6,6 @@ import (
 	"sort"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/marketfeed/marketfeed/schemas"
 )
@@ -28,22 +27,27 @@ func (s *subscription) info() schemas.SubscriptionInfo {
 	return schemas.SubscriptionInfo{Channel: s.channel, Depth: s.depth, Interval: s.interval.String()}
 }
 
-// handleText handles one client text message. It returns false when the
-// connection must stop reading.
+// handleText handles one client text message (valid UTF-8: the frame
+// reader checked it). It returns false when the connection must stop
+// reading.
 func (c *Conn) handleText(msg []byte) bool {
-	if !utf8.Valid(msg) {
-		c.closeWith(schemas.CloseInvalidPayload, "invalid UTF-8", "protocol_error")
-		return false
-	}
 	c.smu.Lock()
 	defer c.smu.Unlock()
 	c.msgs++
+	// Parsed first, so that a command dropped by the rate limit is
+	// answered with its id (and its channel when it names one): the
+	// client knows which command to send again.
+	var cmd schemas.Command
+	err := schemas.ParseCommand(msg, &cmd)
 	if !c.rateOK() {
-		c.sendError(0, schemas.CodeRateLimited, "too many messages; this one was dropped", "")
+		channel := ""
+		if err == nil && len(cmd.Channels) == 1 {
+			channel = cmd.Channels[0]
+		}
+		c.sendError(cmd.ID, schemas.CodeRateLimited, "too many messages; this one was dropped", channel)
 		return c.countInvalid()
 	}
-	var cmd schemas.Command
-	if err := schemas.ParseCommand(msg, &cmd); err != nil {
+	if err != nil {
 		var pe *schemas.ProtocolError
 		if !errors.As(err, &pe) {
 			pe = &schemas.ProtocolError{Code: schemas.CodeInvalidRequest, Message: err.Error()}
@@ -60,7 +64,7 @@ func (c *Conn) handleText(msg []byte) bool {
 		}
 	case schemas.OpUnsubscribe:
 		for _, ch := range cmd.Channels {
-			if !c.unsubscribe(cmd.ID, ch) && !c.countInvalid() {
+			if !c.unsubscribe(cmd.ID, ch, true) && !c.countInvalid() {
 				return false
 			}
 		}
@@ -148,7 +152,7 @@ func (c *Conn) subscribe(id int64, channel string, depth int, interval, lag stri
 	}
 	c.subs[channel] = s
 	c.updateLagSet() // before the owner sees s, for a skip-ahead under way
-	if !t.post(func() { t.subscribe(c, s, id) }) {
+	if !c.postInOrder(t, func() { t.subscribe(c, s, id) }) {
 		delete(c.subs, channel)
 		c.updateLagSet()
 		c.sendError(id, schemas.CodeUnknownSymbol, "symbol "+symbol+" is no longer served", channel)
@@ -158,7 +162,11 @@ func (c *Conn) subscribe(id int64, channel string, depth int, interval, lag stri
 	return true
 }
 
-func (c *Conn) unsubscribe(id int64, channel string) bool {
+// unsubscribe ends the subscription to channel; the owner acknowledges it
+// once nothing more of the stream can follow. inOrder (the reader's
+// commands) waits for the acknowledgement before returning (postInOrder);
+// Hub.Recheck does not wait.
+func (c *Conn) unsubscribe(id int64, channel string, inOrder bool) bool {
 	s, ok := c.subs[channel]
 	if !ok {
 		c.sendError(id, schemas.CodeNotSubscribed, "not subscribed to "+channel, channel)
@@ -168,8 +176,41 @@ func (c *Conn) unsubscribe(id int64, channel string) bool {
 	s.gone.Store(true)
 	c.updateLagSet()
 	c.hub.metrics.Subscriptions.Dec()
-	if !s.topic.post(func() { s.topic.unsubscribe(c, s, id, true) }) {
+	fn := func() { s.topic.unsubscribe(c, s, id, true) }
+	var posted bool
+	if inOrder {
+		posted = c.postInOrder(s.topic, fn)
+	} else {
+		posted = s.topic.post(fn)
+	}
+	if !posted {
 		c.send(&schemas.ServerMessage{Type: schemas.TypeUnsubscribed, ID: id, Channel: channel})
 	}
+	return true
+}
+
+// ownerWait bounds how long the reader waits for a topic's owner to run a
+// subscribe or unsubscribe (postInOrder). An owner runs it between two
+// batches, within milliseconds; the bound only matters for an owner that
+// stopped after accepting it, whose reply never comes.
+const ownerWait = time.Second
+
+// postInOrder runs fn, which replies to the client, on t's owner and waits
+// until it has run, so that its replies precede whatever the reader sends
+// next: the channels of a command, and successive commands, are answered
+// in request order (websocket.md §3.1) although their topics have
+// different owners. It reports false if the owner has stopped. Read
+// goroutine only.
+func (c *Conn) postInOrder(t *Topic, fn func()) bool {
+	done := make(chan struct{})
+	if !t.post(func() { fn(); close(done) }) {
+		return false
+	}
+	wait := time.NewTimer(ownerWait)
+	select {
+	case <-done:
+	case <-wait.C:
+	}
+	wait.Stop()
 	return true
 }

@@ -367,97 +367,49 @@ type readState struct {
 	compressed bool // the text message being read has RSV1 set
 }
 
-// readFrame reads and handles one client frame; false ends the loop.
+// readFrame reads and handles one client frame; false ends the loop. The
+// frame is read and checked by the frame reader (reader.go); a violation
+// closes the connection with its close code.
 //
 //go:noinline
 func (c *Conn) readFrame(br *bufio.Reader, st *readState) bool {
 	cfg := &c.hub.cfg
-	h, err := ws.ReadHeader(br)
+	h, err := readHeader(br)
+	var f clientFrame
+	if err == nil {
+		c.lastRead.Store(c.hub.clock())
+		if fe := checkHeader(h, st, c.deflate, cfg.MaxMessageSize); fe != nil {
+			err = fe
+		} else {
+			f, err = st.readBody(br, h, cfg.MaxMessageSize)
+		}
+	}
 	if err != nil {
-		c.readFailed(err)
+		var fe *frameError
+		if !errors.As(err, &fe) {
+			c.readFailed(err)
+			return false
+		}
+		c.peerClosed = f.op == ws.OpClose // an invalid close payload was read
+		c.closeWith(fe.code, fe.reason, fe.metric)
 		return false
-	}
-	c.lastRead.Store(c.hub.clock())
-	if !h.Masked {
-		c.closeWith(schemas.CloseProtocolError, "client frames must be masked", "protocol_error")
-		return false
-	}
-	if h.Length > int64(cfg.MaxMessageSize) || (st.inFrag && int64(len(st.message))+h.Length > int64(cfg.MaxMessageSize)) {
-		c.closeWith(schemas.CloseMessageTooBig, "message too big", "message_too_big")
-		return false
-	}
-	if cap(st.payload) < int(h.Length) {
-		st.payload = make([]byte, h.Length)
-	}
-	st.payload = st.payload[:h.Length]
-	if _, err := io.ReadFull(br, st.payload); err != nil {
-		c.readFailed(err)
-		return false
-	}
-	ws.Cipher(st.payload, h.Mask, 0)
-	if h.Rsv != 0 && !(c.deflate && h.Rsv == 0x4 && (h.OpCode == ws.OpText || h.OpCode == ws.OpBinary)) {
-		c.closeWith(schemas.CloseProtocolError, "reserved bits set", "protocol_error")
-		return false
-	}
-	if h.OpCode == ws.OpText {
-		st.compressed = h.Rsv1()
 	}
 
-	switch h.OpCode {
+	switch f.op {
 	case ws.OpPing:
-		c.enqueue(controlFrame(ws.OpPong, st.payload))
+		c.enqueue(controlFrame(ws.OpPong, f.msg))
 	case ws.OpPong:
 		// Liveness only: the read deadline moved forward above (lastRead,
 		// under the poller).
 	case ws.OpClose:
-		if !c.isClosing() {
-			code, _ := ws.ParseCloseFrameData(st.payload)
-			if code == 0 {
-				code = ws.StatusNormalClosure
-			}
-			c.closeWith(int(code), "", "client_close")
-		}
+		c.closeWith(f.code, "", "client_close")
 		c.peerClosed = true
 		return false
-	case ws.OpBinary:
-		c.closeWith(schemas.CloseUnsupportedData, "binary frames are not supported", "protocol_error")
-		return false
-	case ws.OpText, ws.OpContinuation:
-		if h.OpCode == ws.OpText && st.inFrag || h.OpCode == ws.OpContinuation && !st.inFrag {
-			c.closeWith(schemas.CloseProtocolError, "bad fragmentation", "protocol_error")
-			return false
-		}
-		if !h.Fin {
-			st.message = append(st.message, st.payload...)
-			st.inFrag = true
-			return true
-		}
-		msg := st.payload
-		if st.inFrag {
-			st.message = append(st.message, st.payload...)
-			msg, st.inFrag = st.message, false
-		}
+	case ws.OpText:
 		if c.isClosing() {
 			return true
 		}
-		if st.compressed {
-			var err error
-			if msg, err = inflate(msg, cfg.MaxMessageSize); err != nil {
-				if errors.Is(err, errInflatedTooBig) {
-					c.closeWith(schemas.CloseMessageTooBig, "message too big", "message_too_big")
-				} else {
-					c.closeWith(schemas.CloseInvalidPayload, "invalid compressed data", "protocol_error")
-				}
-				return false
-			}
-		}
-		if !c.handleText(msg) {
-			return false
-		}
-		st.message = st.message[:0]
-	default:
-		c.closeWith(schemas.CloseProtocolError, "reserved opcode", "protocol_error")
-		return false
+		return c.handleText(f.msg)
 	}
 	return true
 }

@@ -17,7 +17,11 @@
 // the owner (Owner.Exec), which acknowledges it and sends the initial
 // snapshot in order with the stream, so a client never sees a delta before
 // its snapshot, nor anything of a stream after the unsubscribe
-// acknowledgement.
+// acknowledgement. The reader waits until the owner has run the function
+// (at most a second, for an owner that stopped) before it handles the next
+// channel or command, so that replies leave in request order although the
+// channels' topics have different owners; an owner never waits for a
+// reader, so this cannot deadlock.
 //
 // # Connections: the lock-free outbound queue
 //
@@ -107,6 +111,13 @@
 // readable descriptor reports it at once. The state the reader keeps
 // between frames (fragments, counters, the rate limiter) passes from one
 // reader goroutine to the next through these atomic operations.
+//
+// Every frame passes the frame reader (reader.go) before it is acted upon:
+// its header is checked against RFC 6455 before its payload is read, and a
+// violation closes the connection with its close code (1002, 1003, 1007 or
+// 1009) and a close frame. The frame reader touches nothing but the
+// reader's state; FuzzReadFrame runs it over inputs cut at arbitrary
+// points.
 //
 // A closing connection is read by a goroutine to its end, as before: the
 // client's close frame is awaited for CloseLinger, then cleanup runs. A

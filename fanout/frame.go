@@ -70,10 +70,16 @@ func controlFrame(op ws.OpCode, payload []byte) []byte {
 	return putHeader(b, op)
 }
 
-// closeFrame returns a complete close frame with code and reason.
+// closeFrame returns a complete close frame with code and reason, the
+// reason cut to the 123 bytes a control frame leaves it, at a character
+// boundary so that it stays valid UTF-8.
 func closeFrame(code int, reason string) []byte {
 	if len(reason) > 123 {
-		reason = reason[:123]
+		n := 123
+		for n > 0 && !utf8.RuneStart(reason[n]) {
+			n--
+		}
+		reason = reason[:n]
 	}
 	return controlFrame(ws.OpClose, ws.NewCloseFrameBody(ws.StatusCode(code), reason))
 }

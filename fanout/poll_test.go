@@ -41,6 +41,8 @@ func TestReadGoroutines(t *testing.T) {
 		{"BytesWithTheHandshake", TestBytesWithTheHandshake},
 		{"ClientsGone", TestClientsGone},
 		{"IdleConnectionGoroutines", TestIdleConnectionGoroutines},
+		{"RFC6455Violations", TestRFC6455Violations},
+		{"RFC6455ValidFrames", TestRFC6455ValidFrames},
 	}
 	readGoroutines = true
 	defer func() { readGoroutines = false }()

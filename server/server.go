@@ -34,6 +34,12 @@ type Config struct {
 	AdminListen string
 	// Pprof serves /debug/pprof on the admin endpoints. Default off.
 	Pprof bool
+	// HTTP bounds the HTTP side of each listener (timeouts, connections
+	// in total and per client address), apart from WebSocket connections
+	// once upgraded. Every listener has its own count: a flood of the
+	// public listener leaves AdminListen reachable, which makes a separate
+	// AdminListen the production setting.
+	HTTP HTTPLimits
 	// TLSCertFile and TLSKeyFile, both set, make Listen serve wss:// and
 	// https://. Default: plain TCP.
 	TLSCertFile, TLSKeyFile string
@@ -53,8 +59,12 @@ type Config struct {
 	Keys string
 	// Origins is the browser Origin allow-list of the WebSocket upgrade
 	// when Keys is set ("*" allows any). Empty allows non-browser clients
-	// and same-host origins only.
+	// and pages from PublicHosts only.
 	Origins []string
+	// PublicHosts are the host names (host, any port, or host:port) under
+	// which browsers reach the server; with Origins empty, pages from them
+	// may connect (auth.Gate.PublicHosts). Empty: none.
+	PublicHosts []string
 	// AnonymousPlan names the key file's plan for clients without a key,
 	// instead of the file's "anonymous" field; "none" refuses them. Empty
 	// means the file decides.
@@ -93,6 +103,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cfg.HTTP = cfg.HTTP.withDefaults()
 	reg := cfg.Registry
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -115,7 +126,9 @@ func New(cfg Config) (*Server, error) {
 				return nil, fmt.Errorf("server: anonymous plan: %w", err)
 			}
 		}
-		cfg.WS.Authorizer = auth.NewGate(keys, cfg.Origins)
+		gate := auth.NewGate(keys, cfg.Origins)
+		gate.PublicHosts = cfg.PublicHosts
+		cfg.WS.Authorizer = gate
 	}
 	hub, err := fanout.NewHub(cfg.WS, fanout.NewMetrics(reg))
 	if err != nil {
@@ -128,7 +141,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := listen(cfg.Listen, cfg.TLSCertFile, cfg.TLSKeyFile)
+	hm := newHTTPMetrics(reg)
+	ln, ll, err := listen(cfg.Listen, cfg.TLSCertFile, cfg.TLSKeyFile, cfg.HTTP, hm)
 	if err != nil {
 		return nil, err
 	}
@@ -153,36 +167,42 @@ func New(cfg Config) (*Server, error) {
 	if cfg.AdminListen == "" {
 		s.adminRoutes(mux)
 	} else {
-		if s.adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
+		aln, err := net.Listen("tcp", cfg.AdminListen)
+		if err != nil {
 			ln.Close()
 			return nil, fmt.Errorf("server: admin listen on %s: %w", cfg.AdminListen, err)
 		}
+		all := limit(aln, cfg.HTTP, false, hm, "admin")
+		s.adminLn = all
 		amux := http.NewServeMux()
 		s.adminRoutes(amux)
-		s.admin = &http.Server{Handler: amux, ReadHeaderTimeout: 10 * time.Second}
+		s.admin = httpServer(amux, cfg.HTTP, all)
 	}
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.http = httpServer(mux, cfg.HTTP, ll)
 	return s, nil
 }
 
-// listen binds addr, with TLS when both files are given.
-func listen(addr, certFile, keyFile string) (net.Listener, error) {
+// listen binds addr, with TLS when both files are given, counting its
+// HTTP connections (below TLS, so that the count sees every accepted
+// socket) with lim's limits.
+func listen(addr, certFile, keyFile string, lim HTTPLimits, m *httpMetrics) (net.Listener, *limitListener, error) {
 	var tlsCfg *tls.Config
 	if certFile != "" || keyFile != "" {
 		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
-			return nil, fmt.Errorf("server: TLS certificate: %w", err)
+			return nil, nil, fmt.Errorf("server: TLS certificate: %w", err)
 		}
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	ln, err := net.Listen("tcp", addr)
+	raw, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("server: listen on %s: %w", addr, err)
+		return nil, nil, fmt.Errorf("server: listen on %s: %w", addr, err)
 	}
+	ll := limit(raw, lim, tlsCfg != nil, m, "public")
 	if tlsCfg != nil {
-		ln = tls.NewListener(ln, tlsCfg)
+		return tls.NewListener(ll, tlsCfg), ll, nil
 	}
-	return ln, nil
+	return ll, ll, nil
 }
 
 // Addr returns the address the HTTP listener is bound to.
