@@ -580,3 +580,96 @@ func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() boo
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestShardedReplicas splits the topic between two processes with
+// kafka.partitions: each serves exactly the symbols the publisher's
+// partitioner put in its partitions, answers unknown_symbol for the others,
+// and a process configured with a partition the topic lacks never becomes
+// ready.
+func TestShardedReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs three servers")
+	}
+	bin := buildBinary(t)
+	brokers, topic := sharedTopic(t)
+	const symbols = 12
+	ex := publish(t, brokers, topic, symbols)
+	shards := [][]int{{0, 1}, {2, 3}}
+	want := make([][]string, len(shards)) // symbols of each shard, by the publisher's partitioner
+	parts := make([]int, replicaPartitions)
+	for i := range parts {
+		parts[i] = i
+	}
+	for _, sym := range ex.Symbols() {
+		p := (&kafka.Hash{}).Balance(kafka.Message{Key: []byte(sym)}, parts...)
+		for i, sh := range shards {
+			if slices.Contains(sh, p) {
+				want[i] = append(want[i], sym)
+			}
+		}
+	}
+	var reps []*replica
+	for i, sh := range shards {
+		list := fmt.Sprint(sh[0], ",", sh[1])
+		reps = append(reps, startReplica(t, bin, "shard-"+list, brokers, topic, "-kafka.partitions", list))
+		if len(want[i]) == 0 {
+			t.Fatalf("no symbol in partitions %v; choose more symbols", sh)
+		}
+	}
+	holey := startReplica(t, bin, "holey", brokers, topic, "-kafka.partitions", "0,"+fmt.Sprint(replicaPartitions))
+	for i, r := range reps {
+		r.waitReady(t, len(want[i]))
+		slices.Sort(want[i])
+		if got := r.liveSymbols(t); !slices.Equal(got, want[i]) {
+			t.Fatalf("%s serves %v, want %v", r.name, got, want[i])
+		}
+	}
+	for i, r := range reps {
+		other := want[1-i][0]
+		conn, err := client.Dial(context.Background(), "ws://"+r.addr+"/ws", client.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.Subscribe(1, []string{"book." + want[i][0], "book." + other}, 10, "raw"); err != nil {
+			t.Fatal(err)
+		}
+		book := client.NewBook("book." + want[i][0])
+		refused, updates := false, 0
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		for !refused || updates < 3 {
+			m, err := conn.Next(ctx)
+			if err != nil {
+				t.Fatalf("%s: refused %v, %d updates: %v", r.name, refused, updates, err)
+			}
+			switch {
+			case m.Type == schemas.TypeError && m.Channel == "book."+other:
+				if m.Code != schemas.CodeUnknownSymbol {
+					t.Fatalf("%s: %s of another shard refused with %q, want unknown_symbol", r.name, other, m.Code)
+				}
+				refused = true
+			case m.Type == schemas.TypeError:
+				t.Fatalf("%s: unexpected error %+v", r.name, m)
+			case m.Channel == book.Channel():
+				if err := book.Apply(m); err != nil {
+					t.Fatalf("%s: %v", r.name, err)
+				}
+				if m.Type == schemas.TypeUpdate {
+					updates++
+				}
+			}
+		}
+		cancel()
+		conn.Close()
+	}
+	resp, err := http.Get("http://" + holey.admin + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("a server configured with partition %d of a %d-partition topic answers /readyz %d", replicaPartitions, replicaPartitions, resp.StatusCode)
+	}
+	if log := holey.stderr.String(); !strings.Contains(log, "configured partitions are not in the topic") {
+		t.Fatalf("the missing partition is not logged:\n%s", log)
+	}
+}
