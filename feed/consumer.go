@@ -48,8 +48,8 @@ type Batch struct {
 }
 
 // Consumer reads every partition of one topic, or those of
-// Config.Partitions. See the package
-// documentation for its behaviour and concurrency contract.
+// Config.Partitions. See the package documentation for its behaviour and
+// concurrency contract.
 type Consumer struct {
 	cfg    Config
 	m      *Metrics
@@ -98,10 +98,9 @@ func NewConsumer(cfg Config, m *Metrics) (*Consumer, error) {
 }
 
 // Run discovers the topic's partitions (those of Config.Partitions when it
-// is set) and, for each, starts one reader
-// goroutine that fetches records and sends Batches on a channel it creates,
-// and calls handler(ctx, partition, ch) in a new goroutine that owns that
-// partition. The handler must return when ch is closed or ctx ends; the
+// is set) and, for each, starts one reader goroutine that fetches records
+// and sends Batches on a channel it creates, and calls
+// handler(ctx, partition, ch) in a new goroutine that owns that partition. The handler must return when ch is closed or ctx ends; the
 // reader closes ch when ctx ends. Partitions are listed again every
 // PartitionRefresh; added partitions get their own reader and handler.
 //
