@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"strings"
@@ -81,8 +82,10 @@ type Log struct {
 
 // Kafka configures the consumer.
 type Kafka struct {
-	Brokers     []string `yaml:"brokers"`
-	Topic       string   `yaml:"topic"`
+	Brokers []string `yaml:"brokers"`
+	Topic   string   `yaml:"topic"`
+	// Partitions are the only partitions read (empty: every partition).
+	Partitions  []int    `yaml:"partitions"`
 	Start       string   `yaml:"start"` // lookback, earliest, latest
 	Lookback    Duration `yaml:"lookback"`
 	MaxWait     Duration `yaml:"max_wait"`
@@ -194,6 +197,9 @@ func LoadFile(c *Config, path string) error {
 	if len(c.Auth.PublicHosts) == 0 {
 		c.Auth.PublicHosts = nil
 	}
+	if len(c.Kafka.Partitions) == 0 {
+		c.Kafka.Partitions = nil // "partitions: []": every partition, as by default
+	}
 	return nil
 }
 
@@ -253,6 +259,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Kafka.Topic == "" {
 		bad("kafka.topic", "must be set")
+	}
+	seenPart := map[int]bool{}
+	for _, p := range c.Kafka.Partitions {
+		if p < 0 || p > math.MaxInt32 {
+			bad("kafka.partitions", "%d is not a partition number", p)
+		} else if seenPart[p] {
+			bad("kafka.partitions", "partition %d is listed twice", p)
+		}
+		seenPart[p] = true
 	}
 	switch c.Kafka.Start {
 	case "lookback", "earliest", "latest":

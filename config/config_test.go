@@ -244,3 +244,39 @@ func TestHTTPKeys(t *testing.T) {
 		}
 	}
 }
+
+// kafka.partitions reads as a YAML list, an environment variable or a
+// flag, reaches the consumer's configuration, and rejects what is not a
+// set of partition numbers.
+func TestPartitionsKey(t *testing.T) {
+	c, err := Resolve(writeFile(t, "kafka:\n  partitions: [2, 0]\n"), noEnv, nil)
+	if err != nil || !reflect.DeepEqual(c.Kafka.Partitions, []int{2, 0}) {
+		t.Fatalf("file: %v %v", c.Kafka.Partitions, err)
+	}
+	if got := c.Server(nil).Feed.Partitions; !reflect.DeepEqual(got, []int{2, 0}) {
+		t.Fatalf("feed config partitions %v", got)
+	}
+	c, err = Resolve("", func(k string) (string, bool) { return "1, 3", k == "MARKETFEED_KAFKA_PARTITIONS" }, nil)
+	if err != nil || !reflect.DeepEqual(c.Kafka.Partitions, []int{1, 3}) {
+		t.Fatalf("env: %v %v", c.Kafka.Partitions, err)
+	}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	flags := RegisterFlags(fs)
+	if err := fs.Parse([]string{"-kafka.partitions", "5"}); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = Resolve("", noEnv, flags); err != nil || !reflect.DeepEqual(c.Kafka.Partitions, []int{5}) {
+		t.Fatalf("flag: %v %v", c.Kafka.Partitions, err)
+	}
+	if c, err = Resolve(writeFile(t, "kafka:\n  partitions: []\n"), noEnv, nil); err != nil || c.Kafka.Partitions != nil {
+		t.Fatalf("empty list: %v %v", c.Kafka.Partitions, err)
+	}
+	for _, bad := range []string{"[-1]", "[1, 1]"} {
+		if _, err := Resolve(writeFile(t, "kafka:\n  partitions: "+bad+"\n"), noEnv, nil); err == nil || !strings.Contains(err.Error(), "kafka.partitions") {
+			t.Errorf("partitions %s: %v", bad, err)
+		}
+	}
+	if _, err := Resolve("", func(k string) (string, bool) { return "a", k == "MARKETFEED_KAFKA_PARTITIONS" }, nil); err == nil {
+		t.Error(`partitions "a" accepted`)
+	}
+}

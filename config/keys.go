@@ -77,6 +77,33 @@ func list(name, help string, p func(*Config) *[]string) Key {
 	}
 }
 
+func intList(name, help string, p func(*Config) *[]int) Key {
+	return Key{Name: name, Help: help,
+		get: func(c *Config) string {
+			parts := make([]string, len(*p(c)))
+			for i, n := range *p(c) {
+				parts[i] = strconv.Itoa(n)
+			}
+			return strings.Join(parts, ",")
+		},
+		set: func(c *Config, v string) error {
+			var out []int
+			for _, item := range strings.Split(v, ",") {
+				if item = strings.TrimSpace(item); item == "" {
+					continue
+				}
+				n, err := strconv.Atoi(item)
+				if err != nil {
+					return fmt.Errorf("%q is not an integer", item)
+				}
+				out = append(out, n)
+			}
+			*p(c) = out
+			return nil
+		},
+	}
+}
+
 func duration(name, help string, p func(*Config) *Duration) Key {
 	return Key{Name: name, Help: help,
 		get: func(c *Config) string { return time.Duration(*p(c)).String() },
@@ -107,7 +134,8 @@ var keys = []Key{
 	str("log.level", "debug, info, warn or error", func(c *Config) *string { return &c.Log.Level }),
 	str("log.format", "text or json", func(c *Config) *string { return &c.Log.Format }),
 	list("kafka.brokers", "comma-separated bootstrap brokers (host:port)", func(c *Config) *[]string { return &c.Kafka.Brokers }),
-	str("kafka.topic", "topic holding the market events; every partition is read", func(c *Config) *string { return &c.Kafka.Topic }),
+	str("kafka.topic", "topic holding the market events; every partition is read unless kafka.partitions is set", func(c *Config) *string { return &c.Kafka.Topic }),
+	intList("kafka.partitions", "comma-separated partitions to read, a shard of the topic: symbols of other partitions are unknown here; ready once all exist and caught up (empty: every partition)", func(c *Config) *[]int { return &c.Kafka.Partitions }),
 	str("kafka.start", "where to start reading: lookback, earliest or latest", func(c *Config) *string { return &c.Kafka.Start }),
 	duration("kafka.lookback", "with start lookback: how far back to start; must cover a snapshot period", func(c *Config) *Duration { return &c.Kafka.Lookback }),
 	duration("kafka.max_wait", "longest a fetch waits at the broker when no record is available", func(c *Config) *Duration { return &c.Kafka.MaxWait }),

@@ -35,6 +35,7 @@ func (c *Config) Server(log *slog.Logger) server.Config {
 		Feed: feed.Config{
 			Brokers:     c.Kafka.Brokers,
 			Topic:       c.Kafka.Topic,
+			Partitions:  c.Kafka.Partitions,
 			Start:       c.Kafka.Start,
 			Lookback:    time.Duration(c.Kafka.Lookback),
 			MaxWait:     time.Duration(c.Kafka.MaxWait),

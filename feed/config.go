@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 )
@@ -37,9 +38,14 @@ const (
 type Config struct {
 	// Brokers lists bootstrap brokers as host:port. Required.
 	Brokers []string
-	// Topic is the topic to consume, every partition of it. Empty means
-	// "marketdata".
+	// Topic is the topic to consume. Empty means "marketdata".
 	Topic string
+	// Partitions, when not empty, are the only partitions of Topic that
+	// are read (a shard of the topic: the symbols of other partitions are
+	// unknown to this consumer). Ready then also waits until every listed
+	// partition exists in the topic. Empty means every partition,
+	// including partitions added later.
+	Partitions []int
 	// Start is where each partition starts: StartLookback, StartEarliest
 	// or StartLatest. Empty means StartLookback.
 	Start string
@@ -160,6 +166,16 @@ func (cfg Config) validate() error {
 		if d.v < 0 {
 			return bad(d.name, "negative duration %v", d.v)
 		}
+	}
+	seen := make(map[int]bool, len(cfg.Partitions))
+	for _, p := range cfg.Partitions {
+		if p < 0 || p > math.MaxInt32 {
+			return bad("Partitions", "%d is not a partition number (0..2^31-1)", p)
+		}
+		if seen[p] {
+			return bad("Partitions", "partition %d listed twice", p)
+		}
+		seen[p] = true
 	}
 	if cfg.MaxBytes < 0 || cfg.MaxBytes > 1<<30 {
 		return bad("MaxBytes", "%d is outside 1..1GiB", cfg.MaxBytes)

@@ -47,8 +47,9 @@ type Batch struct {
 	CaughtUp bool
 }
 
-// Consumer reads every partition of one topic. See the package
-// documentation for its behaviour and concurrency contract.
+// Consumer reads every partition of one topic, or those of
+// Config.Partitions. See the package documentation for its behaviour and
+// concurrency contract.
 type Consumer struct {
 	cfg    Config
 	m      *Metrics
@@ -58,6 +59,8 @@ type Consumer struct {
 	started   atomic.Bool
 	listingOK atomic.Bool // the last listing of partitions succeeded
 	nextSeed  atomic.Uint32
+	// warnedMissing: a partition of Config.Partitions was found missing.
+	warnedMissing atomic.Bool
 
 	mu    sync.Mutex
 	parts map[int]*partState
@@ -94,10 +97,10 @@ func NewConsumer(cfg Config, m *Metrics) (*Consumer, error) {
 	}, nil
 }
 
-// Run discovers the topic's partitions and, for each, starts one reader
-// goroutine that fetches records and sends Batches on a channel it creates,
-// and calls handler(ctx, partition, ch) in a new goroutine that owns that
-// partition. The handler must return when ch is closed or ctx ends; the
+// Run discovers the topic's partitions (those of Config.Partitions when it
+// is set) and, for each, starts one reader goroutine that fetches records
+// and sends Batches on a channel it creates, and calls
+// handler(ctx, partition, ch) in a new goroutine that owns that partition. The handler must return when ch is closed or ctx ends; the
 // reader closes ch when ctx ends. Partitions are listed again every
 // PartitionRefresh; added partitions get their own reader and handler.
 //
@@ -138,6 +141,7 @@ func (c *Consumer) Run(ctx context.Context, handler func(ctx context.Context, pa
 			}
 			failures = 0
 			c.listingOK.Store(true)
+			ids = c.selectPartitions(ctx, ids)
 			for _, id := range ids {
 				if st := c.addPartition(id); st != nil {
 					c.startPartition(ctx, &wg, st, handler)
@@ -149,6 +153,30 @@ func (c *Consumer) Run(ctx context.Context, handler func(ctx context.Context, pa
 		}
 	}
 	return nil
+}
+
+// selectPartitions returns the ids of the topic's partitions this consumer
+// reads: all of them, or those of Config.Partitions. A listed partition
+// the topic lacks is logged (at Warn the first time it is seen missing).
+func (c *Consumer) selectPartitions(ctx context.Context, ids []int) []int {
+	if len(c.cfg.Partitions) == 0 {
+		return ids
+	}
+	var missing []int
+	for _, p := range c.cfg.Partitions {
+		if !slices.Contains(ids, p) {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		lvl := slog.LevelDebug
+		if !c.warnedMissing.Swap(true) {
+			lvl = slog.LevelWarn
+		}
+		c.log.Log(ctx, lvl, "feed: configured partitions are not in the topic; not ready until they are",
+			"missing", missing, "topic_partitions", len(ids))
+	}
+	return slices.DeleteFunc(ids, func(id int) bool { return !slices.Contains(c.cfg.Partitions, id) })
 }
 
 // addPartition registers partition id and returns its state, or nil when
@@ -206,9 +234,10 @@ func (c *Consumer) Partitions() []int {
 	return ids
 }
 
-// Ready reports whether at least one partition is known and every known
-// partition has caught up: its first Batch with CaughtUp set has been sent
-// on its channel (the handler may still be applying it). A partition added
+// Ready reports whether at least one partition is known, every partition
+// of Config.Partitions (when set) is known, and every known partition has
+// caught up: its first Batch with CaughtUp set has been sent on its
+// channel (the handler may still be applying it). A partition added
 // later is not caught up until its reader reaches the end it saw at its
 // start; a partition whose handler returned early is never caught up.
 func (c *Consumer) Ready() bool {
@@ -216,6 +245,11 @@ func (c *Consumer) Ready() bool {
 	defer c.mu.Unlock()
 	if len(c.parts) == 0 {
 		return false
+	}
+	for _, p := range c.cfg.Partitions {
+		if c.parts[p] == nil {
+			return false // listed but not (yet) in the topic
+		}
 	}
 	for _, st := range c.parts {
 		if !st.caughtUp.Load() {

@@ -54,6 +54,9 @@ func TestConfigValidate(t *testing.T) {
 		{"negative refresh", func(c *Config) { c.PartitionRefresh = -1 }, "PartitionRefresh"},
 		{"negative max bytes", func(c *Config) { c.MaxBytes = -1 }, "MaxBytes"},
 		{"huge max bytes", func(c *Config) { c.MaxBytes = 2 << 30 }, "MaxBytes"},
+		{"partitions", func(c *Config) { c.Partitions = []int{0, 3} }, ""},
+		{"negative partition", func(c *Config) { c.Partitions = []int{-1} }, "Partitions"},
+		{"partition listed twice", func(c *Config) { c.Partitions = []int{2, 0, 2} }, "Partitions"},
 		{"backoff min above max", func(c *Config) { c.BackoffMin, c.BackoffMax = time.Minute, time.Second }, "BackoffMin"},
 	}
 	for _, tt := range tests {

@@ -12,6 +12,14 @@
 // look-back must cover at least one snapshot period of the publisher, so
 // that every symbol sees an instrument definition and a snapshot.
 //
+// Config.Partitions restricts a Consumer to some partitions of the topic,
+// for a universe larger than one instance can ingest: the publisher's
+// partitioner (the record key is the symbol) decides which symbols those
+// partitions hold, and the other symbols are unknown to the instance.
+// Partitions not listed are never read, not even listed in metrics; a
+// listed partition the topic lacks keeps Ready false (and is logged)
+// until it appears.
+//
 // For each partition, Consumer.Run starts two goroutines: a reader that
 // owns the partition's broker connection and sends Batches on a channel it
 // creates, and the handler given to Run, which receives that channel and
