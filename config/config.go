@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/marketfeed/marketfeed/feed"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -70,6 +71,10 @@ type Kafka struct {
 	MaxBytes    int      `yaml:"max_bytes"`
 	DialTimeout Duration `yaml:"dial_timeout"`
 	ClientID    string   `yaml:"client_id"`
+	// FeedDownAfter and SilentAfter are the freshness bounds of the books
+	// (server.Config).
+	FeedDownAfter Duration `yaml:"feed_down_after"`
+	SilentAfter   Duration `yaml:"silent_after"`
 }
 
 // WebSocket configures client connections.
@@ -116,14 +121,16 @@ func Default() Config {
 		ShutdownTimeout: Duration(10 * time.Second),
 		Log:             Log{Level: "info", Format: "text"},
 		Kafka: Kafka{
-			Brokers:     []string{"localhost:9092"},
-			Topic:       "marketdata",
-			Start:       "lookback",
-			Lookback:    Duration(2 * time.Minute),
-			MaxWait:     Duration(50 * time.Millisecond),
-			MaxBytes:    8 << 20,
-			DialTimeout: Duration(5 * time.Second),
-			ClientID:    "marketfeed",
+			Brokers:       []string{"localhost:9092"},
+			Topic:         "marketdata",
+			Start:         "lookback",
+			Lookback:      Duration(2 * time.Minute),
+			MaxWait:       Duration(50 * time.Millisecond),
+			MaxBytes:      8 << 20,
+			DialTimeout:   Duration(5 * time.Second),
+			ClientID:      "marketfeed",
+			FeedDownAfter: Duration(feed.DefaultFeedDownAfter),
+			SilentAfter:   Duration(feed.DefaultSilentAfter),
 		},
 		WebSocket: WebSocket{
 			MaxConnections:     0,
@@ -237,6 +244,7 @@ func (c *Config) Validate() error {
 	positive("kafka.lookback", c.Kafka.Lookback)
 	positive("kafka.max_wait", c.Kafka.MaxWait)
 	positive("kafka.dial_timeout", c.Kafka.DialTimeout)
+	positive("kafka.feed_down_after", c.Kafka.FeedDownAfter)
 	positive("shutdown_timeout", c.ShutdownTimeout)
 	positive("websocket.ping_interval", c.WebSocket.PingInterval)
 	positive("websocket.idle_timeout", c.WebSocket.IdleTimeout)

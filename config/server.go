@@ -23,6 +23,8 @@ func (c *Config) Server(log *slog.Logger) server.Config {
 		Origins:         c.Auth.Origins,
 		AnonymousPlan:   c.Auth.AnonymousPlan,
 		KeysPoll:        time.Duration(c.Auth.KeysPoll),
+		FeedDownAfter:   time.Duration(c.Kafka.FeedDownAfter),
+		SilentAfter:     time.Duration(c.Kafka.SilentAfter),
 		Feed: feed.Config{
 			Brokers:     c.Kafka.Brokers,
 			Topic:       c.Kafka.Topic,

@@ -36,19 +36,19 @@ func appendLevels(b []byte, lv []orderbook.Level, sc scales) []byte {
 
 // encodeSnapshot builds a book snapshot frame; checksum is that of the
 // whole view (viewChecksum).
-func encodeSnapshot(channel string, seq uint64, ts int64, checksum uint32, bids, asks []orderbook.Level, sc scales) []byte {
-	return encodeBook(`{"type":"snapshot","channel":"`, channel, 0, seq, ts, checksum, bids, asks, sc)
+func encodeSnapshot(channel string, seq, epoch uint64, ts int64, checksum uint32, bids, asks []orderbook.Level, sc scales) []byte {
+	return encodeBook(`{"type":"snapshot","channel":"`, channel, 0, seq, epoch, ts, checksum, bids, asks, sc)
 }
 
 // encodeUpdate builds a book update frame covering firstSeq..seq;
 // checksum is that of the whole view after it (viewChecksum).
-func encodeUpdate(channel string, firstSeq, seq uint64, ts int64, checksum uint32, bids, asks []orderbook.Level, sc scales) []byte {
-	return encodeBook(`{"type":"update","channel":"`, channel, firstSeq, seq, ts, checksum, bids, asks, sc)
+func encodeUpdate(channel string, firstSeq, seq, epoch uint64, ts int64, checksum uint32, bids, asks []orderbook.Level, sc scales) []byte {
+	return encodeBook(`{"type":"update","channel":"`, channel, firstSeq, seq, epoch, ts, checksum, bids, asks, sc)
 }
 
 // encodeBook builds a book message frame starting with head; first_seq is
 // written when firstSeq is not zero (updates only: sequences start at 1).
-func encodeBook(head, channel string, firstSeq, seq uint64, ts int64, checksum uint32, bids, asks []orderbook.Level, sc scales) []byte {
+func encodeBook(head, channel string, firstSeq, seq, epoch uint64, ts int64, checksum uint32, bids, asks []orderbook.Level, sc scales) []byte {
 	var f frameBuilder
 	f.begin(112 + 40*(len(bids)+len(asks)))
 	b := append(f.b, head...)
@@ -60,6 +60,8 @@ func encodeBook(head, channel string, firstSeq, seq uint64, ts int64, checksum u
 	}
 	b = append(b, `,"seq":`...)
 	b = strconv.AppendUint(b, seq, 10)
+	b = append(b, `,"epoch":`...)
+	b = strconv.AppendUint(b, epoch, 10)
 	b = append(b, `,"ts":`...)
 	b = strconv.AppendInt(b, ts, 10)
 	b = append(b, `,"checksum":`...)
@@ -155,6 +157,10 @@ func encodeTicker(channel string, ts int64, book *orderbook.Book, st *orderbook.
 		b = dec(b, "change_pct", st.ChangePct.StringFixed(2))
 		b = append(b, `,"count":`...)
 		b = strconv.AppendInt(b, st.Count, 10)
+	}
+	if st.HasWindow {
+		b = append(b, `,"window_start":`...)
+		b = strconv.AppendInt(b, st.WindowStart, 10)
 	}
 	b = append(b, '}')
 	f.b = b
