@@ -374,8 +374,9 @@ func (s *Shard) applySnapshot(st *symbolState, r *schemas.Record) {
 		if s.bookEquals(st.book) {
 			s.m.Snapshots.WithLabelValues("verified").Inc()
 			st.advanced = true
-			if st.silent {
-				st.silent = false
+			if st.silent || st.crossed {
+				// Confirmed: fresh again, and crossed only if it still is.
+				st.silent, st.crossed = false, st.book.Crossed()
 				s.serve(st)
 			}
 			return
