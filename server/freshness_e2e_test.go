@@ -15,7 +15,9 @@ import (
 	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/schemas"
+	"github.com/marketfeed/marketfeed/server"
 	"github.com/marketfeed/marketfeed/sim"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -265,30 +267,9 @@ func TestPublisherRestartWithNewEpoch(t *testing.T) {
 	ws := startEpochWatchers(ctx, t, r.url, symbols, fin.done, &wg)
 	mk.events(300, nil)
 
-	// The restarted publisher: a seed whose every symbol starts below the
-	// seq the first run reached.
-	var exB *sim.Exchange
-	for seed := int64(2); exB == nil && seed < 200; seed++ {
-		cand := sim.New(sim.Config{Symbols: 4, Seed: seed, Epoch: epochB})
-		lower := true
-		for _, m := range cand.Snapshots(mk.now, nil) {
-			var p struct {
-				Type, Symbol string
-				Seq          uint64
-			}
-			_ = json.Unmarshal(m.Value, &p)
-			if p.Type == "snapshot" && p.Seq >= mk.rep.seq[p.Symbol] {
-				lower = false
-			}
-		}
-		if lower {
-			exB = sim.New(sim.Config{Symbols: 4, Seed: seed, Epoch: epochB})
-		}
-	}
-	if exB == nil {
-		t.Fatal("no seed numbers every symbol lower")
-	}
-	mk.ex = exB
+	// The restarted publisher numbers every symbol below the seq the first
+	// run reached.
+	mk.ex = lowerSeqs(t, mk, 4, epochB, 0)
 	restart := time.Now()
 	mk.boot()
 	waitFor(t, "every book live at the new epoch", sim.DefaultSnapshotEvery, func() bool {
@@ -330,6 +311,31 @@ func TestPublisherRestartWithNewEpoch(t *testing.T) {
 	}
 	checked := checkEpochViews(t, mk.records, ws)
 	t.Logf("all books live %v after the restart; %d views checked", took, checked)
+}
+
+// lowerSeqs returns the exchange of a restarted publisher (n symbols,
+// epoch) whose every symbol starts more than margin below the seq mk's
+// market reached.
+func lowerSeqs(t *testing.T, mk *market, n int, epoch uint64, margin uint64) *sim.Exchange {
+	t.Helper()
+	for seed := int64(2); seed < 500; seed++ {
+		lower := true
+		for _, m := range sim.New(sim.Config{Symbols: n, Seed: seed}).Snapshots(mk.now, nil) {
+			var p struct {
+				Type, Symbol string
+				Seq          uint64
+			}
+			_ = json.Unmarshal(m.Value, &p)
+			if p.Type == "snapshot" && p.Seq+margin >= mk.rep.seq[p.Symbol] {
+				lower = false
+			}
+		}
+		if lower {
+			return sim.New(sim.Config{Symbols: n, Seed: seed, Epoch: epoch})
+		}
+	}
+	t.Fatal("no seed numbers every symbol lower")
+	return nil
 }
 
 // TestBrokerOutageIsAnnounced: the broker stops answering for 10 s. Every
@@ -440,4 +446,52 @@ func TestBrokerOutageIsAnnounced(t *testing.T) {
 		}
 	}
 	t.Logf("%d views checked", checkEpochViews(t, mk.records, ws))
+}
+
+// TestRestartWithoutEpochGoesSilent: a publisher without epochs restarts
+// and numbers lower. Every record of the new run is rejected, so the books
+// stop advancing; instead of staying live they are announced stale
+// (silent) once kafka.silent_after has passed.
+func TestRestartWithoutEpochGoesSilent(t *testing.T) {
+	e := startEnv(t, 2)
+	reg := prometheus.NewRegistry()
+	srv, _ := runServer(t, server.Config{
+		Feed:        feed.Config{Brokers: e.broker.Addrs(), Topic: "marketdata", Start: feed.StartEarliest, DialTimeout: time.Second},
+		Registry:    reg,
+		SilentAfter: 2 * time.Second,
+	})
+	url := "ws://" + srv.Addr() + "/ws"
+	mk := newMarket(t, e, sim.Config{Symbols: 3, Seed: 5})
+	symbols := mk.ex.Symbols()
+	mk.boot()
+	waitLiveOn(t, srv, symbols, 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var fin finalTable
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	ws := startEpochWatchers(ctx, t, url, symbols, fin.done, &wg)
+	mk.events(100, nil)
+
+	// A restarted publisher numbering every symbol well below (a seed
+	// whose seqs stay below the first run's for the whole test), producing
+	// for longer than the silence bound.
+	mk.ex = lowerSeqs(t, mk, 3, 0, 5000)
+	restart := time.Now()
+	mk.boot()
+	for time.Since(restart) < 3500*time.Millisecond {
+		mk.events(20, nil)
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, w := range ws {
+		st, at := w.statusesSince(restart)
+		if len(st) == 0 || st[0] != "stale:silent" {
+			t.Errorf("%s %s: statuses %v after a restart without epochs, want stale:silent", w.channel, w.interval, st)
+			continue
+		}
+		t.Logf("%s %s: %s after %v", w.channel, w.interval, st[0], at.Sub(restart).Round(time.Millisecond))
+	}
+	if n := metricSum(t, reg, "records_rejected_total"); n == 0 {
+		t.Error("the renumbered records were not rejected")
+	}
 }
