@@ -82,7 +82,8 @@ type Shard struct {
 	rec        schemas.Record
 	levels     [2][]orderbook.Level // parsed levels of the record being applied
 	flushTicks int
-	feedDown   bool // the partition could not be fetched for FeedDownAfter
+	feedDown   bool      // the partition could not be fetched for FeedDownAfter
+	started    time.Time // when the shard was created
 
 	// Counters resolved once: WithLabelValues is a map lookup.
 	appliedDelta, appliedTrade prometheus.Counter
@@ -145,6 +146,7 @@ func NewShard(cfg ShardConfig, partition int) *Shard {
 		appliedTrade: cfg.Metrics.Applied.WithLabelValues("trade"),
 	}
 	sh.position.Store(-1)
+	sh.started = time.Now()
 	return sh
 }
 
@@ -450,7 +452,12 @@ func (s *Shard) serve(st *symbolState) {
 // goroutine.
 func (s *Shard) CheckFreshness(now time.Time) {
 	if s.cfg.LastFetch != nil {
-		down := now.Sub(s.cfg.LastFetch()) > s.cfg.FeedDownAfter
+		// Before the first fetch, the bound counts from the shard's start.
+		last := s.cfg.LastFetch()
+		if last.Before(s.started) {
+			last = s.started
+		}
+		down := now.Sub(last) > s.cfg.FeedDownAfter
 		if down != s.feedDown {
 			s.feedDown = down
 			if down {

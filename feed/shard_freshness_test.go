@@ -89,9 +89,14 @@ func TestShardRestartWithoutEpochGoesSilent(t *testing.T) {
 // live again (a fresh snapshot) when fetches resume; silence is measured
 // from the recovery.
 func TestShardFeedDown(t *testing.T) {
-	now := time.Unix(1767225600, 0)
-	last := now
+	var last time.Time // no fetch yet: the bound counts from the start
 	s := newTestShard(t, ShardConfig{LastFetch: func() time.Time { return last }, SilentAfter: 5 * time.Second})
+	now := time.Now()
+	s.CheckFreshness(now.Add(DefaultFeedDownAfter / 2))
+	if s.feedDown {
+		t.Fatal("feed down before the bound passed since the start")
+	}
+	last = now
 	s.applyf(`{"type":"instrument","symbol":"A","ts":1,"price_scale":0,"size_scale":0}`)
 	s.applyf(`{"type":"snapshot","symbol":"A","ts":2,"seq":5,"bids":[["10","1"]],"asks":[["12","1"]]}`)
 	s.CheckFreshness(now)
