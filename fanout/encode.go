@@ -112,8 +112,9 @@ func encodeTrades(channel string, trades []tradeEntry, sc scales) []byte {
 }
 
 // encodeTicker builds a ticker frame from the book's best levels and the
-// ticker statistics. Fields without a value are left out.
-func encodeTicker(channel string, ts int64, book *orderbook.Book, st *orderbook.Stats, sc scales) []byte {
+// ticker statistics. Fields without a value are left out. A book that is
+// not served is passed as nil, with its status and reason (stale only).
+func encodeTicker(channel string, ts int64, book *orderbook.Book, st *orderbook.Stats, sc scales, status, reason string) []byte {
 	var f frameBuilder
 	f.begin(400)
 	b := append(f.b, `{"type":"ticker","channel":"`...)
@@ -134,13 +135,15 @@ func encodeTicker(channel string, ts int64, book *orderbook.Book, st *orderbook.
 		b = append(b, v...)
 		return append(b, '"')
 	}
-	if l, ok := book.Best(orderbook.Bid); ok {
-		b = field(b, "bid", l.Price, sc.price)
-		b = field(b, "bid_size", l.Size, sc.size)
-	}
-	if l, ok := book.Best(orderbook.Ask); ok {
-		b = field(b, "ask", l.Price, sc.price)
-		b = field(b, "ask_size", l.Size, sc.size)
+	if book != nil {
+		if l, ok := book.Best(orderbook.Bid); ok {
+			b = field(b, "bid", l.Price, sc.price)
+			b = field(b, "bid_size", l.Size, sc.size)
+		}
+		if l, ok := book.Best(orderbook.Ask); ok {
+			b = field(b, "ask", l.Price, sc.price)
+			b = field(b, "ask_size", l.Size, sc.size)
+		}
 	}
 	if st.HasLast {
 		b = field(b, "last", st.Last, sc.price)
@@ -161,6 +164,12 @@ func encodeTicker(channel string, ts int64, book *orderbook.Book, st *orderbook.
 	if st.HasWindow {
 		b = append(b, `,"window_start":`...)
 		b = strconv.AppendInt(b, st.WindowStart, 10)
+	}
+	if status != "" {
+		b = dec(b, "status", status)
+		if reason != "" {
+			b = dec(b, "reason", reason)
+		}
 	}
 	b = append(b, '}')
 	f.b = b

@@ -287,6 +287,14 @@ func TestFeedDownAndSilent(t *testing.T) {
 	c := dial(t, s.url)
 	c.sendText(`{"op":"subscribe","channel":"book.ETH-USD","depth":5}`)
 	wantBook(t, bookMsg(c), schemas.TypeSnapshot, 3, 7)
+	tk := dial(t, s.url)
+	tk.sendText(`{"op":"subscribe","channel":"ticker.ETH-USD","interval":"raw"}`)
+	ticker := func() *schemas.ServerMessage {
+		return tk.until(func(m *schemas.ServerMessage) bool { return m.Type == schemas.TypeTicker })
+	}
+	if m := ticker(); m.Status != "" || m.Bid != "10.00" {
+		t.Fatalf("ticker of a live book %+v", m)
+	}
 
 	s.setDown(true)
 	start := time.Now()
@@ -297,8 +305,15 @@ func TestFeedDownAndSilent(t *testing.T) {
 	if st := listed(t, s.hub, sym); st.State != "stale" || st.Reason != "feed_down" {
 		t.Fatalf("listed as %+v", st)
 	}
+	// The ticker says so too, without the book's top.
+	if m := ticker(); m.Status != schemas.StatusStale || m.Reason != schemas.ReasonFeedDown || m.Bid != "" || m.Ask != "" {
+		t.Fatalf("ticker during the outage %+v", m)
+	}
 	s.setDown(false)
 	wantBook(t, bookMsg(c), schemas.TypeSnapshot, 3, 7)
+	if m := ticker(); m.Status != "" || m.Reason != "" || m.Bid != "10.00" {
+		t.Fatalf("ticker after the outage %+v", m)
+	}
 	s.feed(epochDelta(sym, 3, 8, 1767225600000002, `[["10.00","2"]]`, `[]`))
 	wantBook(t, bookMsg(c), schemas.TypeUpdate, 3, 8)
 

@@ -160,7 +160,7 @@ func (t *Topic) Applied(seq uint64, ts int64) {
 		}
 		t.logs[Raw].Reset()
 	}
-	t.checkBest()
+	t.checkBest(false)
 }
 
 // Track records the book's epoch, sequence and its exchange time while the
@@ -179,6 +179,7 @@ func (t *Topic) Reset(seq uint64, ts int64) { t.ResetEpoch(t.epoch, seq, ts) }
 // ResetEpoch is Reset for a book whose sequence now belongs to publisher
 // epoch epoch.
 func (t *Topic) ResetEpoch(epoch, seq uint64, ts int64) {
+	served := t.state == Live
 	t.state, t.reason, t.epoch, t.seq, t.bookTS = Live, "", epoch, seq, ts
 	t.ts = max(t.ts, ts)
 	t.publish()
@@ -197,7 +198,7 @@ func (t *Topic) ResetEpoch(epoch, seq uint64, ts int64) {
 		bs.joining.send(frame)
 		bs.joining.moveTo(&bs.subs)
 	}
-	t.checkBest()
+	t.checkBest(!served) // a ticker that said the book is not served says it is
 }
 
 // Stale marks the book as not servable until the next Reset, for reason
@@ -221,6 +222,7 @@ func (t *Topic) setNotServing(s BookState, reason string) {
 		bs.joining.send(frame)
 		bs.joining.moveTo(&bs.subs)
 	}
+	t.tickerChanged() // tickers carry the status and drop the book's top
 }
 
 // Trade reports a trade that the caller has already added to the ticker.
@@ -293,8 +295,9 @@ func (t *Topic) emitDelta(bs *bookStream, log *orderbook.ChangeLog) {
 	bs.emitted = t.seq
 }
 
-// checkBest notices a change of best bid or ask, which the ticker carries.
-func (t *Topic) checkBest() {
+// checkBest notices a change of best bid or ask, which the ticker carries;
+// force reports a change of the ticker anyway.
+func (t *Topic) checkBest(force bool) {
 	changed := false
 	for side := orderbook.Bid; side <= orderbook.Ask; side++ {
 		l, ok := t.book.Best(side)
@@ -303,7 +306,7 @@ func (t *Topic) checkBest() {
 			changed = true
 		}
 	}
-	if changed {
+	if changed || force {
 		t.tickerChanged()
 	}
 }
@@ -337,5 +340,8 @@ func (t *Topic) statusFrame() []byte {
 
 func (t *Topic) tickerFrame() []byte {
 	st := t.ticker.Stats()
-	return encodeTicker(t.chTicker, t.ts, t.book, &st, t.sc)
+	if t.state != Live {
+		return encodeTicker(t.chTicker, t.ts, nil, &st, t.sc, t.state.String(), t.reason)
+	}
+	return encodeTicker(t.chTicker, t.ts, t.book, &st, t.sc, "", "")
 }
