@@ -101,7 +101,7 @@ type symbolState struct {
 	// state is the book's sequence state: Waiting (no snapshot), Live
 	// (following the sequence), Stale (the sequence broke). Whether the
 	// book is served also depends on crossed, silent and the shard's
-	// feedDown (servedReason).
+	// feedDown (staleReason).
 	state  fanout.BookState
 	seq    uint64
 	epoch  uint64 // publisher epoch of seq
