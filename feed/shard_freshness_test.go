@@ -10,6 +10,7 @@ import (
 	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // newTestShard returns a shard that is not running: the test applies
@@ -122,4 +123,39 @@ func TestShardFeedDown(t *testing.T) {
 	if st, _, _, _ := served(s, "A"); st != "live" {
 		t.Fatalf("4s after recovery: %s, want live (silence counts from the recovery)", st)
 	}
+}
+
+// LastFetch follows the broker: recent (within a few MaxWait) while an
+// idle partition is healthy, frozen while the broker is gone, recent again
+// once it is back.
+func TestConsumerLastFetch(t *testing.T) {
+	const parts = 2
+	dir, port := t.TempDir(), freePort(t)
+	opts := []kfake.Opt{kfake.Ports(port), kfake.DataDir(dir)}
+	cl := newCluster(t, parts, opts...)
+	addrs := cl.ListenAddrs()
+	produce(t, addrs, messages(0, 10, time.Now()))
+	tc := startConsumer(t, Config{Brokers: addrs, Start: StartEarliest, DialTimeout: time.Second})
+	if !tc.LastFetch(0).IsZero() || !tc.LastFetch(99).IsZero() {
+		t.Fatal("LastFetch before any fetch, or of an unknown partition, is not zero")
+	}
+	tc.waitCaughtUp(t, parts)
+	fresh := func() bool {
+		for p := range parts {
+			if time.Since(tc.LastFetch(p)) > 500*time.Millisecond {
+				return false
+			}
+		}
+		return true
+	}
+	waitFor(t, 5*time.Second, "recent fetches", fresh)
+	time.Sleep(300 * time.Millisecond) // idle: fetches keep answering
+	if !fresh() {
+		t.Fatalf("idle partitions: last fetches %v, %v ago", time.Since(tc.LastFetch(0)), time.Since(tc.LastFetch(1)))
+	}
+	cl.Close()
+	gone := time.Now()
+	waitFor(t, 5*time.Second, "fetches to stop", func() bool { return tc.LastFetch(0).Before(gone) && time.Since(tc.LastFetch(0)) > time.Second })
+	newCluster(t, parts, opts...)
+	waitFor(t, 15*time.Second, "fetches again", fresh)
 }
