@@ -20,7 +20,8 @@ const (
 	// BookWaiting: the server does not know the book yet (status
 	// "waiting"); a snapshot follows.
 	BookWaiting
-	// BookStale: the server's upstream sequence broke (status "stale"); the
+	// BookStale: the server does not vouch for the book (status "stale",
+	// or a status value this client does not know); Reason says why. The
 	// levels are frozen and a snapshot follows on recovery.
 	BookStale
 	// BookGap: an update did not continue the view or could not be applied;
@@ -57,7 +58,9 @@ type Book struct {
 	bids    []level // best (highest) first
 	asks    []level // best (lowest) first
 	seq     uint64
+	epoch   uint64
 	state   BookState
+	reason  string // of the last stale status
 	ckbuf   []byte // canonical view string, reused
 }
 
@@ -77,6 +80,21 @@ func (b *Book) Synced() bool { return b.state == BookSynced }
 
 // Seq returns the sequence number of the last snapshot or update applied.
 func (b *Book) Seq() uint64 { return b.seq }
+
+// Epoch returns the publisher epoch of Seq (websocket.md 5.7): it changes
+// with a snapshot of a restarted publisher, whose Seq may then be lower
+// than before.
+func (b *Book) Epoch() uint64 { return b.epoch }
+
+// Reason returns why the server said the book is stale ("gap",
+// "feed_down", "silent", "crossed", or a value of a later server) while
+// State is BookStale, else "".
+func (b *Book) Reason() string {
+	if b.state != BookStale {
+		return ""
+	}
+	return b.reason
+}
 
 // Bids returns the bid levels as [price, size], best (highest) first, with
 // the strings exactly as received.
@@ -98,9 +116,12 @@ func levels(side []level) [][2]string {
 // other types are ignored (nil). A snapshot replaces the view and sets Seq.
 // An update needs a synced book (else ErrNotSynced, update ignored) and
 // first_seq == Seq+1 (else ErrGap and the book is not synced until the next
-// snapshot); each entry sets the level at its price to its size, a size
-// whose digits are all zero deletes it. A status message "waiting" or
-// "stale" marks the book not synced. A price or size that is not a plain
+// snapshot) and the snapshot's epoch (else ErrGap too: the update
+// follows a snapshot this book did not see); each entry sets the level at
+// its price to its size, a size whose digits are all zero deletes it. A
+// snapshot of another epoch than the book's is applied like any snapshot.
+// A status message marks the book not synced: "waiting" as BookWaiting,
+// "stale" or any unknown status as BookStale with its reason. A price or size that is not a plain
 // decimal, or a negative size, yields ErrInvalidLevel and leaves the book
 // not synced. A message that fails is not applied at all.
 //
@@ -119,7 +140,7 @@ func (b *Book) Apply(m *schemas.ServerMessage) error {
 		}
 		b.bids = buildSide(b.bids[:0], m.Bids, true)
 		b.asks = buildSide(b.asks[:0], m.Asks, false)
-		b.seq = m.Seq
+		b.seq, b.epoch = m.Seq, m.Epoch
 		b.state = BookSynced
 		return b.verify(m)
 	case schemas.TypeUpdate:
@@ -129,6 +150,10 @@ func (b *Book) Apply(m *schemas.ServerMessage) error {
 		if m.FirstSeq != b.seq+1 || m.Seq < m.FirstSeq {
 			b.state = BookGap
 			return fmt.Errorf("%w: %s: have seq %d, got update %d..%d", ErrGap, b.channel, b.seq, m.FirstSeq, m.Seq)
+		}
+		if m.Epoch != b.epoch {
+			b.state = BookGap
+			return fmt.Errorf("%w: %s: have epoch %d, got an update of epoch %d", ErrGap, b.channel, b.epoch, m.Epoch)
 		}
 		if err := b.check(m); err != nil {
 			return err
@@ -145,8 +170,8 @@ func (b *Book) Apply(m *schemas.ServerMessage) error {
 		switch m.Status {
 		case schemas.StatusWaiting:
 			b.state = BookWaiting
-		case schemas.StatusStale:
-			b.state = BookStale
+		default:
+			b.state, b.reason = BookStale, m.Reason
 		}
 	}
 	return nil

@@ -405,3 +405,44 @@ func BenchmarkBookUpdate(b *testing.B) {
 		}
 	}
 }
+
+// A restarted publisher's snapshot has a new epoch and a lower seq: it
+// resets the book like any snapshot; an update of another epoch than the
+// book's is a gap. Stale statuses carry their reason; an unknown status is
+// treated as stale.
+func TestBookEpochAndReasons(t *testing.T) {
+	const ch = "book.BTC-USD"
+	b := NewBook(ch)
+	snap := func(epoch, seq uint64, bid string) *schemas.ServerMessage {
+		return &schemas.ServerMessage{Type: schemas.TypeSnapshot, Channel: ch, Epoch: epoch, Seq: seq, Bids: [][2]string{{bid, "1"}}, Asks: [][2]string{}}
+	}
+	upd := func(epoch, seq uint64, bid string) *schemas.ServerMessage {
+		return &schemas.ServerMessage{Type: schemas.TypeUpdate, Channel: ch, Epoch: epoch, FirstSeq: seq, Seq: seq, Bids: [][2]string{{bid, "2"}}, Asks: [][2]string{}}
+	}
+	for i, step := range []struct {
+		m       *schemas.ServerMessage
+		err     error
+		state   BookState
+		epoch   uint64
+		seq     uint64
+		reason  string
+		bestBid string
+	}{
+		{snap(5, 1000, "10"), nil, BookSynced, 5, 1000, "", "10"},
+		{upd(5, 1001, "10"), nil, BookSynced, 5, 1001, "", "10"},
+		{snap(6, 3, "11"), nil, BookSynced, 6, 3, "", "11"},
+		{upd(5, 4, "11"), ErrGap, BookGap, 6, 3, "", "11"},
+		{snap(6, 4, "12"), nil, BookSynced, 6, 4, "", "12"},
+		{&schemas.ServerMessage{Type: schemas.TypeStatus, Channel: ch, Status: schemas.StatusStale, Reason: schemas.ReasonFeedDown}, nil, BookStale, 6, 4, "feed_down", "12"},
+		{snap(6, 4, "12"), nil, BookSynced, 6, 4, "", "12"},
+		{&schemas.ServerMessage{Type: schemas.TypeStatus, Channel: ch, Status: "degraded"}, nil, BookStale, 6, 4, "", "12"},
+	} {
+		err := b.Apply(step.m)
+		if !errors.Is(err, step.err) || (step.err == nil) != (err == nil) {
+			t.Fatalf("step %d: error %v, want %v", i, err, step.err)
+		}
+		if b.State() != step.state || b.Epoch() != step.epoch || b.Seq() != step.seq || b.Reason() != step.reason || b.Bids()[0][0] != step.bestBid {
+			t.Fatalf("step %d: %s epoch %d seq %d reason %q bid %v", i, b.State(), b.Epoch(), b.Seq(), b.Reason(), b.Bids())
+		}
+	}
+}

@@ -31,7 +31,8 @@ const (
 	// EventTrades: a trades message of Channel (Msg.Trades).
 	EventTrades
 	// EventStatus: the server says Channel's book is "waiting" or "stale"
-	// (Msg.Status); Book, if kept, is not synced until the next snapshot.
+	// (Msg.Status, with Msg.Reason: "gap", "feed_down", "silent",
+	// "crossed"); Book, if kept, is not synced until the next snapshot.
 	EventStatus
 	// EventResync: the book message Msg could not be applied to Book (Err
 	// says why, for example ErrGap), so Book is not synced and a fresh

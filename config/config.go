@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/server"
 	"go.yaml.in/yaml/v3"
 )
@@ -92,6 +93,10 @@ type Kafka struct {
 	MaxBytes    int      `yaml:"max_bytes"`
 	DialTimeout Duration `yaml:"dial_timeout"`
 	ClientID    string   `yaml:"client_id"`
+	// FeedDownAfter and SilentAfter are the freshness bounds of the books
+	// (server.Config).
+	FeedDownAfter Duration `yaml:"feed_down_after"`
+	SilentAfter   Duration `yaml:"silent_after"`
 }
 
 // WebSocket configures client connections.
@@ -146,14 +151,16 @@ func Default() Config {
 		},
 		Log: Log{Level: "info", Format: "text"},
 		Kafka: Kafka{
-			Brokers:     []string{"localhost:9092"},
-			Topic:       "marketdata",
-			Start:       "lookback",
-			Lookback:    Duration(2 * time.Minute),
-			MaxWait:     Duration(50 * time.Millisecond),
-			MaxBytes:    8 << 20,
-			DialTimeout: Duration(5 * time.Second),
-			ClientID:    "marketfeed",
+			Brokers:       []string{"localhost:9092"},
+			Topic:         "marketdata",
+			Start:         "lookback",
+			Lookback:      Duration(2 * time.Minute),
+			MaxWait:       Duration(50 * time.Millisecond),
+			MaxBytes:      8 << 20,
+			DialTimeout:   Duration(5 * time.Second),
+			ClientID:      "marketfeed",
+			FeedDownAfter: Duration(feed.DefaultFeedDownAfter),
+			SilentAfter:   Duration(feed.DefaultSilentAfter),
 		},
 		WebSocket: WebSocket{
 			MaxConnections:     0,
@@ -282,6 +289,7 @@ func (c *Config) Validate() error {
 	positive("kafka.lookback", c.Kafka.Lookback)
 	positive("kafka.max_wait", c.Kafka.MaxWait)
 	positive("kafka.dial_timeout", c.Kafka.DialTimeout)
+	positive("kafka.feed_down_after", c.Kafka.FeedDownAfter)
 	positive("shutdown_timeout", c.ShutdownTimeout)
 	positive("http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
 	positive("http.read_timeout", c.HTTP.ReadTimeout)

@@ -142,6 +142,8 @@ var keys = []Key{
 	integer("kafka.max_bytes", "largest fetch response per partition, bytes", func(c *Config) *int { return &c.Kafka.MaxBytes }),
 	duration("kafka.dial_timeout", "bound of connecting and of every metadata or offset request", func(c *Config) *Duration { return &c.Kafka.DialTimeout }),
 	str("kafka.client_id", "client id shown to the brokers", func(c *Config) *string { return &c.Kafka.ClientID }),
+	duration("kafka.feed_down_after", "a partition not fetched this long makes its books stale (reason feed_down)", func(c *Config) *Duration { return &c.Kafka.FeedDownAfter }),
+	duration("kafka.silent_after", "a book without snapshot or delta this long is stale (reason silent); above the publisher's snapshot period (negative: never)", func(c *Config) *Duration { return &c.Kafka.SilentAfter }),
 	integer("websocket.max_connections", "open connections at most; more get HTTP 503 (0: unlimited)", func(c *Config) *int { return &c.WebSocket.MaxConnections }),
 	integer("websocket.max_message_size", "largest client message, bytes; larger closes with 1009", func(c *Config) *int { return &c.WebSocket.MaxMessageSize }),
 	integer("websocket.max_subscriptions", "subscriptions per connection at most (error too_many_subscriptions)", func(c *Config) *int { return &c.WebSocket.MaxSubscriptions }),

@@ -32,6 +32,8 @@ func (c *Config) Server(log *slog.Logger) server.Config {
 		PublicHosts:   c.Auth.PublicHosts,
 		AnonymousPlan: c.Auth.AnonymousPlan,
 		KeysPoll:      time.Duration(c.Auth.KeysPoll),
+		FeedDownAfter: time.Duration(c.Kafka.FeedDownAfter),
+		SilentAfter:   time.Duration(c.Kafka.SilentAfter),
 		Feed: feed.Config{
 			Brokers:     c.Kafka.Brokers,
 			Topic:       c.Kafka.Topic,

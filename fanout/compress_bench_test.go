@@ -21,9 +21,9 @@ func BenchmarkDeflateFrame(b *testing.B) {
 		}
 		var frame []byte
 		if levels == 4 {
-			frame = encodeUpdate("book.BTC-USD", 1043, 1043, 1767225600123456, 0x9e3779b9, bids[:1], asks[:1], sc)
+			frame = encodeUpdate("book.BTC-USD", 1043, 1043, 0, 1767225600123456, 0x9e3779b9, bids[:1], asks[:1], sc)
 		} else {
-			frame = encodeSnapshot("book.BTC-USD", 1042, 1767225600123456, 0x9e3779b9, bids, asks, sc)
+			frame = encodeSnapshot("book.BTC-USD", 1042, 0, 1767225600123456, 0x9e3779b9, bids, asks, sc)
 		}
 		b.Run(fmt.Sprintf("bytes=%d", len(frame)), func(b *testing.B) {
 			b.ReportAllocs()

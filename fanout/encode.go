@@ -36,19 +36,19 @@ func appendLevels(b []byte, lv []orderbook.Level, sc scales) []byte {
 
 // encodeSnapshot builds a book snapshot frame; checksum is that of the
 // whole view (viewChecksum).
-func encodeSnapshot(channel string, seq uint64, ts int64, checksum uint32, bids, asks []orderbook.Level, sc scales) []byte {
-	return encodeBook(`{"type":"snapshot","channel":"`, channel, 0, seq, ts, checksum, bids, asks, sc)
+func encodeSnapshot(channel string, seq, epoch uint64, ts int64, checksum uint32, bids, asks []orderbook.Level, sc scales) []byte {
+	return encodeBook(`{"type":"snapshot","channel":"`, channel, 0, seq, epoch, ts, checksum, bids, asks, sc)
 }
 
 // encodeUpdate builds a book update frame covering firstSeq..seq;
 // checksum is that of the whole view after it (viewChecksum).
-func encodeUpdate(channel string, firstSeq, seq uint64, ts int64, checksum uint32, bids, asks []orderbook.Level, sc scales) []byte {
-	return encodeBook(`{"type":"update","channel":"`, channel, firstSeq, seq, ts, checksum, bids, asks, sc)
+func encodeUpdate(channel string, firstSeq, seq, epoch uint64, ts int64, checksum uint32, bids, asks []orderbook.Level, sc scales) []byte {
+	return encodeBook(`{"type":"update","channel":"`, channel, firstSeq, seq, epoch, ts, checksum, bids, asks, sc)
 }
 
 // encodeBook builds a book message frame starting with head; first_seq is
 // written when firstSeq is not zero (updates only: sequences start at 1).
-func encodeBook(head, channel string, firstSeq, seq uint64, ts int64, checksum uint32, bids, asks []orderbook.Level, sc scales) []byte {
+func encodeBook(head, channel string, firstSeq, seq, epoch uint64, ts int64, checksum uint32, bids, asks []orderbook.Level, sc scales) []byte {
 	var f frameBuilder
 	f.begin(112 + 40*(len(bids)+len(asks)))
 	b := append(f.b, head...)
@@ -60,6 +60,8 @@ func encodeBook(head, channel string, firstSeq, seq uint64, ts int64, checksum u
 	}
 	b = append(b, `,"seq":`...)
 	b = strconv.AppendUint(b, seq, 10)
+	b = append(b, `,"epoch":`...)
+	b = strconv.AppendUint(b, epoch, 10)
 	b = append(b, `,"ts":`...)
 	b = strconv.AppendInt(b, ts, 10)
 	b = append(b, `,"checksum":`...)
@@ -110,8 +112,9 @@ func encodeTrades(channel string, trades []tradeEntry, sc scales) []byte {
 }
 
 // encodeTicker builds a ticker frame from the book's best levels and the
-// ticker statistics. Fields without a value are left out.
-func encodeTicker(channel string, ts int64, book *orderbook.Book, st *orderbook.Stats, sc scales) []byte {
+// ticker statistics. Fields without a value are left out. A book that is
+// not served is passed as nil, with its status and reason (stale only).
+func encodeTicker(channel string, ts int64, book *orderbook.Book, st *orderbook.Stats, sc scales, status, reason string) []byte {
 	var f frameBuilder
 	f.begin(400)
 	b := append(f.b, `{"type":"ticker","channel":"`...)
@@ -132,13 +135,15 @@ func encodeTicker(channel string, ts int64, book *orderbook.Book, st *orderbook.
 		b = append(b, v...)
 		return append(b, '"')
 	}
-	if l, ok := book.Best(orderbook.Bid); ok {
-		b = field(b, "bid", l.Price, sc.price)
-		b = field(b, "bid_size", l.Size, sc.size)
-	}
-	if l, ok := book.Best(orderbook.Ask); ok {
-		b = field(b, "ask", l.Price, sc.price)
-		b = field(b, "ask_size", l.Size, sc.size)
+	if book != nil {
+		if l, ok := book.Best(orderbook.Bid); ok {
+			b = field(b, "bid", l.Price, sc.price)
+			b = field(b, "bid_size", l.Size, sc.size)
+		}
+		if l, ok := book.Best(orderbook.Ask); ok {
+			b = field(b, "ask", l.Price, sc.price)
+			b = field(b, "ask_size", l.Size, sc.size)
+		}
 	}
 	if st.HasLast {
 		b = field(b, "last", st.Last, sc.price)
@@ -155,6 +160,16 @@ func encodeTicker(channel string, ts int64, book *orderbook.Book, st *orderbook.
 		b = dec(b, "change_pct", st.ChangePct.StringFixed(2))
 		b = append(b, `,"count":`...)
 		b = strconv.AppendInt(b, st.Count, 10)
+	}
+	if st.HasWindow {
+		b = append(b, `,"window_start":`...)
+		b = strconv.AppendInt(b, st.WindowStart, 10)
+	}
+	if status != "" {
+		b = dec(b, "status", status)
+		if reason != "" {
+			b = dec(b, "reason", reason)
+		}
 	}
 	b = append(b, '}')
 	f.b = b

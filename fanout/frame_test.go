@@ -22,12 +22,12 @@ func TestDataTS(t *testing.T) {
 		ts    int64
 		ok    bool
 	}{
-		{"update", encodeUpdate("book.A", 5, 6, 1767225600123456, 7, lv, nil, sc), 1767225600123456, true},
-		{"long update", encodeUpdate("book.A", 5, 6, 1767225600000001, 7, long, long, sc), 1767225600000001, true},
-		{"snapshot", encodeSnapshot("book.A", 5, 1767225600123456, 7, lv, lv, sc), 0, false},
+		{"update", encodeUpdate("book.A", 5, 6, 0, 1767225600123456, 7, lv, nil, sc), 1767225600123456, true},
+		{"long update", encodeUpdate("book.A", 5, 6, 0, 1767225600000001, 7, long, long, sc), 1767225600000001, true},
+		{"snapshot", encodeSnapshot("book.A", 5, 0, 1767225600123456, 7, lv, lv, sc), 0, false},
 		{"pong", messageFrame(&schemas.ServerMessage{Type: schemas.TypePong, ID: 1, TS: 1767225600123456}), 0, false},
 		{"ping", controlFrame(0x9, nil), 0, false},
-		{"compressed", deflateFrame(encodeUpdate("book.A", 5, 6, 1767225600000001, 7, long, long, sc)), 0, false},
+		{"compressed", deflateFrame(encodeUpdate("book.A", 5, 6, 0, 1767225600000001, 7, long, long, sc)), 0, false},
 		{"no digits", textFrame([]byte(`{"type":"update","ts":x}`)), 0, false},
 		{"too many digits", textFrame([]byte(`{"type":"trades","ts":` + strings.Repeat("9", 25) + `}`)), 0, false},
 	}

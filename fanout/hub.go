@@ -98,8 +98,14 @@ func (h *Hub) Topic(symbol string) *Topic {
 // SymbolStatus describes one symbol's book for listings.
 type SymbolStatus struct {
 	Symbol string `json:"symbol"`
-	State  string `json:"state"`
+	// State is "live", "waiting" or "stale", as in book status messages.
+	State string `json:"state"`
+	// Reason says why a stale book is stale (the reason of its status
+	// messages); absent otherwise.
+	Reason string `json:"reason,omitempty"`
 	Seq    uint64 `json:"seq"`
+	// Epoch is the publisher epoch of Seq.
+	Epoch uint64 `json:"epoch"`
 }
 
 // Symbols lists every symbol with its book state, sorted by symbol. Safe
@@ -109,7 +115,7 @@ func (h *Hub) Symbols() []SymbolStatus {
 	out := make([]SymbolStatus, 0, len(h.topics))
 	for _, t := range h.topics {
 		st, seq := t.State()
-		out = append(out, SymbolStatus{Symbol: t.symbol, State: st.String(), Seq: seq})
+		out = append(out, SymbolStatus{Symbol: t.symbol, State: st.String(), Reason: t.Reason(), Seq: seq, Epoch: t.Epoch()})
 	}
 	h.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Symbol < out[j].Symbol })

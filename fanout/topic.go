@@ -23,10 +23,23 @@ const (
 	Waiting BookState = iota
 	// Live: the book is known and served.
 	Live
-	// Stale: the upstream sequence broke; nothing is served until the next
-	// snapshot.
+	// Stale: the book must not be trusted (its Reason says why); nothing
+	// is served until the owner resets it.
 	Stale
 )
+
+// staleReasons are the reasons of the Stale state, indexed by their code in
+// Topic.pubReason; 0 is none.
+var staleReasons = [...]string{"", schemas.ReasonGap, schemas.ReasonFeedDown, schemas.ReasonSilent, schemas.ReasonCrossed}
+
+func reasonCode(reason string) uint32 {
+	for i, r := range staleReasons {
+		if r == reason {
+			return uint32(i)
+		}
+	}
+	return 0
+}
 
 // String returns the state's name as used in status messages and listings.
 func (s BookState) String() string {
@@ -49,16 +62,21 @@ type Topic struct {
 	owner  Owner
 
 	// Published for readers on other goroutines (listings, readiness).
-	pubState atomic.Uint32
-	pubSeq   atomic.Uint64
+	pubState  atomic.Uint32
+	pubSeq    atomic.Uint64
+	pubReason atomic.Uint32 // index in staleReasons
+	pubEpoch  atomic.Uint64
 
 	// Owner goroutine only.
 	book     *orderbook.Book
 	ticker   *orderbook.Ticker
 	sc       scales
 	state    BookState
+	reason   string // why the book is Stale
 	seq      uint64 // book sequence of the last applied event
-	ts       int64  // exchange time of the last applied event (µs)
+	epoch    uint64 // publisher epoch of seq
+	bookTS   int64  // exchange time of event seq (µs): book messages carry it
+	ts       int64  // exchange time of the last event of any kind (µs): tickers carry it
 	chBook   string
 	chTicker string
 	chTrades string
@@ -83,12 +101,26 @@ func (t *Topic) State() (BookState, uint64) {
 	return BookState(t.pubState.Load()), t.pubSeq.Load()
 }
 
+// Reason returns why the book is Stale as last published by the owner
+// (schemas.ReasonGap, ...), "" when it is not. Safe from any goroutine.
+func (t *Topic) Reason() string { return staleReasons[t.pubReason.Load()] }
+
+// Epoch returns the publisher epoch of the book's sequence as last
+// published by the owner. Safe from any goroutine.
+func (t *Topic) Epoch() uint64 { return t.pubEpoch.Load() }
+
 // post runs fn on the owner goroutine. Safe from any goroutine.
 func (t *Topic) post(fn func()) bool { return t.owner.Exec(fn) }
 
 func (t *Topic) publish() {
 	t.pubState.Store(uint32(t.state))
 	t.pubSeq.Store(t.seq)
+	t.pubEpoch.Store(t.epoch)
+	if t.state == Stale {
+		t.pubReason.Store(reasonCode(t.reason))
+	} else {
+		t.pubReason.Store(0)
+	}
 }
 
 // Redefine changes the instrument's scales. The caller has reset the book
@@ -97,7 +129,7 @@ func (t *Topic) publish() {
 func (t *Topic) Redefine(priceScale, sizeScale int, ticker *orderbook.Ticker) {
 	t.sc = scales{price: priceScale, size: sizeScale}
 	t.ticker = ticker
-	t.setNotServing(Waiting)
+	t.setNotServing(Waiting, "")
 }
 
 // SetLevel changes one level of the book and records the change for the
@@ -114,7 +146,8 @@ func (t *Topic) SetLevel(side orderbook.Side, price, size int64) {
 // Applied ends one delta event: raw book streams send what changed in
 // their views, throttled streams remember it for their next flush.
 func (t *Topic) Applied(seq uint64, ts int64) {
-	t.seq, t.ts = seq, ts
+	t.seq, t.bookTS = seq, ts
+	t.ts = max(t.ts, ts)
 	t.publish()
 	if t.state != Live {
 		return
@@ -127,13 +160,28 @@ func (t *Topic) Applied(seq uint64, ts int64) {
 		}
 		t.logs[Raw].Reset()
 	}
-	t.checkBest()
+	t.checkBest(false)
 }
 
-// Reset announces that the book was replaced by a snapshot at seq: every
-// book subscriber receives a fresh snapshot of its view.
-func (t *Topic) Reset(seq uint64, ts int64) {
-	t.state, t.seq, t.ts = Live, seq, ts
+// Track records the book's epoch, sequence and its exchange time while the
+// book is not served, for listings and for the snapshot that will follow.
+func (t *Topic) Track(epoch, seq uint64, ts int64) {
+	t.epoch, t.seq, t.bookTS = epoch, seq, ts
+	t.ts = max(t.ts, ts)
+	t.publish()
+}
+
+// Reset announces that the book was replaced by a snapshot at seq, whose
+// exchange time is ts, or that a book that was not served is served again:
+// every book subscriber receives a fresh snapshot of its view.
+func (t *Topic) Reset(seq uint64, ts int64) { t.ResetEpoch(t.epoch, seq, ts) }
+
+// ResetEpoch is Reset for a book whose sequence now belongs to publisher
+// epoch epoch.
+func (t *Topic) ResetEpoch(epoch, seq uint64, ts int64) {
+	served := t.state == Live
+	t.state, t.reason, t.epoch, t.seq, t.bookTS = Live, "", epoch, seq, ts
+	t.ts = max(t.ts, ts)
 	t.publish()
 	for iv := range numIntervals {
 		t.logs[iv].Reset()
@@ -150,19 +198,22 @@ func (t *Topic) Reset(seq uint64, ts int64) {
 		bs.joining.send(frame)
 		bs.joining.moveTo(&bs.subs)
 	}
-	t.checkBest()
+	t.checkBest(!served) // a ticker that said the book is not served says it is
 }
 
-// Stale marks the book as not servable until the next Reset: book
-// subscribers are told, and their views freeze.
-func (t *Topic) Stale() {
-	if t.state != Stale {
-		t.setNotServing(Stale)
+// Stale marks the book as not servable until the next Reset, for reason
+// (schemas.ReasonGap, ReasonFeedDown, ReasonSilent or ReasonCrossed): book
+// subscribers are told, and their views freeze. A stale book whose reason
+// changes announces the new reason.
+func (t *Topic) Stale(reason string) {
+	if t.state == Stale && t.reason == reason {
+		return
 	}
+	t.setNotServing(Stale, reason)
 }
 
-func (t *Topic) setNotServing(s BookState) {
-	t.state = s
+func (t *Topic) setNotServing(s BookState, reason string) {
+	t.state, t.reason = s, reason
 	t.publish()
 	frame := t.statusFrame()
 	for _, bs := range t.books {
@@ -171,11 +222,12 @@ func (t *Topic) setNotServing(s BookState) {
 		bs.joining.send(frame)
 		bs.joining.moveTo(&bs.subs)
 	}
+	t.tickerChanged() // tickers carry the status and drop the book's top
 }
 
 // Trade reports a trade that the caller has already added to the ticker.
 func (t *Topic) Trade(id string, ts, price, size int64, side schemas.Side) {
-	t.ts = ts
+	t.ts = max(t.ts, ts)
 	e := tradeEntry{id: id, ts: ts, price: price, size: size, side: side}
 	if s := t.trades[Raw]; s != nil && s.subs.len() > 0 {
 		s.subs.send(encodeTrades(t.chTrades, []tradeEntry{e}, t.sc))
@@ -236,15 +288,16 @@ func (t *Topic) emitDelta(bs *bookStream, log *orderbook.ChangeLog) {
 	if bs.subs.len() > 0 {
 		var ck uint32
 		ck, t.ckbuf = bs.text.update(t.book, bs.depth, bids, asks, t.sc, t.ckbuf)
-		bs.subs.send(encodeUpdate(t.chBook, bs.emitted+1, t.seq, t.ts, ck, bids, asks, t.sc))
+		bs.subs.send(encodeUpdate(t.chBook, bs.emitted+1, t.seq, t.epoch, t.bookTS, ck, bids, asks, t.sc))
 	} else {
 		bs.text.valid = false
 	}
 	bs.emitted = t.seq
 }
 
-// checkBest notices a change of best bid or ask, which the ticker carries.
-func (t *Topic) checkBest() {
+// checkBest notices a change of best bid or ask, which the ticker carries;
+// force reports a change of the ticker anyway.
+func (t *Topic) checkBest(force bool) {
 	changed := false
 	for side := orderbook.Bid; side <= orderbook.Ask; side++ {
 		l, ok := t.book.Best(side)
@@ -253,7 +306,7 @@ func (t *Topic) checkBest() {
 			changed = true
 		}
 	}
-	if changed {
+	if changed || force {
 		t.tickerChanged()
 	}
 }
@@ -274,14 +327,21 @@ func (t *Topic) snapshotFrame(bs *bookStream) []byte {
 	asks := t.book.Top(orderbook.Ask, bs.depth, t.scratch[1][:0])
 	t.scratch[0], t.scratch[1] = bids[:0], asks[:0]
 	bs.text.rebuild(t.book, bs.depth, t.sc)
-	return encodeSnapshot(t.chBook, bs.emitted, t.ts, bs.text.checksum(), bids, asks, t.sc)
+	return encodeSnapshot(t.chBook, bs.emitted, t.epoch, t.bookTS, bs.text.checksum(), bids, asks, t.sc)
 }
 
 func (t *Topic) statusFrame() []byte {
-	return messageFrame(&schemas.ServerMessage{Type: schemas.TypeStatus, Channel: t.chBook, Status: t.state.String()})
+	m := schemas.ServerMessage{Type: schemas.TypeStatus, Channel: t.chBook, Status: t.state.String()}
+	if t.state == Stale {
+		m.Reason = t.reason
+	}
+	return messageFrame(&m)
 }
 
 func (t *Topic) tickerFrame() []byte {
 	st := t.ticker.Stats()
-	return encodeTicker(t.chTicker, t.ts, t.book, &st, t.sc)
+	if t.state != Live {
+		return encodeTicker(t.chTicker, t.ts, nil, &st, t.sc, t.state.String(), t.reason)
+	}
+	return encodeTicker(t.chTicker, t.ts, t.book, &st, t.sc, "", "")
 }

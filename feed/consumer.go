@@ -58,6 +58,7 @@ type Consumer struct {
 
 	started   atomic.Bool
 	listingOK atomic.Bool // the last listing of partitions succeeded
+	origin    time.Time   // origin of partState.lastFetch
 	nextSeed  atomic.Uint32
 	// warnedMissing: a partition of Config.Partitions was found missing.
 	warnedMissing atomic.Bool
@@ -71,6 +72,7 @@ type partState struct {
 	id        int
 	caughtUp  atomic.Bool
 	connected atomic.Bool
+	lastFetch atomic.Int64 // time since Consumer.origin of the last fetch or hand-off, ns; 0 before any
 }
 
 // NewConsumer validates cfg (after applying its defaults) and returns a
@@ -93,7 +95,8 @@ func NewConsumer(cfg Config, m *Metrics) (*Consumer, error) {
 			Timeout:   cfg.DialTimeout,
 			KeepAlive: 30 * time.Second,
 		},
-		parts: make(map[int]*partState),
+		parts:  make(map[int]*partState),
+		origin: time.Now(),
 	}, nil
 }
 
@@ -279,4 +282,28 @@ func (c *Consumer) Connected() bool {
 		}
 	}
 	return true
+}
+
+// LastFetch returns when the reader of partition last got a successful
+// answer from the broker or handed records to its handler; the zero Time
+// before either happened or for an unknown partition. A healthy idle reader
+// gets an answer every MaxWait, so the age of LastFetch measures how long
+// the partition has been unreachable. Safe from any goroutine.
+func (c *Consumer) LastFetch(partition int) time.Time {
+	c.mu.Lock()
+	st := c.parts[partition]
+	c.mu.Unlock()
+	if st == nil {
+		return time.Time{}
+	}
+	d := st.lastFetch.Load()
+	if d == 0 {
+		return time.Time{}
+	}
+	return c.origin.Add(time.Duration(d))
+}
+
+// fetched records a successful broker answer or a hand-off of partition st.
+func (c *Consumer) fetched(st *partState) {
+	st.lastFetch.Store(max(int64(time.Since(c.origin)), 1))
 }

@@ -93,18 +93,25 @@
 // sequence) and only then applied; a rejected record is counted by reason
 // and leaves the book untouched. A sequence gap makes the book stale until
 // the next snapshot; until a symbol's first snapshot its book is waiting.
-// Neither is ever served (schemas/kafka.md, section 5).
+// Neither is ever served (schemas/kafka.md, section 5). A snapshot of a
+// newer publisher epoch replaces the book whatever its seq; records of an
+// older epoch are rejected. A book is also stale, while its sequence is
+// still followed, when it is crossed (until a snapshot that is not), when
+// its partition was not fetched for ShardConfig.FeedDownAfter
+// (Consumer.LastFetch, checked every FlushEvery), or when nothing advanced
+// it for ShardConfig.SilentAfter; it is served again from a fresh snapshot
+// when the cause goes away.
 //
 // # Concurrency
 //
-// NewConsumer, Ready, Connected and Partitions are safe for concurrent use;
-// Run may be called once. Each partition's channel has exactly one sender,
+// NewConsumer, Ready, Connected, Partitions and LastFetch are safe for
+// concurrent use; Run may be called once. Each partition's channel has exactly one sender,
 // its reader, which closes it when the Run context ends; the handler must
 // return once the channel is closed or the context has ended, and Run
 // returns after every reader and handler has returned. A handler that
 // returns early stops its partition's reader. Batches and the byte slices
 // they reference are never touched by the Consumer after being sent.
 // Metrics are safe for concurrent use and may be shared by Consumers.
-// A Shard's Exec is safe from any goroutine; Apply and Run belong to the
-// shard's goroutine.
+// A Shard's Exec is safe from any goroutine; Apply, CheckFreshness and Run
+// belong to the shard's goroutine.
 package feed

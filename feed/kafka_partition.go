@@ -232,6 +232,7 @@ func (r *partitionReader) setCaughtUp() {
 // sent records that b reached the handler's channel. The partition counts
 // as caught up for Ready once its first CaughtUp Batch is there.
 func (r *partitionReader) sent(b *Batch) {
+	r.c.fetched(r.st)
 	if b.CaughtUp && !r.st.caughtUp.Load() {
 		r.st.caughtUp.Store(true)
 		r.pm.caughtUp.Set(1)
@@ -298,6 +299,7 @@ func (r *partitionReader) drop(n int) {
 // ok records a successful broker request.
 func (r *partitionReader) ok() {
 	r.st.connected.Store(true)
+	r.c.fetched(r.st)
 	if r.failures > 0 {
 		r.log.Info("feed: partition reader reconnected", "attempts", r.failures, "offset", r.next)
 		r.failures = 0

@@ -28,6 +28,15 @@ const (
 	ReasonSeqBackwards  = "seq_backwards"  // delta sequence not above the book's
 	ReasonStaleSnapshot = "stale_snapshot" // snapshot older than the live book
 	ReasonDuplicate     = "duplicate_level"
+	ReasonOldEpoch      = "old_epoch" // snapshot or delta of an epoch older than the book's
+)
+
+// Defaults of the freshness bounds of ShardConfig.
+const (
+	// DefaultFeedDownAfter is the default ShardConfig.FeedDownAfter.
+	DefaultFeedDownAfter = 2 * time.Second
+	// DefaultSilentAfter is the default ShardConfig.SilentAfter.
+	DefaultSilentAfter = 30 * time.Second
 )
 
 // ShardConfig configures the shards that own the books.
@@ -39,8 +48,22 @@ type ShardConfig struct {
 	// Logger, nil means slog.Default().
 	Logger *slog.Logger
 	// FlushEvery is the period of the finest throttled interval. Zero means
-	// 100ms; tests may shorten it.
+	// 100ms; tests may shorten it. The freshness checks run at this period
+	// too.
 	FlushEvery time.Duration
+	// LastFetch returns when the partition's reader last got an answer
+	// from the broker or handed records over (Consumer.LastFetch). Nil
+	// disables the feed-down check.
+	LastFetch func() time.Time
+	// FeedDownAfter is how long the partition may go without a fetch
+	// before its books are announced stale with reason feed_down. Zero
+	// means DefaultFeedDownAfter (2s).
+	FeedDownAfter time.Duration
+	// SilentAfter is how long a served book may go without an applied or
+	// verified snapshot or delta before it is announced stale with reason
+	// silent; it must exceed the publisher's snapshot period. Zero means
+	// DefaultSilentAfter (30s); negative disables the check.
+	SilentAfter time.Duration
 }
 
 // Shard owns the books, tickers and topics of the symbols of one partition.
@@ -59,6 +82,8 @@ type Shard struct {
 	rec        schemas.Record
 	levels     [2][]orderbook.Level // parsed levels of the record being applied
 	flushTicks int
+	feedDown   bool      // the partition could not be fetched for FeedDownAfter
+	started    time.Time // when the shard was created
 
 	// Counters resolved once: WithLabelValues is a map lookup.
 	appliedDelta, appliedTrade prometheus.Counter
@@ -73,8 +98,22 @@ type symbolState struct {
 	book                  *orderbook.Book
 	ticker                *orderbook.Ticker
 	topic                 *fanout.Topic
-	state                 fanout.BookState
-	seq                   uint64
+	// state is the book's sequence state: Waiting (no snapshot), Live
+	// (following the sequence), Stale (the sequence broke). Whether the
+	// book is served also depends on crossed, silent and the shard's
+	// feedDown (staleReason).
+	state  fanout.BookState
+	seq    uint64
+	epoch  uint64 // publisher epoch of seq
+	bookTS int64  // exchange time of the record that brought the book to seq
+	// crossed: the book became crossed; cleared only by a snapshot that
+	// leaves it uncrossed.
+	crossed bool
+	// advanced: a snapshot or delta was accepted since the last freshness
+	// check, which then sets quietSince.
+	advanced   bool
+	quietSince time.Time
+	silent     bool
 }
 
 // NewShard returns the shard of one partition.
@@ -87,6 +126,12 @@ func NewShard(cfg ShardConfig, partition int) *Shard {
 	}
 	if cfg.FlushEvery == 0 {
 		cfg.FlushEvery = 100 * time.Millisecond
+	}
+	if cfg.FeedDownAfter == 0 {
+		cfg.FeedDownAfter = DefaultFeedDownAfter
+	}
+	if cfg.SilentAfter == 0 {
+		cfg.SilentAfter = DefaultSilentAfter
 	}
 	sh := &Shard{
 		cfg:       cfg,
@@ -101,6 +146,7 @@ func NewShard(cfg ShardConfig, partition int) *Shard {
 		appliedTrade: cfg.Metrics.Applied.WithLabelValues("trade"),
 	}
 	sh.position.Store(-1)
+	sh.started = time.Now()
 	return sh
 }
 
@@ -145,7 +191,8 @@ func (s *Shard) Run(ctx context.Context, in <-chan Batch) {
 			}
 		case fn := <-s.cmds:
 			fn()
-		case <-flush.C:
+		case now := <-flush.C:
+			s.CheckFreshness(now)
 			s.flushTicks++
 			for _, t := range s.topics {
 				t.Flush(fanout.Every100ms)
@@ -230,6 +277,7 @@ func (s *Shard) applyInstrument(st *symbolState, r *schemas.Record) {
 			ticker: orderbook.NewTicker(r.PriceScale, r.SizeScale),
 			state:  fanout.Waiting,
 		}
+		st.advanced = true
 		st.topic = s.cfg.Hub.NewTopic(name, s, st.book, st.ticker, r.PriceScale, r.SizeScale)
 		s.symbols[name] = st
 		s.topics = append(s.topics, st.topic)
@@ -242,7 +290,7 @@ func (s *Shard) applyInstrument(st *symbolState, r *schemas.Record) {
 		st.priceScale, st.sizeScale = r.PriceScale, r.SizeScale
 		st.book.Reset()
 		st.ticker = orderbook.NewTicker(r.PriceScale, r.SizeScale)
-		st.state = fanout.Waiting
+		st.state, st.crossed, st.silent = fanout.Waiting, false, false
 		st.topic.Redefine(r.PriceScale, r.SizeScale, st.ticker)
 	}
 }
@@ -295,7 +343,12 @@ func (s *Shard) parseLevels(st *symbolState, r *schemas.Record) bool {
 }
 
 func (s *Shard) applySnapshot(st *symbolState, r *schemas.Record) {
-	if st.state == fanout.Live && r.Seq < st.seq {
+	newEpoch := r.Epoch > st.epoch
+	switch {
+	case r.Epoch < st.epoch:
+		s.reject(ReasonOldEpoch, nil)
+		return
+	case !newEpoch && st.state == fanout.Live && r.Seq < st.seq:
 		s.reject(ReasonStaleSnapshot, nil)
 		return
 	}
@@ -314,9 +367,20 @@ func (s *Shard) applySnapshot(st *symbolState, r *schemas.Record) {
 		}
 	}
 	outcome := "applied"
-	if st.state == fanout.Live && r.Seq == st.seq {
+	switch {
+	case newEpoch && st.state != fanout.Waiting:
+		outcome = "new_epoch"
+		s.log.Info("snapshot of a new publisher epoch; book replaced", "symbol", st.name,
+			"epoch", r.Epoch, "seq", r.Seq, "old_epoch", st.epoch, "old_seq", st.seq)
+	case !newEpoch && st.state == fanout.Live && r.Seq == st.seq:
 		if s.bookEquals(st.book) {
 			s.m.Snapshots.WithLabelValues("verified").Inc()
+			st.advanced = true
+			if st.silent || st.crossed {
+				// Confirmed: fresh again, and crossed only if it still is.
+				st.silent, st.crossed = false, st.book.Crossed()
+				s.serve(st)
+			}
 			return
 		}
 		outcome = "corrected"
@@ -328,15 +392,100 @@ func (s *Shard) applySnapshot(st *symbolState, r *schemas.Record) {
 			st.book.Set(orderbook.Side(side), l.Price, l.Size)
 		}
 	}
-	if st.state == fanout.Stale {
+	if st.state == fanout.Stale || st.crossed {
 		s.log.Info("book recovered from snapshot", "symbol", st.name, "seq", r.Seq)
 	}
-	st.state, st.seq = fanout.Live, r.Seq
-	st.topic.Reset(r.Seq, r.TS)
+	st.state, st.epoch, st.seq, st.bookTS = fanout.Live, r.Epoch, r.Seq, r.TS
+	st.advanced, st.silent = true, false
+	st.crossed = st.book.Crossed()
 	s.m.Snapshots.WithLabelValues(outcome).Inc()
 	s.m.Applied.WithLabelValues("snapshot").Inc()
-	if st.book.Crossed() {
+	if st.crossed {
 		s.m.Crossed.Inc()
+		s.log.Warn("snapshot of a crossed book; book stale until a snapshot that is not", "symbol", st.name, "seq", r.Seq)
+	}
+	if reason := s.staleReason(st); reason != "" {
+		st.topic.Stale(reason)
+		st.topic.Track(st.epoch, st.seq, st.bookTS)
+		return
+	}
+	st.topic.ResetEpoch(st.epoch, st.seq, st.bookTS)
+}
+
+// staleReason returns why a book whose sequence state is Live or Stale is
+// not served, "" when it is served.
+func (s *Shard) staleReason(st *symbolState) string {
+	switch {
+	case st.state == fanout.Stale:
+		return schemas.ReasonGap
+	case st.crossed:
+		return schemas.ReasonCrossed
+	case s.feedDown:
+		return schemas.ReasonFeedDown
+	case st.silent:
+		return schemas.ReasonSilent
+	}
+	return ""
+}
+
+// serve brings the topic's serving state in line with st after a change of
+// freshness: stale with the current reason, or served again from a fresh
+// snapshot of the book.
+func (s *Shard) serve(st *symbolState) {
+	if st.state == fanout.Waiting {
+		return
+	}
+	if reason := s.staleReason(st); reason != "" {
+		st.topic.Stale(reason)
+		return
+	}
+	if state, _ := st.topic.State(); state != fanout.Live {
+		st.topic.ResetEpoch(st.epoch, st.seq, st.bookTS)
+	}
+}
+
+// CheckFreshness applies the freshness bounds at time now: books of a
+// partition that could not be fetched for FeedDownAfter become stale
+// (feed_down), books that nothing advanced for SilentAfter become stale
+// (silent), and books whose cause went away are served again from a fresh
+// snapshot. Run calls it every FlushEvery; it must run on the shard's
+// goroutine.
+func (s *Shard) CheckFreshness(now time.Time) {
+	if s.cfg.LastFetch != nil {
+		// Before the first fetch, the bound counts from the shard's start.
+		last := s.cfg.LastFetch()
+		if last.Before(s.started) {
+			last = s.started
+		}
+		down := now.Sub(last) > s.cfg.FeedDownAfter
+		if down != s.feedDown {
+			s.feedDown = down
+			if down {
+				s.log.Warn("partition not fetched; its books are stale until it is", "bound", s.cfg.FeedDownAfter)
+			} else {
+				s.log.Info("partition fetched again; books served from fresh snapshots")
+			}
+			for _, st := range s.symbols {
+				// Silence is measured from the recovery, not across the
+				// outage.
+				st.quietSince, st.silent = now, false
+				s.serve(st)
+			}
+		}
+	}
+	if s.cfg.SilentAfter < 0 || s.feedDown {
+		return
+	}
+	for _, st := range s.symbols {
+		switch {
+		case st.advanced:
+			st.advanced = false
+			st.quietSince = now
+		case !st.silent && st.state == fanout.Live && now.Sub(st.quietSince) > s.cfg.SilentAfter:
+			st.silent = true
+			s.log.Warn("book silent; stale until a snapshot or delta arrives", "symbol", st.name, "bound", s.cfg.SilentAfter)
+			s.serve(st)
+		}
 	}
 }
 
@@ -355,8 +504,22 @@ func (s *Shard) bookEquals(b *orderbook.Book) bool {
 }
 
 func (s *Shard) applyDelta(st *symbolState, r *schemas.Record) {
+	if r.Epoch < st.epoch {
+		s.reject(ReasonOldEpoch, nil)
+		return
+	}
 	if st.state != fanout.Live {
 		s.m.Skipped.WithLabelValues(st.state.String()).Inc()
+		return
+	}
+	if r.Epoch > st.epoch {
+		// The publisher renumbered: nothing of the new epoch can be
+		// applied before its snapshot.
+		s.m.Gaps.Inc()
+		s.m.Skipped.WithLabelValues(fanout.Stale.String()).Inc()
+		s.log.Warn("delta of a new publisher epoch; book stale until its snapshot", "symbol", st.name, "have", st.epoch, "got", r.Epoch)
+		st.state = fanout.Stale
+		s.serve(st)
 		return
 	}
 	if r.Seq <= st.seq {
@@ -372,7 +535,7 @@ func (s *Shard) applyDelta(st *symbolState, r *schemas.Record) {
 		s.m.Gaps.Inc()
 		s.log.Warn("sequence gap; book stale until the next snapshot", "symbol", st.name, "have", st.seq, "got", r.Seq)
 		st.state = fanout.Stale
-		st.topic.Stale()
+		s.serve(st)
 		return
 	}
 	for side, lv := range s.levels {
@@ -380,11 +543,23 @@ func (s *Shard) applyDelta(st *symbolState, r *schemas.Record) {
 			st.topic.SetLevel(orderbook.Side(side), l.Price, l.Size)
 		}
 	}
-	st.seq = r.Seq
-	st.topic.Applied(r.Seq, r.TS)
+	st.seq, st.bookTS = r.Seq, r.TS
+	st.advanced, st.silent = true, false
 	s.appliedDelta.Inc()
 	if st.book.Crossed() {
 		s.m.Crossed.Inc()
+		if !st.crossed {
+			st.crossed = true
+			s.log.Warn("book crossed; stale until a snapshot that is not", "symbol", st.name, "seq", r.Seq)
+		}
+	}
+	reason := s.staleReason(st)
+	if reason != "" {
+		st.topic.Stale(reason) // before Applied, which then emits nothing
+	}
+	st.topic.Applied(r.Seq, r.TS)
+	if reason == "" {
+		s.serve(st) // silent until this delta: served again
 	}
 }
 

@@ -17,7 +17,8 @@ type IngestMetrics struct {
 	Gaps prometheus.Counter
 	// Snapshots counts snapshots by outcome: "applied" (book replaced),
 	// "verified" (identical to the book held), "corrected" (same sequence,
-	// different content: the book was replaced).
+	// different content: the book was replaced), "new_epoch" (a publisher
+	// epoch above the book's: the book was replaced whatever its seq).
 	Snapshots *prometheus.CounterVec
 	// Crossed counts events after which a book was crossed.
 	Crossed prometheus.Counter
@@ -40,10 +41,10 @@ func NewIngestMetrics(reg prometheus.Registerer) *IngestMetrics {
 			Name: "marketfeed_feed_sequence_gaps_total", Help: "Sequence gaps detected; each makes a book stale until its next snapshot.",
 		}),
 		Snapshots: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "marketfeed_feed_snapshots_total", Help: "Snapshots by outcome: applied, verified, corrected.",
+			Name: "marketfeed_feed_snapshots_total", Help: "Snapshots by outcome: applied, verified, corrected, new_epoch.",
 		}, []string{"outcome"}),
 		Crossed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "marketfeed_feed_crossed_books_total", Help: "Events after which a book was crossed (best bid >= best ask).",
+			Name: "marketfeed_feed_crossed_books_total", Help: "Events after which a book was crossed (best bid >= best ask); such a book is stale until a snapshot that is not.",
 		}),
 	}
 	if reg != nil {

@@ -16,13 +16,15 @@ import (
 )
 
 // refSymbol is the deliberately simple reference book of the property
-// test: two maps of mantissas, the serving state and the sequence, updated
-// by the rules of kafka.md in the plainest way.
+// test: two maps of mantissas, the sequence state and the sequence, updated
+// by the rules of kafka.md in the plainest way. A book whose sequence state
+// is live is served unless it was crossed since its last snapshot.
 type refSymbol struct {
 	defined     bool
 	pscale      int
 	sscale      int
 	state       fanout.BookState
+	crossed     bool
 	seq         uint64
 	sides       [2]map[int64]int64
 	lastRecord  string
@@ -30,6 +32,20 @@ type refSymbol struct {
 }
 
 func (r *refSymbol) reset() { r.sides = [2]map[int64]int64{{}, {}} }
+
+// isCrossed reports whether the best bid is at or above the best ask.
+func (r *refSymbol) isCrossed() bool {
+	b, a := r.sorted(orderbook.Bid), r.sorted(orderbook.Ask)
+	return len(b) > 0 && len(a) > 0 && b[0].Price >= a[0].Price
+}
+
+// served is the state subscribers see.
+func (r *refSymbol) served() fanout.BookState {
+	if r.state == fanout.Live && r.crossed {
+		return fanout.Stale
+	}
+	return r.state
+}
 
 // sorted returns a side's levels best first.
 func (r *refSymbol) sorted(side orderbook.Side) []orderbook.Level {
@@ -177,7 +193,7 @@ func (g *gen) next(symbols []string) (string, string) {
 		if !st.defined || ps != st.pscale || ss != st.sscale {
 			st.pscale, st.sscale = ps, ss
 			st.reset()
-			st.state = fanout.Waiting
+			st.state, st.crossed = fanout.Waiting, false
 			g.used[sym] = nil
 		}
 		st.defined = true
@@ -207,6 +223,10 @@ func (g *gen) next(symbols []string) (string, string) {
 				st.sides[orderbook.Ask][l[0]] = l[1]
 			}
 			st.state, st.seq = fanout.Live, seq
+			st.crossed = st.isCrossed()
+			if st.crossed {
+				g.seen["crossed"]++
+			}
 		}
 		return sym, fmt.Sprintf(`{"type":"snapshot","symbol":%q,"ts":%d,"seq":%d,"bids":%s,"asks":%s}`, sym, ts, seq, bids, asks)
 	default: // delta: usually in sequence, sometimes a gap or a replay
@@ -242,6 +262,7 @@ func (g *gen) next(symbols []string) (string, string) {
 					}
 				}
 				st.seq = seq
+				st.crossed = st.crossed || st.isCrossed()
 			}
 		}
 		g.mid[sym] += int64(r.IntN(5)) - 2
@@ -288,7 +309,7 @@ func TestShardMatchesReference(t *testing.T) {
 			}
 		})
 	}
-	for _, k := range []string{"snapshot", "old snapshot", "gap", "delete", "re-add or absent", "far", "redefine", "precision"} {
+	for _, k := range []string{"snapshot", "old snapshot", "gap", "crossed", "delete", "re-add or absent", "far", "redefine", "precision"} {
 		if seen[k] == 0 {
 			t.Errorf("the streams never produced %q", k)
 		}
@@ -304,8 +325,11 @@ func compare(sh *Shard, sym string, ref *refSymbol) error {
 	if st.priceScale != ref.pscale || st.sizeScale != ref.sscale {
 		return fmt.Errorf("scales %d/%d, want %d/%d", st.priceScale, st.sizeScale, ref.pscale, ref.sscale)
 	}
-	if state, _ := st.topic.State(); state != ref.state {
-		return fmt.Errorf("topic state %v, want %v", state, ref.state)
+	if state, _ := st.topic.State(); state != ref.served() {
+		return fmt.Errorf("topic state %v, want %v", state, ref.served())
+	}
+	if want := ref.served() == fanout.Stale && ref.state == fanout.Live; want != (st.topic.Reason() == "crossed") {
+		return fmt.Errorf("topic stale reason %q, crossed %v", st.topic.Reason(), want)
 	}
 	if ref.state == fanout.Waiting {
 		return nil // nothing served

@@ -73,6 +73,9 @@
 // 1440 buckets, covering the trades with ts from the start of minute
 // minute(newest)-1439 up to newest, that is the last 23 h 59 min to 24 h.
 // Time never moves backwards: an Advance older than newest is ignored.
+// Stats.WindowStart is the later of the window's start and the first event
+// time the ticker saw: a ticker created less than a day of event time ago
+// covers only what it was given, and says so.
 //
 // A trade added with a ts older than newest (a late trade) is counted in its
 // minute's bucket if that bucket is still in the window; if its minute is

@@ -47,6 +47,13 @@ type Stats struct {
 	// ChangePct is Change/Open×100 rounded half-even to 2 decimals; zero if
 	// Open is 0.
 	ChangePct decimal.Decimal
+	// HasWindow reports whether any event time was seen (Add or Advance);
+	// WindowStart is then the event time (µs) from which the statistics
+	// are complete: the start of the window, or the first event time the
+	// ticker saw when that is later (it was created inside the window, for
+	// example by a server that started reading its input there).
+	HasWindow   bool
+	WindowStart int64
 }
 
 // Ticker maintains rolling 24 h statistics of one symbol's trades, driven
@@ -58,6 +65,7 @@ type Ticker struct {
 
 	buckets ring
 	hasTS   bool
+	firstTS int64 // first event time seen
 	maxTS   int64 // newest event time seen
 	newest  int64 // minuteOf(maxTS)
 
@@ -113,6 +121,9 @@ func (t *Ticker) Advance(ts int64) {
 		return
 	}
 	seen := t.hasTS
+	if !seen {
+		t.firstTS = ts
+	}
 	t.hasTS, t.maxTS = true, ts
 	m := minuteOf(ts)
 	if seen && m == t.newest {
@@ -166,6 +177,10 @@ func (t *Ticker) Stats() Stats {
 		VWAP:        decimal.New(0, -ps),
 		Change:      decimal.New(0, -ps),
 		ChangePct:   decimal.New(0, -2),
+		HasWindow:   t.hasTS,
+	}
+	if t.hasTS {
+		s.WindowStart = max(t.firstTS, (t.newest-WindowMinutes+1)*MinuteMicros)
 	}
 	if t.count == 0 {
 		return s

@@ -258,3 +258,27 @@ func TestTickerAddNoAllocSteadyState(t *testing.T) {
 		t.Fatalf("Add allocated %v times per call", a)
 	}
 }
+
+// WindowStart is the first event time seen until the window has moved past
+// it, then the window's first minute; HasWindow is false before any event.
+func TestTickerWindowStart(t *testing.T) {
+	tk := NewTicker(2, 0)
+	if st := tk.Stats(); st.HasWindow {
+		t.Fatalf("empty ticker has a window: %+v", st)
+	}
+	t0 := int64(1767225600_000000) + 12_345_678
+	tk.Advance(t0)
+	tk.Add(Trade{TS: t0 + 1, Price: 100, Size: 1})
+	if st := tk.Stats(); !st.HasWindow || st.WindowStart != t0 {
+		t.Fatalf("window start %d, want the first event %d", st.WindowStart, t0)
+	}
+	tk.Add(Trade{TS: t0 - 5, Price: 100, Size: 1}) // late: counted, the start stays
+	if st := tk.Stats(); st.WindowStart != t0 || st.Count != 2 {
+		t.Fatalf("after a late trade: start %d count %d", st.WindowStart, st.Count)
+	}
+	later := t0 + 30*3600*1_000_000
+	tk.Advance(later)
+	if st, want := tk.Stats(), (later/MinuteMicros-WindowMinutes+1)*MinuteMicros; st.WindowStart != want || st.Count != 0 {
+		t.Fatalf("after a day: start %d count %d, want %d and 0", st.WindowStart, st.Count, want)
+	}
+}

@@ -23,13 +23,14 @@ const (
 	fPrice
 	fSize
 	fSide
+	fEpoch
 	numFields
 )
 
 var fieldNames = [numFields]string{
 	"type", "symbol", "ts", "base", "quote", "price_scale", "size_scale",
 	"tick_size", "lot_size", "status", "seq", "bids", "asks", "trade_id",
-	"price", "size", "side",
+	"price", "size", "side", "epoch",
 }
 
 // fieldErr is a problem found in one field's value. It is only turned into
@@ -165,6 +166,8 @@ func (d *decoder) value(key []byte) bool {
 		return d.stringField(fSize, &r.Size)
 	case "side":
 		return d.stringField(fSide, &d.side)
+	case "epoch":
+		return d.intField(fEpoch, &r.Epoch, MaxEpoch)
 	}
 	return d.skip(2)
 }

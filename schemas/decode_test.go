@@ -51,6 +51,36 @@ func TestDecodeRecordBook(t *testing.T) {
 	}
 }
 
+// epoch is optional on snapshots and deltas (0 when absent), at most
+// 2^53−1, and an unknown field of other types.
+func TestDecodeRecordEpoch(t *testing.T) {
+	r := mustDecode(t, `{"type":"snapshot","symbol":"A","ts":1,"epoch":9007199254740991,"seq":3,"bids":[],"asks":[]}`)
+	if r.Epoch != 1<<53-1 || r.Seq != 3 {
+		t.Errorf("decoded epoch %d seq %d", r.Epoch, r.Seq)
+	}
+	if r = mustDecode(t, `{"type":"delta","symbol":"A","ts":1,"seq":4,"bids":[["1","1"]]}`); r.Epoch != 0 {
+		t.Errorf("absent epoch decoded as %d", r.Epoch)
+	}
+	if r = mustDecode(t, `{"type":"trade","symbol":"A","ts":1,"epoch":-1,"trade_id":"1","price":"1","size":"1","side":"buy"}`); r.Epoch != 0 {
+		t.Errorf("trade epoch decoded as %d", r.Epoch)
+	}
+	var rec Record
+	for _, in := range []string{
+		`{"type":"delta","symbol":"A","ts":1,"epoch":9007199254740992,"seq":4,"bids":[["1","1"]]}`,
+		`{"type":"snapshot","symbol":"A","ts":1,"epoch":"7","seq":4,"bids":[],"asks":[]}`,
+		`{"type":"snapshot","symbol":"A","ts":1,"epoch":1.5,"seq":4,"bids":[],"asks":[]}`,
+	} {
+		var de *DecodeError
+		if err := DecodeRecord([]byte(in), &rec); !errors.As(err, &de) || de.Reason != ReasonInvalidField || de.Field != "epoch" {
+			t.Errorf("%s: %v, want invalid_field epoch", in, err)
+		}
+	}
+	enc := AppendRecord(nil, mustDecode(t, `{"type":"delta","symbol":"A","ts":1,"epoch":77,"seq":4,"bids":[["1","1"]]}`))
+	if !strings.Contains(string(enc), `"epoch":77`) {
+		t.Errorf("AppendRecord lost the epoch: %s", enc)
+	}
+}
+
 func TestDecodeRecordTrade(t *testing.T) {
 	r := mustDecode(t, `{"type":"trade","symbol":"ETH-USD","ts":9223372036854775807,"trade_id":"t\"1\u00e9",`+
 		`"price":"-3.5","size":"0.001","side":"sell","seq":"ignored"}`)

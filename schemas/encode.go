@@ -69,7 +69,7 @@ func appendLevels(dst []byte, key string, levels []Level) []byte {
 // AppendRecord appends r to dst as canonical compact JSON and returns the
 // extended slice. Fields come in the order of kafka.md; only the fields of
 // r.Type are written, optional instrument fields only when non-nil, bids
-// and asks always (possibly []). It does not validate r: DecodeRecord of
+// and asks always (possibly []), epoch only when not 0. It does not validate r: DecodeRecord of
 // the output succeeds exactly when r holds a valid record.
 func AppendRecord(dst []byte, r *Record) []byte {
 	dst = append(dst, `{"type":"`...)
@@ -100,6 +100,9 @@ func AppendRecord(dst []byte, r *Record) []byte {
 		}
 	case RecordSnapshot, RecordDelta:
 		dst = strconv.AppendUint(appendKey(dst, "seq"), r.Seq, 10)
+		if r.Epoch != 0 {
+			dst = strconv.AppendUint(appendKey(dst, "epoch"), r.Epoch, 10)
+		}
 		dst = appendLevels(dst, "bids", r.Bids)
 		dst = appendLevels(dst, "asks", r.Asks)
 	case RecordTrade:

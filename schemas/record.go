@@ -83,6 +83,10 @@ type Record struct {
 
 	// Seq is the book event number of a snapshot or delta.
 	Seq uint64
+	// Epoch is the publisher's numbering of a snapshot or delta: it grows
+	// each time the publisher restarts its sequence (kafka.md §4.1); 0
+	// when absent.
+	Epoch uint64
 	// Bids and Asks are the levels of a snapshot or delta, in input order.
 	Bids, Asks []Level
 
@@ -114,7 +118,7 @@ func (r *Record) clearOthers() {
 		r.PriceScale, r.SizeScale = 0, 0
 	}
 	if r.Type != RecordSnapshot && r.Type != RecordDelta {
-		r.Seq = 0
+		r.Seq, r.Epoch = 0, 0
 		r.Bids, r.Asks = r.Bids[:0], r.Asks[:0]
 	}
 	if r.Type != RecordTrade {

@@ -27,7 +27,7 @@ type refRecord struct {
 	PriceScale, SizeScale int
 	TickSize, LotSize     *string
 	Status                string
-	Seq                   uint64
+	Seq, Epoch            uint64
 	Bids, Asks            [][2]string
 	TradeID, Price, Size  string
 	Side                  string
@@ -292,6 +292,11 @@ func (d *refDecoder) book(rec *refRecord) *refError {
 	if rec.Seq, e = d.uint("seq", math.MaxUint64); e != nil {
 		return e
 	}
+	if _, ok := d.get("epoch"); ok {
+		if rec.Epoch, e = d.uint("epoch", 1<<53-1); e != nil {
+			return e
+		}
+	}
 	if rec.Bids, e = d.levels("bids", snapshot, snapshot); e != nil {
 		return e
 	}
@@ -362,7 +367,7 @@ func toRef(r *Record) *refRecord {
 		Type: r.Type.String(), Symbol: string(r.Symbol), TS: r.TS,
 		Base: opt(r.Base), Quote: opt(r.Quote), PriceScale: r.PriceScale, SizeScale: r.SizeScale,
 		TickSize: opt(r.TickSize), LotSize: opt(r.LotSize), Status: string(r.Status),
-		Seq: r.Seq, Bids: lv(r.Bids), Asks: lv(r.Asks),
+		Seq: r.Seq, Epoch: r.Epoch, Bids: lv(r.Bids), Asks: lv(r.Asks),
 		TradeID: string(r.TradeID), Price: string(r.Price), Size: string(r.Size), Side: side,
 	}
 }

@@ -14,7 +14,10 @@ const (
 	MaxAssetLen = 32
 	// MaxTradeIDLen is the longest trade_id, in bytes.
 	MaxTradeIDLen = 64
-	maxScale      = fixed.MaxScale
+	// MaxEpoch is the largest publisher epoch, 2^53−1: exact in a
+	// JavaScript number.
+	MaxEpoch = 1<<53 - 1
+	maxScale = fixed.MaxScale
 )
 
 // ValidSymbol reports whether s is a valid symbol: 1–32 characters of
@@ -222,6 +225,9 @@ func (d *decoder) increment(f field, v []byte, scale int) *DecodeError {
 func (d *decoder) finishBook(full bool) *DecodeError {
 	r := d.r
 	if e := d.check(fSeq, true); e != nil {
+		return e
+	}
+	if e := d.check(fEpoch, false); e != nil {
 		return e
 	}
 	for side, f := range [2]field{fBids, fAsks} {

@@ -40,6 +40,21 @@ const (
 	StatusStale = "stale"
 )
 
+// Reasons carried by a status message whose status is StatusStale.
+const (
+	// ReasonGap: the upstream sequence broke (a missing delta, or a delta
+	// of a newer publisher epoch before its snapshot).
+	ReasonGap = "gap"
+	// ReasonFeedDown: the book's Kafka partition could not be fetched for
+	// longer than the server's feed-down bound.
+	ReasonFeedDown = "feed_down"
+	// ReasonSilent: no record advanced or confirmed the book for longer
+	// than the server's silence bound.
+	ReasonSilent = "silent"
+	// ReasonCrossed: the book's best bid is at or above its best ask.
+	ReasonCrossed = "crossed"
+)
+
 // ServerMessage is the union of every message the server sends, for clients
 // that decode with encoding/json. Fields not used by a message type are left
 // at their zero value and omitted on the wire. Decimal values are strings
@@ -74,10 +89,13 @@ type ServerMessage struct {
 	CloseInMS int64 `json:"close_in_ms,omitempty"`
 
 	// snapshot / update
-	FirstSeq uint64      `json:"first_seq,omitempty"`
-	Seq      uint64      `json:"seq,omitempty"`
-	Bids     [][2]string `json:"bids,omitempty"`
-	Asks     [][2]string `json:"asks,omitempty"`
+	FirstSeq uint64 `json:"first_seq,omitempty"`
+	Seq      uint64 `json:"seq,omitempty"`
+	// Epoch is the publisher epoch the book's seq belongs to (0 for a
+	// publisher without epochs); sent on every snapshot and update.
+	Epoch uint64      `json:"epoch,omitempty"`
+	Bids  [][2]string `json:"bids,omitempty"`
+	Asks  [][2]string `json:"asks,omitempty"`
 	// Checksum is the CRC-32 of the client's whole view after the message
 	// (BookChecksum, websocket.md section 5.7.1). The server sends it on
 	// every snapshot and update; nil when absent.
@@ -85,6 +103,9 @@ type ServerMessage struct {
 
 	// status
 	Status string `json:"status,omitempty"`
+	// Reason says why a book is stale (ReasonGap, ReasonFeedDown,
+	// ReasonSilent, ReasonCrossed); clients must accept other values.
+	Reason string `json:"reason,omitempty"`
 
 	// ticker
 	Bid         string `json:"bid,omitempty"`
@@ -102,6 +123,10 @@ type ServerMessage struct {
 	Change      string `json:"change,omitempty"`
 	ChangePct   string `json:"change_pct,omitempty"`
 	Count       int64  `json:"count,omitempty"`
+	// WindowStart is the exchange time (µs) from which the statistics
+	// are complete: the start of the 24 h window, or later when the
+	// server has not read the whole window.
+	WindowStart int64 `json:"window_start,omitempty"`
 
 	// trades
 	Trades []TradeMessage `json:"trades,omitempty"`

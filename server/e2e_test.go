@@ -173,6 +173,7 @@ type replay struct {
 	ticker map[string]*reference.Ticker
 	trades map[string][]schemas.TradeMessage
 	maxTS  map[string]int64 // newest exchange time of the symbol's book and trade records
+	first  map[string]int64 // exchange time of the symbol's first book or trade record
 	depth  int
 }
 
@@ -188,7 +189,7 @@ func newReplay(depth int) *replay {
 	return &replay{
 		scale: map[string][2]int{}, books: map[string]*reference.Book{}, seq: map[string]uint64{},
 		views: map[string]map[uint64]view{}, ticker: map[string]*reference.Ticker{},
-		trades: map[string][]schemas.TradeMessage{}, maxTS: map[string]int64{}, depth: depth,
+		trades: map[string][]schemas.TradeMessage{}, maxTS: map[string]int64{}, first: map[string]int64{}, depth: depth,
 	}
 }
 
@@ -209,6 +210,9 @@ func (r *replay) apply(t testing.TB, value []byte) {
 		return
 	}
 	r.maxTS[sym] = max(r.maxTS[sym], rec.TS)
+	if _, ok := r.first[sym]; !ok {
+		r.first[sym] = rec.TS
+	}
 	switch rec.Type {
 	case "snapshot":
 		r.books[sym].Reset()
@@ -454,6 +458,9 @@ func checkTicker(t *testing.T, rep *replay, sym string, got *schemas.ServerMessa
 		want.ChangePct = st.ChangePct.StringFixed(2)
 		want.Count = st.Count
 	}
+	// The statistics cover the window from the first record read.
+	const minute = 60_000_000
+	want.WindowStart = max(rep.first[sym], (rep.maxTS[sym]/minute-1439)*minute)
 	g := *got
 	g.Type, g.Channel, g.TS = "", "", 0
 	if !reflect.DeepEqual(g, want) {

@@ -17,6 +17,7 @@ import (
 	"github.com/marketfeed/marketfeed/auth"
 	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/feed"
+	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/marketfeed/marketfeed/web"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -72,6 +73,15 @@ type Config struct {
 	// KeysPoll is how often the key file is checked for changes. Zero
 	// means 250ms.
 	KeysPoll time.Duration
+	// FeedDownAfter is how long a partition may go unfetched before its
+	// books are announced stale with reason feed_down. Zero means
+	// feed.DefaultFeedDownAfter (2s).
+	FeedDownAfter time.Duration
+	// SilentAfter is how long a served book may go without a snapshot or
+	// delta before it is announced stale with reason silent; set it above
+	// the publisher's snapshot period. Zero means feed.DefaultSilentAfter
+	// (30s); negative disables the check.
+	SilentAfter time.Duration
 }
 
 // Server is a running marketfeed.
@@ -258,27 +268,40 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	}
 }
 
-// bookStates exposes how many books are live, waiting or stale.
+// bookStates exposes how many books are live, waiting or stale, and why
+// the stale ones are: the states of /v1/symbols and of status messages.
 func (s *Server) bookStates() prometheus.Collector {
-	return &bookStateCollector{hub: s.hub, desc: prometheus.NewDesc(
-		"marketfeed_books", "Books by state: live (served), waiting (no snapshot yet), stale (sequence gap).",
-		[]string{"state"}, nil)}
+	return &bookStateCollector{hub: s.hub,
+		desc: prometheus.NewDesc(
+			"marketfeed_books", "Books by state: live (served), waiting (no snapshot yet), stale (not served; see marketfeed_books_stale).",
+			[]string{"state"}, nil),
+		stale: prometheus.NewDesc(
+			"marketfeed_books_stale", "Stale books by reason: gap, feed_down, silent, crossed.",
+			[]string{"reason"}, nil),
+	}
 }
 
 type bookStateCollector struct {
-	hub  *fanout.Hub
-	desc *prometheus.Desc
+	hub         *fanout.Hub
+	desc, stale *prometheus.Desc
 }
 
-func (c *bookStateCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c *bookStateCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc; ch <- c.stale }
 
 func (c *bookStateCollector) Collect(ch chan<- prometheus.Metric) {
 	counts := map[string]int{"live": 0, "waiting": 0, "stale": 0}
+	reasons := map[string]int{schemas.ReasonGap: 0, schemas.ReasonFeedDown: 0, schemas.ReasonSilent: 0, schemas.ReasonCrossed: 0}
 	for _, st := range c.hub.Symbols() {
 		counts[st.State]++
+		if st.Reason != "" {
+			reasons[st.Reason]++
+		}
 	}
 	for state, n := range counts {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), state)
+	}
+	for reason, n := range reasons {
+		ch <- prometheus.MustNewConstMetric(c.stale, prometheus.GaugeValue, float64(n), reason)
 	}
 }
 
@@ -299,7 +322,12 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		feedErr <- s.consumer.Run(feedCtx, func(ctx context.Context, partition int, in <-chan feed.Batch) {
-			sh := feed.NewShard(feed.ShardConfig{Hub: s.hub, Metrics: s.ingest, Logger: s.log}, partition)
+			sh := feed.NewShard(feed.ShardConfig{
+				Hub: s.hub, Metrics: s.ingest, Logger: s.log,
+				LastFetch:     func() time.Time { return s.consumer.LastFetch(partition) },
+				FeedDownAfter: s.cfg.FeedDownAfter,
+				SilentAfter:   s.cfg.SilentAfter,
+			}, partition)
 			s.shardsMu.Lock()
 			s.shards[partition] = sh
 			s.shardsMu.Unlock()

@@ -68,9 +68,19 @@ func appendLevels(dst []byte, levels []level, in *instrument) []byte {
 	return append(dst, ']')
 }
 
+// appendEpoch writes the epoch field, unless epoch is 0.
+func appendEpoch(dst []byte, epoch uint64) []byte {
+	if epoch == 0 {
+		return dst
+	}
+	dst = append(dst, `,"epoch":`...)
+	return strconv.AppendUint(dst, epoch, 10)
+}
+
 // appendSnapshot writes the full book, best levels first.
-func appendSnapshot(dst []byte, s *symbol, ts int64) []byte {
+func appendSnapshot(dst []byte, s *symbol, epoch uint64, ts int64) []byte {
 	dst = appendHeader(dst, typeSnapshot, s.in.symbol, ts)
+	dst = appendEpoch(dst, epoch)
 	dst = append(dst, `,"seq":`...)
 	dst = strconv.AppendInt(dst, s.seq, 10)
 	dst = append(dst, `,"bids":`...)
@@ -98,8 +108,9 @@ func appendChanges(dst []byte, changes []change, bid bool, in *instrument) []byt
 }
 
 // appendDelta writes a delta carrying changes at s.seq.
-func appendDelta(dst []byte, s *symbol, changes []change, ts int64) []byte {
+func appendDelta(dst []byte, s *symbol, changes []change, epoch uint64, ts int64) []byte {
 	dst = appendHeader(dst, typeDelta, s.in.symbol, ts)
+	dst = appendEpoch(dst, epoch)
 	dst = append(dst, `,"seq":`...)
 	dst = strconv.AppendInt(dst, s.seq, 10)
 	dst = append(dst, `,"bids":`...)

@@ -36,7 +36,18 @@ type Config struct {
 	// TradeRatio is the fraction of events that are trades. Zero means
 	// 0.15; a negative value disables trades.
 	TradeRatio float64
+	// Epoch is the publisher epoch written on every snapshot and delta
+	// (kafka.md section 4.1), at most 2^53−1. A publisher that may restart
+	// gives each run a larger one; NewEpoch returns the recommended value.
+	// Zero means records without an epoch, as a publisher without epochs
+	// writes them.
+	Epoch uint64
 }
+
+// NewEpoch returns the recommended epoch of a publisher run that starts at
+// t: its time in microseconds since the Unix epoch, so that every restart
+// gets a larger epoch without any state kept between runs.
+func NewEpoch(t time.Time) uint64 { return uint64(max(t.UnixMicro(), 1)) }
 
 func (c Config) withDefaults() Config {
 	if c.Symbols <= 0 {
@@ -145,7 +156,7 @@ func (e *Exchange) Snapshots(now time.Time, dst []Message) []Message {
 		e.buf = appendInstrument(e.buf, &s.in, ts)
 		dst = append(dst, e.message(s, start, now))
 		start = e.reserve(128 + 64*(len(s.bids.levels)+len(s.asks.levels)))
-		e.buf = appendSnapshot(e.buf, s, ts)
+		e.buf = appendSnapshot(e.buf, s, e.cfg.Epoch, ts)
 		dst = append(dst, e.message(s, start, now))
 	}
 	return dst
@@ -182,7 +193,7 @@ func (e *Exchange) Next(now time.Time, dst []Message) []Message {
 func (e *Exchange) emitDelta(s *symbol, now time.Time, ts int64, dst []Message) []Message {
 	s.seq++
 	start := e.reserve(128 + 64*len(e.changes))
-	e.buf = appendDelta(e.buf, s, e.changes, ts)
+	e.buf = appendDelta(e.buf, s, e.changes, e.cfg.Epoch, ts)
 	return append(dst, e.message(s, start, now))
 }
 

@@ -442,6 +442,13 @@ const moduleChecks = `(async (sym) => {
   check(b.apply({type: "snapshot", channel: ch, seq: 20, bids: [], asks: []}) === "applied" && b.synced, "snapshot after gap");
   check(b.apply({type: "update", channel: ch, first_seq: 21, seq: 21, bids: [["1e5", "1"]]}) === "gap", "invalid level");
   check(b.apply({type: "status", channel: ch, status: "stale"}) === "applied" && b.state === "stale", "stale");
+  // Epochs: a restarted publisher's snapshot at a lower seq resets the book;
+  // an update of another epoch is a gap. Stale statuses carry a reason.
+  check(b.apply({type: "snapshot", channel: ch, seq: 500, epoch: 7, bids: [["1", "1"]], asks: []}) === "applied" && b.epoch === 7 && b.reason === "", "epoch snapshot");
+  check(b.apply({type: "snapshot", channel: ch, seq: 3, epoch: 8, bids: [["2", "1"]], asks: []}) === "applied" && b.seq === 3 && b.epoch === 8 && b.bestBid()[0] === "2", "new epoch snapshot at a lower seq");
+  check(b.apply({type: "update", channel: ch, first_seq: 4, seq: 4, epoch: 7, bids: [["2", "3"]]}) === "gap" && b.why === "epoch", "update of another epoch");
+  check(b.apply({type: "status", channel: ch, status: "stale", reason: "feed_down"}) === "applied" && b.state === "stale" && b.reason === "feed_down", "stale feed_down");
+  check(b.apply({type: "status", channel: ch, status: "unheard_of"}) === "applied" && b.state === "stale", "unknown status is stale");
   // The worked example of websocket.md 5.7.1 and a mismatch.
   check(m.crc32("") === 0 && m.crc32("123456789") === 0xcbf43926, "crc32 check value");
   const x = new m.LocalBook("book.BTC-USD");

@@ -147,7 +147,11 @@ func runSimulate(ctx context.Context, args []string) error {
 	rate := fs.Float64("rate", 200, "events per second")
 	snapshotEvery := fs.Duration("snapshot-every", 5*time.Second, "period of instrument definitions and snapshots")
 	seed := fs.Int64("seed", 1, "seed of the random market")
+	epoch := fs.Uint64("epoch", 0, "publisher epoch of the run's snapshots and deltas (0: the start time in µs, so every run has a larger one)")
 	_ = fs.Parse(args)
+	if *epoch == 0 {
+		*epoch = sim.NewEpoch(time.Now())
+	}
 	w := &kafka.Writer{
 		Addr:                   kafka.TCP(strings.Split(*brokers, ",")...),
 		Topic:                  *topic,
@@ -157,8 +161,8 @@ func runSimulate(ctx context.Context, args []string) error {
 		AllowAutoTopicCreation: true,
 	}
 	defer w.Close()
-	fmt.Fprintf(os.Stderr, "publishing %d symbols at %.0f events/s to %s on %s\n", *symbols, *rate, *topic, *brokers)
-	return sim.New(sim.Config{Symbols: *symbols, Seed: *seed}).
+	fmt.Fprintf(os.Stderr, "publishing %d symbols at %.0f events/s to %s on %s, epoch %d\n", *symbols, *rate, *topic, *brokers, *epoch)
+	return sim.New(sim.Config{Symbols: *symbols, Seed: *seed, Epoch: *epoch}).
 		Publish(ctx, w, sim.PublishConfig{Rate: *rate, SnapshotEvery: *snapshotEvery})
 }
 

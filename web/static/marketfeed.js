@@ -99,11 +99,15 @@ export class LocalBook {
   constructor(channel) {
     this.channel = channel;
     this.seq = 0;
+    /** publisher epoch of seq: a snapshot of a restarted publisher changes it, and seq may then go down */
+    this.epoch = 0;
     /** "empty", "synced", "waiting", "stale" or "gap" */
     this.state = "empty";
+    /** with state "stale": why ("gap", "feed_down", "silent", "crossed", or a later server's value) */
+    this.reason = "";
     this._bids = new Map(); // canonical price -> [price, size]
     this._asks = new Map();
-    /** why the book last lost sync: "sequence", "level" or "checksum" */
+    /** why the book last lost sync: "sequence", "epoch", "level" or "checksum" */
     this.why = "";
   }
 
@@ -112,7 +116,9 @@ export class LocalBook {
     this._bids.clear();
     this._asks.clear();
     this.seq = 0;
+    this.epoch = 0;
     this.state = "empty";
+    this.reason = "";
   }
 
   get synced() {
@@ -129,18 +135,24 @@ export class LocalBook {
         setLevels(this._bids, msg.bids);
         setLevels(this._asks, msg.asks);
         this.seq = msg.seq;
+        this.epoch = msg.epoch || 0;
         this.state = "synced";
+        this.reason = "";
         return this._verify(msg);
       case "update":
         if (!this.synced) return "ignored";
         if (msg.first_seq !== this.seq + 1 || msg.seq < msg.first_seq) return this._gap("sequence");
+        if ((msg.epoch || 0) !== this.epoch) return this._gap("epoch");
         if (!validLevels(msg)) return this._gap("level");
         setLevels(this._bids, msg.bids);
         setLevels(this._asks, msg.asks);
         this.seq = msg.seq;
         return this._verify(msg);
       case "status":
-        if (msg.status === "waiting" || msg.status === "stale") this.state = msg.status;
+        // Any status but "waiting" (including one this module does not
+        // know) means the server does not vouch for the book.
+        this.state = msg.status === "waiting" ? "waiting" : "stale";
+        this.reason = this.state === "stale" ? msg.reason || "" : "";
         return "applied";
     }
     return "ignored";
