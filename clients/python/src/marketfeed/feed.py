@@ -291,7 +291,7 @@ class Feed:
         self._compression = "deflate" if compression else None
         self._queue_size = queue_size
         self._channels: dict[str, _Channel] = {}
-        self._watches: dict[str, _Watch] = {}
+        self._watches: dict[str, _Watch] = {}  # by channel and parameters
         self._ws: ClientConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self._sends: set[asyncio.Task[None]] = set()
@@ -415,9 +415,11 @@ class Feed:
         return await self._watch(f"trades.{symbol}")
 
     async def _watch(self, channel: str, **params: Any) -> Any:
-        w = self._watches.get(channel)
+        # A refused subscription stays refused for the same parameters.
+        key = channel + repr(sorted(params.items()))
+        w = self._watches.get(key)
         if w is None or (w.error is not None and not isinstance(w.error, SubscriptionError)):
-            w = self._watches[channel] = _Watch(self, self.subscribe(channel, **params))
+            w = self._watches[key] = _Watch(self, self.subscribe(channel, **params))
         return await w.next()
 
     def _detach(self, sub: Subscription) -> None:
