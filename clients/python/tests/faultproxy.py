@@ -54,6 +54,16 @@ class FaultProxy:
         self._pairs.clear()
         return n
 
+    def inject(self, text: str) -> int:
+        """Sends a text message to every client, as if from the server,
+        between two of the server's frames."""
+        data = text.encode()
+        n = len(data)
+        head = bytes([0x81, n]) if n < 126 else bytes([0x81, 126]) + n.to_bytes(2, "big")
+        for cw, _ in self._pairs:
+            cw.write(head + data)
+        return len(self._pairs)
+
     def drop_next_update(self, channel: str) -> asyncio.Future[bytes]:
         """Drops the next plain update of channel; the future gets its payload."""
         return self._arm("drop", channel)

@@ -144,6 +144,28 @@ async def test_books_equal_the_servers(demo: Demo) -> None:
         await rec.close()
 
 
+async def test_shared_channel_unsubscribe_and_subscribe_again(demo: Demo) -> None:
+    async with marketfeed.connect(demo.url, api_key=demo.key) as feed:
+        one = Recorder(feed.subscribe(CH))
+        await one.until(lambda: len(one.views) > 1, "verified updates")
+        two = Recorder(feed.subscribe(CH))  # shares the server subscription
+        await two.until(lambda: len(two.views) > 2, "the second subscription's book")
+        assert two.views[0][1] == "snapshot" and two.index(ev.Subscribed) >= 0
+        with pytest.raises(ValueError):
+            feed.subscribe(CH, depth=5)
+        await one.close()
+        n = len(two.views)
+        await two.until(lambda: len(two.views) > n + 2, "updates after the first one closed")
+        await assert_equals_server(two, demo, times=1)
+        await two.close()
+        three = Recorder(feed.subscribe(CH, depth=5))  # a new server subscription
+        await three.until(lambda: len(three.views) > 2, "the new subscription's book")
+        assert three.events[three.index(ev.Subscribed)].depth == 5
+        assert all(len(b) <= 5 and len(a) <= 5 for _, _, b, a in three.views)
+        assert three.error is None
+        await three.close()
+
+
 async def test_forced_reconnect(demo: Demo, servers: Any, proxy_to: Any) -> None:
     b = servers()
     proxy = await proxy_to(b.port)
@@ -199,6 +221,31 @@ async def test_checksum_mismatch(demo: Demo, servers: Any, proxy_to: Any) -> Non
         await rec.until(lambda: rec.index(ev.BookUpdate, rec.index(ev.Resync, n), kind="snapshot") >= 0,
                         "the resync's snapshot")
         await assert_equals_server(rec, demo)
+        await rec.close()
+
+
+async def test_statuses_are_surfaced_and_freeze_the_book(demo: Demo, servers: Any, proxy_to: Any) -> None:
+    b = servers()
+    proxy = await proxy_to(b.port)
+    async with marketfeed.connect(proxy.url, retry_min=0.05) as feed:
+        rec = Recorder(feed.subscribe(CH))
+        await rec.until(lambda: len(rec.views) > 2, "verified updates")
+        n = len(rec.events)
+        # The statuses of later servers: a reason, an unknown status, unknown fields.
+        assert proxy.inject(json.dumps({"type": "status", "channel": CH, "status": "stale", "reason": "feed_down"})) == 1
+        await rec.until(lambda: rec.index(ev.BookStatus, n) >= 0, "the stale status")
+        st = rec.events[rec.index(ev.BookStatus, n)]
+        assert (st.status, st.reason, st.book.synced) == ("stale", "feed_down", False)
+        proxy.inject(json.dumps({"type": "status", "channel": CH, "status": "halted", "reason": "auction", "until": 1}))
+        await rec.until(lambda: rec.index(ev.BookStatus, n, status="halted") >= 0, "the unknown status")
+        assert rec.events[rec.index(ev.BookStatus, n, status="halted")].reason == "auction"
+        # Frozen: the server's updates are not delivered until a snapshot.
+        views = len(rec.views)
+        await asyncio.sleep(1)
+        assert len(rec.views) == views and rec.index(ev.Resync, n) == -1
+        proxy.cut()
+        await rec.until(lambda: rec.index(ev.BookUpdate, n, kind="snapshot") >= 0, "a snapshot")
+        await assert_equals_server(rec, demo, times=1)
         await rec.close()
 
 

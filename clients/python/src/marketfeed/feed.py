@@ -294,7 +294,8 @@ class Feed:
         self._watches: dict[str, _Watch] = {}  # by channel and parameters
         self._ws: ClientConnection | None = None
         self._task: asyncio.Task[None] | None = None
-        self._sends: set[asyncio.Task[None]] = set()
+        self._sends: set[asyncio.Task[Any]] = set()  # sends and closes in flight
+        self._unsubscribing: set[str] = set()  # unsubscribes sent, not yet answered
         self._next_id = 0
         self._closing = False
         self._fatal: MarketFeedError | None = None
@@ -430,6 +431,7 @@ class Feed:
         if not ch.subs:
             del self._channels[ch.name]
             if ch.confirmed is not None and self._ws is not None:
+                self._unsubscribing.add(ch.name)
                 self._send({"op": "unsubscribe", "channel": ch.name})
 
     def _send_subscribe(self, ch: _Channel) -> None:
@@ -447,9 +449,11 @@ class Feed:
 
     def _send(self, cmd: dict[str, Any]) -> None:
         ws = self._ws
-        if ws is None:
-            return
-        t = asyncio.get_running_loop().create_task(self._send_now(ws, _json.dumps(cmd)))
+        if ws is not None:
+            self._spawn(self._send_now(ws, _json.dumps(cmd)))
+
+    def _spawn(self, coro: Any) -> None:
+        t = asyncio.get_running_loop().create_task(coro)
         self._sends.add(t)
         t.add_done_callback(self._sends.discard)
 
@@ -562,6 +566,8 @@ class Feed:
         s = _Session()
         self._ws = ws
         self._pending_fatal = None
+        self._unsubscribing.clear()
+        s.healthy = not self._channels
         await self._broadcast(Connected(self.url, int(welcome.get("ts", 0))))
         for ch in self._channels.values():
             ch.confirmed, ch.resyncing = None, False
@@ -591,7 +597,11 @@ class Feed:
                 elif t == "error":
                     await self._error(msg)
                 elif t == "unsubscribed":
-                    ch = channels.pop(msg.get("channel"), None)  # type: ignore[arg-type]
+                    name = msg.get("channel")
+                    if name in self._unsubscribing:
+                        self._unsubscribing.discard(name)
+                        continue  # the answer to our unsubscribe
+                    ch = channels.pop(name, None)  # type: ignore[arg-type]
                     if ch is not None:
                         for sub in ch.subs:
                             await sub._put(Unsubscribed(ch.name))
@@ -610,7 +620,9 @@ class Feed:
         finally:
             self._ws = None
         if s.planned:
-            await ws.close()
+            # Close in the background: reconnecting must not wait for the
+            # close handshake of a server that is going away.
+            self._spawn(ws.close())
             return s
         code = ws.close_code
         s.code = code
