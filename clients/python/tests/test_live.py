@@ -21,7 +21,7 @@ import websockets
 import marketfeed
 from marketfeed import events as ev
 
-from conftest import REPO, Demo, new_secret, write_keys
+from conftest import REPO, Demo, new_secret, symbols, write_keys
 from faultproxy import FaultProxy
 
 SYM = "BTC-USD"
@@ -164,6 +164,31 @@ async def test_shared_channel_unsubscribe_and_subscribe_again(demo: Demo) -> Non
         assert all(len(b) <= 5 and len(a) <= 5 for _, _, b, a in three.views)
         assert three.error is None
         await three.close()
+
+
+async def test_rate_limited_commands_are_sent_again(demo: Demo, servers: Any) -> None:
+    b = servers("-websocket.max_messages_per_second", "2")
+    names = sorted(symbols(b.port))[:5]
+    async with marketfeed.connect(b.url, retry_min=0.2) as feed:
+        recs = []
+        for name in names:  # one command each, faster than the server allows
+            recs.append(Recorder(feed.subscribe(f"book.{name}")))
+            await asyncio.sleep(0.02)
+        for r in recs:
+            await r.until(lambda r=r: bool(r.views), f"a book of {r.sub.channel}")
+            assert r.error is None
+        limited = [e for r in recs for e in r.events if isinstance(e, ev.ErrorEvent)]
+        assert limited and all(e.error.code == "rate_limited" for e in limited)
+        assert feed.connections == 1
+        # Subscribes of one turn of the event loop go out as one command,
+        # which the refilled allowance takes.
+        await asyncio.sleep(1.2)
+        more = [Recorder(feed.subscribe(f"trades.{name}")) for name in names]
+        for r in more:
+            await r.until(lambda r=r: r.index(ev.Subscribed) >= 0, f"{r.sub.channel} subscribed")
+            assert r.index(ev.ErrorEvent) == -1
+        for r in recs + more:
+            await r.close()
 
 
 async def test_forced_reconnect(demo: Demo, servers: Any, proxy_to: Any) -> None:

@@ -296,6 +296,9 @@ class Feed:
         self._task: asyncio.Task[None] | None = None
         self._sends: set[asyncio.Task[Any]] = set()  # sends and closes in flight
         self._unsubscribing: set[str] = set()  # unsubscribes sent, not yet answered
+        self._pending_subs: dict[str, list[str]] = {}  # subscribes of this loop turn, by parameters
+        self._rate_limited = 0  # rate_limited errors since the last confirmation
+        self._reconcile_at: asyncio.TimerHandle | None = None
         self._next_id = 0
         self._closing = False
         self._fatal: MarketFeedError | None = None
@@ -435,8 +438,27 @@ class Feed:
                 self._send({"op": "unsubscribe", "channel": ch.name})
 
     def _send_subscribe(self, ch: _Channel) -> None:
-        if self._ws is not None:
-            self._send(dict(ch.command, id=self._id()))
+        """Queues a subscribe; the subscribes of one turn of the event loop
+        go out together, one command per set of parameters (the server
+        counts commands against its rate limit, not channels)."""
+        if self._ws is None:
+            return
+        if not self._pending_subs:
+            asyncio.get_running_loop().call_soon(self._flush_subscribes)
+        key = _json.dumps({k: v for k, v in ch.command.items() if k not in ("op", "channel")})
+        names = self._pending_subs.setdefault(key, [])
+        if ch.name not in names:
+            names.append(ch.name)
+
+    def _flush_subscribes(self) -> None:
+        pending, self._pending_subs = self._pending_subs, {}
+        for key, names in pending.items():
+            live = [n for n in names if n in self._channels and self._channels[n].confirmed is None]
+            for i in range(0, len(live), 100):  # at most 100 channels per command
+                cmd: dict[str, Any] = {"op": "subscribe", "id": self._id()}
+                cmd.update(_json.loads(key))
+                cmd["channels"] = live[i:i + 100]
+                self._send(cmd)
 
     def _resync(self, ch: _Channel) -> None:
         if not ch.resyncing and self._ws is not None and ch.confirmed is not None:
@@ -567,6 +589,10 @@ class Feed:
         self._ws = ws
         self._pending_fatal = None
         self._unsubscribing.clear()
+        self._pending_subs.clear()
+        if self._reconcile_at is not None:
+            self._reconcile_at.cancel()
+            self._reconcile_at = None
         s.healthy = not self._channels
         await self._broadcast(Connected(self.url, int(welcome.get("ts", 0))))
         for ch in self._channels.values():
@@ -644,6 +670,7 @@ class Feed:
                         interval if isinstance(interval, str) else None)
         ch.confirmed = ev
         s.healthy = True
+        self._rate_limited = 0
         for sub in ch.subs:
             await sub._put(ev)
 
@@ -656,17 +683,20 @@ class Feed:
         if code == "unauthorized":
             self._pending_fatal = AuthenticationError(0, text, close_code=4003)
             return
+        if code == "rate_limited":
+            # A command was dropped (the server may not say which): after a
+            # growing delay, send again what is still unanswered.
+            self._rate_limited += 1
+            if self._reconcile_at is None:
+                delay = backoff(self.retry_min, self.retry_max, self._rate_limited)
+                self._reconcile_at = asyncio.get_running_loop().call_later(delay, self._reconcile)
+            err = ServerError(code, text, ch.name if ch else None, mid if type(mid) is int else None)
+            await self._broadcast(ErrorEvent(err))
+            return
         if ch is None:
             err = ServerError(code, text, channel if isinstance(channel, str) else None,
                               mid if type(mid) is int else None)
             await self._broadcast(ErrorEvent(err))
-            return
-        if code == "rate_limited":
-            # The command was dropped: send it again after a backoff delay.
-            delay = backoff(self.retry_min, self.retry_max, 1)
-            asyncio.get_running_loop().call_later(delay, self._retry, ch, ch.confirmed is None)
-            for sub in ch.subs:
-                await sub._put(ErrorEvent(ServerError(code, text, ch.name, mid if type(mid) is int else None)))
             return
         if code == "not_subscribed" and ch.kind == "book":
             ch.resyncing, ch.confirmed = False, None  # a refused resync: subscribe again
@@ -679,15 +709,17 @@ class Feed:
         for sub in ch.subs:
             sub._put_now(exc)
 
-    def _retry(self, ch: _Channel, subscribe: bool) -> None:
-        if self._channels.get(ch.name) is not ch or self._ws is None:
+    def _reconcile(self) -> None:
+        """Sends again the subscribes and resyncs not answered yet."""
+        self._reconcile_at = None
+        if self._ws is None:
             return
-        if subscribe:
-            self._send_subscribe(ch)
-        elif ch.kind == "book":
-            ch.resyncing = False
-            self._resync(ch)
-
+        for ch in self._channels.values():
+            if ch.confirmed is None:
+                self._send_subscribe(ch)  # already_subscribed, if it was not lost, is ignored
+            elif ch.resyncing:
+                ch.resyncing = False
+                self._resync(ch)
 
 def connect(
     url: str,
