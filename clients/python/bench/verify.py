@@ -38,7 +38,7 @@ async def record(url: str, key: str, seconds: float, out: Path, depth: int) -> N
         syms = [s["symbol"] for s in json.load(r)]
     n = 0
     async with websockets.connect(url, additional_headers={"X-API-Key": key}, proxy=None,
-                                  max_size=None) as ws, asyncio.timeout(seconds + 5):
+                                  max_size=None) as ws:
         await ws.send(json.dumps({"op": "subscribe", "channels": [f"book.{s}" for s in syms],
                                   "depth": depth, "interval": "raw"}))
         deadline = time.monotonic() + seconds

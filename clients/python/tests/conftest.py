@@ -13,7 +13,9 @@ MARKETFEED_BIN names a built binary; otherwise the fixture builds one with
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -27,11 +29,38 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, AsyncIterator, Iterator
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
+
+
+@contextlib.asynccontextmanager
+async def _within(seconds: float) -> AsyncIterator[None]:
+    """asyncio.timeout for Python 3.10."""
+    task = asyncio.current_task()
+    assert task is not None
+    expired = False
+
+    def fire() -> None:
+        nonlocal expired
+        expired = True
+        task.cancel()
+
+    handle = asyncio.get_running_loop().call_later(seconds, fire)
+    try:
+        yield
+    except asyncio.CancelledError:
+        if expired:
+            raise TimeoutError(f"timed out after {seconds}s") from None
+        raise
+    finally:
+        handle.cancel()
+
+
+#: Bounds a block of a test (asyncio.timeout from Python 3.11 on).
+within = getattr(asyncio, "timeout", _within)
 
 
 def free_port() -> int:

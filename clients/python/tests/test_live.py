@@ -21,7 +21,7 @@ import websockets
 import marketfeed
 from marketfeed import events as ev
 
-from conftest import REPO, Demo, new_secret, symbols, write_keys
+from conftest import REPO, Demo, new_secret, symbols, within, write_keys
 from faultproxy import FaultProxy
 
 SYM = "BTC-USD"
@@ -33,7 +33,7 @@ async def reference(url: str, key: str, channel: str = CH, depth: int = 20) -> t
     WebSocket connection (no code of the client under test)."""
     async with websockets.connect(url, additional_headers={"X-API-Key": key}, proxy=None) as ws:
         await ws.send(json.dumps({"op": "subscribe", "channel": channel, "depth": depth, "interval": "raw"}))
-        async with asyncio.timeout(15):
+        async with within(15):
             async for raw in ws:
                 m = json.loads(raw)
                 if m.get("type") == "snapshot" and m.get("channel") == channel:
@@ -69,7 +69,7 @@ class Recorder:
             self.changed.set()
 
     async def until(self, cond: Callable[[], bool], what: str, timeout: float = 20) -> None:
-        async with asyncio.timeout(timeout):
+        async with within(timeout):
             while not cond():
                 if self.error is not None:
                     raise AssertionError(f"waiting for {what}: subscription failed: {self.error!r}")
@@ -314,7 +314,7 @@ async def test_lifetime_notice_reconnects_before_the_close(demo: Demo, servers: 
 
 
 async def test_bad_key_is_a_clear_error(demo: Demo) -> None:
-    async with asyncio.timeout(10):
+    async with within(10):
         with pytest.raises(marketfeed.AuthenticationError) as e:
             async with marketfeed.connect(demo.url, api_key=new_secret()):
                 pass
@@ -325,7 +325,7 @@ async def test_forbidden_origin(demo: Demo, servers: Any, tmp_path: Path) -> Non
     key = new_secret()
     write_keys(tmp_path / "keys.json", {"bot": key})
     b = servers("-auth.keys_file", str(tmp_path / "keys.json"), "-auth.origins", "https://ok.example")
-    async with asyncio.timeout(10):
+    async with within(10):
         with pytest.raises(marketfeed.ForbiddenError) as e:
             async with marketfeed.connect(b.url, api_key=key, headers={"Origin": "https://evil.example"}):
                 pass
@@ -352,7 +352,7 @@ async def test_revoked_key_ends_the_feed(demo: Demo, servers: Any, tmp_path: Pat
 
 
 async def test_unknown_symbol_and_not_entitled(demo: Demo) -> None:
-    async with asyncio.timeout(10):
+    async with within(10):
         async with marketfeed.connect(demo.url) as feed:  # anonymous: depth up to 20
             with pytest.raises(marketfeed.UnknownSymbol) as e:
                 async for _ in feed.subscribe("book.NOPE-USD"):
@@ -368,7 +368,7 @@ async def test_unknown_symbol_and_not_entitled(demo: Demo) -> None:
 
 async def test_watch_calls_and_typed_messages(demo: Demo) -> None:
     async with marketfeed.connect(demo.url, api_key=demo.key) as feed:
-        async with asyncio.timeout(20):
+        async with within(20):
             book = await feed.watch_order_book(SYM, depth=10)
             assert book.synced and len(book.bids()) <= 10
             bid, ask = book.best_bid(), book.best_ask()

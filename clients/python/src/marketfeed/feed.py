@@ -507,10 +507,9 @@ class Feed:
         except (OSError, InvalidHandshake, TimeoutError, asyncio.TimeoutError) as e:
             raise ConnectError(f"cannot connect to {self.url}: {e}") from e
         try:
-            async with asyncio.timeout(self.open_timeout):
-                first = await ws.recv()
+            first = await asyncio.wait_for(ws.recv(), self.open_timeout)
             welcome = _json.loads(first)
-        except (ConnectionClosed, TimeoutError, ValueError) as e:
+        except (ConnectionClosed, TimeoutError, asyncio.TimeoutError, ValueError) as e:
             await ws.close()
             if isinstance(e, ConnectionClosed) and e.rcvd is not None and e.rcvd.code not in RETRYABLE_CLOSE_CODES:
                 raise self._close_fatal(e.rcvd.code, e.rcvd.reason) from None
