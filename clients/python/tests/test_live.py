@@ -411,6 +411,11 @@ async def test_cli_watch(demo: Demo) -> None:
     lines = p.stdout.splitlines()
     assert len(lines) == 3 and all(ln.startswith(f"{CH} seq ") and ln.endswith("verified)") for ln in lines)
     assert "subscribed to book.BTC-USD" in p.stderr
+    p = await asyncio.to_thread(run, "--count", "1", "ticker.ETH-USD")
+    assert p.returncode == 0 and re.match(r"ticker.ETH-USD bid [0-9.]+ ask [0-9.]+ ", p.stdout), p.stdout + p.stderr
+    p = await asyncio.to_thread(run, "--count", "2", "--interval", "100ms", "trades.BTC-USD")
+    assert p.returncode == 0 and all(re.match(r"trades.BTC-USD (buy|sell) [0-9.]+ @ [0-9.]+  id ", ln)
+                                     for ln in p.stdout.splitlines()), p.stdout + p.stderr
     p = await asyncio.to_thread(run, "book.NOPE-USD")
     assert p.returncode == 1 and "unknown_symbol" in p.stderr
     p = await asyncio.to_thread(run, "--api-key", new_secret(), CH)
