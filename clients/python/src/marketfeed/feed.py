@@ -364,7 +364,8 @@ class Feed:
         """Subscribes to a channel (``book.SYM``, ``ticker.SYM`` or
         ``trades.SYM``) and returns the subscription to iterate. None leaves
         the server's default: depth 20; interval ``raw`` for books and
-        trades, ``100ms`` for tickers; lag ``snapshot``. Several
+        trades, ``100ms`` for tickers; lag ``snapshot`` (``evict`` on
+        servers older than that default). Several
         subscriptions of one channel share the server subscription and must
         ask for the same parameters."""
         if self._closing:
@@ -433,7 +434,11 @@ class Feed:
         ch.subs.remove(sub)
         if not ch.subs:
             del self._channels[ch.name]
-            if ch.confirmed is not None and self._ws is not None:
+            if any(ch.name in names for names in self._pending_subs.values()):
+                return  # its subscribe was not sent (the flush skips it)
+            if self._ws is not None:
+                # Confirmed or still unanswered: the server handles commands
+                # in order, so this ends the subscription either way.
                 self._unsubscribing.add(ch.name)
                 self._send({"op": "unsubscribe", "channel": ch.name})
 
