@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/marketfeed/marketfeed/schemas"
@@ -50,6 +52,24 @@ func TestVectorsChecksum(t *testing.T) {
 	}
 	if len(v.Views) == 0 {
 		t.Fatal("no views")
+	}
+	// The worked example of websocket.md 5.7.1 is the spec's, to the byte.
+	spec, err := os.ReadFile(filepath.Join("..", "schemas", "websocket.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	worked := 0
+	for _, c := range v.Views {
+		if !strings.HasPrefix(c.Name, "worked example") {
+			continue
+		}
+		worked++
+		if !bytes.Contains(spec, []byte("```text\n"+c.Canonical+"\n```")) || !bytes.Contains(spec, []byte(strconv.FormatUint(uint64(c.Checksum), 10))) {
+			t.Errorf("%s: canonical string or checksum %d not in websocket.md 5.7.1", c.Name, c.Checksum)
+		}
+	}
+	if worked != 2 {
+		t.Errorf("%d worked example views, want 2", worked)
 	}
 	for _, c := range v.Views {
 		if got := schemas.AppendChecksumString(nil, c.Bids, c.Asks); string(got) != c.Canonical {
