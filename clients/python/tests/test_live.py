@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import urllib.request
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -41,6 +42,18 @@ async def reference(url: str, key: str, channel: str = CH, depth: int = 20) -> t
     raise AssertionError("no snapshot")
 
 
+def metric(port: int, name: str) -> float:
+    """A Prometheus sample of the server (the sum over label sets when
+    name has no labels)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + " ") or ("{" not in name and line.startswith(name + "{")):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
 @dataclass
 class Recorder:
     """Consumes a subscription, keeping every event and the verified view
@@ -51,13 +64,16 @@ class Recorder:
     views: list[tuple[int, str, list[tuple[str, str]], list[tuple[str, str]]]] = field(default_factory=list)
     error: BaseException | None = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    running: asyncio.Event = field(default_factory=asyncio.Event)  # cleared: the consumer stalls
 
     def __post_init__(self) -> None:
+        self.running.set()
         self.task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
         try:
             async for e in self.sub:
+                await self.running.wait()
                 self.events.append(e)
                 if isinstance(e, ev.BookUpdate):
                     assert e.book.synced
@@ -188,6 +204,38 @@ async def test_rate_limited_commands_are_sent_again(demo: Demo, servers: Any) ->
             await r.until(lambda r=r: r.index(ev.Subscribed) >= 0, f"{r.sub.channel} subscribed")
             assert r.index(ev.ErrorEvent) == -1
         for r in recs + more:
+            await r.close()
+
+
+@pytest.mark.parametrize("lag", ["snapshot", "evict"])
+async def test_a_stalled_consumer_gets_a_verified_book_again(demo: Demo, servers: Any, lag: str) -> None:
+    # A small budget and socket buffer: a consumer that stops reading for
+    # a few seconds exceeds it.
+    b = servers("-websocket.queue_frames", "32", "-websocket.max_queue_bytes", "16384",
+                "-websocket.socket_send_buffer", "4096")
+    async with marketfeed.connect(b.url, retry_min=0.1, queue_size=8) as feed:
+        recs = [Recorder(feed.subscribe(f"book.{name}", lag=lag)) for name in sorted(symbols(b.port))]
+        rec = next(r for r in recs if r.sub.channel == CH)
+        await rec.until(lambda: len(rec.views) > 2, "verified updates")
+        for r in recs:
+            r.running.clear()
+        await asyncio.sleep(4)
+        n = len(rec.events)
+        for r in recs:
+            r.running.set()
+        await rec.until(lambda: rec.index(ev.BookUpdate, n, kind="snapshot") >= 0, "a fresh snapshot")
+        lagged = rec.events[n:rec.index(ev.BookUpdate, n, kind="snapshot")]
+        if lag == "snapshot":  # skipped ahead on the same connection
+            assert not any(isinstance(e, (ev.Disconnected, ev.Resync)) for e in lagged)
+            assert feed.connections == 1
+            assert metric(b.port, "marketfeed_ws_lag_snapshots_total") >= 1
+        else:  # evicted (4001, or torn down when even the close frame cannot go), reconnected
+            d = next(e for e in lagged if isinstance(e, ev.Disconnected))
+            assert d.code in (4001, None) and feed.connections == 2
+            assert metric(b.port, 'marketfeed_ws_disconnects_total{reason="slow_consumer"}') >= 1
+        assert all(r.error is None and r.index(ev.Resync) == -1 for r in recs)
+        await assert_equals_server(rec, demo, times=1)
+        for r in recs:
             await r.close()
 
 
