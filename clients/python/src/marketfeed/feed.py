@@ -55,7 +55,9 @@ from .events import (
     Notice,
     Resync,
     Subscribed,
+    Ticker,
     TickerUpdate,
+    Trade,
     Trades,
     Unsubscribed,
     parse_ticker,
@@ -410,14 +412,14 @@ class Feed:
         first call subscribes; the subscription stays for the next calls."""
         return await self._watch(f"book.{symbol}", depth=depth, interval=interval)  # type: ignore[no-any-return]
 
-    async def watch_ticker(self, symbol: str, interval: str | None = None) -> Any:
+    async def watch_ticker(self, symbol: str, interval: str | None = None) -> Ticker:
         """The next :class:`~marketfeed.Ticker` of ``ticker.<symbol>``."""
-        return await self._watch(f"ticker.{symbol}", interval=interval)
+        return await self._watch(f"ticker.{symbol}", interval=interval)  # type: ignore[no-any-return]
 
-    async def watch_trades(self, symbol: str) -> Any:
-        """The trades of the next ``trades.<symbol>`` message, a list of
-        :class:`~marketfeed.Trade`."""
-        return await self._watch(f"trades.{symbol}")
+    async def watch_trades(self, symbol: str) -> list[Trade]:
+        """The trades of the next ``trades.<symbol>`` message, oldest
+        first."""
+        return await self._watch(f"trades.{symbol}")  # type: ignore[no-any-return]
 
     async def _watch(self, channel: str, **params: Any) -> Any:
         # A refused subscription stays refused for the same parameters.
@@ -503,6 +505,7 @@ class Feed:
                 compression=self._compression,
                 open_timeout=self.open_timeout,
                 max_size=16 << 20,
+                close_timeout=2,
                 max_queue=256,
                 proxy=None,
             )
