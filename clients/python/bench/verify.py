@@ -104,9 +104,10 @@ def _serve(lines: list[str], rounds: int, port_q: "multiprocessing.Queue[int]") 
         while pending:
             cmd = json.loads(await ws.recv())
             if cmd.get("op") == "subscribe":
-                pending.discard(cmd["channel"])
-                await ws.send(json.dumps({"type": "subscribed", "id": cmd.get("id"), "channel": cmd["channel"],
-                                          "depth": 20, "interval": "raw"}))
+                for ch in cmd.get("channels") or [cmd["channel"]]:
+                    pending.discard(ch)
+                    await ws.send(json.dumps({"type": "subscribed", "id": cmd.get("id"), "channel": ch,
+                                              "depth": 20, "interval": "raw"}))
         for _ in range(rounds):
             for i in range(0, len(lines), 64):
                 for ln in lines[i:i + 64]:
@@ -152,6 +153,8 @@ async def bench_feed(lines: list[str], rounds: int) -> None:
         async with marketfeed.connect(f"ws://127.0.0.1:{port}/ws", compression=False) as feed:
             tasks = [asyncio.create_task(consume(feed.subscribe(ch, depth=20))) for ch in channels]
             await asyncio.wait(tasks, timeout=600)
+        if not counts["book"]:
+            raise SystemExit("no book message verified")
         dt, cpu = last - first, cpu1 - cpu0
         print(f"feed: {counts['book']} of {want} book messages verified ({counts['updates']} updates) in "
               f"{dt:.2f} s: {counts['updates'] / dt:,.0f} updates/s, {counts['updates'] / cpu:,.0f} per CPU second "
