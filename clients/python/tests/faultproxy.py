@@ -17,6 +17,7 @@ class _Fault:
     kind: str  # "drop" or "corrupt"
     channel: bytes
     done: asyncio.Future[bytes]
+    type: bytes = b'"type":"update"'
 
 
 @dataclass
@@ -68,14 +69,15 @@ class FaultProxy:
         """Drops the next plain update of channel; the future gets its payload."""
         return self._arm("drop", channel)
 
-    def corrupt_next_update(self, channel: str) -> asyncio.Future[bytes]:
-        """Alters a size digit in the next plain update of channel (same
-        length, so the frame stays valid); the future gets the payload as
-        it was sent on."""
-        return self._arm("corrupt", channel)
+    def corrupt_next_update(self, channel: str, type: str = "update") -> asyncio.Future[bytes]:
+        """Alters a size digit in the next plain message of that type
+        (``update`` or ``snapshot``) of channel (same length, so the frame
+        stays valid); the future gets the payload as it was sent on."""
+        return self._arm("corrupt", channel, type)
 
-    def _arm(self, kind: str, channel: str) -> asyncio.Future[bytes]:
-        f = _Fault(kind, f'"channel":"{channel}"'.encode(), asyncio.get_running_loop().create_future())
+    def _arm(self, kind: str, channel: str, type: str = "update") -> asyncio.Future[bytes]:
+        f = _Fault(kind, f'"channel":"{channel}"'.encode(), asyncio.get_running_loop().create_future(),
+                   f'"type":"{type}"'.encode())
         self.faults.append(f)
         return f.done
 
@@ -123,8 +125,8 @@ class FaultProxy:
                 n = int.from_bytes(ext, "big")
             payload = bytearray(await r.readexactly(n))
             fin, rsv1, opcode = head[0] & 0x80, head[0] & 0x40, head[0] & 0x0F
-            if fin and not rsv1 and opcode == 1 and self.faults and b'"type":"update"' in payload:
-                f = next((f for f in self.faults if f.channel in payload), None)
+            if fin and not rsv1 and opcode == 1 and self.faults:
+                f = next((f for f in self.faults if f.channel in payload and f.type in payload), None)
                 if f is not None:
                     if f.kind == "drop":
                         self.faults.remove(f)

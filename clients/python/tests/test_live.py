@@ -341,6 +341,24 @@ async def test_statuses_are_surfaced_and_freeze_the_book(demo: Demo, servers: An
         await rec.close()
 
 
+async def test_a_resync_snapshot_that_does_not_verify_is_asked_again(demo: Demo, servers: Any,
+                                                                     proxy_to: Any) -> None:
+    b = servers()
+    proxy = await proxy_to(b.port)
+    async with marketfeed.connect(proxy.url, compression=False, retry_min=0.2) as feed:  # plain frames
+        rec = Recorder(feed.subscribe(CH))
+        await rec.until(lambda: len(rec.views) > 2, "verified updates")
+        n = len(rec.events)
+        bad_snapshot = proxy.corrupt_next_update(CH, type="snapshot")
+        await asyncio.wait_for(proxy.drop_next_update(CH), 20)
+        await asyncio.wait_for(bad_snapshot, 20)
+        await rec.until(lambda: rec.index(ev.BookUpdate, n, kind="snapshot") >= 0, "a verified snapshot")
+        resyncs = [e.reason for e in rec.events[n:] if isinstance(e, ev.Resync)]
+        assert resyncs == ["sequence", "checksum"]
+        await assert_equals_server(rec, demo)
+        await rec.close()
+
+
 async def test_server_shutdown_and_restart(demo: Demo, servers: Any) -> None:
     b = servers()
     async with marketfeed.connect(b.url, retry_min=0.1, retry_max=0.5) as feed:

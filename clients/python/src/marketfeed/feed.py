@@ -114,7 +114,7 @@ class _Session:
 class _Channel:
     """A channel the feed keeps subscribed, and its subscriptions."""
 
-    __slots__ = ("name", "kind", "command", "subs", "confirmed", "resyncing")
+    __slots__ = ("name", "kind", "command", "subs", "confirmed", "resyncing", "resyncs")
 
     def __init__(self, name: str, kind: str, command: dict[str, Any]) -> None:
         self.name = name
@@ -122,7 +122,8 @@ class _Channel:
         self.command = command
         self.subs: list[Subscription] = []
         self.confirmed: Subscribed | None = None
-        self.resyncing = False
+        self.resyncing = False  # a resync was sent, its snapshot not received
+        self.resyncs = 0  # resyncs since the last verified snapshot
 
 
 class Subscription:
@@ -178,11 +179,13 @@ class Subscription:
         book = self.book
         if book is not None:
             r = book.apply(msg)
+            if t == "snapshot":
+                self._ch.resyncing = False  # the answer, verified or not
             if r == "applied":
                 if t == "status":
                     return BookStatus(self.channel, book.state, book.reason, book)
                 if t == "snapshot":
-                    self._ch.resyncing = False
+                    self._ch.resyncs = 0
                 return BookUpdate(self.channel, t, book.seq, book)  # type: ignore[arg-type]
             if r in RESYNC_RESULTS:
                 self._feed._resync(self._ch)
@@ -468,8 +471,21 @@ class Feed:
                 self._send(cmd)
 
     def _resync(self, ch: _Channel) -> None:
-        if not ch.resyncing and self._ws is not None and ch.confirmed is not None:
-            ch.resyncing = True
+        """Asks for a fresh snapshot of a book channel: at once the first
+        time, after a growing delay when the snapshots that came since do
+        not verify either."""
+        if ch.resyncing or self._ws is None or ch.confirmed is None:
+            return
+        ch.resyncing = True
+        ch.resyncs += 1
+        if ch.resyncs == 1:
+            self._send({"op": "resync", "id": self._id(), "channel": ch.name})
+            return
+        delay = backoff(self.retry_min, self.retry_max, ch.resyncs - 2)
+        asyncio.get_running_loop().call_later(delay, self._resync_later, ch)
+
+    def _resync_later(self, ch: _Channel) -> None:
+        if ch.resyncing and self._channels.get(ch.name) is ch and self._ws is not None:
             self._send({"op": "resync", "id": self._id(), "channel": ch.name})
 
     def _id(self) -> int:
@@ -603,7 +619,7 @@ class Feed:
         s.healthy = not self._channels
         await self._broadcast(Connected(self.url, int(welcome.get("ts", 0))))
         for ch in self._channels.values():
-            ch.confirmed, ch.resyncing = None, False
+            ch.confirmed, ch.resyncing, ch.resyncs = None, False, 0
             self._send_subscribe(ch)
         loads = _json.loads
         channels = self._channels
@@ -725,8 +741,7 @@ class Feed:
             if ch.confirmed is None:
                 self._send_subscribe(ch)  # already_subscribed, if it was not lost, is ignored
             elif ch.resyncing:
-                ch.resyncing = False
-                self._resync(ch)
+                self._send({"op": "resync", "id": self._id(), "channel": ch.name})
 
 def connect(
     url: str,
