@@ -1,0 +1,184 @@
+"""Events yielded by a subscription (``async for event in
+feed.subscribe(...)``), and the typed trades and tickers they carry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal, Union
+
+from .book import OrderBook
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """One trade; ``side`` is the aggressor's, ``buy`` or ``sell``."""
+
+    id: str
+    ts: int
+    price: Decimal
+    size: Decimal
+    side: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ticker:
+    """Top of book and rolling 24 h statistics; a field the server did not
+    send (no bid, no trade in the window...) is None."""
+
+    channel: str
+    ts: int
+    bid: Decimal | None = None
+    bid_size: Decimal | None = None
+    ask: Decimal | None = None
+    ask_size: Decimal | None = None
+    last: Decimal | None = None
+    last_size: Decimal | None = None
+    open: Decimal | None = None
+    high: Decimal | None = None
+    low: Decimal | None = None
+    volume: Decimal | None = None
+    quote_volume: Decimal | None = None
+    vwap: Decimal | None = None
+    change: Decimal | None = None
+    change_pct: Decimal | None = None
+    count: int | None = None
+
+
+_TICKER_DECIMALS = ("bid", "bid_size", "ask", "ask_size", "last", "last_size", "open", "high",
+                    "low", "volume", "quote_volume", "vwap", "change", "change_pct")
+
+
+def _dec(v: Any) -> Decimal | None:
+    return Decimal(v) if isinstance(v, str) else None
+
+
+def parse_ticker(msg: dict[str, Any]) -> Ticker:
+    """A Ticker from a decoded ``ticker`` message."""
+    kw: dict[str, Any] = {k: _dec(msg.get(k)) for k in _TICKER_DECIMALS}
+    count = msg.get("count")
+    return Ticker(channel=msg.get("channel", ""), ts=int(msg.get("ts", 0)),
+                  count=count if type(count) is int else None, **kw)
+
+
+def parse_trades(msg: dict[str, Any]) -> tuple[Trade, ...]:
+    """The trades of a decoded ``trades`` message, oldest first."""
+    return tuple(Trade(id=str(t.get("id", "")), ts=int(t.get("ts", 0)), price=Decimal(t["price"]),
+                       size=Decimal(t["size"]), side=str(t.get("side", "")))
+                 for t in msg.get("trades") or ())
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """A connection was established (the server said welcome); the
+    subscriptions are being sent."""
+
+    url: str
+    server_ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    """The connection ended; the feed reconnects after ``retry_in`` seconds
+    and subscribes again. ``code`` is the close code (None without a close
+    frame), ``error`` what ended it. Every book is reset (not synced)
+    until its snapshot on the new connection."""
+
+    error: BaseException | None
+    code: int | None
+    retry_in: float
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribed:
+    """The server accepted the subscription, with its effective depth
+    (books) and interval."""
+
+    channel: str
+    depth: int | None
+    interval: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribed:
+    """The server ended the subscription (after a ``not_entitled`` error
+    when a plan is narrowed) or confirmed an unsubscribe."""
+
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class BookUpdate:
+    """A snapshot or update was applied and verified. ``book`` is the
+    subscription's live book, exactly the server's view at ``seq`` while
+    this event is being handled (``book.copy()`` keeps it)."""
+
+    channel: str
+    kind: Literal["snapshot", "update"]
+    seq: int
+    book: OrderBook
+
+
+@dataclass(frozen=True, slots=True)
+class BookStatus:
+    """The server says the book is not served as it stands: ``waiting`` (not
+    known yet), ``stale`` (with ``reason``: ``gap``, ``feed_down``,
+    ``silent``, ``crossed``...), or a status a later server defines. The
+    book is not synced until the next snapshot, which the server sends by
+    itself on recovery."""
+
+    channel: str
+    status: str
+    reason: str | None
+    book: OrderBook
+
+
+@dataclass(frozen=True, slots=True)
+class Resync:
+    """A book message failed its check (``reason``: ``sequence``,
+    ``checksum``, ``epoch``, ``level`` or ``invalid``); the book is not
+    synced and a fresh snapshot was asked for (op ``resync``)."""
+
+    channel: str
+    reason: str
+    seq: int
+    book: OrderBook
+
+
+@dataclass(frozen=True, slots=True)
+class Trades:
+    """One or more trades, oldest first."""
+
+    channel: str
+    trades: tuple[Trade, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TickerUpdate:
+    """A ticker message."""
+
+    channel: str
+    ticker: Ticker
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """The server will close the connection (``code``: ``shutdown`` or
+    ``lifetime``, or one a later server defines); the feed reconnects at
+    once."""
+
+    code: str
+    message: str
+    close_in_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorEvent:
+    """An error the server reported that does not end the subscription
+    (``rate_limited``: the feed sends the command again later)."""
+
+    error: Exception
+
+
+Event = Union[Connected, Disconnected, Subscribed, Unsubscribed, BookUpdate, BookStatus, Resync,
+              Trades, TickerUpdate, Notice, ErrorEvent]

@@ -1,0 +1,55 @@
+// Runs marketfeed.js against the shared protocol test vectors
+// (testdata/protocol), as the Go and Python clients do:
+//   node web/testdata/vectors.mjs
+// Prints one line per failure and exits 1 when there is any.
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const src = readFileSync(join(here, "..", "static", "marketfeed.js"), "utf8");
+const m = await import("data:text/javascript;base64," + Buffer.from(src).toString("base64"));
+const vec = (name) => JSON.parse(readFileSync(join(here, "..", "..", "testdata", "protocol", name + ".json"), "utf8"));
+
+const fails = [];
+const check = (ok, what) => { if (!ok) fails.push(what); };
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+let checks = 0;
+const counted = (ok, what) => { checks++; check(ok, what); };
+
+const ck = vec("checksum");
+for (const c of ck.crc32) counted(m.crc32(c.text) === c.crc32, `crc32(${JSON.stringify(c.text)})`);
+for (const v of ck.views) {
+  counted(m.viewChecksum(v.bids, v.asks) === v.checksum, `viewChecksum: ${v.name}`);
+  const b = new m.LocalBook("book.X");
+  counted(b.apply({type: "snapshot", channel: "book.X", seq: 1, checksum: v.checksum, bids: v.bids, asks: v.asks}) === "applied", `snapshot: ${v.name}`);
+}
+
+const dec = vec("decimal");
+for (const [s, want] of dec.valid) {
+  const b = new m.LocalBook("book.X");
+  const r = b.apply({type: "snapshot", channel: "book.X", seq: 1, bids: [[s, "1"]], asks: []});
+  counted((r === "applied") === want, `valid decimal ${JSON.stringify(s)}: ${r}`);
+}
+for (const [s, want] of dec.zero) counted(m.isZeroDecimal(s) === want, `isZeroDecimal(${JSON.stringify(s)})`);
+for (const [a, b, want] of dec.compare) counted(m.compareDecimal(a, b) === want, `compareDecimal(${a}, ${b})`);
+
+for (const c of vec("books").cases) {
+  const b = new m.LocalBook(c.channel);
+  c.steps.forEach((s, i) => {
+    let r = b.apply(s.message);
+    if (r === "gap") r = b.why;
+    counted(r === s.result, `${c.name}: step ${i}: ${r}, want ${s.result}`);
+  });
+  counted(b.state === c.state && b.seq === c.seq, `${c.name}: state ${b.state} seq ${b.seq}, want ${c.state} ${c.seq}`);
+  if (c.bids) counted(same(b.bids(), c.bids) && same(b.asks(), c.asks), `${c.name}: view ${JSON.stringify([b.bids(), b.asks()])}`);
+}
+
+for (const c of vec("messages").cases) {
+  const msg = JSON.parse(c.text);
+  for (const [k, v] of Object.entries(c.expect)) counted(same(msg[k], v), `${c.name}: ${k}`);
+}
+
+for (const f of fails) console.log("FAIL " + f);
+console.log(`${checks} checks, ${fails.length} failures`);
+process.exit(fails.length || checks === 0 ? 1 : 0);
