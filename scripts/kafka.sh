@@ -11,6 +11,7 @@
 #   scripts/kafka.sh kill ID              SIGKILL node ID (tests: a crash)
 #   scripts/kafka.sh stop-node ID         SIGTERM node ID, wait for its exit
 #   scripts/kafka.sh start-node ID        start node ID again on its data
+#   scripts/kafka.sh up                   start again every node that is down
 #   scripts/kafka.sh fetch                only fetch the jars
 #
 # Node i (1-based) is broker and controller at once: clients connect to
@@ -224,5 +225,7 @@ case "${1:-}" in
   stop-node) node_arg "${2:-}"; stop_node "$2" TERM ;;
   start-node) node_arg "${2:-}"; t0=$(now_ms); launch "$2"; await "$2"
     echo "kafka.sh: node $2 up in $(( $(now_ms) - t0 ))ms" ;;
-  *) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  up) down=""; for i in $(seq 1 "$(nodes)"); do alive "$i" || { launch "$i"; down="$down $i"; }; done
+    [ -z "$down" ] || { await $down; echo "kafka.sh: started node(s)$down again"; } ;;
+  *) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
