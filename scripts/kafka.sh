@@ -97,13 +97,15 @@ broker.heartbeat.interval.ms=500
 controlled.shutdown.enable=true
 EOF
   java -cp "$libs/*" kafka.tools.StorageTool format --ignore-formatted \
-    -t "$3" -c "$dir/node-$id/server.properties" >"$dir/node-$id/format.log" 2>&1 \
+    --cluster-id="$3" -c "$dir/node-$id/server.properties" >"$dir/node-$id/format.log" 2>&1 \
     || { cat "$dir/node-$id/format.log" >&2; die "formatting node $id failed"; }
 }
 
 launch() { # id
   local id=$1
   alive "$id" && die "node $id already runs (PID $(cat "$(pidfile "$id")"))"
+  # A fresh log per run of the node: answers() looks for its start line.
+  [ ! -f "$dir/node-$id/kafka.log" ] || mv "$dir/node-$id/kafka.log" "$dir/node-$id/kafka.log.$(date +%s%N)"
   # shellcheck disable=SC2086
   nohup java $heap -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$log4j" -Dkafka.log.file="$dir/node-$id/kafka.log" \

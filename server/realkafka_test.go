@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"sync"
 	"testing"
@@ -74,11 +75,11 @@ type stream struct {
 	interval string
 }
 
-// throttled are streams that a burst of records (a consumer catching up
-// after a broker outage) does not push past their queue budget: raw
-// streams of deep books may be evicted then (close 4001), which is the
-// server's policy for a client that cannot keep up.
-var throttled = []stream{{1, "raw"}, {10, "100ms"}, {50, "1s"}}
+// throttled are streams that a burst of records (the consumer catching up
+// after a broker outage) does not push past their queue budget on a busy
+// machine: a raw stream may be evicted then (close 4001), the server's
+// policy for a client that cannot keep up.
+var throttled = []stream{{1, "100ms"}, {10, "100ms"}, {50, "1s"}}
 
 // run produces the market into e and checks the clients; it returns the
 // number of views checked.
@@ -239,5 +240,109 @@ func TestRealKafkaBrokerRestart(t *testing.T) {
 	e.noGap(t)
 	if metricSum(t, e.reg, "reconnects_total") == 0 {
 		t.Errorf("no reconnection counted across a broker restart (leaders %v)", leaders)
+	}
+}
+
+// partitionRecords returns marketfeed_feed_records_total of one partition.
+func partitionRecords(t *testing.T, reg *prometheus.Registry, partition int32) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "marketfeed_feed_records_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "partition" && l.GetValue() == fmt.Sprint(partition) {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// followBound is how long the consumer may take to read from a partition's
+// new leader after its old leader died. The cluster needs up to
+// broker.session.timeout.ms (3 s in the test cluster; 9 s is Kafka's
+// default) to fence the dead broker and elect a leader from the in-sync
+// replicas; the reader retries meanwhile with a backoff capped at
+// feed.DefaultBackoffMax (5 s), so it reaches the new leader at most that
+// cap after the election, plus one dial and one fetch.
+const followBound = 3*time.Second + feed.DefaultBackoffMax + 2*time.Second
+
+// TestRealKafkaClusterLeaderKill runs on three brokers with replication
+// factor 3 (min.insync.replicas 2, producer acks=all) and kills the leader
+// of a partition with SIGKILL in the middle of the stream, while the
+// exchange keeps producing. No record is lost or repeated (no gap, no
+// reset, no rejected record), every client view equals the replay, and the
+// consumer reads from the new leader within followBound of the kill.
+func TestRealKafkaClusterLeaderKill(t *testing.T) {
+	kafkatest.NeedControl(t)
+	if n := kafkatest.NewAdmin(t, kafkatest.Brokers(t)).BrokerCount(); n < 3 {
+		t.Skipf("needs 3 brokers, the cluster has %d (scripts/kafka.sh start --brokers 3)", n)
+	}
+	e := startRealEnv(t, 2, 3, map[string]string{"min.insync.replicas": "2", "unclean.leader.election.enable": "false"}, feed.Config{})
+	t.Cleanup(func() { kafkatest.Up(t) })
+	var (
+		followed = make(chan time.Duration, 1)
+		victim   int32
+	)
+	mk := marketRun{symbols: 4, events: 6000, chunk: 200, at: 2999, streams: throttled, during: func() {
+		ps, err := e.admin.Metadata(e.topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		victim = ps[0].Leader
+		_, end, err := e.admin.Offsets(e.topic, ps[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The server has read everything so far: what it reads next
+		// comes from the new leader.
+		waitUntil(t, 20*time.Second, "the server to read partition 0 to its end", func() bool {
+			return partitionRecords(t, e.reg, ps[0].ID) >= float64(end)
+		})
+		kafkatest.Kill(t, victim)
+		killed := time.Now()
+		go func() {
+			for time.Since(killed) < time.Minute {
+				if partitionRecords(t, e.reg, ps[0].ID) > float64(end) {
+					followed <- time.Since(killed)
+					return
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			followed <- -1
+		}()
+	}}
+	mk.run(t, e)
+	e.noGap(t)
+	d := <-followed
+	ps, err := e.admin.Metadata(e.topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("killed node %d, leader of partition 0; new leader %d; the consumer read from it %v after the kill", victim, ps[0].Leader, d)
+	if d < 0 || d > followBound {
+		t.Errorf("consumer followed the new leader after %v, bound %v", d, followBound)
+	}
+	if ps[0].Leader == victim {
+		t.Errorf("partition 0 still led by the killed node %d", victim)
+	}
+}
+
+// waitUntil polls cond until it holds or fails t after timeout.
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
