@@ -116,6 +116,10 @@ func (c *Consumer) Run(ctx context.Context, handler func(ctx context.Context, pa
 	defer wg.Wait()
 
 	failures := 0
+	// Partitions of the first successful listing start at Config.Start;
+	// those that appear later did not exist when the consumer started, so
+	// all their records are new: they start at their earliest offset.
+	start := c.cfg.Start
 	for ctx.Err() == nil {
 		ids, err := c.listPartitions(ctx)
 		wait := c.cfg.PartitionRefresh
@@ -140,9 +144,10 @@ func (c *Consumer) Run(ctx context.Context, handler func(ctx context.Context, pa
 			c.listingOK.Store(true)
 			for _, id := range ids {
 				if st := c.addPartition(id); st != nil {
-					c.startPartition(ctx, &wg, st, handler)
+					c.startPartition(ctx, &wg, st, start, handler)
 				}
 			}
+			start = StartEarliest
 		}
 		if !sleep(ctx, wait) {
 			break
@@ -166,7 +171,7 @@ func (c *Consumer) addPartition(id int) *partState {
 }
 
 // startPartition starts the reader and the handler of one partition.
-func (c *Consumer) startPartition(ctx context.Context, wg *sync.WaitGroup, st *partState,
+func (c *Consumer) startPartition(ctx context.Context, wg *sync.WaitGroup, st *partState, start string,
 	handler func(context.Context, int, <-chan Batch)) {
 	ch := make(chan Batch, batchQueue)
 	handlerDone := make(chan struct{})
@@ -177,6 +182,7 @@ func (c *Consumer) startPartition(ctx context.Context, wg *sync.WaitGroup, st *p
 		out:         ch,
 		handlerDone: handlerDone,
 		log:         c.log.With("partition", st.id),
+		start:       start,
 		next:        -1,
 		end:         -1,
 	}
@@ -191,7 +197,7 @@ func (c *Consumer) startPartition(ctx context.Context, wg *sync.WaitGroup, st *p
 		defer close(ch)
 		r.run(ctx)
 	}()
-	c.log.Info("feed: consuming partition", "partition", st.id, "start", c.cfg.Start)
+	c.log.Info("feed: consuming partition", "partition", st.id, "start", start)
 }
 
 // Partitions returns the partitions being consumed, in increasing order.

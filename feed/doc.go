@@ -71,7 +71,10 @@
 // fetches), so Consumer.Connected turns false within that bound when a
 // broker stops answering, and true again on the first successful request.
 // The topic's partitions are listed again every Config.PartitionRefresh;
-// a new partition gets its own reader and handler.
+// a new partition gets its own reader and handler, and starts at its
+// earliest offset whatever Config.Start says: it did not exist when the
+// consumer started, so every record in it is new (with "latest", the
+// records written before the listing found it would otherwise be lost).
 //
 // # Shards
 //

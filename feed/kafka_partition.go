@@ -30,6 +30,7 @@ type partitionReader struct {
 	out         chan<- Batch
 	handlerDone <-chan struct{}
 	log         *slog.Logger
+	start       string // where the partition starts: a Config.Start value
 
 	next       int64 // offset of the next record to deliver; -1 before the start is resolved
 	end        int64 // end offset when the reader started; -1 before it is resolved
@@ -86,7 +87,7 @@ func (r *partitionReader) session(ctx context.Context) error {
 	defer stop()
 
 	if r.next < 0 {
-		start, end, fellBack, err := r.c.startOffsets(conn)
+		start, end, fellBack, err := r.c.startOffsets(conn, r.start)
 		if err != nil {
 			return err
 		}
