@@ -2,12 +2,16 @@ package feed
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/internal/kafkatest"
+	"github.com/marketfeed/marketfeed/sim"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -204,4 +208,166 @@ func readAll(t *testing.T, brokers []string, topic string) []*kgo.Record {
 		fs.EachRecord(func(r *kgo.Record) { out = append(out, r) })
 	}
 	return out
+}
+
+// simRecords converts messages of the synthetic exchange and notes the last
+// seq of each symbol's book records in last.
+func simRecords(t *testing.T, topic string, msgs []sim.Message, last map[string]uint64) []*kgo.Record {
+	t.Helper()
+	rs := make([]*kgo.Record, len(msgs))
+	for i, m := range msgs {
+		var v struct {
+			Type, Symbol string
+			Seq          uint64
+		}
+		if err := json.Unmarshal(m.Value, &v); err != nil {
+			t.Fatal(err)
+		}
+		if v.Type == "snapshot" || v.Type == "delta" {
+			last[v.Symbol] = v.Seq
+		}
+		rs[i] = &kgo.Record{Topic: topic, Key: m.Key, Value: m.Value, Timestamp: m.Time}
+	}
+	return rs
+}
+
+// gatedShard runs a Shard behind a gate: while paused, the handler takes
+// no Batch, so the partition's channel fills and its reader stops
+// fetching, as behind a slow handler.
+type gatedShard struct {
+	hub    *fanout.Hub
+	im     *IngestMetrics
+	shard  *Shard
+	paused atomic.Bool
+}
+
+func newGatedShard(t *testing.T) *gatedShard {
+	t.Helper()
+	hub, err := fanout.NewHub(fanout.Config{}, fanout.NewMetrics(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gatedShard{hub: hub, im: NewIngestMetrics(nil)}
+	g.shard = NewShard(ShardConfig{Hub: hub, Metrics: g.im, Logger: testLogger(t)}, 0)
+	return g
+}
+
+func (g *gatedShard) handle(ctx context.Context, _ int, in <-chan Batch) {
+	fwd := make(chan Batch)
+	done := make(chan struct{})
+	go func() { defer close(done); g.shard.Run(ctx, fwd) }()
+	defer func() { close(fwd); <-done }()
+	for {
+		for g.paused.Load() {
+			if ctx.Err() != nil {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		select {
+		case b, ok := <-in:
+			if !ok {
+				return
+			}
+			select {
+			case fwd <- b:
+			case <-ctx.Done():
+				return
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// at reports whether every symbol's book is live at its seq in want.
+func (g *gatedShard) at(want map[string]uint64) bool {
+	for sym, seq := range want {
+		tp := g.hub.Topic(sym)
+		if tp == nil {
+			return false
+		}
+		if st, s := tp.State(); st != fanout.Live || s != seq {
+			return false
+		}
+	}
+	return true
+}
+
+// TestRealKafkaRetentionGap: records expire by retention before the
+// consumer read them (its handler was slow, so its reader had stopped
+// fetching). The reader's position falls out of range and moves to the
+// first retained offset (an offset reset, counted); the books see the
+// sequence gap and go stale (counted; nothing served), and recover at the
+// next snapshot.
+func TestRealKafkaRetentionGap(t *testing.T) {
+	brokers := kafkatest.Brokers(t)
+	admin := kafkatest.NewAdmin(t, brokers)
+	topic := admin.CreateTopic(1, 1, nil)
+	g := newGatedShard(t)
+	cfg := Config{Brokers: brokers, Topic: topic, Start: StartEarliest, MaxBytes: 16 << 10,
+		Logger: testLogger(t), BackoffMin: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond}
+	m := NewMetrics(nil)
+	c, err := NewConsumer(cfg, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- c.Run(ctx, g.handle) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-ran; err != nil {
+			t.Error(err)
+		}
+	})
+
+	ex := sim.New(sim.Config{Symbols: 4, Seed: 3})
+	last := map[string]uint64{}
+	now := time.Now()
+	events := func(n int) []sim.Message {
+		var out []sim.Message
+		for range n {
+			now = now.Add(time.Millisecond)
+			out = ex.Next(now, out)
+		}
+		return out
+	}
+	admin.ProduceSync(simRecords(t, topic, append(ex.Snapshots(now, nil), events(300)...), last)...)
+	waitFor(t, 20*time.Second, "live books", func() bool { return g.at(last) })
+
+	// The handler stalls; the exchange goes on. The reader fetches at
+	// most 16 KiB a time, fills the channel and stops, far behind.
+	g.paused.Store(true)
+	for range 60 {
+		admin.ProduceSync(simRecords(t, topic, events(50), last)...)
+	}
+	one := "1"
+	admin.SetConfig(topic, "retention.ms", &one)
+	waitFor(t, 60*time.Second, "retention to delete the log", func() bool {
+		start, end, err := admin.Offsets(topic, 0)
+		return err == nil && start == end
+	})
+	admin.SetConfig(topic, "retention.ms", nil)
+	lost, _, _ := admin.Offsets(topic, 0)
+
+	// Deltas that follow the lost ones (a gap), then a snapshot of every
+	// book, then more deltas.
+	admin.ProduceSync(simRecords(t, topic, events(200), last)...)
+	admin.ProduceSync(simRecords(t, topic, append(ex.Snapshots(now, nil), events(100)...), last)...)
+	g.paused.Store(false)
+
+	waitFor(t, 30*time.Second, "books recovered at their last seq", func() bool { return g.at(last) })
+	if n := metricValue(t, m.offsetResets.WithLabelValues("0")); n != 1 {
+		t.Errorf("%v offset resets, want 1", n)
+	}
+	if n := metricValue(t, g.im.Gaps); n == 0 {
+		t.Error("no sequence gap seen across the deleted records")
+	}
+	if n := metricValue(t, g.im.Skipped.WithLabelValues(fanout.Stale.String())); n == 0 {
+		t.Error("no record skipped while stale")
+	}
+	t.Logf("log deleted up to offset %d; %v gaps, %v records skipped while stale, %v snapshots applied",
+		lost, metricValue(t, g.im.Gaps), metricValue(t, g.im.Skipped.WithLabelValues(fanout.Stale.String())),
+		metricValue(t, g.im.Snapshots.WithLabelValues("applied")))
 }
