@@ -54,6 +54,23 @@ func (e *realEnv) produceReal(t *testing.T, msgs []sim.Message) {
 	e.admin.ProduceSync(e.records(msgs)...)
 }
 
+// txn produces msgs in one transaction and commits or aborts it; the
+// producer must have a transactional id.
+func (e *realEnv) txn(t *testing.T, msgs []sim.Message, commit bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := e.admin.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.admin.Client.ProduceSync(ctx, e.records(msgs)...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.admin.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // marketRun is a run of the synthetic exchange checked through WebSocket
 // clients: every book view a client holds must equal the replay at its
 // seq, and every stream must end at the last seq.
@@ -65,6 +82,10 @@ type marketRun struct {
 	// index at (the producer then goes on).
 	at     int
 	during func()
+	// transactional makes the exchange produce every chunk in a committed
+	// transaction, each followed by an aborted one holding a wrong delta
+	// per symbol at the seq the next committed delta takes.
+	transactional bool
 	// streams are the depth and interval of each client, per symbol; nil
 	// means depths 1, 20 and 100 raw and depth 10 at 100ms.
 	streams []stream
@@ -93,7 +114,16 @@ func (mk marketRun) run(t *testing.T, e *realEnv) int {
 		for _, m := range msgs {
 			rep.apply(t, m.Value)
 		}
-		e.produceReal(t, msgs)
+		if !mk.transactional {
+			e.produceReal(t, msgs)
+			return
+		}
+		e.txn(t, msgs, true)
+		var wrong []sim.Message
+		for _, sym := range symbols {
+			wrong = append(wrong, touchDelta(rep, sym, now)...)
+		}
+		e.txn(t, wrong, false)
 	}
 	produce(ex.Snapshots(now, nil))
 	e.waitLive(t, symbols)
@@ -156,7 +186,11 @@ func (mk marketRun) run(t *testing.T, e *realEnv) int {
 		final[sym] = rep.seq[sym]
 	}
 	mu.Unlock()
-	e.produceReal(t, batch)
+	if mk.transactional {
+		e.txn(t, batch, true)
+	} else {
+		e.produceReal(t, batch)
+	}
 	wg.Wait()
 
 	checked := 0
@@ -345,4 +379,16 @@ func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() boo
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestRealKafkaTransactionalExchange: the exchange writes in transactions
+// and aborts some, each aborted one holding a wrong delta per symbol at the
+// seq its next committed delta takes. The server reads read_committed and
+// drops aborted records: no wrong book, no rejected record (a wrong delta
+// applied would make the right one a duplicate seq), every view equal to
+// the replay of the committed records.
+func TestRealKafkaTransactionalExchange(t *testing.T) {
+	e := startRealEnv(t, 2, 1, nil, feed.Config{}, kgo.TransactionalID(fmt.Sprintf("marketfeed-test-%d", time.Now().UnixNano())))
+	(marketRun{symbols: 4, events: 3000, chunk: 300, at: -1, transactional: true}).run(t, e)
+	e.noGap(t)
 }
