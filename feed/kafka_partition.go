@@ -139,7 +139,7 @@ func (r *partitionReader) fetch(ctx context.Context, fc *fetchConn) error {
 	if err != nil {
 		return err
 	}
-	hw := p.HighWatermark
+	hw := p.highWater
 
 	var (
 		recs   []Record
