@@ -25,9 +25,11 @@ type Record struct {
 
 // Batch is a run of consecutive records of one partition, in offset order.
 //
-// The receiver owns a Batch and everything it references: Records and the
-// Key and Value of each record are freshly allocated for every Batch and
-// never touched again by the Consumer, so they may be retained.
+// The receiver owns a Batch and everything it references: Records is
+// allocated for every Batch, and the Key and Value of each record point
+// into a buffer allocated for the fetch response that carried it; the
+// Consumer never touches either again, so they may be retained (a
+// retained Key or Value keeps its response's buffer alive).
 type Batch struct {
 	// Partition is the partition the records come from.
 	Partition int
