@@ -197,9 +197,23 @@ cmd_start() {
 }
 
 cmd_stop() {
-  local n i
+  # SIGTERM to every node at once (one after the other, the last would wait
+  # for a controller quorum that is gone), then SIGKILL what is left after
+  # ${KAFKA_STOP_TIMEOUT:-20}s.
+  local n i pids=() deadline
   n=$(nodes)
-  for i in $(seq "$n" -1 1); do stop_node "$i" TERM; done
+  for i in $(seq 1 "$n"); do
+    if alive "$i"; then pids+=("$(cat "$(pidfile "$i")")"); kill -TERM "${pids[-1]}" 2>/dev/null || true; fi
+  done
+  deadline=$(( $(date +%s) + ${KAFKA_STOP_TIMEOUT:-20} ))
+  for pid in "${pids[@]}"; do
+    while kill -0 "$pid" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.2; done
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "kafka.sh: PID $pid still running after SIGTERM; killing it" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+      while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    fi
+  done
   rm -rf "$dir"
 }
 
