@@ -104,8 +104,8 @@ func (r *partitionReader) session(ctx context.Context) error {
 		}
 	}
 	if r.outOfRange {
-		// On a fresh connection: kafka-go leaves the rest of a failed
-		// fetch response unread on the old one.
+		// The fetch that failed ended the previous session; the
+		// position is moved on the new one, before fetching again.
 		if err := r.resetOffset(ctx, conn); err != nil {
 			return err
 		}

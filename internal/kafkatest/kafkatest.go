@@ -118,7 +118,27 @@ func (a *Admin) CreateTopic(partitions, replicas int, configs map[string]string)
 	}
 	t.Cleanup(func() { a.deleteTopic(name) })
 	a.WaitLeaders(name, partitions)
+	a.waitServed(name, partitions)
 	return name
+}
+
+// waitServed waits until the leader of every partition answers for it
+// (the metadata names a leader a moment before it has opened the log).
+func (a *Admin) waitServed(topic string, partitions int) {
+	a.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for p := range int32(partitions) {
+		for {
+			_, _, err := a.Offsets(topic, p)
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				a.t.Fatalf("partition %d of %s not served: %v", p, topic, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 }
 
 func (a *Admin) deleteTopic(name string) {
@@ -200,7 +220,8 @@ func (a *Admin) BrokerCount() int {
 	return len(resp.Brokers)
 }
 
-// AddPartitions raises the topic's partition count to total.
+// AddPartitions raises the topic's partition count to total and waits
+// until every partition is served.
 func (a *Admin) AddPartitions(topic string, total int) {
 	a.t.Helper()
 	req := kmsg.NewPtrCreatePartitionsRequest()
@@ -218,6 +239,7 @@ func (a *Admin) AddPartitions(topic string, total int) {
 		a.t.Fatalf("add partitions to %s: %v", topic, err)
 	}
 	a.WaitLeaders(topic, total)
+	a.waitServed(topic, total)
 }
 
 // SetConfig sets (value non-nil) or removes (nil) a topic configuration.
