@@ -53,8 +53,13 @@ func BenchmarkKafkaToBooksRealKafka(b *testing.B) {
 // fresh servers consuming it (see BenchmarkKafkaToBooks).
 func benchKafkaToBooks(b *testing.B, brokers []string, topic string) {
 	const events = 600_000
+	// A Transport of its own: the default one caches metadata, which
+	// would not know a topic created since.
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
 	w := &kafka.Writer{
-		Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{},
+		Transport: tr,
+		Addr:      kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{},
 		BatchSize: 5000, BatchBytes: 16 << 20, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireOne,
 	}
 	defer w.Close()
