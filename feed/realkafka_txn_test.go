@@ -53,7 +53,7 @@ func (p *txnProducer) end(commit bool) {
 // read_committed, on one partition written by two transactional producers
 // and a plain one:
 //   - records of a transaction still open are not delivered, nor anything
-//     after them, until it commits;
+//     after them, until it commits, and the consumer is not ready before;
 //   - records of aborted transactions and the transaction markers are never
 //     delivered, including when an aborted transaction interleaves with a
 //     committed one of another producer;
@@ -90,9 +90,13 @@ func testReadCommitted(t *testing.T, brokers []string, topic string) {
 	if n := tc.col.count(); n != 0 {
 		t.Fatalf("%d records delivered while the transaction before them is open", n)
 	}
+	if tc.Ready() {
+		t.Fatal("ready before the records written before the start were read")
+	}
 	a.end(true)
 	keep(0, 15)
 	waitFor(t, 20*time.Second, "the committed transaction", func() bool { return tc.col.count() >= 15 })
+	tc.waitCaughtUp(t, 1)
 
 	a.begin()
 	a.produce(msgs[15:25])

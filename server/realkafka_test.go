@@ -33,7 +33,7 @@ type realEnv struct {
 func startRealEnv(t *testing.T, partitions, replicas int, configs map[string]string, fc feed.Config, opts ...kgo.Opt) *realEnv {
 	t.Helper()
 	brokers := kafkatest.Brokers(t)
-	admin := kafkatest.NewAdmin(t, brokers, append([]kgo.Opt{kgo.ProducerBatchCompression(kgo.NoCompression())}, opts...)...)
+	admin := kafkatest.NewAdmin(t, brokers, opts...)
 	topic := admin.CreateTopic(partitions, replicas, configs)
 	reg := prometheus.NewRegistry()
 	fc.Brokers, fc.Topic, fc.Start = brokers, topic, feed.StartEarliest
