@@ -73,7 +73,8 @@ func (e *realEnv) txn(t *testing.T, msgs []sim.Message, commit bool) {
 
 // marketRun is a run of the synthetic exchange checked through WebSocket
 // clients: every book view a client holds must equal the replay at its
-// seq, and every stream must end at the last seq.
+// seq, every stream must end at the last seq, and at the end every book
+// of every symbol, at depth 1000, must equal the replay's.
 type marketRun struct {
 	symbols int
 	events  int // events after the boot snapshots
@@ -223,6 +224,8 @@ func (mk marketRun) run(t *testing.T, e *realEnv) int {
 	if !allLive {
 		t.Errorf("not every book is live at its last seq")
 	}
+	// Every book, whole (depth 1000), equals the replay's.
+	checkFinalBooks(t, e.url, rep, symbols)
 	t.Logf("%d client views checked against the replay", checked)
 	return checked
 }

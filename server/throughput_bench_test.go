@@ -152,7 +152,7 @@ func allAt(srv *server.Server, symbols []string, seq map[string]uint64) bool {
 
 // checkFinalBooks subscribes to every symbol at depth 1000 and compares the
 // snapshot (checksum verified) with the replay.
-func checkFinalBooks(b *testing.B, url string, rep *replay, symbols []string) {
+func checkFinalBooks(b testing.TB, url string, rep *replay, symbols []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := client.Dial(ctx, url, client.Options{MaxMessageSize: 1 << 20})
