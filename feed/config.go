@@ -47,7 +47,9 @@ type Config struct {
 	// including partitions added later.
 	Partitions []int
 	// Start is where each partition starts: StartLookback, StartEarliest
-	// or StartLatest. Empty means StartLookback.
+	// or StartLatest. Empty means StartLookback. It applies to the
+	// partitions of the first listing; a partition added later starts at
+	// its earliest offset.
 	Start string
 	// Lookback is the look-back window of StartLookback: each partition
 	// starts at the first record whose timestamp is at or after

@@ -25,9 +25,11 @@ type Record struct {
 
 // Batch is a run of consecutive records of one partition, in offset order.
 //
-// The receiver owns a Batch and everything it references: Records and the
-// Key and Value of each record are freshly allocated for every Batch and
-// never touched again by the Consumer, so they may be retained.
+// The receiver owns a Batch and everything it references: Records is
+// allocated for every Batch, and the Key and Value of each record point
+// into a buffer allocated for the fetch response that carried it; the
+// Consumer never touches either again, so they may be retained (a
+// retained Key or Value keeps its response's buffer alive).
 type Batch struct {
 	// Partition is the partition the records come from.
 	Partition int
@@ -122,6 +124,10 @@ func (c *Consumer) Run(ctx context.Context, handler func(ctx context.Context, pa
 	defer wg.Wait()
 
 	failures := 0
+	// Partitions of the first successful listing start at Config.Start;
+	// those that appear later did not exist when the consumer started, so
+	// all their records are new: they start at their earliest offset.
+	start := c.cfg.Start
 	for ctx.Err() == nil {
 		ids, err := c.listPartitions(ctx)
 		wait := c.cfg.PartitionRefresh
@@ -147,9 +153,10 @@ func (c *Consumer) Run(ctx context.Context, handler func(ctx context.Context, pa
 			ids = c.selectPartitions(ctx, ids)
 			for _, id := range ids {
 				if st := c.addPartition(id); st != nil {
-					c.startPartition(ctx, &wg, st, handler)
+					c.startPartition(ctx, &wg, st, start, handler)
 				}
 			}
+			start = StartEarliest
 		}
 		if !sleep(ctx, wait) {
 			break
@@ -197,7 +204,7 @@ func (c *Consumer) addPartition(id int) *partState {
 }
 
 // startPartition starts the reader and the handler of one partition.
-func (c *Consumer) startPartition(ctx context.Context, wg *sync.WaitGroup, st *partState,
+func (c *Consumer) startPartition(ctx context.Context, wg *sync.WaitGroup, st *partState, start string,
 	handler func(context.Context, int, <-chan Batch)) {
 	ch := make(chan Batch, batchQueue)
 	handlerDone := make(chan struct{})
@@ -208,6 +215,7 @@ func (c *Consumer) startPartition(ctx context.Context, wg *sync.WaitGroup, st *p
 		out:         ch,
 		handlerDone: handlerDone,
 		log:         c.log.With("partition", st.id),
+		start:       start,
 		next:        -1,
 		end:         -1,
 	}
@@ -222,7 +230,7 @@ func (c *Consumer) startPartition(ctx context.Context, wg *sync.WaitGroup, st *p
 		defer close(ch)
 		r.run(ctx)
 	}()
-	c.log.Info("feed: consuming partition", "partition", st.id, "start", c.cfg.Start)
+	c.log.Info("feed: consuming partition", "partition", st.id, "start", start)
 }
 
 // Partitions returns the partitions being consumed, in increasing order.

@@ -31,22 +31,41 @@
 // # Fetching
 //
 // Each reader holds one kafka-go Conn to the partition leader (no
-// kafka.Reader) and issues fetch requests (Conn.ReadBatchWith) with
-// MinBytes 1 and Config.MaxWait: the broker answers as soon as any record
-// is available, so batching adds no latency, and one response carries
-// everything that accumulated meanwhile (up to Config.MaxBytes). The
-// records of one response are coalesced into Batches of at most 4096
-// records. A Batch is offered to the channel as soon as it is complete
-// while the response is still being decoded, but only if the channel has
-// room: the reader never blocks on the handler while a response is half
-// read, so a slow handler does not trip the connection's read deadline.
-// The channel holds 8 Batches; when it is full the reader stops fetching,
-// which is the back-pressure on a slow handler.
+// kafka.Reader), for offsets, and a second connection of its own to the
+// same leader on which it sends Fetch requests, encoded and decoded with
+// kafka-go's protocol package, with MinBytes 1 and Config.MaxWait: the
+// broker answers as soon as any record is available, so batching adds no
+// latency, and one response carries everything that accumulated meanwhile
+// (up to Config.MaxBytes; a single record larger than that still comes
+// whole). The records of one response are coalesced into Batches of at
+// most 4096 records. A Batch is offered to the channel as soon as it is
+// complete, but only if the channel has room; the reader blocks on the
+// handler only once the response is fully read. The channel holds 8
+// Batches; when it is full the reader stops fetching, which is the
+// back-pressure on a slow handler.
 //
 // kafka.Reader was not used: it delivers one message per call through an
 // internal channel, hides broker errors behind its own retry loop (so
 // neither Connected nor the error metrics could be exact), and cannot hand
 // over "everything fetched so far" in one step.
+//
+// # Transactions
+//
+// Fetches use the isolation level read_committed: the broker returns
+// records only up to the last stable offset, so records of a transaction
+// still open are held back (and everything after them, transactional or
+// not) until it is committed or aborted, and the reader drops the records
+// of aborted transactions (the response lists them by producer and first
+// offset; each ends at its producer's abort marker) and the commit and
+// abort markers themselves. A consumer reading read_uncommitted would
+// apply the deltas of transactions that are later aborted, and the books
+// would be wrong. kafka.Conn's own fetch (ReadBatchWith) was not used for
+// this reason: its batches hide the producer id and the control flag of
+// each record batch and drop the list of aborted transactions, so it
+// delivers aborted records and markers as data, whatever the isolation
+// level. A transaction open when the reader starts delays its catch-up
+// (Batch.CaughtUp, Consumer.Ready) until the transaction ends, at most
+// the producer's transaction timeout.
 //
 // # Positions, catch-up and failures
 //
@@ -79,7 +98,10 @@
 // fetches), so Consumer.Connected turns false within that bound when a
 // broker stops answering, and true again on the first successful request.
 // The topic's partitions are listed again every Config.PartitionRefresh;
-// a new partition gets its own reader and handler.
+// a new partition gets its own reader and handler, and starts at its
+// earliest offset whatever Config.Start says: it did not exist when the
+// consumer started, so every record in it is new (with "latest", the
+// records written before the listing found it would otherwise be lost).
 //
 // # Shards
 //

@@ -82,16 +82,17 @@ func (c *Consumer) dialLeader(ctx context.Context, id int) (*kafka.Conn, error) 
 	return c.dialer.DialPartition(ctx, "tcp", "", parts[i])
 }
 
-// startOffsets returns where a partition's reader starts and the partition's
-// end offset at that moment, on a connection to its leader. fellBack reports
+// startOffsets returns where a partition's reader starts (at position
+// start, a Config.Start value) and the partition's end offset at that
+// moment, on a connection to its leader. fellBack reports
 // that the broker could not list offsets by time and the start is the
 // earliest offset instead of the look-back position.
-func (c *Consumer) startOffsets(conn *kafka.Conn) (start, end int64, fellBack bool, err error) {
+func (c *Consumer) startOffsets(conn *kafka.Conn, position string) (start, end int64, fellBack bool, err error) {
 	_ = conn.SetDeadline(time.Now().Add(c.cfg.DialTimeout))
 	if end, err = conn.ReadLastOffset(); err != nil {
 		return 0, 0, false, err
 	}
-	switch c.cfg.Start {
+	switch position {
 	case StartLatest:
 		return end, end, false, nil
 	case StartEarliest:

@@ -189,6 +189,37 @@ func TestConsumerPicksUpNewPartitions(t *testing.T) {
 	}
 }
 
+// TestConsumerNewPartitionFromItsStart: with Start latest, a partition
+// added while the consumer runs is read from its first record, including
+// records written before the consumer listed it.
+func TestConsumerNewPartitionFromItsStart(t *testing.T) {
+	cl := newCluster(t, 2)
+	addrs := cl.ListenAddrs()
+	produce(t, addrs, messages(0, 100, time.Now())) // before the start: not delivered
+	tc := startConsumer(t, Config{Brokers: addrs, Start: StartLatest, PartitionRefresh: 500 * time.Millisecond})
+	tc.waitCaughtUp(t, 2)
+	client := &kafka.Client{Addr: kafka.TCP(addrs...)}
+	resp, err := client.CreatePartitions(context.Background(), &kafka.CreatePartitionsRequest{
+		Topics: []kafka.TopicPartitionsConfig{{Name: testTopic, Count: 4}},
+	})
+	if err != nil || resp.Errors[testTopic] != nil {
+		t.Fatalf("create partitions: %v %v", err, resp.Errors)
+	}
+	more := messages(100, 800, time.Now())
+	produce(t, addrs, more)
+	if n := len(tc.Partitions()); n != 2 {
+		t.Skipf("the consumer listed the new partitions before the records were written (%d partitions)", n)
+	}
+	waitFor(t, 10*time.Second, "four partitions", func() bool { return len(tc.Partitions()) == 4 })
+	waitFor(t, 20*time.Second, "all records", func() bool { return tc.col.count() >= len(more) })
+	time.Sleep(50 * time.Millisecond)
+	got := tc.col.records()
+	checkDelivery(t, more, got)
+	if len(got[2]) == 0 && len(got[3]) == 0 {
+		t.Fatal("no record from the added partitions")
+	}
+}
+
 // TestConsumerOffsetOutOfRange restarts the broker without its data: the
 // consumer's position is past the new log's end, so it moves to the end
 // and delivers what is produced from then on.

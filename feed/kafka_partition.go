@@ -30,6 +30,7 @@ type partitionReader struct {
 	out         chan<- Batch
 	handlerDone <-chan struct{}
 	log         *slog.Logger
+	start       string // where the partition starts: a Config.Start value
 
 	next       int64 // offset of the next record to deliver; -1 before the start is resolved
 	end        int64 // end offset when the reader started; -1 before it is resolved
@@ -86,7 +87,7 @@ func (r *partitionReader) session(ctx context.Context) error {
 	defer stop()
 
 	if r.next < 0 {
-		start, end, fellBack, err := r.c.startOffsets(conn)
+		start, end, fellBack, err := r.c.startOffsets(conn, r.start)
 		if err != nil {
 			return err
 		}
@@ -103,63 +104,49 @@ func (r *partitionReader) session(ctx context.Context) error {
 		}
 	}
 	if r.outOfRange {
-		// On a fresh connection: kafka-go leaves the rest of a failed
-		// fetch response unread on the old one.
+		// The fetch that failed ended the previous session; the
+		// position is moved on the new one, before fetching again.
 		if err := r.resetOffset(ctx, conn); err != nil {
 			return err
 		}
 	}
-	if _, err := conn.Seek(r.next, kafka.SeekAbsolute|kafka.SeekDontCheck); err != nil {
+	fc, err := r.c.dialFetch(ctx, conn, r.st.id)
+	if err != nil {
 		return err
 	}
+	defer fc.Close()
+	stopFetch := context.AfterFunc(ctx, func() { _ = fc.Close() })
+	defer stopFetch()
 	for {
 		select {
 		case <-r.handlerDone:
 			return errHandlerGone
 		default:
 		}
-		if err := r.fetch(ctx, conn); err != nil {
+		if err := r.fetch(ctx, fc); err != nil {
 			r.outOfRange = errors.Is(err, kafka.OffsetOutOfRange)
 			return err
 		}
 	}
 }
 
-// fetch runs one fetch request and hands its records to the handler. Records
-// are queued while the response is decoded and offered to the channel
-// without blocking; the blocking hand-off happens after the response is
-// fully read, so a slow handler never holds a connection mid-response (where
-// its read deadline runs).
-func (r *partitionReader) fetch(ctx context.Context, conn *kafka.Conn) error {
+// fetch runs one fetch request and hands its committed records to the
+// handler. Batches are offered to the channel without blocking as they
+// fill; the blocking hand-off happens after the whole response is decoded.
+func (r *partitionReader) fetch(ctx context.Context, fc *fetchConn) error {
 	cfg := &r.c.cfg
-	_ = conn.SetReadDeadline(time.Now().Add(cfg.MaxWait + cfg.DialTimeout))
-	b := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: cfg.MaxBytes, MaxWait: cfg.MaxWait})
-	hw := b.HighWaterMark()
-	if b.Err() == nil && hw == r.next {
-		// Nothing past our position: kafka-go reports an empty response
-		// as REQUEST_TIMED_OUT from ReadMessage, so do not read it.
-		err := b.Close()
-		if err == nil {
-			r.ok()
-			r.hw = hw
-			r.pm.lag.Set(0)
-		}
+	p, err := fc.fetch(r.next, cfg.MaxBytes, cfg.MaxWait, cfg.DialTimeout)
+	if err != nil {
 		return err
 	}
+	hw := p.highWater
 
 	var (
 		recs   []Record
 		nrecs  int
 		nbytes int
 	)
-	for {
-		msg, err := b.ReadMessage()
-		if err != nil {
-			break
-		}
-		if msg.Offset < r.next {
-			continue // never deliver an offset twice
-		}
+	next, err := committed(p, r.next, func(off int64, ts time.Time, key, value []byte) {
 		if recs == nil {
 			// Size the chunk like the previous fetch, so steady traffic
 			// fills it without regrowing; a response that already filled
@@ -170,10 +157,10 @@ func (r *partitionReader) fetch(ctx context.Context, conn *kafka.Conn) error {
 			}
 			recs = make([]Record, 0, n)
 		}
-		recs = append(recs, Record{Offset: msg.Offset, Key: msg.Key, Value: msg.Value, Time: msg.Time})
-		r.next = msg.Offset + 1
+		recs = append(recs, Record{Offset: off, Key: key, Value: value, Time: ts})
+		r.next = off + 1
 		nrecs++
-		nbytes += len(msg.Key) + len(msg.Value)
+		nbytes += len(key) + len(value)
 		boundary := !r.caughtUp && r.next >= r.end
 		if boundary {
 			r.setCaughtUp()
@@ -183,12 +170,11 @@ func (r *partitionReader) fetch(ctx context.Context, conn *kafka.Conn) error {
 			recs = nil
 			r.offer()
 		}
-	}
-	err := b.Close()
+	})
 	if err == nil {
-		// The batch may have skipped offsets (compaction, control
-		// records) past the last record it returned.
-		r.next = max(r.next, b.Offset())
+		// Offsets without a delivered record (compacted away, aborted,
+		// transaction markers) are skipped too.
+		r.next = max(r.next, next)
 	}
 	r.sizeHint = nrecs
 	r.pm.records.Add(float64(nrecs))

@@ -12,6 +12,7 @@ import (
 	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/internal/broker"
+	"github.com/marketfeed/marketfeed/internal/kafkatest"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/marketfeed/marketfeed/server"
 	"github.com/marketfeed/marketfeed/sim"
@@ -29,15 +30,36 @@ import (
 // reference machine. Run with -benchtime=1x (or 3x): one iteration
 // consumes 600,000 market events.
 func BenchmarkKafkaToBooks(b *testing.B) {
-	const events = 600_000
 	const partitions = 2
 	br, err := broker.Start(broker.Config{Topic: "marketdata", Partitions: partitions})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer br.Close()
+	benchKafkaToBooks(b, br.Addrs(), br.Topic())
+}
+
+// BenchmarkKafkaToBooksRealKafka is BenchmarkKafkaToBooks against the real
+// Apache Kafka cluster of MARKETFEED_KAFKA_BROKERS (scripts/kafka.sh start),
+// on a topic of its own with 2 partitions; it skips without one. The
+// broker runs in its own process on the same machine.
+func BenchmarkKafkaToBooksRealKafka(b *testing.B) {
+	brokers := kafkatest.Brokers(b)
+	topic := kafkatest.NewAdmin(b, brokers).CreateTopic(2, 1, nil)
+	benchKafkaToBooks(b, brokers, topic)
+}
+
+// benchKafkaToBooks populates topic with the synthetic market, then times
+// fresh servers consuming it (see BenchmarkKafkaToBooks).
+func benchKafkaToBooks(b *testing.B, brokers []string, topic string) {
+	const events = 600_000
+	// A Transport of its own: the default one caches metadata, which
+	// would not know a topic created since.
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
 	w := &kafka.Writer{
-		Addr: kafka.TCP(br.Addrs()...), Topic: "marketdata", Balancer: &kafka.Hash{},
+		Transport: tr,
+		Addr:      kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{},
 		BatchSize: 5000, BatchBytes: 16 << 20, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireOne,
 	}
 	defer w.Close()
@@ -85,7 +107,7 @@ func BenchmarkKafkaToBooks(b *testing.B) {
 	for range b.N {
 		srv, err := server.New(server.Config{
 			Listen: "127.0.0.1:0",
-			Feed:   feed.Config{Brokers: br.Addrs(), Topic: "marketdata", Start: feed.StartEarliest},
+			Feed:   feed.Config{Brokers: brokers, Topic: topic, Start: feed.StartEarliest},
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		})
 		if err != nil {
@@ -130,7 +152,7 @@ func allAt(srv *server.Server, symbols []string, seq map[string]uint64) bool {
 
 // checkFinalBooks subscribes to every symbol at depth 1000 and compares the
 // snapshot (checksum verified) with the replay.
-func checkFinalBooks(b *testing.B, url string, rep *replay, symbols []string) {
+func checkFinalBooks(b testing.TB, url string, rep *replay, symbols []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := client.Dial(ctx, url, client.Options{MaxMessageSize: 1 << 20})
