@@ -168,6 +168,8 @@ func runDemo(ctx context.Context, args []string) error {
 	symbols := fs.Int("symbols", 20, "number of symbols the synthetic exchange trades")
 	rate := fs.Float64("rate", 200, "exchange events per second")
 	partitions := fs.Int("partitions", 4, "partitions of the embedded topic")
+	retention := fs.Duration("retention", demo.DefaultRetention, "how long the embedded broker keeps a record")
+	retentionBytes := fs.Int64("retention-bytes", demo.DefaultRetentionBytes, "record bytes the embedded broker keeps per partition")
 	logLevel := fs.String("log-level", env("MARKETFEED_LOG_LEVEL", "warn"), "debug, info, warn or error (env MARKETFEED_LOG_LEVEL)")
 	keys := fs.String("keys", "", "API key file; empty: a temporary one with an anonymous plan and a printed demo key")
 	open := fs.Bool("open", false, "serve everyone everything, without API keys")
@@ -178,12 +180,14 @@ func runDemo(ctx context.Context, args []string) error {
 		return err
 	}
 	return demo.Run(ctx, demo.Config{
-		Listen:     *listen,
-		Symbols:    *symbols,
-		Rate:       *rate,
-		Partitions: *partitions,
-		Keys:       *keys,
-		Open:       *open,
+		Listen:         *listen,
+		Symbols:        *symbols,
+		Rate:           *rate,
+		Partitions:     *partitions,
+		Retention:      *retention,
+		RetentionBytes: *retentionBytes,
+		Keys:           *keys,
+		Open:           *open,
 		Server: func(c *server.Config) {
 			c.AnonymousPlan = *anonymous
 		},
