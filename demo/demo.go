@@ -213,6 +213,12 @@ Watch it live, in another terminal:
   %[6]s -raw trades.%[4]s
 
 Or speak the protocol yourself (schemas/websocket.md), e.g. send
-  {"op":"subscribe","channel":"book.%[4]s","depth":10}
-`, brokers[0], len(symbols), addr, first, second, watchCmd)
+  %[7]s
+`, brokers[0], len(symbols), addr, first, second, watchCmd, subscribeExample(first))
+}
+
+// subscribeExample is the subscribe command the demo prints for symbol:
+// one the anonymous plan allows.
+func subscribeExample(symbol string) string {
+	return `{"op":"subscribe","id":1,"channel":"book.` + symbol + `","depth":10,"interval":"100ms"}`
 }
