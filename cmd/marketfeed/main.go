@@ -159,7 +159,10 @@ func runSimulate(ctx context.Context, args []string) error {
 	defer w.Close()
 	fmt.Fprintf(os.Stderr, "publishing %d symbols at %.0f events/s to %s on %s\n", *symbols, *rate, *topic, *brokers)
 	return sim.New(sim.Config{Symbols: *symbols, Seed: *seed}).
-		Publish(ctx, w, sim.PublishConfig{Rate: *rate, SnapshotEvery: *snapshotEvery})
+		Publish(ctx, w, sim.PublishConfig{Rate: *rate, SnapshotEvery: *snapshotEvery,
+			OnError: func(err error, failures int, retryIn time.Duration) {
+				fmt.Fprintf(os.Stderr, "write failed (%d in a row), retrying in %v: %v\n", failures, retryIn, err)
+			}})
 }
 
 func runDemo(ctx context.Context, args []string) error {
