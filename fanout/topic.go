@@ -59,6 +59,7 @@ type Topic struct {
 	state    BookState
 	seq      uint64 // book sequence of the last applied event
 	ts       int64  // exchange time of the last applied event (µs)
+	known    bool   // the ticker reflects an event: a snapshot or a trade since the definition
 	chBook   string
 	chTicker string
 	chTrades string
@@ -97,6 +98,7 @@ func (t *Topic) publish() {
 func (t *Topic) Redefine(priceScale, sizeScale int, ticker *orderbook.Ticker) {
 	t.sc = scales{price: priceScale, size: sizeScale}
 	t.ticker = ticker
+	t.known = false
 	t.setNotServing(Waiting)
 }
 
@@ -133,7 +135,7 @@ func (t *Topic) Applied(seq uint64, ts int64) {
 // Reset announces that the book was replaced by a snapshot at seq: every
 // book subscriber receives a fresh snapshot of its view.
 func (t *Topic) Reset(seq uint64, ts int64) {
-	t.state, t.seq, t.ts = Live, seq, ts
+	t.state, t.seq, t.ts, t.known = Live, seq, ts, true
 	t.publish()
 	for iv := range numIntervals {
 		t.logs[iv].Reset()
@@ -175,7 +177,7 @@ func (t *Topic) setNotServing(s BookState) {
 
 // Trade reports a trade that the caller has already added to the ticker.
 func (t *Topic) Trade(id string, ts, price, size int64, side schemas.Side) {
-	t.ts = ts
+	t.ts, t.known = ts, true
 	e := tradeEntry{id: id, ts: ts, price: price, size: size, side: side}
 	if s := t.trades[Raw]; s != nil && s.subs.len() > 0 {
 		s.subs.send(encodeTrades(t.chTrades, []tradeEntry{e}, t.sc))
@@ -214,7 +216,9 @@ func (t *Topic) Flush(iv Interval) {
 	}
 	if s := t.tickers[iv]; s != nil && s.dirty {
 		s.dirty = false
-		s.subs.send(t.tickerFrame())
+		if f := t.tickerFrame(); f != nil {
+			s.subs.send(f)
+		}
 	}
 	if s := t.trades[iv]; s != nil && len(s.pending) > 0 {
 		s.subs.send(encodeTrades(t.chTrades, s.pending, t.sc))
@@ -260,7 +264,9 @@ func (t *Topic) checkBest() {
 
 func (t *Topic) tickerChanged() {
 	if s := t.tickers[Raw]; s != nil && s.subs.len() > 0 {
-		s.subs.send(t.tickerFrame())
+		if f := t.tickerFrame(); f != nil {
+			s.subs.send(f)
+		}
 	}
 	for iv := Every100ms; iv < numIntervals; iv++ {
 		if s := t.tickers[iv]; s != nil {
@@ -281,7 +287,12 @@ func (t *Topic) statusFrame() []byte {
 	return messageFrame(&schemas.ServerMessage{Type: schemas.TypeStatus, Channel: t.chBook, Status: t.state.String()})
 }
 
+// tickerFrame returns the ticker message, or nil while the ticker reflects
+// no event (it would carry no value and no meaningful ts).
 func (t *Topic) tickerFrame() []byte {
+	if !t.known {
+		return nil
+	}
 	st := t.ticker.Stats()
 	return encodeTicker(t.chTicker, t.ts, t.book, &st, t.sc)
 }

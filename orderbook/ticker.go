@@ -44,9 +44,12 @@ type Stats struct {
 	VWAP decimal.Decimal
 	// Change is Last-Open, exact at the price scale.
 	Change decimal.Decimal
-	// ChangePct is Change/Open×100 rounded half-even to 2 decimals; zero if
-	// Open is 0.
+	// ChangePct is Change/Open×100 rounded half-even to 2 decimals, when
+	// HasChangePct; zero otherwise.
 	ChangePct decimal.Decimal
+	// HasChangePct reports whether ChangePct is defined: there are trades
+	// in the window and Open is not 0.
+	HasChangePct bool
 }
 
 // Ticker maintains rolling 24 h statistics of one symbol's trades, driven
@@ -187,6 +190,7 @@ func (t *Ticker) Stats() Stats {
 	if s.Open != 0 {
 		num := new(big.Int).Mul(change, big.NewInt(10000))
 		s.ChangePct = decimal.NewFromBigInt(divRoundEven(num, big.NewInt(s.Open)), -2)
+		s.HasChangePct = true
 	}
 	return s
 }
