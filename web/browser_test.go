@@ -570,6 +570,14 @@ const moduleChecks = `(async (sym, key, symbols) => {
     feed._onMessage(JSON.stringify({type: "notice", code: "lifetime", message: "connection lifetime reached", close_in_ms: 30000}));
     check(notices === 1, "notice event");
     await until("reconnection after a notice", () => events.filter(e => e === "open").length > opens && snapshots >= 4 && book.synced);
+    // Unsubscribing and subscribing again at once, with other options:
+    // the new subscription starts with its own snapshot.
+    let again = null;
+    feed.unsubscribe("book." + sym);
+    feed.subscribe("book." + sym, {depth: 5, interval: "raw"}, (msg, bk) => { if (msg.type === "snapshot") again = bk; });
+    if (await until("a snapshot of the new subscription", () => again && again.synced)) {
+      check(again.bids().length <= 5 && again.asks().length <= 5 && again.bids().length > 0, "depth 5 view " + again.bids().length + "/" + again.asks().length);
+    }
   }
   feed.close();
   return fails;

@@ -296,7 +296,7 @@ export class MarketFeed {
   subscribe(channel, opts, handler) {
     const sub = { opts: opts || {}, handler, book: channel.startsWith("book.") ? new LocalBook(channel) : null };
     this._subs.set(channel, sub);
-    this._toUnsubscribe.delete(channel);
+    // After an unsubscribe not sent yet, both go out, in that order.
     if (this.state === "open") this._later(this._toSubscribe, channel);
     return sub.book;
   }
@@ -551,7 +551,12 @@ export class MarketFeed {
         if (msg.code === "rate_limited") {
           this._redo(msg.id);
         } else if (msg.code === "already_subscribed" && this._answered(this._pending, msg.id, msg.channel)) {
-          return; // a subscription sent again after a rate_limited error the server had in fact made
+          // The server has the subscription (sent again after a
+          // rate_limited error, or made twice): a book that has no
+          // snapshot yet asks for one.
+          const sub = this._subs.get(msg.channel);
+          if (sub && sub.book && !sub.book.synced) this._resync(msg.channel, sub);
+          return;
         } else if (msg.code === "not_subscribed" && this._answered(this._unsubs, msg.id, msg.channel)) {
           return;
         } else {
