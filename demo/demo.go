@@ -66,9 +66,11 @@ type Config struct {
 	Server func(*server.Config)
 	// Open serves every client everything, without API keys.
 	Open bool
-	// Keys is the API key file. Empty means a temporary file with an
-	// anonymous plan (depth up to 20, intervals of 100ms or slower) and
-	// one printed demo key with every right (raw, depth 1000).
+	// Keys is the API key file. Empty means a temporary file (see
+	// WriteKeyFile) with an anonymous plan that covers the browser page
+	// (depth up to 20, intervals of 100ms or slower, a ticker of every
+	// symbol and 10 more subscriptions, 20 commands per second) and one
+	// printed demo key with every right (raw, depth 1000).
 	Keys string
 }
 
