@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,13 +10,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gobwas/ws"
 	"github.com/marketfeed/marketfeed/internal/broker"
+	"github.com/marketfeed/marketfeed/internal/syncbuf"
 	"github.com/marketfeed/marketfeed/sim"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -76,7 +75,7 @@ func TestSIGTERMClosesClientsWith1001(t *testing.T) {
 	addr := freeAddr(t)
 	cmd := exec.Command(bin, "serve", "-listen", addr, "-kafka.brokers", b.Addrs()[0], "-kafka.start", "earliest",
 		"-shutdown_timeout", "5s", "-log.level", "info")
-	stderr := &lockedBuffer{}
+	stderr := &syncbuf.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -185,7 +184,7 @@ func TestSimulateRetriesWriteErrors(t *testing.T) {
 	}
 	defer b.Close()
 	cmd := exec.Command(bin, "simulate", "-brokers", b.Addrs()[0], "-topic", b.Topic(), "-symbols", "3", "-rate", "100")
-	stderr := &lockedBuffer{}
+	stderr := &syncbuf.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -231,22 +230,4 @@ func TestSimulateRetriesWriteErrors(t *testing.T) {
 	if !strings.Contains(stderr.String(), "retrying in") {
 		t.Errorf("no retry reported on stderr:\n%s", stderr.String())
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
