@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -75,8 +76,8 @@ func TestSIGTERMClosesClientsWith1001(t *testing.T) {
 	addr := freeAddr(t)
 	cmd := exec.Command(bin, "serve", "-listen", addr, "-kafka.brokers", b.Addrs()[0], "-kafka.start", "earliest",
 		"-shutdown_timeout", "5s", "-log.level", "info")
-	stderr := &syncbuf.Buffer{}
-	cmd.Stderr = stderr
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
