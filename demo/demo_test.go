@@ -16,6 +16,7 @@ import (
 	"github.com/marketfeed/marketfeed/client"
 	"github.com/marketfeed/marketfeed/internal/syncbuf"
 	"github.com/marketfeed/marketfeed/schemas"
+	"github.com/segmentio/kafka-go"
 )
 
 // startDemo runs the demo on a free port until the test ends and returns
@@ -173,4 +174,47 @@ func listSymbols(t *testing.T, url string) []string {
 		out = append(out, s.Symbol)
 	}
 	return out
+}
+
+// TestDemoRetention: the demo's broker deletes the oldest records beyond
+// its retention, so a long-running demo holds a bounded amount: with a
+// 64 KiB bound per partition every partition's first offset moves on, and
+// the server keeps serving.
+func TestDemoRetention(t *testing.T) {
+	text := startDemo(t, Config{Rate: 1000, RetentionBytes: 64 << 10})
+	addr := regexp.MustCompile(`embedded Kafka broker \((\S+)\)`).FindStringSubmatch(text)
+	if addr == nil {
+		t.Fatalf("no broker address printed:\n%s", text)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for p := range 4 {
+		conn, err := kafka.DialLeader(ctx, "tcp", addr[1], "marketdata", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			first, last, err := conn.ReadOffsets()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first > 0 {
+				t.Logf("partition %d keeps offsets %d..%d", p, first, last-1)
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("partition %d still keeps every record (%d..%d)", p, first, last-1)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		conn.Close()
+	}
+	res, err := http.Get(regexp.MustCompile(`Readiness +(http://\S+)`).FindStringSubmatch(text)[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("readyz %d after the broker deleted records", res.StatusCode)
+	}
 }
