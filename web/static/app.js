@@ -156,7 +156,8 @@ function renderHeader() {
   const t = tickers.get(selected) || {};
   $("hdr-last").textContent = t.last || "—";
   $("hdr-last").className = "big num " + signClass(t.change);
-  $("hdr-change").textContent = t.change ? `${signed(t.change)} (${signed(t.change_pct)}%)` : "—";
+  // change_pct is absent when the window opened at price 0.
+  $("hdr-change").textContent = t.change ? signed(t.change) + (t.change_pct ? ` (${signed(t.change_pct)}%)` : "") : "—";
   $("hdr-change").className = "num " + signClass(t.change);
   $("hdr-high").textContent = t.high || "—";
   $("hdr-low").textContent = t.low || "—";
