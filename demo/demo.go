@@ -22,6 +22,17 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
+// Defaults of the embedded broker's retention, applied to zero Config
+// fields: the demo keeps at most DefaultRetentionBytes of records per
+// partition, for at most DefaultRetention, so it runs for days in bounded
+// memory.
+const (
+	// DefaultRetention is the default Config.Retention.
+	DefaultRetention = 10 * time.Minute
+	// DefaultRetentionBytes is the default Config.RetentionBytes.
+	DefaultRetentionBytes = 8 << 20
+)
+
 // Config configures the demo.
 type Config struct {
 	// Listen is the server's HTTP address. Empty means "127.0.0.1:8080".
@@ -38,6 +49,12 @@ type Config struct {
 	SnapshotEvery time.Duration
 	// Seed makes the market reproducible. Zero means 1.
 	Seed int64
+	// Retention is how long the embedded broker keeps a record (by record
+	// time). Zero means DefaultRetention (10m).
+	Retention time.Duration
+	// RetentionBytes bounds the record bytes the embedded broker keeps per
+	// partition. Zero means DefaultRetentionBytes (8 MiB).
+	RetentionBytes int64
 	// Out receives the instructions printed once serving. Nil means
 	// io.Discard.
 	Out io.Writer
@@ -49,9 +66,11 @@ type Config struct {
 	Server func(*server.Config)
 	// Open serves every client everything, without API keys.
 	Open bool
-	// Keys is the API key file. Empty means a temporary file with an
-	// anonymous plan (depth up to 20, intervals of 100ms or slower) and
-	// one printed demo key with every right (raw, depth 1000).
+	// Keys is the API key file. Empty means a temporary file (see
+	// WriteKeyFile) with an anonymous plan that covers the browser page
+	// (depth up to 20, intervals of 100ms or slower, a ticker of every
+	// symbol and 10 more subscriptions, 20 commands per second) and one
+	// printed demo key with every right (raw, depth 1000).
 	Keys string
 }
 
@@ -77,6 +96,12 @@ func (c Config) withDefaults() Config {
 	if c.Seed == 0 {
 		c.Seed = 1
 	}
+	if c.Retention == 0 {
+		c.Retention = DefaultRetention
+	}
+	if c.RetentionBytes == 0 {
+		c.RetentionBytes = DefaultRetentionBytes
+	}
 	if c.Out == nil {
 		c.Out = io.Discard
 	}
@@ -90,7 +115,8 @@ func (c Config) withDefaults() Config {
 // next, and serves until ctx ends.
 func Run(ctx context.Context, cfg Config) error {
 	cfg = cfg.withDefaults()
-	b, err := broker.Start(broker.Config{Topic: cfg.Topic, Partitions: cfg.Partitions})
+	b, err := broker.Start(broker.Config{Topic: cfg.Topic, Partitions: cfg.Partitions,
+		Retention: cfg.Retention, RetentionBytes: cfg.RetentionBytes})
 	if err != nil {
 		return fmt.Errorf("demo: start embedded broker: %w", err)
 	}
@@ -189,6 +215,12 @@ Watch it live, in another terminal:
   %[6]s -raw trades.%[4]s
 
 Or speak the protocol yourself (schemas/websocket.md), e.g. send
-  {"op":"subscribe","channel":"book.%[4]s","depth":10}
-`, brokers[0], len(symbols), addr, first, second, watchCmd)
+  %[7]s
+`, brokers[0], len(symbols), addr, first, second, watchCmd, subscribeExample(first))
+}
+
+// subscribeExample is the subscribe command the demo prints for symbol:
+// one the anonymous plan allows.
+func subscribeExample(symbol string) string {
+	return `{"op":"subscribe","id":1,"channel":"book.` + symbol + `","depth":10,"interval":"100ms"}`
 }

@@ -9,17 +9,27 @@ import (
 	"github.com/marketfeed/marketfeed/auth"
 )
 
-// Demo plans: anonymous clients get a taste, the printed demo key the lot.
-var (
-	anonymousPlan = &auth.Plan{Symbols: []string{"*"}, MaxDepth: 20, MinInterval: "100ms",
-		MaxSubscriptions: 20, MessagesPerSecond: 20}
-	demoPlan = &auth.Plan{Symbols: []string{"*"}, MaxDepth: 1000, MinInterval: "raw",
-		MaxConnections: 10, MaxSubscriptions: 100, MessagesPerSecond: 50}
-)
+// Demo plans: anonymous clients get what the browser page needs (every
+// ticker, one book and its trades, at 100ms or slower), the printed demo
+// key the lot.
+var demoPlan = &auth.Plan{Symbols: []string{"*"}, MaxDepth: 1000, MinInterval: "raw",
+	MaxConnections: 10, MaxSubscriptions: 100, MessagesPerSecond: 50}
 
-// writeKeyFile writes the demo's key file into dir: an anonymous plan and
-// one key, "demo", on the demo plan. It returns the file and the key.
-func writeKeyFile(dir string) (path, secret string, err error) {
+// anonymousExtra is how many subscriptions the anonymous plan allows beyond
+// one ticker per symbol: the page's book and trades, and some to spare.
+const anonymousExtra = 10
+
+// anonymousPlan returns the plan of clients without a key for a demo of
+// the given number of symbols.
+func anonymousPlan(symbols int) *auth.Plan {
+	return &auth.Plan{Symbols: []string{"*"}, MaxDepth: 20, MinInterval: "100ms",
+		MaxSubscriptions: symbols + anonymousExtra, MessagesPerSecond: 20}
+}
+
+// WriteKeyFile writes the key file of a demo of the given number of
+// symbols into dir: an anonymous plan covering the browser page and one
+// key, "demo", with every right. It returns the file and the key.
+func WriteKeyFile(dir string, symbols int) (path, secret string, err error) {
 	secret, err = auth.NewSecret()
 	if err != nil {
 		return "", "", err
@@ -27,7 +37,7 @@ func writeKeyFile(dir string) (path, secret string, err error) {
 	path = filepath.Join(dir, "keys.json")
 	f := &auth.File{
 		Anonymous: "anonymous",
-		Plans:     map[string]*auth.Plan{"anonymous": anonymousPlan, "demo": demoPlan},
+		Plans:     map[string]*auth.Plan{"anonymous": anonymousPlan(symbols), "demo": demoPlan},
 		Keys:      []*auth.KeyEntry{{ID: "demo", Hash: auth.HashSecret(secret), Plan: "demo"}},
 	}
 	return path, secret, auth.WriteFile(path, f)
@@ -43,7 +53,7 @@ func keyFile(cfg Config) (path, secret string, cleanup func(), err error) {
 	if err != nil {
 		return "", "", nil, err
 	}
-	path, secret, err = writeKeyFile(dir)
+	path, secret, err = WriteKeyFile(dir, cfg.Symbols)
 	if err != nil {
 		os.RemoveAll(dir)
 		return "", "", nil, err
@@ -64,10 +74,10 @@ func printKeys(out io.Writer, path, secret, watchCmd string, symbols []string) {
 	default:
 		fmt.Fprintf(out, `
 API keys in %s. Clients without a key get the anonymous
-plan (depth up to 20, intervals 100ms and 1s); the demo key has every right
-(raw, depth 1000):
+plan (depth up to 20, intervals 100ms and 1s, a ticker of every symbol and
+%d more subscriptions); the demo key has every right (raw, depth 1000):
   %s
-  %[3]s -api-key %[2]s -interval raw -depth 50 book.%[4]s
-`, path, secret, watchCmd, sym)
+  %[4]s -api-key %[3]s -interval raw -depth 50 book.%[5]s
+`, path, anonymousExtra, secret, watchCmd, sym)
 	}
 }

@@ -11,7 +11,7 @@ import (
 // TestDemoKeyFile checks the demo's key file: clients without a key get
 // the narrow anonymous plan, the printed key everything.
 func TestDemoKeyFile(t *testing.T) {
-	path, secret, err := writeKeyFile(t.TempDir())
+	path, secret, err := WriteKeyFile(t.TempDir(), 20)
 	if err != nil {
 		t.Fatal(err)
 	}

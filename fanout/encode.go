@@ -157,7 +157,9 @@ func encodeTicker(channel string, ts int64, book *orderbook.Book, st *orderbook.
 		b = dec(b, "quote_volume", st.QuoteVolume.StringFixed(int32(sc.price+sc.size)))
 		b = dec(b, "vwap", st.VWAP.StringFixed(int32(sc.price)))
 		b = dec(b, "change", st.Change.StringFixed(int32(sc.price)))
-		b = dec(b, "change_pct", st.ChangePct.StringFixed(2))
+		if st.HasChangePct {
+			b = dec(b, "change_pct", st.ChangePct.StringFixed(2))
+		}
 		b = append(b, `,"count":`...)
 		b = strconv.AppendInt(b, st.Count, 10)
 	}

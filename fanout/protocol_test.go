@@ -1,6 +1,7 @@
 package fanout_test
 
 import (
+	"bytes"
 	"fmt"
 	"reflect"
 	"strings"
@@ -313,5 +314,54 @@ func TestThrottledBookNetChanges(t *testing.T) {
 	}
 	if len(u.Bids) != 0 || !reflect.DeepEqual(u.Asks, [][2]string{{"101.00", "50.000"}}) {
 		t.Fatalf("net change %+v", u)
+	}
+}
+
+// TestTickerUnknownValues: websocket.md 5.8 leaves a value out when it is
+// unknown. Before the symbol has a snapshot or a trade, a ticker subscriber
+// gets no ticker at all (it would say nothing, with a ts of no event); with
+// a trade at price 0 opening the window, change is sent and change_pct,
+// 100 × change / open, is left out, at every interval.
+func TestTickerUnknownValues(t *testing.T) {
+	s := startServer(t, fanout.Config{})
+	s.feed(instrument("ZRO-USD", 2, 0))
+	s.sync(t)
+	var cs []*wsClient
+	for _, iv := range []string{"raw", "100ms", "1s"} {
+		c := dial(t, s.url)
+		c.sendText(`{"op":"subscribe","id":1,"channel":"ticker.ZRO-USD","interval":"` + iv + `"}`)
+		cs = append(cs, c)
+	}
+	time.Sleep(1200 * time.Millisecond) // past every interval's flush
+	for _, c := range cs {
+		c.sendText(`{"op":"ping","id":4}`)
+		for {
+			m, raw, err := c.read(5 * time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Type == schemas.TypePong {
+				break
+			}
+			if m.Type != schemas.TypeSubscribed {
+				t.Fatalf("before any snapshot or trade: %s", raw)
+			}
+		}
+	}
+	s.feed(trade("ZRO-USD", "t1", "0.00", "3", "buy"), trade("ZRO-USD", "t2", "0.05", "1", "sell"))
+	for _, c := range cs {
+		for {
+			m, raw, err := c.read(5 * time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Type != schemas.TypeTicker || m.Count != 2 {
+				continue
+			}
+			if m.TS != 1767225600000003 || m.Open != "0.00" || m.Change != "0.05" || bytes.Contains(raw, []byte("change_pct")) {
+				t.Fatalf("ticker at open 0: %s", raw)
+			}
+			break
+		}
 	}
 }

@@ -64,7 +64,9 @@ func (t *Topic) subscribe(c *Conn, s *subscription, id int64) {
 			ts = &tickerStream{}
 			t.tickers[s.interval] = ts
 		}
-		c.sendData(t.tickerFrame())
+		if f := t.tickerFrame(); f != nil {
+			c.sendData(f)
+		}
 		ts.subs.add(c)
 	case schemas.ChannelTrades:
 		tr := t.trades[s.interval]

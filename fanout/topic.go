@@ -77,6 +77,7 @@ type Topic struct {
 	epoch    uint64 // publisher epoch of seq
 	bookTS   int64  // exchange time of event seq (µs): book messages carry it
 	ts       int64  // exchange time of the last event of any kind (µs): tickers carry it
+	known    bool   // the ticker reflects an event: a snapshot or a trade since the definition
 	chBook   string
 	chTicker string
 	chTrades string
@@ -129,6 +130,7 @@ func (t *Topic) publish() {
 func (t *Topic) Redefine(priceScale, sizeScale int, ticker *orderbook.Ticker) {
 	t.sc = scales{price: priceScale, size: sizeScale}
 	t.ticker = ticker
+	t.known = false
 	t.setNotServing(Waiting, "")
 }
 
@@ -181,7 +183,7 @@ func (t *Topic) Reset(seq uint64, ts int64) { t.ResetEpoch(t.epoch, seq, ts) }
 func (t *Topic) ResetEpoch(epoch, seq uint64, ts int64) {
 	served := t.state == Live
 	t.state, t.reason, t.epoch, t.seq, t.bookTS = Live, "", epoch, seq, ts
-	t.ts = max(t.ts, ts)
+	t.ts, t.known = max(t.ts, ts), true
 	t.publish()
 	for iv := range numIntervals {
 		t.logs[iv].Reset()
@@ -227,7 +229,7 @@ func (t *Topic) setNotServing(s BookState, reason string) {
 
 // Trade reports a trade that the caller has already added to the ticker.
 func (t *Topic) Trade(id string, ts, price, size int64, side schemas.Side) {
-	t.ts = max(t.ts, ts)
+	t.ts, t.known = max(t.ts, ts), true
 	e := tradeEntry{id: id, ts: ts, price: price, size: size, side: side}
 	if s := t.trades[Raw]; s != nil && s.subs.len() > 0 {
 		s.subs.send(encodeTrades(t.chTrades, []tradeEntry{e}, t.sc))
@@ -266,7 +268,9 @@ func (t *Topic) Flush(iv Interval) {
 	}
 	if s := t.tickers[iv]; s != nil && s.dirty {
 		s.dirty = false
-		s.subs.send(t.tickerFrame())
+		if f := t.tickerFrame(); f != nil {
+			s.subs.send(f)
+		}
 	}
 	if s := t.trades[iv]; s != nil && len(s.pending) > 0 {
 		s.subs.send(encodeTrades(t.chTrades, s.pending, t.sc))
@@ -313,7 +317,9 @@ func (t *Topic) checkBest(force bool) {
 
 func (t *Topic) tickerChanged() {
 	if s := t.tickers[Raw]; s != nil && s.subs.len() > 0 {
-		s.subs.send(t.tickerFrame())
+		if f := t.tickerFrame(); f != nil {
+			s.subs.send(f)
+		}
 	}
 	for iv := Every100ms; iv < numIntervals; iv++ {
 		if s := t.tickers[iv]; s != nil {
@@ -338,7 +344,12 @@ func (t *Topic) statusFrame() []byte {
 	return messageFrame(&m)
 }
 
+// tickerFrame returns the ticker message, or nil while the ticker reflects
+// no event (it would carry no value and no meaningful ts).
 func (t *Topic) tickerFrame() []byte {
+	if !t.known {
+		return nil
+	}
 	st := t.ticker.Stats()
 	if t.state != Live {
 		return encodeTicker(t.chTicker, t.ts, nil, &st, t.sc, t.state.String(), t.reason)

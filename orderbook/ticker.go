@@ -44,8 +44,8 @@ type Stats struct {
 	VWAP decimal.Decimal
 	// Change is Last-Open, exact at the price scale.
 	Change decimal.Decimal
-	// ChangePct is Change/Open×100 rounded half-even to 2 decimals; zero if
-	// Open is 0.
+	// ChangePct is Change/Open×100 rounded half-even to 2 decimals, when
+	// HasChangePct; zero otherwise.
 	ChangePct decimal.Decimal
 	// HasWindow reports whether any event time was seen (Add or Advance);
 	// WindowStart is then the event time (µs) from which the statistics
@@ -54,6 +54,9 @@ type Stats struct {
 	// example by a server that started reading its input there).
 	HasWindow   bool
 	WindowStart int64
+	// HasChangePct reports whether ChangePct is defined: there are trades
+	// in the window and Open is not 0.
+	HasChangePct bool
 }
 
 // Ticker maintains rolling 24 h statistics of one symbol's trades, driven
@@ -202,6 +205,7 @@ func (t *Ticker) Stats() Stats {
 	if s.Open != 0 {
 		num := new(big.Int).Mul(change, big.NewInt(10000))
 		s.ChangePct = decimal.NewFromBigInt(divRoundEven(num, big.NewInt(s.Open)), -2)
+		s.HasChangePct = true
 	}
 	return s
 }

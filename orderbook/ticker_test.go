@@ -26,6 +26,9 @@ func compareStats(got Stats, want reference.RefStats) error {
 		return fmt.Errorf("count/open/high/low: got %d %d %d %d, want %d %d %d %d",
 			got.Count, got.Open, got.High, got.Low, want.Count, want.Open, want.High, want.Low)
 	}
+	if def := want.Count > 0 && want.Open != 0; got.HasChangePct != def {
+		return fmt.Errorf("HasChangePct %v with count %d and open %d", got.HasChangePct, want.Count, want.Open)
+	}
 	for _, f := range []struct {
 		name      string
 		got, want decimal.Decimal
@@ -226,8 +229,18 @@ func TestTickerZeroOpen(t *testing.T) {
 	tk.Add(Trade{TS: 1, Price: 0, Size: 1})
 	tk.Add(Trade{TS: 2, Price: 5, Size: 1})
 	s := tk.Stats()
-	if !s.ChangePct.IsZero() || s.Change.StringFixed(2) != "0.05" {
-		t.Fatalf("zero open: ChangePct %s Change %s", s.ChangePct, s.Change)
+	if s.HasChangePct || !s.ChangePct.IsZero() || s.Change.StringFixed(2) != "0.05" {
+		t.Fatalf("zero open: ChangePct %s (defined %v) Change %s", s.ChangePct, s.HasChangePct, s.Change)
+	}
+	tk.Add(Trade{TS: 0, Price: 0, Size: 1}) // an older trade, at price 0 too
+	if s := tk.Stats(); s.HasChangePct || s.Open != 0 {
+		t.Fatalf("open %d: ChangePct defined", s.Open)
+	}
+	tk = NewTicker(2, 0)
+	tk.Add(Trade{TS: 1, Price: -200, Size: 1})
+	tk.Add(Trade{TS: 2, Price: -100, Size: 1})
+	if s := tk.Stats(); !s.HasChangePct || s.ChangePct.StringFixed(2) != "-50.00" {
+		t.Fatalf("negative open: ChangePct %s (defined %v)", s.ChangePct, s.HasChangePct)
 	}
 }
 

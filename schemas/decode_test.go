@@ -122,7 +122,9 @@ func TestDecodeRecordErrors(t *testing.T) {
 		{`{"type":"instrument","symbol":"A","ts":1,"price_scale":1,"size_scale":1,"status":"open"}`, ReasonInvalidField, "status"},
 		{`{` + snap + `,"asks":[]}`, ReasonMissingField, "bids"},
 		{`{` + snap + `,"bids":[["1","1"]],"asks":[["2","1"],["3"]]}`, ReasonInvalidField, "asks"},
-		{`{` + snap + `,"bids":[["1","1"],["1.000","2"]],"asks":[]}`, ReasonInvalidField, "bids"},
+		// A repeated price is left to the consumer (duplicate_level); the
+		// level after it is still checked.
+		{`{` + snap + `,"bids":[["1","1"],["1.000","2"],["1.5","-1"]],"asks":[]}`, ReasonNegativeSize, "bids"},
 		{`{` + snap + `,"bids":[["1","1"],["+2","2"]],"asks":[]}`, ReasonBadDecimal, "bids"},
 		{`{` + snap + `,"bids":null,"asks":[]}`, ReasonInvalidField, "bids"},
 		{`{"type":"delta","symbol":"A","ts":1,"bids":[["1","1"]]}`, ReasonMissingField, "seq"},
@@ -228,5 +230,19 @@ func TestStringers(t *testing.T) {
 		if tt.got != tt.want {
 			t.Errorf("String() = %q, want %q", tt.got, tt.want)
 		}
+	}
+}
+
+// TestDecodeLeavesDuplicatePrices: a snapshot side repeating a price
+// decodes, levels as sent; the consumer, which knows the instrument's
+// scale, rejects it as duplicate_level (kafka.md section 5).
+func TestDecodeLeavesDuplicatePrices(t *testing.T) {
+	var r Record
+	in := `{"type":"snapshot","symbol":"A","ts":1,"seq":1,"bids":[],"asks":[["64123.20","1"],["64123.2","2"]]}`
+	if err := DecodeRecord([]byte(in), &r); err != nil {
+		t.Fatalf("DecodeRecord = %v", err)
+	}
+	if len(r.Asks) != 2 || string(r.Asks[0].Price) != "64123.20" || string(r.Asks[1].Price) != "64123.2" {
+		t.Fatalf("asks %+v", r.Asks)
 	}
 }

@@ -17,8 +17,10 @@ const (
 	ReasonMissingField Reason = "missing_field"
 	// ReasonInvalidField: wrong JSON type, bad symbol, scale out of 0..18,
 	// bad side/status, empty delta, zero size in a snapshot level or a
-	// trade, duplicate price in a snapshot side, tick/lot size not > 0 or
-	// not expressible at its scale, trade_id or base/quote too long.
+	// trade, tick/lot size not > 0 or not expressible at its scale,
+	// trade_id or base/quote too long. (Two levels of a snapshot side at
+	// one price are rejected by the consumer, as duplicate_level, once the
+	// prices are integers at the instrument's scale.)
 	ReasonInvalidField Reason = "invalid_field"
 	// ReasonBadDecimal: a decimal string is not -?[0-9]+(\.[0-9]+)?.
 	ReasonBadDecimal Reason = "bad_decimal"

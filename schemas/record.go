@@ -97,8 +97,7 @@ type Record struct {
 	// Side is the trade's aggressor side.
 	Side Side
 
-	scratch []byte  // unescaped strings
-	dupTab  []int32 // open-addressing table for the duplicate price check
+	scratch []byte // unescaped strings
 }
 
 // Reset clears r, keeping the capacity of its level slices and buffers.
@@ -107,7 +106,6 @@ func (r *Record) Reset() {
 		Bids:    r.Bids[:0],
 		Asks:    r.Asks[:0],
 		scratch: r.scratch[:0],
-		dupTab:  r.dupTab[:0],
 	}
 }
 

@@ -165,16 +165,8 @@ func (d *refDecoder) levels(name string, required, snapshot bool) ([][2]string, 
 		}
 		out = append(out, [2]string{price, size})
 	}
-	if snapshot {
-		seen := map[string]bool{}
-		for _, lv := range out {
-			k := refRat(lv[0]).RatString()
-			if seen[k] {
-				return nil, fail(ReasonInvalidField, name)
-			}
-			seen[k] = true
-		}
-	}
+	// A price repeated within a snapshot side is the consumer's
+	// duplicate_level (kafka.md section 5), not a decoding error.
 	return out, nil
 }
 

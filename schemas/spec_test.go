@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -302,5 +303,65 @@ func TestSpecTables(t *testing.T) {
 	want := slices.Sorted(slices.Values(codes))
 	if !slices.Equal(got, want) {
 		t.Errorf("server schema error codes %v, Go codes %v", got, want)
+	}
+}
+
+// TestServerSchemaFields checks that every property of every server
+// message in the JSON Schema is a field the server sends (a JSON field of
+// ServerMessage) and is described in websocket.md in the section of that
+// message; id and channel, common to many messages, are described in
+// section 5 itself.
+func TestServerSchemaFields(t *testing.T) {
+	var schema struct {
+		Defs map[string]struct {
+			Properties map[string]struct {
+				Const any `json:"const"`
+			} `json:"properties"`
+		} `json:"$defs"`
+	}
+	raw, err := JSONSchemas.ReadFile(ServerMessageSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &schema); err != nil {
+		t.Fatal(err)
+	}
+	fields := map[string]bool{}
+	rt := reflect.TypeFor[ServerMessage]()
+	for i := range rt.NumField() {
+		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+		fields[name] = true
+	}
+	md, err := os.ReadFile("websocket.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sections := strings.Split(string(md), "\n### ")
+	messages := 0
+	for def, d := range schema.Defs {
+		typ, _ := d.Properties["type"].Const.(string)
+		if typ == "" {
+			continue // not a message
+		}
+		messages++
+		section := string(md)
+		for _, s := range sections {
+			if head, _, _ := strings.Cut(s, "\n"); strings.Contains(head, "`"+typ+"`") {
+				section = s
+				break
+			}
+		}
+		for p := range d.Properties {
+			if !fields[p] {
+				t.Errorf("$defs.%s: property %q is no field of a server message", def, p)
+				continue
+			}
+			if p != "type" && p != "id" && p != "channel" && !strings.Contains(section, "`"+p+"`") {
+				t.Errorf("$defs.%s: property %q is not described in websocket.md's section of %s", def, p, typ)
+			}
+		}
+	}
+	if messages < 10 {
+		t.Fatalf("only %d message definitions found", messages)
 	}
 }

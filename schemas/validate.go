@@ -244,13 +244,6 @@ func (d *decoder) finishBook(full bool) *DecodeError {
 		if e := d.check(f, full); e != nil {
 			return e
 		}
-		if !full {
-			continue
-		}
-		if dup := firstDuplicate(levels, &r.dupTab); dup >= 0 {
-			return errFor(f, fieldErr{reason: ReasonInvalidField, msg: "duplicate price",
-				val: levels[dup].Price, level: dup})
-		}
 	}
 	if !full && len(r.Bids) == 0 && len(r.Asks) == 0 {
 		return d.invalid(fBids, "a delta must change at least one level (bids and asks both empty)", nil)

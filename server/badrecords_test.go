@@ -83,6 +83,13 @@ func TestBadRecordsAreCountedAndSkipped(t *testing.T) {
 		{"unknown_symbol", func() sim.Message {
 			return sim.Message{Key: []byte("NOPE-USD"), Time: now, Value: []byte(fmt.Sprintf(`{"type":"delta","symbol":"NOPE-USD","ts":%d,"seq":1,"bids":[["1.00","1"]],"asks":[]}`, ts))}
 		}},
+		{"duplicate_level", func() sim.Message {
+			// The top bid twice, the second time with a zero beyond the
+			// instrument's scale: the same price.
+			top := rep.views[sym][rep.seq[sym]].bids[0]
+			return bad(fmt.Sprintf(`{"type":"snapshot","symbol":%q,"ts":%d,"seq":%d,"bids":[[%q,%q],[%q,%q]],"asks":[]}`,
+				sym, ts, rep.seq[sym], top[0], top[1], top[0]+"0", top[1]))
+		}},
 		{"key_mismatch", func() sim.Message {
 			return sim.Message{Key: []byte(symbols[1]), Time: now, Value: []byte(fmt.Sprintf(`{"type":"trade","symbol":%q,"ts":%d,"trade_id":"x","price":"1","size":"1","side":"buy"}`, sym, ts))}
 		}},

@@ -455,7 +455,9 @@ func checkTicker(t *testing.T, rep *replay, sym string, got *schemas.ServerMessa
 		want.QuoteVolume = st.QuoteVolume.StringFixed(int32(sc[0] + sc[1]))
 		want.VWAP = st.VWAP.StringFixed(int32(sc[0]))
 		want.Change = st.Change.StringFixed(int32(sc[0]))
-		want.ChangePct = st.ChangePct.StringFixed(2)
+		if st.Open != 0 { // 100 × change / open is undefined at open 0
+			want.ChangePct = st.ChangePct.StringFixed(2)
+		}
 		want.Count = st.Count
 	}
 	// The statistics cover the window from the first record read.

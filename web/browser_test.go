@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +25,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/marketfeed/marketfeed/client"
+	"github.com/marketfeed/marketfeed/demo"
 	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/internal/broker"
@@ -44,13 +47,14 @@ func chromium() (string, bool) {
 	return "", false
 }
 
-// market is a broker, a server and a synthetic exchange publishing into it
-// until paused.
+// market is a broker, a server with the demo's API keys and a synthetic
+// exchange of the demo's 20 symbols publishing into it until paused.
 type market struct {
 	srv     *server.Server
 	ex      *sim.Exchange
 	w       *kafka.Writer
 	symbols []string
+	key     string // the demo key; clients without a key get the demo's anonymous plan
 
 	stop chan struct{}
 	done chan struct{}
@@ -64,10 +68,17 @@ func startMarket(t *testing.T) *market {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
+	const symbols = 20
+	keys, key, err := demo.WriteKeyFile(t.TempDir(), symbols)
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv, err := server.New(server.Config{
-		Listen: "127.0.0.1:0",
-		Feed:   feed.Config{Brokers: b.Addrs(), Topic: "marketdata", Start: feed.StartEarliest},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Listen:  "127.0.0.1:0",
+		Feed:    feed.Config{Brokers: b.Addrs(), Topic: "marketdata", Start: feed.StartEarliest},
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Keys:    keys,
+		Origins: []string{"*"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +97,7 @@ func startMarket(t *testing.T) *market {
 		BatchTimeout: 2 * time.Millisecond, RequiredAcks: kafka.RequireOne,
 	}
 	t.Cleanup(func() { w.Close() })
-	m := &market{srv: srv, ex: sim.New(sim.Config{Symbols: 8, Seed: 3}), w: w}
+	m := &market{srv: srv, ex: sim.New(sim.Config{Symbols: symbols, Seed: 3}), w: w, key: key}
 	m.symbols = m.ex.Symbols()
 	if err := m.produce(m.ex.Snapshots(time.Now(), nil)); err != nil {
 		t.Fatal(err)
@@ -224,12 +235,14 @@ const readPage = `(() => {
 })()`
 
 // TestBrowserPage opens the page in headless Chromium against a real
-// server and a live synthetic market: the page connects, its ladder and
-// board update over time, marketfeed.js passes its checks in the page, the
-// API key field reconnects with the key in the WebSocket URL, and once the
-// market pauses the ladder's best bid and ask are those of the server's
-// book at the same seq. A screenshot is saved to a temporary directory, or
-// to $MARKETFEED_SCREENSHOT.
+// server with the demo's API keys and a live synthetic market of the demo's
+// 20 symbols, first as an anonymous visitor, then with the demo key: each
+// time the page connects, its ladder, trades tape and ticker board fill in
+// and update, and it gets no error; marketfeed.js passes its checks in the
+// page; the API key field reconnects with the key in the WebSocket URL; and
+// once the market pauses the ladder's best bid and ask are those of the
+// server's book at the same seq. A screenshot of the anonymous page is saved
+// to a temporary directory, or to $MARKETFEED_SCREENSHOT.
 func TestBrowserPage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
@@ -274,28 +287,46 @@ func TestBrowserPage(t *testing.T) {
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancelAlloc()
-	var consoleMu sync.Mutex
-	var console []string
+	var logMu sync.Mutex
+	var console []string  // the browser's log
+	var pageErrs []string // errors the page's feed reported (console warnings)
 	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithLogf(func(f string, a ...any) {
-		consoleMu.Lock()
+		logMu.Lock()
 		console = append(console, fmt.Sprintf(f, a...))
-		consoleMu.Unlock()
+		logMu.Unlock()
 	}))
 	defer cancelBrowser()
-	ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
+	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
 	defer cancel()
 	var wsMu sync.Mutex
 	var wsURLs []string // WebSocket connections the page opened
 	chromedp.ListenTarget(ctx, func(ev any) {
-		if e, ok := ev.(*network.EventWebSocketCreated); ok {
+		switch e := ev.(type) {
+		case *network.EventWebSocketCreated:
 			wsMu.Lock()
 			wsURLs = append(wsURLs, e.URL)
 			wsMu.Unlock()
+		case *runtime.EventConsoleAPICalled:
+			if e.Type != runtime.APITypeWarning && e.Type != runtime.APITypeError {
+				return
+			}
+			var parts []string
+			for _, a := range e.Args {
+				parts = append(parts, string(a.Value)+a.Description)
+			}
+			logMu.Lock()
+			pageErrs = append(pageErrs, strings.Join(parts, " "))
+			logMu.Unlock()
 		}
 	})
+	errorsSoFar := func() []string {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return append([]string(nil), pageErrs...)
+	}
 
 	page := "http://" + m.srv.Addr() + "/#" + sym
-	if err := chromedp.Run(ctx, network.Enable(), chromedp.EmulateViewport(1440, 860), chromedp.Navigate(page)); err != nil {
+	if err := chromedp.Run(ctx, network.Enable(), runtime.Enable(), chromedp.EmulateViewport(1440, 860), chromedp.Navigate(page)); err != nil {
 		t.Fatalf("opening %s: %v", page, err)
 	}
 	read := func() pageState {
@@ -315,56 +346,92 @@ func TestBrowserPage(t *testing.T) {
 				return st
 			}
 			if time.Now().After(deadline) {
-				consoleMu.Lock()
-				defer consoleMu.Unlock()
-				t.Fatalf("timed out waiting for %s; page %+v; browser log %v", what, st, console)
+				logMu.Lock()
+				defer logMu.Unlock()
+				t.Fatalf("timed out waiting for %s; page %+v; page errors %v; browser log %v", what, st, pageErrs, console)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-
-	first := waitPage("a live, synced ladder", func(s pageState) bool {
-		return s.Conn == "open" && s.Book == "synced" && s.BestBid != "" && s.BestAsk != ""
-	})
-	if len(first.Board) != len(m.symbols) {
-		t.Errorf("ticker board lists %v, want the %d symbols %v", first.Board, len(m.symbols), m.symbols)
-	}
-	firstSeq, _ := strconv.ParseUint(first.Seq, 10, 64)
-	later := waitPage("the book to move on", func(s pageState) bool {
-		seq, _ := strconv.ParseUint(s.Seq, 10, 64)
-		return seq > firstSeq && s.Ladder != first.Ladder && s.Trades > 0
-	})
-	waitPage("ticker prices on the board", func(s pageState) bool {
-		for _, v := range s.BoardLast {
-			if v == "" || v == "—" {
-				return false
-			}
+	// filled waits until the page shows a live, synced ladder that moves
+	// on, trades on the tape and every ticker on the board.
+	filled := func(who string) pageState {
+		t.Helper()
+		first := waitPage(who+": a live, synced ladder", func(s pageState) bool {
+			return s.Conn == "open" && s.Book == "synced" && s.BestBid != "" && s.BestAsk != ""
+		})
+		if len(first.Board) != len(m.symbols) {
+			t.Errorf("%s: ticker board lists %v, want the %d symbols %v", who, first.Board, len(m.symbols), m.symbols)
 		}
-		return s.Header != "—"
-	})
-	t.Logf("page: seq %s → %s, best %s / %s, %d ask and %d bid rows, %d trades on the tape",
-		first.Seq, later.Seq, later.BestBid, later.BestAsk, later.AskRows, later.BidRows, later.Trades)
+		firstSeq, _ := strconv.ParseUint(first.Seq, 10, 64)
+		later := waitPage(who+": the book to move on and trades on the tape", func(s pageState) bool {
+			seq, _ := strconv.ParseUint(s.Seq, 10, 64)
+			return seq > firstSeq && s.Ladder != first.Ladder && s.Trades > 0
+		})
+		waitPage(who+": ticker prices on the board", func(s pageState) bool {
+			for _, v := range s.BoardLast {
+				if v == "" || v == "—" {
+					return false
+				}
+			}
+			return s.Header != "—"
+		})
+		if errs := errorsSoFar(); len(errs) > 0 {
+			t.Errorf("%s: the page reported errors: %v", who, errs)
+		}
+		t.Logf("%s: seq %s → %s, best %s / %s, %d ask and %d bid rows, %d trades on the tape",
+			who, first.Seq, later.Seq, later.BestBid, later.BestAsk, later.AskRows, later.BidRows, later.Trades)
+		return later
+	}
 
-	checkModule(t, ctx, sym)
+	filled("anonymous")
+	var png []byte
+	if err := chromedp.Run(ctx, chromedp.CaptureScreenshot(&png)); err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "page.png")
+	if out := os.Getenv("MARKETFEED_SCREENSHOT"); out != "" {
+		path = out
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot of the anonymous page (%d bytes) saved to %s", len(png), path)
 
-	// The API key field: the page reconnects with the key in the URL.
-	const key = "k-123/+"
+	began := time.Now()
+	checkModule(t, ctx, sym, m.key, m.symbols)
+	t.Logf("marketfeed.js checks passed in %v", time.Since(began).Round(time.Millisecond))
+
+	// The API key field: the page reconnects with the key in the URL, and
+	// after a reload it fills in again on that connection alone.
 	if err := chromedp.Run(ctx,
-		chromedp.SendKeys("#api-key", key, chromedp.ByID),
+		chromedp.SendKeys("#api-key", m.key, chromedp.ByID),
 		chromedp.Click("#key-form button", chromedp.ByQuery),
 	); err != nil {
 		t.Fatalf("entering the API key: %v", err)
 	}
-	wantURL := "ws://" + m.srv.Addr() + "/ws?api_key=" + url.QueryEscape(key)
+	wantURL := "ws://" + m.srv.Addr() + "/ws?api_key=" + url.QueryEscape(m.key)
 	waitPage("a connection with the API key", func(s pageState) bool {
 		wsMu.Lock()
 		defer wsMu.Unlock()
 		return s.Conn == "open" && s.Book == "synced" && slices.Contains(wsURLs, wantURL)
 	})
+	wsMu.Lock()
+	wsURLs = nil
+	wsMu.Unlock()
+	if err := chromedp.Run(ctx, chromedp.Reload()); err != nil {
+		t.Fatalf("reloading: %v", err)
+	}
+	filled("with the demo key")
+	wsMu.Lock()
+	if len(wsURLs) != 1 || wsURLs[0] != wantURL {
+		t.Errorf("after the reload the page opened %v, want one connection to %s", wsURLs, wantURL)
+	}
+	wsMu.Unlock()
 
 	final := m.pause(t)
 	// The server's book now: a fresh Go client subscription's snapshot.
-	want := serverBook(t, m.srv.Addr(), "book."+sym)
+	want := serverBook(t, m.srv.Addr(), "book."+sym, m.key)
 	if want.Seq() != final[sym] {
 		t.Fatalf("server book at seq %d, want %d", want.Seq(), final[sym])
 	}
@@ -378,28 +445,15 @@ func TestBrowserPage(t *testing.T) {
 	if got.AskRows == 0 || got.BidRows == 0 {
 		t.Errorf("ladder rows: %d asks, %d bids", got.AskRows, got.BidRows)
 	}
-
-	var png []byte
-	if err := chromedp.Run(ctx, chromedp.CaptureScreenshot(&png)); err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	path := filepath.Join(t.TempDir(), "page.png")
-	if out := os.Getenv("MARKETFEED_SCREENSHOT"); out != "" {
-		path = out
-	}
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot (%d bytes) saved to %s", len(png), path)
 }
 
 // serverBook subscribes to channel with a Go client and returns the book
 // of the first snapshot.
-func serverBook(t *testing.T, addr, channel string) *client.Book {
+func serverBook(t *testing.T, addr, channel, key string) *client.Book {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := client.Dial(ctx, "ws://"+addr+"/ws", client.Options{})
+	conn, err := client.Dial(ctx, "ws://"+addr+"/ws", client.Options{Header: http.Header{"X-Api-Key": {key}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,7 +477,7 @@ func serverBook(t *testing.T, addr, channel string) *client.Book {
 // moduleChecks exercises marketfeed.js in the page: exact decimal order,
 // LocalBook continuity and checksums, and a MarketFeed of its own against
 // the live server that must resync after a gap and reconnect after a drop.
-const moduleChecks = `(async (sym) => {
+const moduleChecks = `(async (sym, key, symbols) => {
   const m = await import("/marketfeed.js");
   const fails = [];
   const check = (ok, what) => { if (!ok) fails.push(what); };
@@ -436,7 +490,7 @@ const moduleChecks = `(async (sym) => {
   check(b.apply({type: "snapshot", channel: ch, seq: 5, bids: [["100.10", "1"], ["100.5", "2"]], asks: [["101", "3"]]}) === "applied", "snapshot");
   check(JSON.stringify(b.bids()) === '[["100.5","2"],["100.10","1"]]', "bid order " + JSON.stringify(b.bids()));
   check(b.apply({type: "update", channel: ch, first_seq: 6, seq: 7, bids: [["100.50", "0.000"]], asks: [["100.9", "1"]]}) === "applied", "update");
-  check(JSON.stringify(b.bids()) === '[["100.10","1"]]' && b.bestAsk()[0] === "100.9" && b.seq === 7, "after update");
+  check(JSON.stringify(b.bids()) === '[["100.10","1"]]' && b.bestAsk()[0] === "100.9" && b.seq === 7n, "after update");
   check(b.apply({type: "update", channel: ch, first_seq: 9, seq: 9}) === "gap" && b.state === "gap", "gap");
   check(b.apply({type: "update", channel: ch, first_seq: 8, seq: 8}) === "ignored", "update after gap");
   check(b.apply({type: "snapshot", channel: ch, seq: 20, bids: [], asks: []}) === "applied" && b.synced, "snapshot after gap");
@@ -445,7 +499,7 @@ const moduleChecks = `(async (sym) => {
   // Epochs: a restarted publisher's snapshot at a lower seq resets the book;
   // an update of another epoch is a gap. Stale statuses carry a reason.
   check(b.apply({type: "snapshot", channel: ch, seq: 500, epoch: 7, bids: [["1", "1"]], asks: []}) === "applied" && b.epoch === 7 && b.reason === "", "epoch snapshot");
-  check(b.apply({type: "snapshot", channel: ch, seq: 3, epoch: 8, bids: [["2", "1"]], asks: []}) === "applied" && b.seq === 3 && b.epoch === 8 && b.bestBid()[0] === "2", "new epoch snapshot at a lower seq");
+  check(b.apply({type: "snapshot", channel: ch, seq: 3, epoch: 8, bids: [["2", "1"]], asks: []}) === "applied" && b.seq === 3n && b.epoch === 8 && b.bestBid()[0] === "2", "new epoch snapshot at a lower seq");
   check(b.apply({type: "update", channel: ch, first_seq: 4, seq: 4, epoch: 7, bids: [["2", "3"]]}) === "gap" && b.why === "epoch", "update of another epoch");
   check(b.apply({type: "status", channel: ch, status: "stale", reason: "feed_down"}) === "applied" && b.state === "stale" && b.reason === "feed_down", "stale feed_down");
   check(b.apply({type: "status", channel: ch, status: "unheard_of"}) === "applied" && b.state === "stale", "unknown status is stale");
@@ -456,8 +510,47 @@ const moduleChecks = `(async (sym) => {
   check(x.apply({type: "update", channel: "book.BTC-USD", first_seq: 1043, seq: 1045, checksum: 2695600627, bids: [["64123.10", "0.00000000"], ["64122.90", "3.00000000"]], asks: []}) === "applied", "spec update checksum");
   check(x.apply({type: "update", channel: "book.BTC-USD", first_seq: 1046, seq: 1046, checksum: 2695600627, bids: [["64122.90", "2.00000000"]], asks: []}) === "gap" && x.why === "checksum", "checksum mismatch");
 
+  // Sequence numbers up to 2^64-1 are read exactly (websocket.md section 1).
+  const big = m.parseMessage('{"type":"snapshot","channel":"book.T","seq":18446744073709551614,"ts":1,"bids":[],"asks":[],"note":"\\"seq\\":5"}');
+  check(big.seq === 18446744073709551614n && big.note === '"seq":5', "parseMessage of a large seq: " + String(big.seq) + " " + big.note);
+  const bb = new m.LocalBook("book.T");
+  check(bb.apply(big) === "applied", "snapshot at seq 2^64-2");
+  check(bb.apply(m.parseMessage('{"type":"update","channel":"book.T","first_seq":18446744073709551616,"seq":18446744073709551616,"bids":[["1","1"]],"asks":[]}')) === "gap", "update skipping 2^64-1");
+  check(bb.apply(m.parseMessage('{"type":"snapshot","channel":"book.T","seq":18446744073709551614,"ts":1,"bids":[],"asks":[]}')) === "applied", "snapshot again");
+  check(bb.apply(m.parseMessage('{"type":"update","channel":"book.T","first_seq":18446744073709551615,"seq":18446744073709551615,"bids":[["1","1"]],"asks":[]}')) === "applied" && bb.seq === 18446744073709551615n, "update at seq 2^64-1");
+  check(m.parseMessage('{"type":"update","first_seq":9007199254740993,"seq":9007199254740993}').seq === 9007199254740993n, "2^53+1 exact");
+
   const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
-  const feed = new m.MarketFeed(url, {apiKey: "test-key", retryMin: 50, retryMax: 200});
+  const until = async (what, cond, tries = 200) => {
+    for (let i = 0; i < tries; i++) { if (cond()) return true; await new Promise(r => setTimeout(r, 25)); }
+    fails.push("timed out: " + what); return false;
+  };
+  // An anonymous feed subscribing one channel at a time, every ticker and
+  // a few trades channels: paced at its default rate, never rate limited;
+  // unpaced, the server drops some subscribes (rate_limited) and the feed
+  // sends them again until every one is acknowledged.
+  const channels = [...symbols.map(s => "ticker." + s), ...symbols.slice(0, 4).map(s => "trades." + s)];
+  for (const rate of [undefined, 1000]) {
+    const f = new m.MarketFeed(url, {rate, retryMin: 50, retryMax: 2000});
+    const acked = new Set(), errs = [], data = new Set();
+    f.on("subscribed", (e) => acked.add(e.channel));
+    f.on("error", (e) => errs.push(e.code));
+    if (await until("anonymous feed open", () => f.state === "open")) {
+      for (const ch of channels) {
+        f.subscribe(ch, {interval: "100ms"}, (msg) => data.add(msg.channel));
+        await new Promise(r => setTimeout(r, 0));
+      }
+      await until("every subscription acknowledged at rate " + rate + " (errors " + errs.join(",") + ")", () => acked.size === channels.length, 600);
+      await until("data on every channel at rate " + rate, () => channels.filter(c => c.startsWith("ticker.")).every(c => data.has(c)), 200);
+      const refused = errs.filter(c => c !== "rate_limited");
+      check(refused.length === 0, "anonymous feed at rate " + rate + " refused: " + refused.join(","));
+      if (rate === undefined) check(errs.length === 0, "paced feed rate limited: " + errs.join(","));
+      else check(errs.includes("rate_limited"), "an unpaced feed of " + channels.length + " subscribes should meet the plan's rate limit");
+    }
+    f.close();
+  }
+
+  const feed = new m.MarketFeed(url, {apiKey: key, retryMin: 50, retryMax: 200});
   const events = [];
   feed.on("resync", (e) => events.push("resync:" + e.why));
   let emptied = false;
@@ -467,12 +560,9 @@ const moduleChecks = `(async (sym) => {
   });
   let book = null, snapshots = 0;
   feed.subscribe("book." + sym, {depth: 10, interval: "raw"}, (msg, bk) => { book = bk; if (msg.type === "snapshot") snapshots++; });
-  const until = async (what, cond) => {
-    for (let i = 0; i < 200; i++) { if (cond()) return true; await new Promise(r => setTimeout(r, 25)); }
-    fails.push("timed out: " + what); return false;
-  };
   if (await until("first snapshot", () => book && book.synced)) {
-    feed._onMessage(JSON.stringify({type: "update", channel: "book." + sym, first_seq: book.seq + 5, seq: book.seq + 5, bids: []}));
+    const ahead = String(book.seq + 5n);
+    feed._onMessage('{"type":"update","channel":"book.' + sym + '","first_seq":' + ahead + ',"seq":' + ahead + ',"bids":[]}');
     check(!book.synced, "book not synced after an injected gap");
     await until("a fresh snapshot after the gap", () => snapshots >= 2 && book.synced);
     check(events.includes("resync:sequence"), "resync event " + events.join(","));
@@ -487,15 +577,24 @@ const moduleChecks = `(async (sym) => {
     feed._onMessage(JSON.stringify({type: "notice", code: "lifetime", message: "connection lifetime reached", close_in_ms: 30000}));
     check(notices === 1, "notice event");
     await until("reconnection after a notice", () => events.filter(e => e === "open").length > opens && snapshots >= 4 && book.synced);
+    // Unsubscribing and subscribing again at once, with other options:
+    // the new subscription starts with its own snapshot.
+    let again = null;
+    feed.unsubscribe("book." + sym);
+    feed.subscribe("book." + sym, {depth: 5, interval: "raw"}, (msg, bk) => { if (msg.type === "snapshot") again = bk; });
+    if (await until("a snapshot of the new subscription", () => again && again.synced)) {
+      check(again.bids().length <= 5 && again.asks().length <= 5 && again.bids().length > 0, "depth 5 view " + again.bids().length + "/" + again.asks().length);
+    }
   }
   feed.close();
   return fails;
 })`
 
-func checkModule(t *testing.T, ctx context.Context, sym string) {
+func checkModule(t *testing.T, ctx context.Context, sym, key string, symbols []string) {
 	t.Helper()
 	var fails []string
-	err := chromedp.Run(ctx, chromedp.Evaluate(moduleChecks+"("+strconv.Quote(sym)+")", &fails,
+	list, _ := json.Marshal(symbols)
+	err := chromedp.Run(ctx, chromedp.Evaluate(moduleChecks+"("+strconv.Quote(sym)+", "+strconv.Quote(key)+", "+string(list)+")", &fails,
 		func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
 	if err != nil {
 		t.Fatalf("marketfeed.js checks: %v", err)

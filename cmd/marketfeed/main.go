@@ -163,7 +163,10 @@ func runSimulate(ctx context.Context, args []string) error {
 	defer w.Close()
 	fmt.Fprintf(os.Stderr, "publishing %d symbols at %.0f events/s to %s on %s, epoch %d\n", *symbols, *rate, *topic, *brokers, *epoch)
 	return sim.New(sim.Config{Symbols: *symbols, Seed: *seed, Epoch: *epoch}).
-		Publish(ctx, w, sim.PublishConfig{Rate: *rate, SnapshotEvery: *snapshotEvery})
+		Publish(ctx, w, sim.PublishConfig{Rate: *rate, SnapshotEvery: *snapshotEvery,
+			OnError: func(err error, failures int, retryIn time.Duration) {
+				fmt.Fprintf(os.Stderr, "write failed (%d in a row), retrying in %v: %v\n", failures, retryIn, err)
+			}})
 }
 
 func runDemo(ctx context.Context, args []string) error {
@@ -172,6 +175,8 @@ func runDemo(ctx context.Context, args []string) error {
 	symbols := fs.Int("symbols", 20, "number of symbols the synthetic exchange trades")
 	rate := fs.Float64("rate", 200, "exchange events per second")
 	partitions := fs.Int("partitions", 4, "partitions of the embedded topic")
+	retention := fs.Duration("retention", demo.DefaultRetention, "how long the embedded broker keeps a record")
+	retentionBytes := fs.Int64("retention-bytes", demo.DefaultRetentionBytes, "record bytes the embedded broker keeps per partition")
 	logLevel := fs.String("log-level", env("MARKETFEED_LOG_LEVEL", "warn"), "debug, info, warn or error (env MARKETFEED_LOG_LEVEL)")
 	keys := fs.String("keys", "", "API key file; empty: a temporary one with an anonymous plan and a printed demo key")
 	open := fs.Bool("open", false, "serve everyone everything, without API keys")
@@ -182,12 +187,14 @@ func runDemo(ctx context.Context, args []string) error {
 		return err
 	}
 	return demo.Run(ctx, demo.Config{
-		Listen:     *listen,
-		Symbols:    *symbols,
-		Rate:       *rate,
-		Partitions: *partitions,
-		Keys:       *keys,
-		Open:       *open,
+		Listen:         *listen,
+		Symbols:        *symbols,
+		Rate:           *rate,
+		Partitions:     *partitions,
+		Retention:      *retention,
+		RetentionBytes: *retentionBytes,
+		Keys:           *keys,
+		Open:           *open,
 		Server: func(c *server.Config) {
 			c.AnonymousPlan = *anonymous
 		},

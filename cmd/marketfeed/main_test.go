@@ -17,8 +17,12 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/marketfeed/marketfeed/internal/broker"
+	"github.com/marketfeed/marketfeed/internal/syncbuf"
 	"github.com/marketfeed/marketfeed/sim"
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // buildBinary compiles marketfeed into a temporary directory.
@@ -165,4 +169,66 @@ func allLive(t *testing.T, addr string, n int) bool {
 		}
 	}
 	return live == n
+}
+
+// TestSimulateRetriesWriteErrors: `marketfeed simulate` keeps running
+// while the broker refuses its writes, says so on stderr, and publishes
+// again once the broker accepts them.
+func TestSimulateRetriesWriteErrors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	b, err := broker.Start(broker.Config{Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	cmd := exec.Command(bin, "simulate", "-brokers", b.Addrs()[0], "-topic", b.Topic(), "-symbols", "3", "-rate", "100")
+	stderr := &syncbuf.Buffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{}) // closed once the process has exited, with waitErr set
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		<-exited
+	}()
+	written := func() int64 { return b.Cluster().PartitionInfo(b.Topic(), 0).HighWatermark }
+	waitWritten := func(what string, above int64) int64 {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			if n := written(); n > above {
+				return n
+			}
+			select {
+			case <-exited:
+				t.Fatalf("simulate exited (%v) waiting for %s; stderr:\n%s", waitErr, what, stderr.String())
+			case <-time.After(50 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no records %s; stderr:\n%s", what, stderr.String())
+			}
+		}
+	}
+	waitWritten("at start", 0)
+	// Every produce request is refused with an error the writer does not
+	// retry by itself, for two seconds.
+	h := b.Cluster().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Err: kerr.InvalidRecord, Count: -1})
+	time.Sleep(2 * time.Second)
+	select {
+	case <-exited:
+		t.Fatalf("simulate exited at a write error (%v); stderr:\n%s", waitErr, stderr.String())
+	default:
+	}
+	h.Remove()
+	before := written()
+	waitWritten("after the broker accepts writes again", before)
+	if !strings.Contains(stderr.String(), "retrying in") {
+		t.Errorf("no retry reported on stderr:\n%s", stderr.String())
+	}
 }

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -19,6 +21,17 @@ const (
 	DefaultBrokers = 1
 	// DefaultAddr is the default Config.Addr: a free loopback port.
 	DefaultAddr = "127.0.0.1:0"
+	// RetentionCheck is how often a broker with a retention bound deletes
+	// the records beyond it (Kafka's log.cleaner.backoff.ms).
+	RetentionCheck = time.Second
+	// MaxSegmentBytes is the largest log segment of a topic with a
+	// retention bound (Kafka's segment.bytes): records are freed a whole
+	// segment at a time, so a partition holds at most its bound plus one
+	// segment. With RetentionBytes set, a segment is an eighth of it, at
+	// least MinSegmentBytes.
+	MaxSegmentBytes = 1 << 20
+	// MinSegmentBytes is the smallest log segment (see MaxSegmentBytes).
+	MinSegmentBytes = 16 << 10
 )
 
 // ErrConfig reports an invalid Config.
@@ -37,6 +50,14 @@ type Config struct {
 	// listen on free ports of the same host. Zero means "127.0.0.1:0" (a
 	// free loopback port).
 	Addr string
+	// Retention is how long the topic keeps a record (Kafka's
+	// retention.ms, by record time): older records are deleted within
+	// RetentionCheck. Zero keeps every record while the broker runs.
+	Retention time.Duration
+	// RetentionBytes bounds the record bytes each partition keeps (Kafka's
+	// retention.bytes, per partition): the oldest records beyond it are
+	// deleted within RetentionCheck. Zero means no bound.
+	RetentionBytes int64
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -57,6 +78,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Brokers < 0 || c.Brokers > 64 {
 		return c, fmt.Errorf("%w: brokers %d", ErrConfig, c.Brokers)
+	}
+	if c.Retention < 0 || (c.Retention > 0 && c.Retention < time.Millisecond) {
+		return c, fmt.Errorf("%w: retention %v (0 or at least 1ms)", ErrConfig, c.Retention)
+	}
+	if c.RetentionBytes < 0 {
+		return c, fmt.Errorf("%w: retention bytes %d", ErrConfig, c.RetentionBytes)
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return c, fmt.Errorf("%w: addr %q: %v", ErrConfig, c.Addr, err)
@@ -91,16 +118,56 @@ func Start(cfg Config) (*Broker, error) {
 		mu.Unlock()
 		return net.Listen(network, addr)
 	}
-	c, err := kfake.NewCluster(
-		kfake.NumBrokers(cfg.Brokers),
-		kfake.SeedTopics(int32(cfg.Partitions), cfg.Topic),
-		kfake.ListenFn(listen),
-	)
+	opts := []kfake.Opt{kfake.NumBrokers(cfg.Brokers), kfake.ListenFn(listen)}
+	topicCfg := cfg.topicConfig()
+	if topicCfg == nil {
+		opts = append(opts, kfake.SeedTopics(int32(cfg.Partitions), cfg.Topic))
+	} else {
+		opts = append(opts, kfake.BrokerConfigs(map[string]string{
+			"log.cleaner.backoff.ms": strconv.FormatInt(RetentionCheck.Milliseconds(), 10),
+		}))
+	}
+	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("broker: start: %w", err)
 	}
+	if topicCfg != nil {
+		if err := c.CreateTopic(cfg.Topic, int32(cfg.Partitions), topicCfg); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("broker: create topic %s: %w", cfg.Topic, err)
+		}
+	}
 	return &Broker{cfg: cfg, c: c, addrs: c.ListenAddrs()}, nil
 }
+
+// topicConfig returns the Kafka configuration of the topic that carries
+// the retention bounds, or nil when there are none.
+func (c Config) topicConfig() map[string]string {
+	if c.Retention == 0 && c.RetentionBytes == 0 {
+		return nil
+	}
+	m := map[string]string{"segment.bytes": strconv.FormatInt(c.segmentBytes(), 10)}
+	if c.Retention > 0 {
+		m["retention.ms"] = strconv.FormatInt(c.Retention.Milliseconds(), 10)
+	}
+	if c.RetentionBytes > 0 {
+		m["retention.bytes"] = strconv.FormatInt(c.RetentionBytes, 10)
+	}
+	return m
+}
+
+// segmentBytes is the log segment size of a topic with retention bounds.
+func (c Config) segmentBytes() int64 {
+	seg := int64(MaxSegmentBytes)
+	if c.RetentionBytes > 0 {
+		seg = min(seg, max(c.RetentionBytes/8, MinSegmentBytes))
+	}
+	return seg
+}
+
+// ApplyRetention deletes at once the records beyond the retention bounds,
+// as the broker does every RetentionCheck. It is a no-op without bounds.
+func (b *Broker) ApplyRetention() { b.c.ApplyRetention() }
 
 // Addrs returns the bootstrap addresses (host:port), one per broker, the
 // first broker's first.

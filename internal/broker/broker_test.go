@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,6 +83,9 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 		{name: "negative partitions", cfg: Config{Partitions: -1}, wantErr: true},
 		{name: "negative brokers", cfg: Config{Brokers: -2}, wantErr: true},
 		{name: "bad addr", cfg: Config{Addr: "nohostport"}, wantErr: true},
+		{name: "negative retention", cfg: Config{Retention: -time.Second}, wantErr: true},
+		{name: "sub-millisecond retention", cfg: Config{Retention: time.Microsecond}, wantErr: true},
+		{name: "negative retention bytes", cfg: Config{RetentionBytes: -1}, wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -380,5 +385,120 @@ func TestConsumerGroup(t *testing.T) {
 	}
 	if len(next) != keys {
 		t.Fatalf("%d keys read, want %d", len(next), keys)
+	}
+}
+
+// writeSized writes n records of size bytes each to partition p of b,
+// record i at time t0 + i ms.
+func writeSized(t *testing.T, b *Broker, p, n, size int, t0 time.Time) {
+	t.Helper()
+	w := &kafka.Writer{
+		Addr:         kafka.TCP(b.Addrs()...),
+		Topic:        b.Topic(),
+		Balancer:     kafka.BalancerFunc(func(kafka.Message, ...int) int { return p }),
+		BatchTimeout: time.Millisecond,
+		BatchSize:    64,
+		RequiredAcks: kafka.RequireOne,
+	}
+	defer w.Close()
+	msgs := make([]kafka.Message, 0, 256)
+	for i := 0; i < n; i++ {
+		v := make([]byte, size)
+		copy(v, strconv.Itoa(i))
+		msgs = append(msgs, kafka.Message{Value: v, Time: t0.Add(time.Duration(i) * time.Millisecond)})
+		if len(msgs) == cap(msgs) || i == n-1 {
+			if err := w.WriteMessages(ctxT(t, 30*time.Second), msgs...); err != nil {
+				t.Fatal(err)
+			}
+			msgs = msgs[:0]
+		}
+	}
+}
+
+func heapInUse() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// TestRetentionBytes writes 24 MiB into a partition bounded to 512 KiB: the
+// partition keeps at most its bound plus one segment, the memory of the
+// deleted records is freed, and a reader from the first offset reads only
+// the newest records, in order.
+func TestRetentionBytes(t *testing.T) {
+	const bound, size, n = 512 << 10, 1024, 24 << 10
+	b := start(t, Config{Partitions: 1, RetentionBytes: bound})
+	before := heapInUse()
+	writeSized(t, b, 0, n, size, time.Now())
+	b.ApplyRetention()
+	pi := b.Cluster().PartitionInfo(b.Topic(), 0)
+	if pi.HighWatermark != n {
+		t.Fatalf("high watermark %d, want %d", pi.HighWatermark, n)
+	}
+	seg := Config{RetentionBytes: bound}.segmentBytes()
+	if pi.NumBytes > bound+seg || pi.LogStartOffset < n-2*(bound+seg)/size {
+		t.Fatalf("after retention: %d bytes kept from offset %d, want at most %d bytes", pi.NumBytes, pi.LogStartOffset, bound+seg)
+	}
+	after := heapInUse()
+	if grown := int64(after) - int64(before); grown > 6*(bound+seg) {
+		t.Fatalf("heap grew by %d bytes for %d bytes kept: deleted records are not freed", grown, pi.NumBytes)
+	}
+	t.Logf("kept offsets %d..%d (%d bytes); heap %d -> %d", pi.LogStartOffset, n-1, pi.NumBytes, before, after)
+
+	conn, err := kafka.DialLeader(ctxT(t, 10*time.Second), "tcp", b.Addrs()[0], b.Topic(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := conn.ReadFirstOffset()
+	conn.Close()
+	if err != nil || first != pi.LogStartOffset {
+		t.Fatalf("ReadFirstOffset = %d, %v; want %d", first, err, pi.LogStartOffset)
+	}
+	r := newReader(b, 0)
+	defer r.Close()
+	if err := r.SetOffset(kafka.FirstOffset); err != nil {
+		t.Fatal(err)
+	}
+	for want := first; want < first+100; want++ {
+		m, err := r.ReadMessage(ctxT(t, 10*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Offset != want || !strings.HasPrefix(string(m.Value), strconv.FormatInt(want, 10)) {
+			t.Fatalf("read offset %d value %.8q, want offset %d", m.Offset, m.Value, want)
+		}
+	}
+}
+
+// TestRetentionTime keeps records for 5 s of record time: the broker
+// deletes older ones by itself within RetentionCheck, and a look-back by
+// time still finds the records kept.
+func TestRetentionTime(t *testing.T) {
+	b := start(t, Config{Partitions: 1, Retention: 5 * time.Second})
+	old := time.Now().Add(-time.Hour)
+	writeSized(t, b, 0, 500, 100, old)
+	now := time.Now()
+	writeSized(t, b, 0, 10, 100, now)
+	deadline := now.Add(RetentionCheck + 3*time.Second)
+	for {
+		pi := b.Cluster().PartitionInfo(b.Topic(), 0)
+		if pi.LogStartOffset == 500 {
+			break
+		}
+		if pi.LogStartOffset > 500 || time.Now().After(deadline) {
+			t.Fatalf("log start offset %d, want 500 (the old records deleted, the new kept)", pi.LogStartOffset)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r := newReader(b, 0)
+	defer r.Close()
+	if err := r.SetOffsetAt(ctxT(t, 10*time.Second), old); err != nil {
+		t.Fatal(err)
+	}
+	m, err := r.ReadMessage(ctxT(t, 10*time.Second))
+	if err != nil || m.Offset != 500 {
+		t.Fatalf("look-back read offset %d (%v), want 500", m.Offset, err)
 	}
 }

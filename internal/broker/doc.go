@@ -21,8 +21,16 @@
 //     resolution, as in Kafka.
 //   - Consumer groups (ReaderConfig.GroupID) work as well.
 //   - An unknown topic is not created by metadata requests.
-//   - Data lives in memory only and is lost on Close; there is no
-//     retention, so a look-back always finds every record since Start.
+//   - Data lives in memory only and is lost on Close. Without a retention
+//     bound every record since Start is kept, so a look-back always finds
+//     it. Config.Retention (by record time) and Config.RetentionBytes (per
+//     partition) bound it as Kafka's retention.ms and retention.bytes do:
+//     every RetentionCheck (1s) the oldest records beyond either bound are
+//     deleted, and the memory they held is freed a whole log segment at a
+//     time (segments of at most MaxSegmentBytes, 1 MiB), so a partition
+//     holds at most RetentionBytes plus one segment. The log start offset
+//     then moves forward as in Kafka: a reader positioned before it gets
+//     OffsetOutOfRange, and a look-back finds the records still kept.
 //   - Each broker advertises the address it listens on, so a listener on a
 //     wildcard address ("0.0.0.0:9092") is advertised as such and is only
 //     reachable from the local host; use a concrete interface address to

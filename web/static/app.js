@@ -75,7 +75,7 @@ function connect() {
   const apiKey = localStorage.getItem("marketfeed.apiKey") || "";
   feed = new MarketFeed(wsURL, { apiKey });
   feed.on("state", showState);
-  feed.on("error", (e) => console.warn("marketfeed error", e));
+  feed.on("error", (e) => console.warn("marketfeed error", e.code, e.channel || "", e.message || ""));
   feed.on("resync", (e) => console.info("resynchronising", e.channel, "after seq", e.seq));
   for (const s of symbols) {
     feed.subscribe("ticker." + s, { interval: "1s" }, (msg) => {
@@ -111,7 +111,7 @@ function follow(sym) {
     book = b;
     dirty.book = true;
   });
-  feed.subscribe("trades." + sym, {}, (msg) => {
+  feed.subscribe("trades." + sym, { interval: "100ms" }, (msg) => {
     if (msg.type !== "trades") return;
     for (const t of msg.trades) trades.unshift(t);
     newTrades += msg.trades.length;
@@ -156,7 +156,8 @@ function renderHeader() {
   const t = tickers.get(selected) || {};
   $("hdr-last").textContent = t.last || "—";
   $("hdr-last").className = "big num " + signClass(t.change);
-  $("hdr-change").textContent = t.change ? `${signed(t.change)} (${signed(t.change_pct)}%)` : "—";
+  // change_pct is absent when the window opened at price 0.
+  $("hdr-change").textContent = t.change ? signed(t.change) + (t.change_pct ? ` (${signed(t.change_pct)}%)` : "") : "—";
   $("hdr-change").className = "num " + signClass(t.change);
   $("hdr-high").textContent = t.high || "—";
   $("hdr-low").textContent = t.low || "—";

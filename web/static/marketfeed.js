@@ -18,7 +18,13 @@
 //
 // Prices and sizes stay the exact decimal strings the server sent; they are
 // ordered by comparing digits, never through floating point. Sequence
-// numbers are JavaScript numbers, exact up to 2^53.
+// numbers (seq, first_seq) go up to 2^64-1, beyond what a JavaScript number
+// holds exactly (websocket.md section 1): parseMessage reads them as BigInt
+// from the message text, and LocalBook.seq is a BigInt.
+//
+// Commands are paced (at most `rate` per second, default 5): subscriptions
+// made together are sent in one subscribe message per set of options, and a
+// command the server drops with rate_limited is sent again.
 
 /** Compares two plain decimal strings (-?[0-9]+(\.[0-9]+)?) by value: -1, 0 or 1. */
 export function compareDecimal(a, b) {
@@ -48,6 +54,33 @@ export function isZeroDecimal(s) {
 }
 
 const DECIMAL = /^-?\d+(\.\d+)?$/;
+
+// SEQ_FIELD matches a seq or first_seq member and its integer value. Inside
+// a JSON string every quote is escaped, so the pattern only matches members.
+const SEQ_FIELD = /"(first_seq|seq)"(\s*):(\s*)(\d+)/g;
+
+/**
+ * parseMessage parses a server message (JSON text) like JSON.parse, except
+ * that seq and first_seq are read exactly, as BigInt, whatever their size
+ * (a JSON number above 2^53 would lose digits in a JavaScript number).
+ */
+export function parseMessage(text) {
+  const msg = JSON.parse(text.replace(SEQ_FIELD, '"$1"$2:$3"$4"'));
+  if (msg && typeof msg === "object") {
+    if (typeof msg.seq === "string") msg.seq = BigInt(msg.seq);
+    if (typeof msg.first_seq === "string") msg.first_seq = BigInt(msg.first_seq);
+  }
+  return msg;
+}
+
+// toSeq returns v (a BigInt, or an integer number or digit string) as a
+// BigInt, or undefined when it is not a valid sequence number.
+function toSeq(v) {
+  if (typeof v === "bigint") return v >= 0n ? v : undefined;
+  if (typeof v === "number") return Number.isSafeInteger(v) && v >= 0 ? BigInt(v) : undefined;
+  if (typeof v === "string" && /^\d+$/.test(v)) return BigInt(v);
+  return undefined;
+}
 
 /** canonical returns a key equal for equal values ("1.50" and "1.5"). */
 function canonical(s) {
@@ -98,7 +131,8 @@ export function viewChecksum(bids, asks) {
 export class LocalBook {
   constructor(channel) {
     this.channel = channel;
-    this.seq = 0;
+    /** the seq of the last applied snapshot or update, a BigInt */
+    this.seq = 0n;
     /** publisher epoch of seq: a snapshot of a restarted publisher changes it, and seq may then go down */
     this.epoch = 0;
     /** "empty", "synced", "waiting", "stale" or "gap" */
@@ -115,7 +149,7 @@ export class LocalBook {
   reset() {
     this._bids.clear();
     this._asks.clear();
-    this.seq = 0;
+    this.seq = 0n;
     this.epoch = 0;
     this.state = "empty";
     this.reason = "";
@@ -128,26 +162,31 @@ export class LocalBook {
   apply(msg) {
     if (!msg || msg.channel !== this.channel) return "ignored";
     switch (msg.type) {
-      case "snapshot":
+      case "snapshot": {
+        const seq = toSeq(msg.seq);
+        if (seq === undefined) return this._gap("sequence");
         if (!validLevels(msg)) return this._gap("level");
         this._bids.clear();
         this._asks.clear();
         setLevels(this._bids, msg.bids);
         setLevels(this._asks, msg.asks);
-        this.seq = msg.seq;
+        this.seq = seq;
         this.epoch = msg.epoch || 0;
         this.state = "synced";
         this.reason = "";
         return this._verify(msg);
-      case "update":
+      }
+      case "update": {
         if (!this.synced) return "ignored";
-        if (msg.first_seq !== this.seq + 1 || msg.seq < msg.first_seq) return this._gap("sequence");
+        const first = toSeq(msg.first_seq), seq = toSeq(msg.seq);
+        if (first === undefined || seq === undefined || first !== this.seq + 1n || seq < first) return this._gap("sequence");
         if ((msg.epoch || 0) !== this.epoch) return this._gap("epoch");
         if (!validLevels(msg)) return this._gap("level");
         setLevels(this._bids, msg.bids);
         setLevels(this._asks, msg.asks);
-        this.seq = msg.seq;
+        this.seq = seq;
         return this._verify(msg);
+      }
       case "status":
         // Any status but "waiting" (including one this module does not
         // know) means the server does not vouch for the book.
@@ -214,10 +253,12 @@ function top(side, n, cmp) {
 /**
  * MarketFeed is a self-healing connection to a marketfeed server.
  * Options: apiKey (sent as the api_key query parameter), retryMin (ms,
- * default 250), retryMax (ms, default 10000).
+ * default 250), retryMax (ms, default 10000), rate (commands per second the
+ * feed sends at most, default 5, in bursts of as many).
  * Events (feed.on): "state" {state: "connecting"|"open"|"closed", detail,
- * retryIn}, "error" {code, message, channel}, "resync" {channel, seq, why},
- * "notice" {code, message, closeInMs} (the feed then reconnects at once).
+ * retryIn}, "subscribed" {channel, interval, depth}, "error" {code, message,
+ * channel}, "resync" {channel, seq, why}, "notice" {code, message,
+ * closeInMs} (the feed then reconnects at once).
  */
 export class MarketFeed {
   constructor(url, options = {}) {
@@ -225,10 +266,21 @@ export class MarketFeed {
     this.apiKey = options.apiKey || "";
     this.retryMin = options.retryMin || 250;
     this.retryMax = options.retryMax || 10000;
+    this.rate = options.rate || 5;
     this.state = "closed";
     this._subs = new Map(); // channel -> {opts, handler, book}
-    this._pending = new Map(); // subscribe id -> channel
+    this._toSubscribe = new Set(); // channels to subscribe at the next flush
+    this._toUnsubscribe = new Set(); // channels to unsubscribe at the next flush
+    this._flushing = false;
+    this._pending = new Map(); // subscribe id -> Set of channels not answered yet
+    this._unsubs = new Map(); // unsubscribe id -> Set of channels not answered yet
     this._resyncs = new Map(); // resync id -> channel
+    this._queue = []; // commands waiting for the rate budget
+    this._tokens = this.rate;
+    this._tokensAt = 0;
+    this._drainTimer = null;
+    this._gen = 0; // connection generation, so timers of an old connection do nothing
+    this._dropped = 0; // rate_limited errors in a row
     this._listeners = new Map();
     this._id = 0;
     this._failures = 0;
@@ -239,7 +291,7 @@ export class MarketFeed {
     this._connect();
   }
 
-  /** Adds a listener for "state", "error", "resync" or "notice". */
+  /** Adds a listener for "state", "subscribed", "error", "resync" or "notice". */
   on(type, fn) {
     if (!this._listeners.has(type)) this._listeners.set(type, []);
     this._listeners.get(type).push(fn);
@@ -248,25 +300,31 @@ export class MarketFeed {
 
   /**
    * Subscribes to channel (book.X, ticker.X, trades.X) with opts {depth,
-   * interval}; handler(msg, book) gets every message of the channel, book
-   * being the LocalBook for book channels. Kept across reconnections.
+   * interval, lag}; handler(msg, book) gets every message of the channel,
+   * book being the LocalBook for book channels. Kept across reconnections.
+   * Subscriptions made in one go are sent together, in one subscribe
+   * message per set of options.
    */
   subscribe(channel, opts, handler) {
     const sub = { opts: opts || {}, handler, book: channel.startsWith("book.") ? new LocalBook(channel) : null };
     this._subs.set(channel, sub);
-    if (this.state === "open") this._subscribe(channel);
+    // After an unsubscribe not sent yet, both go out, in that order.
+    if (this.state === "open") this._later(this._toSubscribe, channel);
     return sub.book;
   }
 
   /** Cancels the subscription to channel. */
   unsubscribe(channel) {
-    if (this._subs.delete(channel) && this.state === "open") this._send({ op: "unsubscribe", id: ++this._id, channel });
+    if (!this._subs.delete(channel)) return;
+    if (this._toSubscribe.delete(channel)) return; // never sent
+    if (this.state === "open") this._later(this._toUnsubscribe, channel);
   }
 
   /** Closes the connection for good. */
   close() {
     this._stopped = true;
     clearTimeout(this._timer);
+    this._clearQueue();
     if (this._ws) this._ws.close(1000);
     this._setState("closed", "closed");
   }
@@ -284,6 +342,7 @@ export class MarketFeed {
     let url = this.url;
     if (this.apiKey) url += (url.includes("?") ? "&" : "?") + "api_key=" + encodeURIComponent(this.apiKey);
     this._setState("connecting", "connecting to " + this.url);
+    this._gen++;
     let ws;
     try {
       ws = new WebSocket(url);
@@ -315,8 +374,7 @@ export class MarketFeed {
       delay = Math.round(full / 2 + Math.random() * (full / 2));
       this._failures++;
     }
-    this._pending.clear();
-    this._resyncs.clear();
+    this._clearQueue();
     for (const sub of this._subs.values()) {
       sub.resyncing = false;
       if (sub.book) sub.book.reset();
@@ -325,19 +383,134 @@ export class MarketFeed {
     this._timer = setTimeout(() => this._connect(), delay);
   }
 
-  _send(cmd) {
-    if (this._ws && this._ws.readyState === WebSocket.OPEN) this._ws.send(JSON.stringify(cmd));
+  // _clearQueue forgets every command not sent or not answered: on the next
+  // connection every subscription is made afresh.
+  _clearQueue() {
+    this._queue = [];
+    this._toSubscribe.clear();
+    this._toUnsubscribe.clear();
+    this._pending.clear();
+    this._unsubs.clear();
+    this._resyncs.clear();
+    clearTimeout(this._drainTimer);
+    this._drainTimer = null;
+    this._dropped = 0;
   }
 
-  _subscribe(channel) {
-    const sub = this._subs.get(channel);
-    if (!sub) return;
-    const id = ++this._id;
-    this._pending.set(id, channel);
-    const cmd = { op: "subscribe", id, channel };
-    if (sub.opts.depth && sub.book) cmd.depth = sub.opts.depth;
-    if (sub.opts.interval) cmd.interval = sub.opts.interval;
-    this._send(cmd);
+  // _later adds channel to set and flushes both sets once the current task
+  // is done, so that subscriptions made together go out together.
+  _later(set, channel) {
+    set.add(channel);
+    if (this._flushing) return;
+    this._flushing = true;
+    queueMicrotask(() => {
+      this._flushing = false;
+      this._flush();
+    });
+  }
+
+  // _flush sends the queued unsubscriptions in one message, then the queued
+  // subscriptions in one message per set of options (at most 100 channels
+  // each, the protocol's limit).
+  _flush() {
+    if (this.state !== "open") return;
+    const unsubs = [...this._toUnsubscribe];
+    this._toUnsubscribe.clear();
+    for (let i = 0; i < unsubs.length; i += 100) {
+      const chunk = unsubs.slice(i, i + 100);
+      const id = ++this._id;
+      this._unsubs.set(id, new Set(chunk));
+      this._send(withChannels({ op: "unsubscribe", id }, chunk));
+    }
+    const groups = new Map(); // options key -> {opts, channels}
+    for (const channel of this._toSubscribe) {
+      const sub = this._subs.get(channel);
+      if (!sub) continue;
+      const o = { interval: sub.opts.interval, depth: sub.book ? sub.opts.depth : undefined, lag: sub.book ? sub.opts.lag : undefined };
+      const key = `${o.depth}|${o.interval}|${o.lag}`;
+      if (!groups.has(key)) groups.set(key, { o, channels: [] });
+      groups.get(key).channels.push(channel);
+    }
+    this._toSubscribe.clear();
+    for (const { o, channels } of groups.values()) {
+      for (let i = 0; i < channels.length; i += 100) {
+        const chunk = channels.slice(i, i + 100);
+        const id = ++this._id;
+        this._pending.set(id, new Set(chunk));
+        const cmd = withChannels({ op: "subscribe", id }, chunk);
+        if (o.depth) cmd.depth = o.depth;
+        if (o.interval) cmd.interval = o.interval;
+        if (o.lag) cmd.lag = o.lag;
+        this._send(cmd);
+      }
+    }
+  }
+
+  // _send queues cmd and sends what the rate budget allows: a bucket of
+  // `rate` tokens refilled at `rate` per second.
+  _send(cmd) {
+    this._queue.push(cmd);
+    this._drain();
+  }
+
+  _drain() {
+    this._drainTimer = null;
+    const now = Date.now();
+    this._tokens = Math.min(this.rate, this._tokens + ((now - this._tokensAt) * this.rate) / 1000);
+    this._tokensAt = now;
+    while (this._queue.length && this._tokens >= 1) {
+      if (!this._ws || this._ws.readyState !== WebSocket.OPEN) return;
+      this._ws.send(JSON.stringify(this._queue.shift()));
+      this._tokens--;
+    }
+    if (this._queue.length && !this._drainTimer) {
+      this._drainTimer = setTimeout(() => this._drain(), Math.ceil(((1 - this._tokens) * 1000) / this.rate));
+    }
+  }
+
+  // _redo sends again, after a pause growing with each refusal in a row,
+  // the commands a rate_limited error dropped: those of id, or when the
+  // error carries no id, every command still unanswered by then (the pause
+  // leaves time for the answers to the others).
+  _redo(id) {
+    const wait = Math.min(this.retryMax, Math.max(1000, this.retryMin * 2 ** this._dropped));
+    this._dropped = Math.min(this._dropped + 1, 20);
+    const ids = id ? [id] : null;
+    const upTo = this._id, gen = this._gen;
+    setTimeout(() => {
+      if (this.state !== "open" || this._gen !== gen) return;
+      const queued = new Set(this._queue.map((c) => c.id)); // not sent yet
+      const skip = (cid) => queued.has(cid) || (ids ? !ids.includes(cid) : cid > upTo);
+      for (const [pid, chans] of this._pending) {
+        if (skip(pid)) continue;
+        this._pending.delete(pid);
+        for (const ch of chans) if (this._subs.has(ch)) this._later(this._toSubscribe, ch);
+      }
+      for (const [uid, chans] of this._unsubs) {
+        if (skip(uid)) continue;
+        this._unsubs.delete(uid);
+        for (const ch of chans) if (!this._subs.has(ch)) this._later(this._toUnsubscribe, ch);
+      }
+      for (const [rid, ch] of this._resyncs) {
+        if (skip(rid)) continue;
+        this._resyncs.delete(rid);
+        const sub = this._subs.get(ch);
+        if (sub) {
+          sub.resyncing = false;
+          this._resync(ch, sub);
+        }
+      }
+    }, wait);
+  }
+
+  // _answered removes channel from the unanswered channels of command id
+  // in m.
+  _answered(m, id, channel) {
+    const chans = m.get(id);
+    if (!chans) return false;
+    chans.delete(channel);
+    if (!chans.size) m.delete(id);
+    return true;
   }
 
   // _resync asks for a fresh snapshot of a book that lost continuity with
@@ -355,7 +528,7 @@ export class MarketFeed {
   _onMessage(data) {
     let msg;
     try {
-      msg = JSON.parse(data);
+      msg = parseMessage(data);
     } catch (e) {
       this._emit("error", { code: "invalid_message", message: String(e) });
       return;
@@ -363,10 +536,19 @@ export class MarketFeed {
     switch (msg.type) {
       case "welcome":
         this._setState("open", `connected to ${msg.server || "server"} (protocol ${msg.protocol})`);
-        for (const channel of this._subs.keys()) this._subscribe(channel);
+        this._tokens = this.rate;
+        this._tokensAt = Date.now();
+        for (const channel of this._subs.keys()) this._later(this._toSubscribe, channel);
         return;
       case "subscribed":
-        if (this._pending.delete(msg.id)) this._failures = 0;
+        if (this._answered(this._pending, msg.id, msg.channel)) {
+          this._failures = 0;
+          this._dropped = 0;
+        }
+        this._emit("subscribed", { channel: msg.channel, interval: msg.interval, depth: msg.depth });
+        return;
+      case "unsubscribed":
+        this._answered(this._unsubs, msg.id, msg.channel);
         return;
       case "notice":
         // The server will close this connection (shutdown or lifetime):
@@ -378,16 +560,27 @@ export class MarketFeed {
         }
         return;
       case "error": {
-        const refused = this._resyncs.get(msg.id);
-        if (refused) {
-          this._resyncs.delete(msg.id);
-          this._send({ op: "unsubscribe", id: ++this._id, channel: refused });
-          this._subscribe(refused);
+        if (msg.code === "rate_limited") {
+          this._redo(msg.id);
+        } else if (msg.code === "already_subscribed" && this._answered(this._pending, msg.id, msg.channel)) {
+          // The server has the subscription (sent again after a
+          // rate_limited error, or made twice): a book that has no
+          // snapshot yet asks for one.
+          const sub = this._subs.get(msg.channel);
+          if (sub && sub.book && !sub.book.synced) this._resync(msg.channel, sub);
+          return;
+        } else if (msg.code === "not_subscribed" && this._answered(this._unsubs, msg.id, msg.channel)) {
+          return;
+        } else {
+          const refused = this._resyncs.get(msg.id);
+          if (refused) {
+            this._resyncs.delete(msg.id);
+            this._later(this._toUnsubscribe, refused);
+            this._later(this._toSubscribe, refused);
+          }
+          this._answered(this._pending, msg.id, msg.channel);
         }
-        const channel = this._pending.get(msg.id);
-        this._pending.delete(msg.id);
-        if (channel && msg.code === "rate_limited") setTimeout(() => this._subscribe(channel), this.retryMin);
-        this._emit("error", { code: msg.code, message: msg.message, channel: msg.channel || channel });
+        this._emit("error", { code: msg.code, message: msg.message, channel: msg.channel });
         return;
       }
     }
@@ -403,4 +596,12 @@ export class MarketFeed {
     }
     if (sub.handler) sub.handler(msg, sub.book);
   }
+}
+
+// withChannels sets the channel field of cmd for one channel, channels for
+// several.
+function withChannels(cmd, channels) {
+  if (channels.length === 1) cmd.channel = channels[0];
+  else cmd.channels = channels;
+  return cmd;
 }

@@ -41,7 +41,7 @@ for (const c of vec("books").cases) {
     if (r === "gap") r = b.why;
     counted(r === s.result, `${c.name}: step ${i}: ${r}, want ${s.result}`);
   });
-  counted(b.state === c.state && b.seq === c.seq, `${c.name}: state ${b.state} seq ${b.seq}, want ${c.state} ${c.seq}`);
+  counted(b.state === c.state && String(b.seq) === String(c.seq), `${c.name}: state ${b.state} seq ${b.seq}, want ${c.state} ${c.seq}`);
   if (c.bids) counted(same(b.bids(), c.bids) && same(b.asks(), c.asks), `${c.name}: view ${JSON.stringify([b.bids(), b.asks()])}`);
 }
 
