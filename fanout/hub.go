@@ -31,6 +31,7 @@ type Hub struct {
 	// admitted counts connections from admission to their end, so the
 	// MaxConnections bound holds under parallel upgrades.
 	admitted atomic.Int64
+	connSeq  atomic.Uint64 // connections created, for their ping slots
 
 	pingOnce sync.Once
 	stopPing chan struct{} // closed by Shutdown
