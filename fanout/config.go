@@ -42,6 +42,14 @@ type Config struct {
 	// the default) that can be several MiB per connection, minutes of a
 	// quiet stream.
 	SocketSendBuffer int
+	// SocketNotSentLowat bounds the bytes the kernel holds unsent for each
+	// client socket (TCP_NOTSENT_LOWAT, Linux only): past it, a client's
+	// backlog waits in its connection's queue, where the server sees how
+	// late it is and can conflate it, rather than hidden in the kernel.
+	// Bytes in flight are not counted, so it does not limit throughput on
+	// long paths. Zero means 16 KiB; negative leaves the kernel's default
+	// (no bound).
+	SocketNotSentLowat int
 	// MaxSubscriptions per connection. Zero means 100.
 	MaxSubscriptions int
 	// MaxMessagesPerSecond bounds the commands a client may send (a token
@@ -104,6 +112,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxQueueAge == 0 {
 		c.MaxQueueAge = 5 * time.Second
+	}
+	if c.SocketNotSentLowat == 0 {
+		c.SocketNotSentLowat = 16 << 10
 	}
 	if c.QueueFrames == 0 {
 		c.QueueFrames = 256

@@ -33,8 +33,9 @@ type Conn struct {
 	lagSubs atomic.Pointer[[]*subscription] // subscriptions that conflate on lag, nil if none
 	fence   atomic.Pointer[chan struct{}]   // closed by the writer at a skip-ahead's fence
 
-	since    int64  // writer only: when the queue was last found empty (hub clock)
-	pingSlot uint32 // the pinger's slot of this connection (ping.go)
+	since    int64        // writer only: when the queue was last found empty (hub clock)
+	lagEnded atomic.Int64 // when the last skip-ahead ended (hub clock)
+	pingSlot uint32       // the pinger's slot of this connection (ping.go)
 
 	writer func()        // c.writeLoop, bound once: starting a writer allocates nothing
 	wdone  chan struct{} // closed when the last writer has ended
@@ -105,6 +106,9 @@ func newConn(h *Hub, nc net.Conn) *Conn {
 		if tc, ok := nc.(interface{ SetWriteBuffer(int) error }); ok {
 			_ = tc.SetWriteBuffer(n)
 		}
+	}
+	if n := h.cfg.SocketNotSentLowat; n > 0 {
+		setNotSentLowat(nc, n)
 	}
 	return c
 }
@@ -297,17 +301,27 @@ func (c *Conn) writeLoop() {
 	}
 }
 
-// checkAge applies the age budget at time now (hub clock); it reports
-// whether the connection was evicted.
+// checkAge applies the age budget at time now (hub clock), the oldest
+// unsent frame being at most now - since old; it reports whether the
+// connection was evicted. Past MaxQueueAge/2 a connection with
+// subscriptions that conflate skips ahead; past MaxQueueAge it is
+// evicted, unless it conflates and a skip-ahead is under way or ended
+// less than MaxQueueAge/2 ago (what is late then is what is never
+// dropped, which the byte budget bounds).
 func (c *Conn) checkAge(now int64) bool {
 	age, limit := now-c.since, int64(c.hub.cfg.MaxQueueAge)
-	switch {
-	case age > limit:
-		return c.markEvicted()
-	case age > limit/2 && c.lagSubs.Load() != nil:
-		c.startLag()
+	if age <= limit/2 {
+		return false
 	}
-	return false
+	if c.lagSubs.Load() != nil {
+		c.startLag()
+		if age <= limit || c.lagging.Load() || now-c.lagEnded.Load() < limit/2 {
+			return false
+		}
+	} else if age <= limit {
+		return false
+	}
+	return c.markEvicted()
 }
 
 // fill pops the next batch into w: every published frame, up to maxBatch
@@ -351,10 +365,10 @@ const writeSlices = 4
 
 // writeBatch writes w's frames, n bytes. A write that runs out of its
 // slice continues where it stopped, unless the connection is closing (the
-// frame begun is completed, errAborted), the client took nothing for the
-// whole write budget or the oldest unsent frame passed MaxQueueAge
-// (evicted, errAborted); a skip-ahead started meanwhile drops the batch's
-// state frames not yet begun.
+// frame begun is completed, errAborted), or the client took nothing for
+// WriteTimeout or is too late (checkAge) (evicted, errAborted); a
+// skip-ahead started meanwhile drops the batch's state frames not yet
+// begun.
 func (c *Conn) writeBatch(w *writeScratch, n int) error {
 	defer c.queued.Add(-int64(n))
 	frames := len(w.frames)
@@ -412,8 +426,8 @@ func (c *Conn) writeBatch(w *writeScratch, n int) error {
 		if got > 0 {
 			progress = now
 		}
-		if now-progress >= int64(c.hub.writeBudget) {
-			c.markEvicted() // the client took nothing for the whole budget
+		if now-progress >= int64(c.hub.cfg.WriteTimeout) {
+			c.markEvicted() // the client took nothing for WriteTimeout
 			return c.abort(w, i, off)
 		}
 		if c.checkAge(now) {

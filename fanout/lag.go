@@ -29,7 +29,7 @@ import (
 //  3. It then queues a fence. The writer drops every state frame it pops
 //     while lagging (and those of its batch not yet begun); when it pops
 //     the fence, no state frame is left before it. If the fence is not
-//     reached within the write budget, the client is evicted.
+//     reached within WriteTimeout, the client is evicted.
 //  4. skipAhead clears lagging and, on each owner, attaches every current
 //     conflating subscription again, as a new subscriber without
 //     acknowledgement: a raw book stream sends a snapshot at once, a
@@ -108,8 +108,8 @@ func (c *Conn) skipAhead() {
 	c.kick()
 	select {
 	case <-passed:
-	case <-time.After(c.hub.writeBudget):
-		c.evict()
+	case <-time.After(c.hub.cfg.WriteTimeout):
+		c.evict() // the writer is stuck in a write the client does not take
 		return
 	case <-c.wdone:
 		return
@@ -118,6 +118,7 @@ func (c *Conn) skipAhead() {
 		return
 	}
 	c.hub.metrics.LagSnapshots.Inc()
+	c.lagEnded.Store(c.hub.clock())
 	c.lagging.Store(false)
 	// Subscriptions made while lagging were not attached by their owners
 	// (their initial state was refused); they are attached here with the

@@ -115,9 +115,10 @@ func TestSlowConsumerEvicted(t *testing.T) {
 	fast.until(func(m *schemas.ServerMessage) bool { return m.Type == schemas.TypePong })
 }
 
-// A client whose socket accepts nothing is disconnected once queued frames
-// have waited MaxQueueAge, long before its (large) byte budget fills; a
-// healthy client of the same stream is unaffected.
+// A client whose socket accepts nothing, and whose subscription does not
+// conflate ("lag":"evict"), is disconnected once queued frames have waited
+// MaxQueueAge, long before its (large) byte budget fills; a healthy client
+// of the same stream is unaffected.
 func TestQueueAgeEvicts(t *testing.T) {
 	const levels = 100
 	s := startServer(t, fanout.Config{MaxQueueBytes: 64 << 20, MaxQueueAge: 300 * time.Millisecond, SocketSendBuffer: 4096})
@@ -128,7 +129,7 @@ func TestQueueAgeEvicts(t *testing.T) {
 	if tc, ok := stalled.nc.(*net.TCPConn); ok {
 		_ = tc.SetReadBuffer(4096)
 	}
-	stalled.sendText(`{"op":"subscribe","channel":"book.BTC-USD","depth":100}`)
+	stalled.sendText(`{"op":"subscribe","channel":"book.BTC-USD","depth":100,"lag":"evict"}`)
 	healthy := dial(t, s.url)
 	healthy.sendText(`{"op":"subscribe","channel":"book.BTC-USD","depth":100}`)
 	healthy.until(func(m *schemas.ServerMessage) bool { return m.Type == schemas.TypeSnapshot })

@@ -386,3 +386,37 @@ func TestPingsStaggered(t *testing.T) {
 	}
 	t.Logf("first pings spread over %v", span)
 }
+
+// TestStalledConflatingClientCut: a client that conflates on lag but whose
+// socket accepts nothing at all is not kept for ever: once it has taken
+// nothing for WriteTimeout it is evicted, and, as no close frame can get
+// through, its socket is cut after the linger. A healthy client of the
+// same stream is unaffected.
+func TestStalledConflatingClientCut(t *testing.T) {
+	const levels = 100
+	s := startServer(t, fanout.Config{MaxQueueAge: 300 * time.Millisecond, WriteTimeout: time.Second, CloseLinger: 200 * time.Millisecond, SocketSendBuffer: 4096})
+	s.feed(instrument("BTC-USD", 2, 3), bigSnapshot("BTC-USD", 1, levels, 0))
+	s.sync(t)
+	stalled := dialSmallWindow(t, s.url)
+	stalled.sendText(`{"op":"subscribe","channel":"book.BTC-USD","depth":100}`)
+	healthy := dial(t, s.url)
+	healthy.sendText(`{"op":"subscribe","channel":"book.BTC-USD","depth":100}`)
+	healthy.until(func(m *schemas.ServerMessage) bool { return m.Type == schemas.TypeSnapshot })
+	for i := 2; testutil.ToFloat64(s.m.Disconnects.WithLabelValues("slow_consumer")) == 0; i++ {
+		if i > 2000 {
+			t.Fatal("stalled client was not evicted")
+		}
+		s.feed(bigSnapshot("BTC-USD", i, levels, i))
+		healthy.until(func(m *schemas.ServerMessage) bool { return m.Type == schemas.TypeSnapshot && m.Seq == uint64(i) })
+		time.Sleep(5 * time.Millisecond)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for s.hub.ConnCount() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("connections %d, want 1", s.hub.ConnCount())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	healthy.sendText(`{"op":"ping","id":1}`)
+	healthy.until(func(m *schemas.ServerMessage) bool { return m.Type == schemas.TypePong })
+}
