@@ -237,7 +237,7 @@ const (
 type writeScratch struct {
 	frames [][]byte
 	kinds  []uint8
-	bufs   net.Buffers
+	iov    [][]byte // backing array of the buffers of one write
 }
 
 var scratchPool = sync.Pool{New: func() any { return &writeScratch{frames: make([][]byte, 0, 16)} }}
@@ -314,8 +314,15 @@ func (c *Conn) checkAge(now int64) bool {
 		return false
 	}
 	if c.lagSubs.Load() != nil {
-		c.startLag()
-		if age <= limit || c.lagging.Load() || now-c.lagEnded.Load() < limit/2 {
+		// A skip-ahead that ended less than limit/2 ago has dropped every
+		// state frame: what is late is what is never dropped. Another one
+		// would only drop the fresh snapshots.
+		ended := c.lagEnded.Load()
+		recent := ended != 0 && now-ended < limit/2
+		if !recent {
+			c.startLag()
+		}
+		if age <= limit || c.lagging.Load() || recent {
 			return false
 		}
 	} else if age <= limit {
@@ -399,10 +406,11 @@ func (c *Conn) writeBatch(w *writeScratch, n int) error {
 		if ci := c.closing.Load(); ci != nil && ci.drop {
 			return c.abort(w, i, off) // evicted meanwhile: its deadline must not be outlived
 		}
-		w.bufs = append(w.bufs[:0], w.frames[i][off:])
-		w.bufs = append(w.bufs, w.frames[i+1:]...)
-		k, err := w.bufs.WriteTo(c.nc)
-		clear(w.bufs[:cap(w.bufs)])
+		w.iov = append(w.iov[:0], w.frames[i][off:])
+		w.iov = append(w.iov, w.frames[i+1:]...)
+		bufs := net.Buffers(w.iov) // WriteTo consumes bufs, not w.iov
+		k, err := bufs.WriteTo(c.nc)
+		clear(w.iov)
 		got := int(k)
 		written += got
 		for k > 0 {
