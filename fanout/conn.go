@@ -133,7 +133,9 @@ func (c *Conn) enqueueKind(frame []byte, kind uint8) bool {
 	if kind == kindState {
 		limit /= 2 // the other half is kept for what is never dropped
 	}
-	if c.queued.Add(n) > limit || !c.q.push(frame, kind) {
+	// A frame larger than the budget still goes to an empty queue: it
+	// could never be sent otherwise.
+	if q := c.queued.Add(n); q > limit && q != n || !c.q.push(frame, kind) {
 		c.queued.Add(-n)
 		if kind == kindState {
 			c.startLag()
