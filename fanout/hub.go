@@ -26,6 +26,8 @@ type Hub struct {
 	mu     sync.RWMutex // guards topics and conns; never held during I/O
 	topics map[string]*Topic
 	conns  map[*Conn]struct{}
+	// bySlot holds the connections of each ping slot (ping.go).
+	bySlot [pingSlots]map[*Conn]struct{}
 	closed bool
 
 	// admitted counts connections from admission to their end, so the
@@ -211,6 +213,10 @@ func (h *Hub) serve(nc net.Conn, pending []byte, deflate bool, sess Session) {
 		return
 	}
 	h.conns[c] = struct{}{}
+	if h.bySlot[c.pingSlot] == nil {
+		h.bySlot[c.pingSlot] = make(map[*Conn]struct{})
+	}
+	h.bySlot[c.pingSlot][c] = struct{}{}
 	h.mu.Unlock()
 	h.metrics.Connections.Inc()
 	h.metrics.ConnectionsTotal.Inc()
@@ -230,6 +236,7 @@ func (h *Hub) serve(nc net.Conn, pending []byte, deflate bool, sess Session) {
 func (h *Hub) removeConn(c *Conn) {
 	h.mu.Lock()
 	delete(h.conns, c)
+	delete(h.bySlot[c.pingSlot], c)
 	h.mu.Unlock()
 	h.admitted.Add(-1)
 	h.metrics.Connections.Dec()

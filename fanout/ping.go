@@ -25,11 +25,11 @@ func (h *Hub) startPinger() {
 
 // pingSlots is how many steps a ping interval is cut into; a power of
 // two.
-const pingSlots = 64
+const pingSlots = 256
 
 // pingSlot returns the slot of the n-th connection: n's low bits reversed,
 // so that any run of consecutive connections spreads over the whole
-// interval (0, 32, 16, 48, 8, ...), not over its first steps.
+// interval (0, 128, 64, 192, 32, ...), not over its first steps.
 func pingSlot(n uint64) uint32 {
 	return uint32(bits.Reverse64(n) >> (64 - bits.Len(pingSlots-1)))
 }
@@ -39,7 +39,13 @@ func pingSlot(n uint64) uint32 {
 const idleChecks = 8
 
 func (h *Hub) pingLoop() {
-	t := time.NewTicker(max(h.cfg.PingInterval/pingSlots, time.Millisecond))
+	// One slot a step, or several when a step would be under a
+	// millisecond (short intervals, as in tests).
+	per := 1
+	for per < pingSlots && h.cfg.PingInterval*time.Duration(per)/pingSlots < time.Millisecond {
+		per *= 2
+	}
+	t := time.NewTicker(max(h.cfg.PingInterval*time.Duration(per)/pingSlots, time.Millisecond))
 	defer t.Stop()
 	idle := time.NewTicker(max(h.cfg.IdleTimeout/idleChecks, time.Millisecond))
 	defer idle.Stop()
@@ -50,13 +56,13 @@ func (h *Hub) pingLoop() {
 			return
 		case <-t.C:
 			h.mu.RLock()
-			for c := range h.conns {
-				if c.pingSlot == slot {
+			for range per {
+				for c := range h.bySlot[slot] {
 					c.enqueue(pingFrame) // lock-free; never blocks
 				}
+				slot = (slot + 1) % pingSlots
 			}
 			h.mu.RUnlock()
-			slot = (slot + 1) % pingSlots
 		case <-idle.C:
 			h.closeIdle()
 		}
