@@ -30,6 +30,7 @@ type Conn struct {
 	running atomic.Bool                     // a writer goroutine is active (or has finished for good)
 	closing atomic.Pointer[closeInfo]       // set once: how the connection ends
 	lagging atomic.Bool                     // dropping frames while skipping ahead (lag.go)
+	hurry   atomic.Bool                     // a closing connection drops what is queued (Shutdown running out of time)
 	lagSubs atomic.Pointer[[]*subscription] // subscriptions that conflate on lag, nil if none
 	fence   atomic.Pointer[chan struct{}]   // closed by the writer at a skip-ahead's fence
 
@@ -263,7 +264,7 @@ func (c *Conn) writeLoop() {
 	defer scratchPool.Put(w)
 	c.since = c.hub.clock()
 	for {
-		if ci := c.closing.Load(); ci != nil && ci.drop {
+		if ci := c.dropping(); ci != nil {
 			c.end(ci)
 			return
 		}
@@ -398,14 +399,14 @@ func (c *Conn) writeBatch(w *writeScratch, n int) error {
 		m.BytesSent.Add(float64(written))
 	}()
 	for i < len(w.frames) {
-		if ci := c.closing.Load(); ci != nil && ci.drop {
+		if ci := c.dropping(); ci != nil {
 			return c.abort(w, i, off)
 		}
 		if d := time.Now().Add(slice); d.UnixNano()-c.wdeadline > int64(slice/deadlineSlack) {
 			_ = c.nc.SetWriteDeadline(d)
 			c.wdeadline = d.UnixNano()
 		}
-		if ci := c.closing.Load(); ci != nil && ci.drop {
+		if ci := c.dropping(); ci != nil {
 			return c.abort(w, i, off) // evicted meanwhile: its deadline must not be outlived
 		}
 		w.iov = append(w.iov[:0], w.frames[i][off:])
@@ -674,6 +675,25 @@ func (c *Conn) readFrame(br *bufio.Reader, st *readState) bool {
 }
 
 func (c *Conn) isClosing() bool { return c.closing.Load() != nil }
+
+// dropping returns how the connection ends if it is closing and what is
+// queued is to be dropped (an eviction, a failed socket, or a close
+// hurried by Shutdown), nil otherwise.
+func (c *Conn) dropping() *closeInfo {
+	if ci := c.closing.Load(); ci != nil && (ci.drop || c.hurry.Load()) {
+		return ci
+	}
+	return nil
+}
+
+// hurryClose makes a closing connection drop what is still queued: the
+// frame being written is completed, then the close frame follows (abort).
+func (c *Conn) hurryClose() {
+	if c.closing.Load() != nil && c.hurry.CompareAndSwap(false, true) {
+		_ = c.nc.SetWriteDeadline(time.Now()) // cuts a write in progress short
+		c.kick()
+	}
+}
 
 func (c *Conn) readFailed(err error) {
 	if c.isClosing() {

@@ -251,7 +251,9 @@ func (h *Hub) ConnCount() int {
 
 // Shutdown refuses new connections, sends every client a close frame with
 // code 1001 after its queued messages, and waits until all connections are
-// gone or ctx ends.
+// gone or ctx ends. Half-way to ctx's deadline, a client still taking its
+// queued messages gets the close frame after the message being written
+// instead; at the deadline, the sockets left are closed.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
 	if !h.closed {
@@ -273,6 +275,16 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	// its writer ends (Conn.wakeReader).
 	if pl != nil {
 		pl.stop()
+	}
+	// Half-way to the deadline, connections still writing their queue (slow
+	// readers) drop the rest, so that their close frame gets through.
+	if d, ok := ctx.Deadline(); ok {
+		t := time.AfterFunc(time.Until(d)/2, func() {
+			for _, c := range conns {
+				c.hurryClose()
+			}
+		})
+		defer t.Stop()
 	}
 	for _, c := range conns {
 		select {

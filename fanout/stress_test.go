@@ -1,6 +1,7 @@
 package fanout_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -419,4 +420,51 @@ func TestStalledConflatingClientCut(t *testing.T) {
 	}
 	healthy.sendText(`{"op":"ping","id":1}`)
 	healthy.until(func(m *schemas.ServerMessage) bool { return m.Type == schemas.TypePong })
+}
+
+// TestShutdownSlowReaderGetsCloseFrame: at shutdown, a client still far
+// behind in reading its queue (it reads, slowly) is not cut when the
+// shutdown's time runs out: half-way to the deadline the rest of its queue
+// is dropped and it gets the close frame 1001 after whole frames.
+func TestShutdownSlowReaderGetsCloseFrame(t *testing.T) {
+	const levels = 1000
+	s := startServer(t, fanout.Config{SocketSendBuffer: 32 << 10})
+	s.feed(instrument("BTC-USD", 2, 3), bigSnapshot("BTC-USD", 1, levels, 0))
+	s.sync(t)
+	c := dialSmallWindow(t, s.url)
+	c.sendText(`{"op":"subscribe","channel":"book.BTC-USD","depth":1000,"lag":"evict"}`)
+	c.until(func(m *schemas.ServerMessage) bool { return m.Type == schemas.TypeSnapshot })
+	for i := 2; i <= 60; i++ { // about 2.4 MB queued, far more than it reads in the shutdown's time
+		s.feed(bigSnapshot("BTC-USD", i, levels, i))
+	}
+	s.sync(t)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		done <- s.hub.Shutdown(ctx)
+	}()
+	for frames := 0; ; frames++ {
+		f, err := readFrameStrict(c, 10*time.Second)
+		if err != nil {
+			t.Fatalf("after %d frames in %v: %v", frames, time.Since(start), err)
+		}
+		if f.Header.OpCode == ws.OpClose {
+			code, _ := ws.ParseCloseFrameData(f.Payload)
+			if code != ws.StatusGoingAway {
+				t.Fatalf("close %d, want 1001", code)
+			}
+			t.Logf("close 1001 after %d frames in %v", frames, time.Since(start))
+			break
+		}
+		if f.Header.OpCode == ws.OpText && !json.Valid(f.Payload) {
+			t.Fatalf("frame %d is not a whole message", frames)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = wsutil.WriteClientMessage(c.nc, ws.OpClose, ws.NewCloseFrameBody(ws.StatusNormalClosure, ""))
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
 }
