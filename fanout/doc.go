@@ -97,7 +97,9 @@
 // normal close writes what is queued, then the close frame; an eviction or
 // a socket failure drops what is queued. Every close the server initiates
 // sends its close frame at a frame boundary: a write cut short (by an
-// eviction, or by a client too slow to take it) is first completed, given
+// eviction, by a client too slow to take it, or by a shutdown half-way to
+// its deadline, which drops what slow readers still have queued) is first
+// completed, given
 // CloseLinger; only a socket that takes nothing more within it is cut
 // without a close frame. The writer that finishes a connection leaves the
 // flag set, so no writer starts after it.
