@@ -196,10 +196,11 @@ func slowFeed(s *testServer, rounds, tradeEvery int) int {
 }
 
 // TestLagConflatesSlowReader: a client that reads, but about a tenth of
-// what its book subscription carries, with the default lag policy. It is
-// never evicted: its book skips ahead to fresh snapshots, what it sees is
-// a correct stream (contiguous updates, snapshots of the right seq), and it
-// ends at the book's last seq.
+// what its book and raw ticker subscriptions carry, with the default lag
+// policy. It is never evicted: its book skips ahead to fresh snapshots,
+// what it sees is a correct stream (contiguous updates, snapshots of the
+// right seq), it ends at the book's last seq, and its ticker ends at the
+// book's last best bid.
 func TestLagConflatesSlowReader(t *testing.T) {
 	const rounds = 2500
 	s := startServer(t, fanout.Config{MaxQueueBytes: 512 << 10, MaxQueueAge: time.Second, SocketSendBuffer: 16 << 10})
@@ -209,15 +210,24 @@ func TestLagConflatesSlowReader(t *testing.T) {
 	c.sendText(`{"op":"subscribe","channel":"book.BTC-USD","depth":100}`)
 	var b bookCheck
 	b.message(t, c.until(func(m *schemas.ServerMessage) bool { return m.Type == schemas.TypeSnapshot }), 100)
+	c.sendText(`{"op":"subscribe","channel":"ticker.BTC-USD","interval":"raw"}`)
 
 	go slowFeed(s, rounds, 0)
-	for b.last < rounds+1 {
+	// Round v sets the best bid's size to v+1.
+	tickers, lastBid, final := 0, "", fmt.Sprintf("%d.000", rounds+2)
+	for b.last < rounds+1 || lastBid != final {
 		m, _, err := c.read(20 * time.Second)
 		if err != nil {
-			t.Fatalf("at seq %d: %v", b.last, err)
+			t.Fatalf("at seq %d, ticker bid size %s: %v", b.last, lastBid, err)
 		}
-		if m.Channel == "book.BTC-USD" {
+		switch m.Channel {
+		case "book.BTC-USD":
 			b.message(t, m, 100)
+		case "ticker.BTC-USD":
+			if m.Type == schemas.TypeTicker {
+				tickers++
+				lastBid = m.BidSize
+			}
 		}
 		time.Sleep(3 * time.Millisecond)
 	}
@@ -227,7 +237,7 @@ func TestLagConflatesSlowReader(t *testing.T) {
 	if n := testutil.ToFloat64(s.m.LagSnapshots); n < 1 {
 		t.Fatal("no conflation: the test did not exercise it")
 	}
-	t.Logf("%v conflations; the client saw %d snapshots and %d updates", testutil.ToFloat64(s.m.LagSnapshots), b.snaps, b.updates)
+	t.Logf("%v conflations; the client saw %d snapshots, %d updates and %d tickers", testutil.ToFloat64(s.m.LagSnapshots), b.snaps, b.updates, tickers)
 }
 
 // TestLagKeepsTrades: the slow reader also subscribes to the symbol's
