@@ -34,7 +34,8 @@ type Conn struct {
 	lagSubs atomic.Pointer[[]*subscription] // subscriptions that conflate on lag, nil if none
 	fence   atomic.Pointer[chan struct{}]   // closed by the writer at a skip-ahead's fence
 
-	since    int64        // writer only: when the queue was last found empty (hub clock)
+	since    int64        // writer only: every unsent frame was queued after it (hub clock)
+	drainAt  int64        // writer only: when the queue was last found empty (hub clock)
 	lagEnded atomic.Int64 // when the last skip-ahead ended (hub clock)
 	pingSlot uint32       // the pinger's slot of this connection (ping.go)
 
@@ -255,26 +256,28 @@ var errAborted = errors.New("fanout: write aborted at a frame boundary")
 // connection is closing, in which case it writes the close frame and ends
 // the connection's writing for good (running stays set).
 //
-// Lateness: since is the time the writer last found the queue empty (or
-// started): every unsent frame was queued after it, so the oldest is at
-// most now - since old. Past MaxQueueAge/2 a connection with subscriptions
-// that conflate starts a skip-ahead; past MaxQueueAge it is evicted.
+// Lateness: drainAt is when the writer last found the queue empty (or
+// started), so every frame still queued was queued after it; the frames of
+// the batch being written were queued after the drainAt before their pop.
+// since is that bound for everything unsent, and the oldest unsent frame
+// is at most now - since old (checkAge).
 func (c *Conn) writeLoop() {
 	w := scratchPool.Get().(*writeScratch)
 	defer scratchPool.Put(w)
-	c.since = c.hub.clock()
+	c.drainAt = c.hub.clock()
 	for {
 		if ci := c.dropping(); ci != nil {
 			c.end(ci)
 			return
 		}
 		start := c.hub.clock()
+		c.since = c.drainAt
 		if c.queued.Load() > 0 && c.checkAge(start) {
 			continue // evicted
 		}
 		n, drained := c.fill(w)
 		if drained {
-			c.since = start
+			c.drainAt = start // since stays: it bounds the batch popped
 		}
 		if len(w.frames) > 0 {
 			err := c.writeBatch(w, n)
