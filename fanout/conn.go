@@ -36,7 +36,7 @@ type Conn struct {
 
 	since    int64        // writer only: every unsent frame was queued after it (hub clock)
 	drainAt  int64        // writer only: when the queue was last found empty (hub clock)
-	lagEnded atomic.Int64 // when the last skip-ahead ended (hub clock)
+	lagAt    atomic.Int64 // when the skip-ahead under way began (hub clock)
 	pingSlot uint32       // the pinger's slot of this connection (ping.go)
 
 	writer func()        // c.writeLoop, bound once: starting a writer allocates nothing
@@ -311,27 +311,20 @@ func (c *Conn) writeLoop() {
 // unsent frame being at most now - since old; it reports whether the
 // connection was evicted. Past MaxQueueAge/2 a connection with
 // subscriptions that conflate skips ahead; past MaxQueueAge it is
-// evicted, unless it conflates and a skip-ahead is under way or ended
-// less than MaxQueueAge/2 ago (what is late then is what is never
-// dropped, which the byte budget bounds).
+// evicted, unless a skip-ahead is under way. A skip-ahead leaves only
+// frames queued after it began (passFence), so what is late after it is
+// what is never dropped.
 func (c *Conn) checkAge(now int64) bool {
 	age, limit := now-c.since, int64(c.hub.cfg.MaxQueueAge)
-	if age <= limit/2 {
+	switch {
+	case age <= limit/2:
 		return false
-	}
-	if c.lagSubs.Load() != nil {
-		// A skip-ahead that ended less than limit/2 ago has dropped every
-		// state frame: what is late is what is never dropped. Another one
-		// would only drop the fresh snapshots.
-		ended := c.lagEnded.Load()
-		recent := ended != 0 && now-ended < limit/2
-		if !recent {
-			c.startLag()
-		}
-		if age <= limit || c.lagging.Load() || recent {
+	case c.lagSubs.Load() != nil:
+		c.startLag()
+		if age <= limit || c.lagging.Load() {
 			return false
 		}
-	} else if age <= limit {
+	case age <= limit:
 		return false
 	}
 	return c.markEvicted()
@@ -351,6 +344,9 @@ func (c *Conn) fill(w *writeScratch) (n int, drained bool) {
 		switch {
 		case kind == kindFence:
 			c.queued.Add(-int64(len(f)))
+			// Every frame still queued was queued after the fence, hence
+			// after the skip-ahead began.
+			c.drainAt = max(c.drainAt, c.lagAt.Load())
 			c.passFence()
 			continue
 		case kind == kindState && c.lagging.Load():

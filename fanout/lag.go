@@ -65,6 +65,7 @@ func (c *Conn) updateLagSet() {
 // startLag starts a skip-ahead unless one is under way. Any goroutine.
 func (c *Conn) startLag() {
 	if c.lagging.CompareAndSwap(false, true) {
+		c.lagAt.Store(c.hub.clock())
 		go c.skipAhead()
 	}
 }
@@ -118,7 +119,6 @@ func (c *Conn) skipAhead() {
 		return
 	}
 	c.hub.metrics.LagSnapshots.Inc()
-	c.lagEnded.Store(c.hub.clock())
 	c.lagging.Store(false)
 	// Subscriptions made while lagging were not attached by their owners
 	// (their initial state was refused); they are attached here with the
