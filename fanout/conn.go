@@ -241,7 +241,8 @@ const (
 type writeScratch struct {
 	frames [][]byte
 	kinds  []uint8
-	iov    [][]byte // backing array of the buffers of one write
+	iov    [][]byte    // backing array of the buffers of one write
+	bufs   net.Buffers // the same, consumed by the write
 }
 
 var scratchPool = sync.Pool{New: func() any { return &writeScratch{frames: make([][]byte, 0, 16)} }}
@@ -410,8 +411,9 @@ func (c *Conn) writeBatch(w *writeScratch, n int) error {
 		}
 		w.iov = append(w.iov[:0], w.frames[i][off:])
 		w.iov = append(w.iov, w.frames[i+1:]...)
-		bufs := net.Buffers(w.iov) // WriteTo consumes bufs, not w.iov
-		k, err := bufs.WriteTo(c.nc)
+		w.bufs = w.iov // WriteTo consumes w.bufs, not w.iov
+		k, err := w.bufs.WriteTo(c.nc)
+		w.bufs = nil
 		clear(w.iov)
 		got := int(k)
 		written += got
