@@ -281,7 +281,7 @@ func (c *Conn) writeLoop() {
 			c.drainAt = start // since stays: it bounds the batch popped
 		}
 		if len(w.frames) > 0 {
-			err := c.writeBatch(w, n)
+			err := c.writeBatch(w, n, start)
 			clear(w.frames)
 			w.frames, w.kinds = w.frames[:0], w.kinds[:0]
 			if err == errAborted {
@@ -373,13 +373,13 @@ const deadlineSlack = 8
 // (closing, lateness, progress) before going on.
 const writeSlices = 4
 
-// writeBatch writes w's frames, n bytes. A write that runs out of its
+// writeBatch writes w's frames, n bytes, popped at start. A write that runs out of its
 // slice continues where it stopped, unless the connection is closing (the
 // frame begun is completed, errAborted), or the client took nothing for
 // WriteTimeout or is too late (checkAge) (evicted, errAborted); a
 // skip-ahead started meanwhile drops the batch's state frames not yet
 // begun.
-func (c *Conn) writeBatch(w *writeScratch, n int) error {
+func (c *Conn) writeBatch(w *writeScratch, n int, start int64) error {
 	defer c.queued.Add(-int64(n))
 	frames := len(w.frames)
 	var ts int64 = -1 // the batch's latency sample
@@ -390,8 +390,8 @@ func (c *Conn) writeBatch(w *writeScratch, n int) error {
 		}
 	}
 	slice := c.hub.writeBudget / writeSlices
-	progress := c.hub.clock()
-	i, off := 0, 0 // the next unwritten byte is w.frames[i][off]
+	progress := start // hub clock of the last write that took bytes
+	i, off := 0, 0    // the next unwritten byte is w.frames[i][off]
 	written, sent := 0, 0
 	m := c.hub.metrics
 	defer func() {
