@@ -110,6 +110,7 @@ type WebSocket struct {
 	QueueFrames        int      `yaml:"queue_frames"`
 	MaxQueueAge        Duration `yaml:"max_queue_age"`
 	SocketSendBuffer   int      `yaml:"socket_send_buffer"`
+	SocketNotSentLowat int      `yaml:"socket_notsent_lowat"`
 	Compression        bool     `yaml:"compression"`
 	CompressMinSize    int      `yaml:"compress_min_size"`
 	PingInterval       Duration `yaml:"ping_interval"`
@@ -172,6 +173,7 @@ func Default() Config {
 			QueueFrames:        256,
 			MaxQueueAge:        Duration(5 * time.Second),
 			SocketSendBuffer:   0,
+			SocketNotSentLowat: 16384,
 			Compression:        true,
 			CompressMinSize:    256,
 			PingInterval:       Duration(20 * time.Second),
@@ -337,6 +339,9 @@ func (c *Config) Validate() error {
 	}
 	if c.WebSocket.QueueFrames < 16 || c.WebSocket.QueueFrames > 1<<20 {
 		bad("websocket.queue_frames", "must be between 16 and 1048576")
+	}
+	if c.WebSocket.SocketNotSentLowat < -1 {
+		bad("websocket.socket_notsent_lowat", "must be -1 (no bound), 0 (the default) or positive")
 	}
 	if c.WebSocket.SocketSendBuffer < 0 {
 		bad("websocket.socket_send_buffer", "must be 0 (the kernel's default) or positive")

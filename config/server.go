@@ -55,6 +55,7 @@ func (c *Config) Server(log *slog.Logger) server.Config {
 			QueueFrames:          c.WebSocket.QueueFrames,
 			MaxQueueAge:          time.Duration(c.WebSocket.MaxQueueAge),
 			SocketSendBuffer:     c.WebSocket.SocketSendBuffer,
+			SocketNotSentLowat:   c.WebSocket.SocketNotSentLowat,
 			DisableCompression:   !c.WebSocket.Compression,
 			DisablePoller:        !c.WebSocket.Poller,
 			CompressMinSize:      c.WebSocket.CompressMinSize,

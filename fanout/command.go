@@ -19,7 +19,7 @@ type subscription struct {
 	topic    *Topic
 	depth    int // book only
 	interval Interval
-	lag      bool        // book only: skip ahead to a snapshot rather than evict
+	lag      bool        // book and ticker: conflate on lag (skip ahead to a fresh state) rather than evict
 	gone     atomic.Bool // set by the reader when the subscription ends
 }
 
@@ -128,7 +128,7 @@ func (c *Conn) subscribe(id int64, channel string, depth int, interval, lag stri
 		return false
 	}
 	s := &subscription{channel: channel, kind: kind, topic: t, interval: defaultInterval(kind),
-		lag: kind == schemas.ChannelBook && lag == schemas.LagSnapshot}
+		lag: kind != schemas.ChannelTrades && lag != schemas.LagEvict}
 	if interval != "" {
 		iv, ok := ParseInterval(interval)
 		if !ok {

@@ -18,23 +18,31 @@ type Config struct {
 	// IdleTimeout closes a connection (code 4000) from which no frame,
 	// pong included, arrived for this long. Zero means 60s.
 	IdleTimeout time.Duration
-	// MaxQueueAge bounds how long queued frames wait for a socket that
-	// accepts nothing: a write blocked this long evicts the client as a slow
-	// consumer (counted as slow_consumer; the socket is torn down, as no
-	// close frame can get through). A queued frame thus waits at most about
-	// twice this long. Zero means 5s; WriteTimeout applies when shorter.
+	// MaxQueueAge is the lateness budget of a connection: how old its
+	// oldest unsent frame may be. Past half of it, a connection with book
+	// or ticker subscriptions that conflate ("lag":"snapshot", the default)
+	// skips them ahead to a fresh state (lag.go); past all of it, a
+	// connection that cannot conflate is evicted as a slow consumer (4001).
+	// Zero means 5s; WriteTimeout applies when shorter.
 	MaxQueueAge time.Duration
-	// WriteTimeout bounds one write to a client socket; a client that does
-	// not drain its socket for this long is disconnected. Zero means 10s.
+	// WriteTimeout bounds how long a client may take nothing at all: a
+	// connection whose socket accepts no byte for this long is evicted as
+	// a slow consumer (the frame begun is completed within CloseLinger and
+	// the close frame follows; if the socket takes nothing more, it is
+	// cut). Zero means 10s.
 	WriteTimeout time.Duration
-	// MaxQueueBytes is the per-connection budget of queued, unwritten bytes;
-	// past it the client is evicted as a slow consumer (4001). Zero means
-	// 4 MiB.
+	// MaxQueueBytes is the per-connection budget of queued, unsent bytes.
+	// A book or ticker message of a subscription that conflates on lag
+	// that would take the queue past half of it starts a skip-ahead
+	// instead of being queued; any other message (trades, replies,
+	// subscriptions with "lag":"evict") that would take it past all of it
+	// evicts the client as a slow consumer (4001). Zero means 4 MiB.
 	MaxQueueBytes int
-	// QueueFrames is the per-connection ring of queued, unwritten frames,
-	// rounded up to a power of two; a client with that many frames pending
-	// is evicted like one past MaxQueueBytes. Each slot costs 8 bytes of
-	// every connection. Zero means 256.
+	// QueueFrames is the size of each connection's lock-free ring of
+	// queued frames, rounded up to a power of two. It is not a budget:
+	// frames beyond it wait in an overflow list (taken under a mutex)
+	// until the writer catches up. Each slot costs 9 bytes of every
+	// connection. Zero means 256.
 	QueueFrames int
 	// SocketSendBuffer sets the kernel send buffer (SO_SNDBUF) of each
 	// client socket. It bounds what a stalled client's socket absorbs before
@@ -42,6 +50,14 @@ type Config struct {
 	// the default) that can be several MiB per connection, minutes of a
 	// quiet stream.
 	SocketSendBuffer int
+	// SocketNotSentLowat bounds the bytes the kernel holds unsent for each
+	// client socket (TCP_NOTSENT_LOWAT, Linux only): past it, a client's
+	// backlog waits in its connection's queue, where the server sees how
+	// late it is and can conflate it, rather than hidden in the kernel.
+	// Bytes in flight are not counted, so it does not limit throughput on
+	// long paths. Zero means 16 KiB; negative leaves the kernel's default
+	// (no bound).
+	SocketNotSentLowat int
 	// MaxSubscriptions per connection. Zero means 100.
 	MaxSubscriptions int
 	// MaxMessagesPerSecond bounds the commands a client may send (a token
@@ -53,8 +69,10 @@ type Config struct {
 	// MaxInvalidMessages is how many invalid client messages a connection
 	// may send before it is closed with 4002. Zero means 20.
 	MaxInvalidMessages int
-	// CloseLinger is how long the server waits for the client's close
-	// frame after sending its own. Zero means 2s.
+	// CloseLinger is how long the server gives a closing connection's
+	// socket to take the rest of the frame being written and the close
+	// frame, and how long it then waits for the client's close frame.
+	// Zero means 2s.
 	CloseLinger time.Duration
 	// Logger receives connection-level events. Nil means slog.Default().
 	Logger *slog.Logger
@@ -104,6 +122,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxQueueAge == 0 {
 		c.MaxQueueAge = 5 * time.Second
+	}
+	if c.SocketNotSentLowat == 0 {
+		c.SocketNotSentLowat = 16 << 10
 	}
 	if c.QueueFrames == 0 {
 		c.QueueFrames = 256

@@ -27,66 +27,91 @@
 //
 // Each connection has a reader (commands; see "Connections: the reader"
 // below) and, only while it has something to send, a writer goroutine. Its
-// outbound queue is a bounded multi-producer,
-// single-consumer ring of shared frames (queue.go) with byte accounting:
+// outbound queue is a multi-producer, single-consumer ring of shared
+// frames with an overflow list (queue.go) and byte accounting:
 //
 //   - enqueue (any goroutine: topic owners, the reader, the hub's
 //     pinger) adds the frame's length to an atomic byte count, claims a
 //     ring position with a compare-and-swap on the tail (only when the
-//     consumer has emptied that slot's previous lap), and publishes the
-//     frame by an atomic store of its pointer in the slot; a slot is one
-//     pointer, the length being read back from the frame's own header. It
-//     takes no lock, never blocks and performs no I/O.
-//   - If the byte count passes Config.MaxQueueBytes or the ring
-//     (Config.QueueFrames slots) is full, the connection is evicted as a
-//     slow consumer (close code 4001): one compare-and-swap marks it, and a
+//     consumer has emptied that slot's previous lap; a tail read before a
+//     head that has moved past it is read again, never compared), and
+//     publishes the frame by an atomic store of its pointer in the slot;
+//     a slot is one pointer and a kind, the length being read back from
+//     the frame's own header. When the ring is full the frame goes to the
+//     overflow list, under a mutex, in an order that keeps every
+//     producer's frames in sequence (queue.go): the ring
+//     (Config.QueueFrames slots) is never a budget. enqueue never blocks
+//     and performs no I/O.
+//   - The budgets are about how late a client is: its unsent bytes
+//     (Config.MaxQueueBytes) and the age of its oldest unsent frame
+//     (Config.MaxQueueAge). Each frame has a kind: a state frame (a book
+//     or ticker message of a subscription that conflates on lag, the
+//     default) or a frame that is never dropped (trades, replies, pings,
+//     subscriptions with "lag":"evict"). A state frame that would pass
+//     half the byte budget starts a skip-ahead (lag.go); any other frame
+//     that would pass the whole budget evicts the connection as a slow
+//     consumer (close code 4001): one compare-and-swap marks it, and a
 //     goroutine of its own counts it and cuts any blocked write short, so
 //     the broadcaster returns at once and nobody else waits.
 //   - After publishing, enqueue starts a writer if none runs (an atomic
 //     flag, set by compare-and-swap). The writer pops every published frame
-//     (up to 256), sends them in one vectored write (writev) bounded by
-//     the write budget, the smaller of Config.WriteTimeout and
-//     Config.MaxQueueAge (a write that times out means the client accepted
-//     nothing for most of that time: it is torn down and counted as a
-//     slow consumer, so no queued frame waits much longer than twice
-//     MaxQueueAge), subtracts their bytes, and repeats. The socket's
-//     deadline is moved only when it falls more than an eighth of the
-//     budget short of now plus the budget: every write gets between 7/8
-//     of the budget and all of it, and a busy connection updates the
-//     deadline's timer once per eighth of the budget, not once per write.
-//     When the ring is empty the writer clears the flag, looks at the ring
-//     once more, and exits unless something arrived. An idle connection
-//     therefore holds no writer goroutine and no write buffer (batches are
-//     pooled), and a frame arriving at an idle connection is written at
-//     once, with no added latency; frames arriving while a write is in
-//     progress are joined into the next one.
+//     (up to 256, or about 256 KiB), dropping state frames while the
+//     connection skips ahead, sends them in one vectored write (writev),
+//     subtracts their bytes, and repeats. A write is given a slice of the
+//     write budget (the smaller of Config.WriteTimeout and
+//     Config.MaxQueueAge, divided by 4) at a time; when a slice ends first,
+//     the writer looks at the connection and goes on where the write
+//     stopped. Lateness: the oldest unsent frame was queued after the
+//     writer last found the queue empty, so its age is at most the time
+//     since then; past MaxQueueAge/2 a connection that conflates skips
+//     ahead, past MaxQueueAge one that does not (or whose skip-ahead does
+//     not help) is evicted. A client that takes no byte for WriteTimeout
+//     is evicted. The socket's deadline is moved only when it falls more
+//     than an eighth of the slice short of now plus the slice, so a busy
+//     connection updates the deadline's timer once per eighth of a slice,
+//     not once per write. When the ring is empty the writer clears the
+//     flag, looks at the queue once more, and exits unless something
+//     arrived. An idle connection therefore holds no writer goroutine and
+//     no write buffer (batches are pooled), and a frame arriving at an idle
+//     connection is written at once, with no added latency; frames arriving
+//     while a write is in progress are joined into the next one.
+//   - Config.SocketNotSentLowat (TCP_NOTSENT_LOWAT, default 16 KiB) bounds
+//     what the kernel holds unsent, so that a backlog waits in the queue,
+//     where it is measured, and not in the socket.
 //
 // Memory ordering: Go's atomics are sequentially consistent. The frame's
-// bytes are written (by the encoder) before the producer's atomic store of
+// bytes (and its kind) are written before the producer's atomic store of
 // the slot, and read by the writer after its atomic load of that slot, so
 // they are visible to it; frames are never modified once enqueued. The
 // consumer stores nil in a slot before it advances head, and a producer
 // claims the slot's next lap only after reading a head beyond it, so the
 // two never touch a slot at once. No frame is left without a writer: the
-// producer publishes its slot, then reads the writer flag; the writer
-// clears the flag, then reads the slot. In the single total order of these
-// atomic operations, either the producer sees the flag cleared (and starts
-// a writer, at most one compare-and-swap succeeding) or the writer sees the
-// slot (and carries on). A slot claimed but not yet published looks empty
+// producer publishes its slot (or its overflow entry and the spill flag),
+// then reads the writer flag; the writer clears the flag, then reads the
+// slot and the spill flag. In the single total order of these atomic
+// operations, either the producer sees the flag cleared (and starts a
+// writer, at most one compare-and-swap succeeding) or the writer sees the
+// frame (and carries on). A slot claimed but not yet published looks empty
 // to the writer, which may exit; its producer starts one after publishing.
-// Successive writers hand the consumer role over through the same flag.
+// Successive writers hand the consumer role over through the same flag;
+// the consumer's state that an exiting writer may still look at (head,
+// the overflow batch's barrier) is atomic.
 //
 // Closing uses one atomic pointer set once (the first close wins): a
 // normal close writes what is queued, then the close frame; an eviction or
-// a socket failure drops what is queued. The writer that finishes a
-// connection leaves the flag set, so no writer starts after it.
+// a socket failure drops what is queued. Every close the server initiates
+// sends its close frame at a frame boundary: a write cut short (by an
+// eviction, by a client too slow to take it, or by a shutdown half-way to
+// its deadline, which drops what slow readers still have queued) is first
+// completed, given
+// CloseLinger; only a socket that takes nothing more within it is cut
+// without a close frame. The writer that finishes a connection leaves the
+// flag set, so no writer starts after it.
 //
-// A connection whose subscriptions are all book subscriptions made with
-// "lag":"snapshot" is not evicted when it exceeds its budget: it drops its
-// queue and its subscriptions restart from fresh snapshots (lag.go gives
-// the steps and why the client never sees a gap). Config.SocketSendBuffer
-// bounds what the kernel buffers for a stalled client before the budget
-// starts to fill.
+// Books and tickers conflate on lag by default: a connection that falls
+// behind drops its queued state frames and its book and ticker
+// subscriptions restart from a fresh state, while its trades keep flowing
+// (lag.go gives the steps and why the client never sees a gap).
 //
 // # Connections: the reader
 //

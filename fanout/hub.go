@@ -26,11 +26,14 @@ type Hub struct {
 	mu     sync.RWMutex // guards topics and conns; never held during I/O
 	topics map[string]*Topic
 	conns  map[*Conn]struct{}
+	// bySlot holds the connections of each ping slot (ping.go).
+	bySlot [pingSlots]map[*Conn]struct{}
 	closed bool
 
 	// admitted counts connections from admission to their end, so the
 	// MaxConnections bound holds under parallel upgrades.
 	admitted atomic.Int64
+	connSeq  atomic.Uint64 // connections created, for their ping slots
 
 	pingOnce sync.Once
 	stopPing chan struct{} // closed by Shutdown
@@ -216,6 +219,10 @@ func (h *Hub) serve(nc net.Conn, pending []byte, deflate bool, sess Session) {
 		return
 	}
 	h.conns[c] = struct{}{}
+	if h.bySlot[c.pingSlot] == nil {
+		h.bySlot[c.pingSlot] = make(map[*Conn]struct{})
+	}
+	h.bySlot[c.pingSlot][c] = struct{}{}
 	h.mu.Unlock()
 	h.metrics.Connections.Inc()
 	h.metrics.ConnectionsTotal.Inc()
@@ -235,6 +242,7 @@ func (h *Hub) serve(nc net.Conn, pending []byte, deflate bool, sess Session) {
 func (h *Hub) removeConn(c *Conn) {
 	h.mu.Lock()
 	delete(h.conns, c)
+	delete(h.bySlot[c.pingSlot], c)
 	h.mu.Unlock()
 	h.admitted.Add(-1)
 	h.metrics.Connections.Dec()
@@ -249,7 +257,9 @@ func (h *Hub) ConnCount() int {
 
 // Shutdown refuses new connections, sends every client a close frame with
 // code 1001 after its queued messages, and waits until all connections are
-// gone or ctx ends.
+// gone or ctx ends. Half-way to ctx's deadline, a client still taking its
+// queued messages gets the close frame after the message being written
+// instead; at the deadline, the sockets left are closed.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
 	if !h.closed {
@@ -271,6 +281,16 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	// its writer ends (Conn.wakeReader).
 	if pl != nil {
 		pl.stop()
+	}
+	// Half-way to the deadline, connections still writing their queue (slow
+	// readers) drop the rest, so that their close frame gets through.
+	if d, ok := ctx.Deadline(); ok {
+		t := time.AfterFunc(time.Until(d)/2, func() {
+			for _, c := range conns {
+				c.hurryClose()
+			}
+		})
+		defer t.Stop()
 	}
 	for _, c := range conns {
 		select {

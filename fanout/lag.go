@@ -3,125 +3,210 @@ package fanout
 import (
 	"sync"
 	"time"
+
+	"github.com/marketfeed/marketfeed/schemas"
 )
 
-// The snapshot lag policy. A connection whose subscriptions are all book
-// subscriptions made with "lag":"snapshot" is not evicted when it exceeds
-// its queue budget. Instead:
+// Conflation on lag. Books and tickers are state: a subscriber that falls
+// behind needs the current state, not every step. Their subscriptions
+// conflate by default ("lag":"snapshot"); trades, control-plane messages
+// and subscriptions made with "lag":"evict" are never dropped.
 //
-//  1. The enqueue that finds the budget exceeded sets lagging (one
-//     compare-and-swap) and starts skipAhead on a goroutine of its own;
-//     from then on every frame offered to the connection is dropped, so
-//     nothing after the first dropped frame is ever queued.
-//  2. skipAhead detaches each subscription from its stream on the stream's
-//     owner goroutine and waits until all are detached: no owner enqueues
-//     anything of those streams afterwards.
-//  3. The writer discards every frame it pops while lagging; skipAhead
-//     waits until the queue is empty (the write in progress, if any, has
-//     ended). If it cannot empty within MaxQueueAge (or WriteTimeout if shorter),
-//     the client is evicted.
+// A connection is behind when a state frame would take its unsent bytes
+// past MaxQueueBytes/2, or when the oldest unsent frame is older than
+// MaxQueueAge/2 (the writer checks, conn.go). If it has subscriptions that
+// conflate, it skips ahead:
+//
+//  1. lagging is set (one compare-and-swap) and skipAhead starts on a
+//     goroutine of its own; from then on every state frame offered to the
+//     connection is refused, and a subscriber set that has a frame refused
+//     drops the connection (subscribers.send), so nothing of those streams
+//     after the first refused frame is ever queued.
+//  2. skipAhead detaches each conflating subscription from its stream on
+//     the stream's owner goroutine and waits until all are detached: no
+//     owner enqueues anything of those streams afterwards, and frames an
+//     owner was enqueueing when lagging was set are in the queue.
+//  3. It then queues a fence. The writer drops every state frame it pops
+//     while lagging (and those of its batch not yet begun); when it pops
+//     the fence, no state frame is left before it. If the fence is not
+//     reached within WriteTimeout, the client is evicted.
 //  4. skipAhead clears lagging and, on each owner, attaches every current
-//     subscription again, as a new subscriber without acknowledgement: a
-//     raw stream sends a snapshot at once, a throttled one at its next
-//     flush.
+//     conflating subscription again, as a new subscriber without
+//     acknowledgement: a raw book stream sends a snapshot at once, a
+//     throttled one at its next flush, a ticker its current state.
 //
-// What the client received before the drop is a contiguous prefix of each
-// stream (frames are written in order, and none is queued after the first
-// drop), so it sees updates up to some seq, then a snapshot that replaces
-// its book.
+// Trades and the other frames keep flowing meanwhile. What the client
+// received of each state stream before the drop is a contiguous prefix
+// (frames are written in order, none is queued after the first refused),
+// so it sees updates up to some seq, then a snapshot that replaces its
+// book. A connection is evicted (4001) only when what is never dropped
+// passes MaxQueueBytes, or its oldest unsent frame MaxQueueAge.
+//
+// A subscribe that runs on its owner while the connection is lagging has
+// its initial state refused and is not attached; the reader published it
+// in lagSubs before posting it, so step 4 attaches it.
 
-// updateLagSet publishes the connection's subscriptions if every one of
-// them allows a skip-ahead, nil otherwise. Read goroutine only.
+// updateLagSet publishes the connection's subscriptions that conflate on
+// lag, nil if there are none. Read goroutine only.
 func (c *Conn) updateLagSet() {
-	if len(c.subs) == 0 {
+	var list []*subscription
+	for _, s := range c.subs {
+		if s.lag {
+			list = append(list, s)
+		}
+	}
+	if len(list) == 0 {
 		c.lagSubs.Store(nil)
 		return
-	}
-	list := make([]*subscription, 0, len(c.subs))
-	for _, s := range c.subs {
-		if !s.lag {
-			c.lagSubs.Store(nil)
-			return
-		}
-		list = append(list, s)
 	}
 	c.lagSubs.Store(&list)
 }
 
+// startLag starts a skip-ahead unless one is under way. Any goroutine.
+func (c *Conn) startLag() {
+	if c.lagging.CompareAndSwap(false, true) {
+		c.lagAt.Store(c.hub.clock())
+		go c.skipAhead()
+	}
+}
+
+// passFence tells the skip-ahead that the writer has popped its fence.
+// Writer only.
+func (c *Conn) passFence() {
+	if ch := c.fence.Swap(nil); ch != nil {
+		close(*ch)
+	}
+}
+
+// fenceFrame is the fence's entry in the queue; it is never written.
+var fenceFrame = controlFrame(0, nil)
+
 // skipAhead runs steps 2 to 4 above.
 func (c *Conn) skipAhead() {
-	subs := c.lagSubs.Load()
-	if subs == nil { // the connection is ending
-		c.evict()
-		return
+	var subs []*subscription
+	if p := c.lagSubs.Load(); p != nil {
+		subs = *p
 	}
 	var wg sync.WaitGroup
-	for _, s := range *subs {
+	for _, s := range subs {
 		wg.Add(1)
 		if !s.topic.post(func() { s.topic.detach(c, s); wg.Done() }) {
 			wg.Done()
 		}
 	}
 	wg.Wait()
-	deadline := time.Now().Add(c.hub.writeBudget)
-	for c.queued.Load() != 0 && c.closing.Load() == nil {
-		if time.Now().After(deadline) {
-			c.evict()
-			return
-		}
-		c.kick()
-		time.Sleep(time.Millisecond)
+	passed := make(chan struct{})
+	c.fence.Store(&passed)
+	if c.closing.Load() != nil {
+		return
+	}
+	c.queued.Add(int64(len(fenceFrame)))
+	if !c.q.push(fenceFrame, kindFence) {
+		c.queued.Add(-int64(len(fenceFrame)))
+		c.evict()
+		return
+	}
+	c.kick()
+	select {
+	case <-passed:
+	case <-time.After(c.hub.cfg.WriteTimeout):
+		c.evict() // the writer is stuck in a write the client does not take
+		return
+	case <-c.wdone:
+		return
 	}
 	if c.closing.Load() != nil {
 		return
 	}
 	c.hub.metrics.LagSnapshots.Inc()
 	c.lagging.Store(false)
-	// Subscriptions made while lagging were refused by their owners
-	// (their acknowledgement could not be queued); they are attached here
-	// with the others. The reader published them before posting.
-	subs = c.lagSubs.Load()
-	if subs == nil {
+	// Subscriptions made while lagging were not attached by their owners
+	// (their initial state was refused); they are attached here with the
+	// others. The reader published them before posting.
+	p := c.lagSubs.Load()
+	if p == nil {
 		return
 	}
-	for _, s := range *subs {
+	for _, s := range *p {
 		s.topic.post(func() { s.topic.reattach(c, s) })
 	}
 }
 
-// detach removes c's book subscription s from its stream. Owner goroutine.
+// detach removes c's subscription s from its stream. Owner goroutine.
 func (t *Topic) detach(c *Conn, s *subscription) {
-	if bs := t.bookStream(s.depth, s.interval, false); bs != nil {
-		if !bs.subs.remove(c) {
-			bs.joining.remove(c)
+	switch s.kind {
+	case schemas.ChannelBook:
+		if bs := t.bookStream(s.depth, s.interval, false); bs != nil {
+			if !bs.subs.remove(c) {
+				bs.joining.remove(c)
+			}
+			if bs.subs.len()+bs.joining.len() == 0 {
+				t.dropBookStream(bs)
+			}
 		}
-		if bs.subs.len()+bs.joining.len() == 0 {
-			t.dropBookStream(bs)
+	case schemas.ChannelTicker:
+		if ts := t.tickers[s.interval]; ts != nil {
+			ts.subs.remove(c)
+			if ts.subs.len() == 0 {
+				t.tickers[s.interval] = nil
+			}
 		}
 	}
 }
 
-// reattach adds c's book subscription s to its stream again, with a fresh
-// snapshot, unless s has ended or c is closing. Owner goroutine.
+// reattach adds c's subscription s to its stream again, with a fresh
+// state, unless s has ended or c is closing. Owner goroutine.
 func (t *Topic) reattach(c *Conn, s *subscription) {
 	if s.gone.Load() || c.isClosing() {
 		return
 	}
 	t.detach(c, s) // attached meanwhile by a subscribe that raced the skip-ahead
-	bs := t.bookStream(s.depth, s.interval, true)
-	switch {
-	case t.state != Live:
-		if c.enqueue(t.statusFrame()) {
-			bs.subs.add(c)
+	t.attach(c, s)
+}
+
+// attach adds c's subscription s to its stream and sends its initial
+// state (see subscribe). A subscriber whose initial state is refused is
+// not attached: a skip-ahead will attach it. Owner goroutine.
+func (t *Topic) attach(c *Conn, s *subscription) {
+	kind := stateKind(s.lag)
+	switch s.kind {
+	case schemas.ChannelBook:
+		bs := t.bookStream(s.depth, s.interval, true)
+		switch {
+		case t.state != Live:
+			if c.enqueueKind(t.statusFrame(), kind) {
+				bs.subs.add(c, s.lag)
+			}
+		case s.interval == Raw:
+			if c.sendData(t.snapshotFrame(bs), kind) {
+				bs.subs.add(c, s.lag)
+			}
+		default:
+			bs.joining.add(c, s.lag)
 		}
-	case s.interval == Raw:
-		if c.sendData(t.snapshotFrame(bs)) {
-			bs.subs.add(c)
+		if bs.subs.len()+bs.joining.len() == 0 {
+			t.dropBookStream(bs)
 		}
-	default:
-		bs.joining.add(c)
-	}
-	if bs.subs.len()+bs.joining.len() == 0 {
-		t.dropBookStream(bs)
+	case schemas.ChannelTicker:
+		ts := t.tickers[s.interval]
+		if ts == nil {
+			ts = &tickerStream{}
+			t.tickers[s.interval] = ts
+		}
+		// A ticker that reflects no event yet is not sent; its first
+		// message follows with the first event.
+		if f := t.tickerFrame(); f == nil || c.sendData(f, kind) {
+			ts.subs.add(c, s.lag)
+		}
+		if ts.subs.len() == 0 {
+			t.tickers[s.interval] = nil
+		}
+	case schemas.ChannelTrades:
+		tr := t.trades[s.interval]
+		if tr == nil {
+			tr = &tradesStream{}
+			t.trades[s.interval] = tr
+		}
+		tr.subs.add(c, false)
 	}
 }

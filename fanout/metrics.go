@@ -13,7 +13,7 @@ type Metrics struct {
 	Disconnects      *prometheus.CounterVec // label: reason
 	ClientErrors     *prometheus.CounterVec // label: code
 	Rejected         *prometheus.CounterVec // label: reason; upgrades refused
-	LagSnapshots     prometheus.Counter     // skip-aheads of lagging connections
+	LagSnapshots     prometheus.Counter     // conflations: skip-aheads of lagging connections (lag.go)
 	Resyncs          prometheus.Counter     // resync commands accepted
 	// DeliveryLatency is the time from the exchange timestamp of a book
 	// update or trades message to the end of the socket write that carried
@@ -69,7 +69,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		LagSnapshots: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "marketfeed_ws_lag_snapshots_total",
-			Help: "Lagging connections whose queue was dropped and whose book subscriptions restarted from a snapshot.",
+			Help: "Conflations: lagging connections whose queued book and ticker messages were dropped and whose book and ticker subscriptions restarted from a fresh state.",
 		}),
 	}
 	if reg != nil {

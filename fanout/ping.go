@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"math/bits"
 	"time"
 
 	"github.com/marketfeed/marketfeed/schemas"
@@ -11,8 +12,26 @@ import (
 // timer of their own, and closes (4000) every polled connection from which
 // no frame arrived for IdleTimeout (a connection with a read goroutine
 // enforces it with its read deadline). It stops at Shutdown.
+//
+// Pings are staggered: the interval is cut into pingSlots steps, each
+// connection has a slot of its own (given in accept order, see pingSlot,
+// so that connections spread evenly over the slots), and each step pings
+// the connections of one slot. A connection is still pinged once per PingInterval, but
+// connections are never pinged all at once: a burst of thousands of
+// writes would delay every delivery behind it.
 func (h *Hub) startPinger() {
 	h.pingOnce.Do(func() { go h.pingLoop() })
+}
+
+// pingSlots is how many steps a ping interval is cut into; a power of
+// two.
+const pingSlots = 256
+
+// pingSlot returns the slot of the n-th connection: n's low bits reversed,
+// so that any run of consecutive connections spreads over the whole
+// interval (0, 128, 64, 192, 32, ...), not over its first steps.
+func pingSlot(n uint64) uint32 {
+	return uint32(bits.Reverse64(n) >> (64 - bits.Len(pingSlots-1)))
 }
 
 // idleChecks is how many times per IdleTimeout the pinger looks for idle
@@ -20,18 +39,28 @@ func (h *Hub) startPinger() {
 const idleChecks = 8
 
 func (h *Hub) pingLoop() {
-	t := time.NewTicker(h.cfg.PingInterval)
+	// One slot a step, or several when a step would be under a
+	// millisecond (short intervals, as in tests).
+	per := 1
+	for per < pingSlots && h.cfg.PingInterval*time.Duration(per)/pingSlots < time.Millisecond {
+		per *= 2
+	}
+	t := time.NewTicker(max(h.cfg.PingInterval*time.Duration(per)/pingSlots, time.Millisecond))
 	defer t.Stop()
 	idle := time.NewTicker(max(h.cfg.IdleTimeout/idleChecks, time.Millisecond))
 	defer idle.Stop()
+	var slot uint32
 	for {
 		select {
 		case <-h.stopPing:
 			return
 		case <-t.C:
 			h.mu.RLock()
-			for c := range h.conns {
-				c.enqueue(pingFrame) // lock-free; never blocks
+			for range per {
+				for c := range h.bySlot[slot] {
+					c.enqueue(pingFrame) // lock-free; never blocks
+				}
+				slot = (slot + 1) % pingSlots
 			}
 			h.mu.RUnlock()
 		case <-idle.C:

@@ -32,11 +32,11 @@ func (t *Topic) resync(c *Conn, s *subscription) {
 	}
 	switch {
 	case t.state != Live:
-		c.enqueue(t.statusFrame())
+		c.enqueueKind(t.statusFrame(), stateKind(s.lag))
 	case s.interval == Raw:
-		c.sendData(t.snapshotFrame(bs))
+		c.sendData(t.snapshotFrame(bs), stateKind(s.lag))
 	case bs.subs.remove(c):
-		bs.joining.add(c)
+		bs.joining.add(c, s.lag)
 	default:
 		// Already joining (or gone): a snapshot is on its way.
 	}

@@ -38,44 +38,15 @@ type tradesStream struct {
 // subscribe adds c's subscription s, acknowledges it, and sends the
 // initial state: a book snapshot (at once for raw, at the next flush for a
 // throttled stream) or a status when the book is not served; the current
-// ticker; nothing for trades, which start with the next trade.
+// ticker; nothing for trades, which start with the next trade (attach,
+// lag.go).
 func (t *Topic) subscribe(c *Conn, s *subscription, id int64) {
 	info := s.info()
 	ack := &schemas.ServerMessage{Type: schemas.TypeSubscribed, ID: id, Channel: s.channel, Depth: info.Depth, Interval: info.Interval}
 	if !c.enqueue(messageFrame(ack)) {
 		return
 	}
-	switch s.kind {
-	case schemas.ChannelBook:
-		bs := t.bookStream(s.depth, s.interval, true)
-		switch {
-		case t.state != Live:
-			c.enqueue(t.statusFrame())
-			bs.subs.add(c)
-		case s.interval == Raw:
-			c.sendData(t.snapshotFrame(bs))
-			bs.subs.add(c)
-		default:
-			bs.joining.add(c)
-		}
-	case schemas.ChannelTicker:
-		ts := t.tickers[s.interval]
-		if ts == nil {
-			ts = &tickerStream{}
-			t.tickers[s.interval] = ts
-		}
-		if f := t.tickerFrame(); f != nil {
-			c.sendData(f)
-		}
-		ts.subs.add(c)
-	case schemas.ChannelTrades:
-		tr := t.trades[s.interval]
-		if tr == nil {
-			tr = &tradesStream{}
-			t.trades[s.interval] = tr
-		}
-		tr.subs.add(c)
-	}
+	t.attach(c, s)
 }
 
 // unsubscribe removes c's subscription s and, if ack, confirms it; nothing

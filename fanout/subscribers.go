@@ -5,46 +5,64 @@ package fanout
 // changes it, so delivery takes no lock: one frame, shared, is enqueued on
 // each connection.
 type subscribers struct {
-	conns []*Conn
+	conns []member
+}
+
+// member is one connection of a stream; lag marks a subscription whose
+// frames are state frames that conflate on lag (lag.go).
+type member struct {
+	c   *Conn
+	lag bool
 }
 
 func (s *subscribers) len() int { return len(s.conns) }
 
-func (s *subscribers) add(c *Conn) { s.conns = append(s.conns, c) }
+func (s *subscribers) add(c *Conn, lag bool) { s.conns = append(s.conns, member{c, lag}) }
 
 // remove deletes c (order is not kept) and reports whether it was there.
 func (s *subscribers) remove(c *Conn) bool {
 	for i, x := range s.conns {
-		if x == c {
-			last := len(s.conns) - 1
-			s.conns[i] = s.conns[last]
-			s.conns[last] = nil
-			s.conns = s.conns[:last]
+		if x.c == c {
+			s.removeAt(i)
 			return true
 		}
 	}
 	return false
 }
 
-// send enqueues frame on every connection. A connection that is closing
-// refuses it; its own cleanup removes it from the set.
+func (s *subscribers) removeAt(i int) {
+	last := len(s.conns) - 1
+	s.conns[i] = s.conns[last]
+	s.conns[last] = member{}
+	s.conns = s.conns[:last]
+}
+
+// send enqueues frame on every connection. A connection that refuses it
+// (it is closing, or skipping ahead) leaves the set: nothing more of the
+// stream reaches it until it is attached again with a fresh state
+// (lag.go), and a closing one's cleanup finds it gone.
 //
 // For subscribers that negotiated compression, a large enough frame is
 // compressed once, on first need, and those bytes are shared in turn.
 func (s *subscribers) send(frame []byte) {
 	var z []byte
 	tried := false
-	for _, c := range s.conns {
-		if c.deflate && len(frame) >= c.hub.cfg.CompressMinSize {
+	for i := 0; i < len(s.conns); {
+		m := s.conns[i]
+		f := frame
+		if m.c.deflate && len(frame) >= m.c.hub.cfg.CompressMinSize {
 			if !tried {
 				z, tried = deflateFrame(frame), true
 			}
 			if z != nil {
-				c.enqueue(z)
-				continue
+				f = z
 			}
 		}
-		c.enqueue(frame)
+		if m.c.enqueueKind(f, stateKind(m.lag)) {
+			i++
+		} else {
+			s.removeAt(i)
+		}
 	}
 }
 

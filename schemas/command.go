@@ -55,7 +55,8 @@ type Command struct {
 	// Interval is the requested interval (subscribe only); "" when absent.
 	Interval string
 	// Lag is the requested lag policy (subscribe only): LagEvict,
-	// LagSnapshot, or "" when absent (which means LagEvict).
+	// LagSnapshot, or "" when absent (which means LagSnapshot for books
+	// and tickers; trades are never dropped).
 	Lag string
 	// Key is the API key (auth only). It is a secret: never log it or
 	// echo it in a reply.
@@ -64,10 +65,12 @@ type Command struct {
 
 // Lag policies of a subscription.
 const (
-	// LagEvict: a client that falls too far behind is disconnected (4001).
+	// LagEvict: every message of the subscription is delivered; a client
+	// that falls too far behind is disconnected (4001).
 	LagEvict = "evict"
-	// LagSnapshot: a lagging book subscription skips ahead to a fresh
-	// snapshot instead (see the protocol specification).
+	// LagSnapshot, the default for books and tickers: a lagging
+	// subscription skips ahead to a fresh state instead (see the protocol
+	// specification).
 	LagSnapshot = "snapshot"
 )
 

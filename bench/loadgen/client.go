@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -24,8 +25,11 @@ type totals struct {
 	other     atomic.Uint64 // other data messages (acks, welcome, status)
 	bytes     atomic.Uint64
 	gaps      atomic.Uint64 // updates whose first_seq is not the previous seq + 1
+	trades    atomic.Uint64 // trades messages
 	evicted   atomic.Uint64 // close frames with 4001
-	closed    atomic.Uint64 // other closes and read errors
+	closed    atomic.Uint64 // other close frames
+	cut       atomic.Uint64 // connections ended without a close frame (or inside a frame)
+	resnaps   atomic.Uint64 // snapshots after the first of a subscription: conflations seen
 	connected atomic.Int64
 	ready     atomic.Int64 // clients that have a snapshot of every subscription
 	hists     [16]hist     // latency of updates, sharded by client
@@ -48,6 +52,12 @@ type client struct {
 	t       *totals
 	stalled bool
 	haveAll int
+	books   int // book subscriptions
+	// readRate, when positive, paces the client to that many messages a
+	// second: a slow reader, which reads, but slowly.
+	readRate float64
+	read     int
+	start    time.Time
 }
 
 // dial connects client id from source address 127.0.0.(1 + id%250) and
@@ -84,7 +94,10 @@ func dial(ctx context.Context, url string, id int, channels []string, depth int,
 			q = append(q, ',')
 		}
 		q = strconv.AppendQuote(q, ch)
-		c.subs = append(c.subs, sub{channel: []byte(ch)})
+		if strings.HasPrefix(ch, "book.") {
+			c.subs = append(c.subs, sub{channel: []byte(ch)})
+			c.books++
+		}
 	}
 	q = fmt.Appendf(q, `],"depth":%d,"interval":%q}`, depth, interval)
 	if err := wsutil.WriteClientMessage(nc, ws.OpText, q); err != nil {
@@ -103,7 +116,14 @@ func (c *client) run(ctx context.Context) {
 	defer c.nc.Close()
 	var hdr [14]byte
 	buf := make([]byte, 0, 1024)
+	c.start = time.Now()
 	for {
+		if c.readRate > 0 {
+			c.read++
+			if d := time.Until(c.start.Add(time.Duration(float64(c.read) / c.readRate * float64(time.Second)))); d > 0 {
+				time.Sleep(d)
+			}
+		}
 		if _, err := io.ReadFull(c.br, hdr[:2]); err != nil {
 			c.gone(ctx)
 			return
@@ -125,7 +145,7 @@ func (c *client) run(ctx context.Context) {
 			n = int64(binary.BigEndian.Uint64(hdr[2:10]))
 		}
 		if n > 64<<20 {
-			c.t.closed.Add(1)
+			c.t.cut.Add(1)
 			return
 		}
 		if int64(cap(buf)) < n {
@@ -156,13 +176,14 @@ func (c *client) run(ctx context.Context) {
 
 func (c *client) gone(ctx context.Context) {
 	if ctx.Err() == nil {
-		c.t.closed.Add(1)
+		c.t.cut.Add(1)
 	}
 }
 
 var (
 	kUpdate   = []byte(`{"type":"update"`)
 	kSnapshot = []byte(`{"type":"snapshot"`)
+	kTrades   = []byte(`{"type":"trades"`)
 	kChannel  = []byte(`"channel":"`)
 	kFirst    = []byte(`"first_seq":`)
 	kSeq      = []byte(`"seq":`)
@@ -174,6 +195,9 @@ var (
 func (c *client) message(p []byte, now int64) {
 	update := bytes.HasPrefix(p, kUpdate)
 	if !update && !bytes.HasPrefix(p, kSnapshot) {
+		if bytes.HasPrefix(p, kTrades) {
+			c.t.trades.Add(1)
+		}
 		c.t.other.Add(1)
 		return
 	}
@@ -187,9 +211,11 @@ func (c *client) message(p []byte, now int64) {
 		c.t.snapshots.Add(1)
 		if s.seq == 0 {
 			c.haveAll++
-			if c.haveAll == len(c.subs) {
+			if c.haveAll == c.books {
 				c.t.ready.Add(1)
 			}
+		} else {
+			c.t.resnaps.Add(1)
 		}
 		s.seq = seq
 		return

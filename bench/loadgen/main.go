@@ -15,6 +15,15 @@
 //	go run ./bench/loadgen -clients 2000 -subs 5 -symbols 100 -rate 4000 -duration 20s
 //	go run ./bench/loadgen -clients 15000 -subs 1 -rate 0            # idle memory
 //	go run ./bench/loadgen -clients 2000 -subs 5 -rate 2000 -stalled 0.1
+//	go run ./bench/loadgen -clients 2000 -subs 5 -rate 800 -slow 0.1 -trades
+//	go run ./bench/loadgen -clients 2000 -subs 5 -rate 8000 -outage 10s -outage-at 5s -duration 40s
+//
+// -slow makes a fraction of the clients read, but at a tenth
+// (-slow-factor) of the rate their subscriptions carry; they are reported
+// apart, and the latency figures are the other clients'. -trades adds the
+// trades channel of every subscribed symbol. -outage makes the embedded
+// broker refuse every fetch for that long, -outage-at into the
+// measurement, so that the server catches up a backlog afterwards.
 //
 // -cpuprofile FILE makes the server write a Go CPU profile covering the
 // measurement window (go tool pprof -top FILE).
@@ -35,6 +44,9 @@ import (
 	"github.com/marketfeed/marketfeed/internal/broker"
 	"github.com/marketfeed/marketfeed/sim"
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 type options struct {
@@ -44,6 +56,10 @@ type options struct {
 	warmup, duration, settle      time.Duration
 	stalled                       float64
 	stalledRcvbuf                 int
+	slow, slowFactor              float64
+	slowRcvbuf                    int
+	trades                        bool
+	outage, outageAt              time.Duration
 	serverMode                    string
 	partitions                    int
 	dialers                       int
@@ -64,6 +80,12 @@ func main() {
 	flag.DurationVar(&o.settle, "settle", 5*time.Second, "with -rate 0: wait before reading memory")
 	flag.Float64Var(&o.stalled, "stalled", 0, "fraction of clients that subscribe and then never read")
 	flag.IntVar(&o.stalledRcvbuf, "stalled-rcvbuf", 0, "receive buffer of stalled clients' sockets, set before connecting (0: the kernel's default, which can hold minutes of a stalled client's data)")
+	flag.Float64Var(&o.slow, "slow", 0, "fraction of clients that read at 1/-slow-factor of the rate of their subscriptions")
+	flag.Float64Var(&o.slowFactor, "slow-factor", 10, "slow clients read this many times slower than their subscriptions carry")
+	flag.IntVar(&o.slowRcvbuf, "slow-rcvbuf", 0, "receive buffer of slow clients' sockets, set before connecting (0: the kernel's default)")
+	flag.BoolVar(&o.trades, "trades", false, "subscribe to the trades channel of every subscribed symbol too")
+	flag.DurationVar(&o.outage, "outage", 0, "embedded broker: refuse every fetch for this long (a broker outage seen by the server)")
+	flag.DurationVar(&o.outageAt, "outage-at", 5*time.Second, "when the outage starts, from the start of the measurement")
 	flag.StringVar(&o.brokers, "brokers", "", "external Kafka brokers (comma-separated); empty starts an embedded broker")
 	flag.StringVar(&o.topic, "topic", "marketdata", "Kafka topic")
 	flag.IntVar(&o.partitions, "partitions", 4, "partitions of the embedded broker's topic")
@@ -71,6 +93,7 @@ func main() {
 	flag.IntVar(&o.maxQueueBytes, "max-queue-bytes", 0, "server: per-connection queue budget in bytes (0: the server's default)")
 	flag.IntVar(&o.queueFrames, "queue-frames", 0, "server: per-connection queue slots (0: the server's default)")
 	flag.IntVar(&o.sndbuf, "socket-sndbuf", 0, "server: SO_SNDBUF of client sockets (0: the kernel's autotuning)")
+	flag.IntVar(&o.lowat, "notsent-lowat", 0, "server: TCP_NOTSENT_LOWAT of client sockets (0: the server's default, -1: no bound)")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "server: write a CPU profile of the measurement window (after -warmup, for -duration) to this file")
 	flag.IntVar(&o.dialers, "dialers", 32, "concurrent dials while connecting")
 	flag.Parse()
@@ -93,6 +116,7 @@ func run(o options) error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer cancel()
 
+	var emb *broker.Broker
 	if o.brokers == "" {
 		b, err := broker.Start(broker.Config{Topic: o.topic, Partitions: o.partitions})
 		if err != nil {
@@ -100,6 +124,9 @@ func run(o options) error {
 		}
 		defer b.Close()
 		o.brokers = b.Addrs()[0]
+		emb = b
+	} else if o.outage > 0 {
+		return errors.New("-outage needs the embedded broker")
 	}
 	var srv *serverHandle
 	var err error
@@ -152,11 +179,13 @@ func run(o options) error {
 		runtime.NumCPU(), cpuModel(), srv.pid, srv.addr, float64(rss0)/(1<<20))
 
 	// The clients.
-	var t totals
+	var t, st totals // healthy and slow clients
+	// A client's book updates per second: each event changes one symbol.
+	perClient := o.rate * float64(o.subs) / float64(o.symbols)
 	cctx, stopClients := context.WithCancel(ctx)
 	defer stopClients()
 	var cwg sync.WaitGroup
-	healthy, stalled := 0, 0
+	healthy, stalled, slow := 0, 0, 0
 	var stalledConns []*client
 	var next atomic.Int64
 	var dialErr atomic.Value
@@ -177,16 +206,33 @@ func run(o options) error {
 				for k := range chans {
 					chans[k] = "book." + symbols[(i*o.subs+k)%o.symbols]
 				}
+				if o.trades {
+					for k := range o.subs {
+						chans = append(chans, "trades."+symbols[(i*o.subs+k)%o.symbols])
+					}
+				}
 				dctx, dcancel := context.WithTimeout(cctx, 10*time.Second)
-				rcvbuf := 0
+				rcvbuf, tt := 0, &t
+				isSlow := !isStalled(i, o.stalled) && isStalled(i, o.slow)
 				if isStalled(i, o.stalled) {
 					rcvbuf = o.stalledRcvbuf
+				} else if isSlow {
+					rcvbuf, tt = o.slowRcvbuf, &st
 				}
-				c, err := dial(dctx, url, i, chans, o.depth, o.interval, rcvbuf, &t)
+				c, err := dial(dctx, url, i, chans, o.depth, o.interval, rcvbuf, tt)
 				dcancel()
 				if err != nil {
 					dialErr.Store(err)
 					return
+				}
+				if isSlow {
+					c.readRate = perClient / o.slowFactor
+					mu.Lock()
+					slow++
+					mu.Unlock()
+					cwg.Add(1)
+					go func() { defer cwg.Done(); c.run(cctx) }()
+					continue
 				}
 				if isStalled(i, o.stalled) {
 					mu.Lock()
@@ -212,20 +258,44 @@ func run(o options) error {
 			c.nc.Close()
 		}
 	}()
-	for t.ready.Load() < int64(healthy) {
+	for t.ready.Load() < int64(healthy) || st.ready.Load() < int64(slow) {
 		if ctx.Err() != nil || time.Since(start) > 120*time.Second {
-			return fmt.Errorf("%d of %d clients ready", t.ready.Load(), healthy)
+			return fmt.Errorf("%d of %d clients ready, %d of %d slow ones", t.ready.Load(), healthy, st.ready.Load(), slow)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	fmt.Printf("connected %d clients (%d stalled) with %d subscriptions each in %v\n",
-		healthy+stalled, stalled, o.subs, time.Since(start).Round(time.Millisecond))
+	fmt.Printf("connected %d clients (%d stalled, %d slow) with %d subscriptions each in %v\n",
+		healthy+stalled+slow, stalled, slow, len(chansOf(o)), time.Since(start).Round(time.Millisecond))
 
 	if o.rate == 0 {
 		return idleReport(ctx, o, srv, rss0, healthy+stalled)
 	}
 	r := newReporter(&t, srv)
+	if slow > 0 {
+		r.slow, r.nslow = &st, slow
+	}
+	if o.outage > 0 {
+		r.outage = func() func() {
+			return outage(emb)
+		}
+	}
 	return r.measure(ctx, o)
+}
+
+// chansOf returns how many channels each client subscribes to, as a slice
+// for its length.
+func chansOf(o options) []struct{} {
+	if o.trades {
+		return make([]struct{}, 2*o.subs)
+	}
+	return make([]struct{}, o.subs)
+}
+
+// outage makes the embedded broker answer every fetch with a retriable
+// error until the returned function is called.
+func outage(b *broker.Broker) func() {
+	h := b.Cluster().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Fetch}, Err: kerr.NotLeaderForPartition, Count: -1})
+	return h.Remove
 }
 
 // isStalled spreads the stalled clients evenly: client i is stalled when

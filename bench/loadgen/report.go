@@ -11,18 +11,23 @@ import (
 type sample struct {
 	at                time.Time
 	updates, other    uint64
+	trades            uint64
 	gaps, evicted     uint64
-	closed            uint64
+	closed, cut       uint64
 	cpu, self         float64 // CPU seconds of the server and of this process
 	slow              float64 // server: slow-consumer disconnects
+	conflations       float64 // server: skip-aheads of lagging connections
 	writes, frames    float64 // server: socket writes and the frames they carried
 	lat               counts
 	serverConnections float64
 }
 
 type reporter struct {
-	t   *totals
-	srv *serverHandle
+	t      *totals
+	srv    *serverHandle
+	slow   *totals // slow clients, nil without -slow
+	nslow  int
+	outage func() func() // starts a broker outage and returns its end; nil without -outage
 }
 
 func newReporter(t *totals, srv *serverHandle) *reporter { return &reporter{t: t, srv: srv} }
@@ -31,14 +36,17 @@ func (r *reporter) sample() sample {
 	s := sample{
 		at:      time.Now(),
 		updates: r.t.updates.Load(),
+		trades:  r.t.trades.Load(),
 		other:   r.t.snapshots.Load() + r.t.other.Load(),
 		gaps:    r.t.gaps.Load(),
 		evicted: r.t.evicted.Load(),
 		closed:  r.t.closed.Load(),
+		cut:     r.t.cut.Load(),
 	}
 	s.cpu, _ = cpuSeconds(r.srv.pid)
 	s.self, _ = cpuSeconds(os.Getpid())
 	s.slow = serverMetric(r.srv.addr, `marketfeed_ws_disconnects_total{reason="slow_consumer"}`)
+	s.conflations = serverMetric(r.srv.addr, "marketfeed_ws_lag_snapshots_total ")
 	s.writes = serverMetric(r.srv.addr, "marketfeed_ws_queue_depth_frames_count ")
 	s.frames = serverMetric(r.srv.addr, "marketfeed_ws_queue_depth_frames_sum ")
 	for i := range r.t.hists {
@@ -58,6 +66,8 @@ func (r *reporter) measure(ctx context.Context, o options) error {
 	prev := r.sample()
 	var first sample
 	measuring := false
+	var endOutage func()
+	var outageAt time.Time
 	fmt.Println("    t  deliveries/s   gaps evicted(client/server)  p50      p99      p99.9    max      srvCPU  µs/delivery  RSS")
 	for {
 		select {
@@ -74,6 +84,18 @@ func (r *reporter) measure(ctx context.Context, o options) error {
 		}
 		r.line(time.Since(begin), prev, cur)
 		prev = cur
+		if measuring && r.outage != nil {
+			switch {
+			case outageAt.IsZero() && cur.at.Sub(first.at) >= o.outageAt:
+				outageAt = time.Now()
+				endOutage = r.outage()
+				fmt.Printf("--- broker outage: every fetch refused for %v\n", o.outage)
+			case endOutage != nil && time.Since(outageAt) >= o.outage:
+				endOutage()
+				endOutage = nil
+				fmt.Println("--- broker back")
+			}
+		}
 		if measuring && cur.at.Sub(first.at) >= o.duration {
 			if r.srv.profile != nil {
 				r.srv.profile() // stop
@@ -116,7 +138,20 @@ func (r *reporter) summary(o options, a, b sample) {
 	fmt.Printf("  latency        p50 %s  p99 %s  p99.9 %s  max %s  (%d updates)\n",
 		ms(d.quantile(0.5)), ms(d.quantile(0.99)), ms(d.quantile(0.999)), ms(d.max()), d.total())
 	fmt.Printf("  gaps           %d (whole run)\n", b.gaps)
-	fmt.Printf("  evictions      %d seen by clients, %.0f counted by the server (whole run); other closes %d\n", b.evicted, b.slow, b.closed)
+	fmt.Printf("  evictions      %d seen by clients, %.0f counted by the server (whole run); other closes %d, cut without a close frame %d\n", b.evicted, b.slow, b.closed, b.cut)
+	fmt.Printf("  conflations    %.0f skip-aheads counted by the server (whole run); %d fresh snapshots seen by these clients\n", b.conflations, r.t.resnaps.Load())
+	if b.trades > 0 {
+		fmt.Printf("  trades msgs    %.0f/s\n", float64(b.trades-a.trades)/dt)
+	}
+	if st := r.slow; st != nil {
+		var l counts
+		for i := range st.hists {
+			l.add(&st.hists[i])
+		}
+		fmt.Printf("  slow clients   %d reading at 1/%.0f of their rate: %d updates, %d fresh snapshots (conflations), %d trades msgs, %d gaps; evicted with 4001 %d, other close frames %d, cut without a close frame %d; update latency p50 %s p99 %s\n",
+			r.nslow, o.slowFactor, st.updates.Load(), st.resnaps.Load(), st.trades.Load(), st.gaps.Load(), st.evicted.Load(), st.closed.Load(), st.cut.Load(),
+			ms(l.quantile(0.5)), ms(l.quantile(0.99)))
+	}
 	per := 0.0
 	if n > 0 {
 		per = cpu / float64(n) * 1e6

@@ -32,6 +32,7 @@ type serverOptions struct {
 	maxQueueBytes int
 	queueFrames   int
 	sndbuf        int
+	lowat         int
 	cpuprofile    string // file for a CPU profile of the measurement window
 }
 
@@ -39,7 +40,7 @@ func (o serverOptions) config() server.Config {
 	return server.Config{
 		Listen: "127.0.0.1:0",
 		Feed:   feed.Config{Brokers: strings.Split(o.brokers, ","), Topic: o.topic, Start: feed.StartEarliest},
-		WS:     fanout.Config{MaxQueueBytes: o.maxQueueBytes, QueueFrames: o.queueFrames, SocketSendBuffer: o.sndbuf, MaxSubscriptions: 1000},
+		WS:     fanout.Config{MaxQueueBytes: o.maxQueueBytes, QueueFrames: o.queueFrames, SocketSendBuffer: o.sndbuf, SocketNotSentLowat: o.lowat, MaxSubscriptions: 1000},
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 }
@@ -144,7 +145,7 @@ type serverHandle struct {
 // -role=server), so that its CPU time and memory are its own.
 func startChild(o serverOptions) (*serverHandle, error) {
 	cmd := exec.Command(os.Args[0], "-role=server", "-brokers="+o.brokers, "-topic="+o.topic,
-		"-max-queue-bytes="+strconv.Itoa(o.maxQueueBytes), "-queue-frames="+strconv.Itoa(o.queueFrames), "-socket-sndbuf="+strconv.Itoa(o.sndbuf),
+		"-max-queue-bytes="+strconv.Itoa(o.maxQueueBytes), "-queue-frames="+strconv.Itoa(o.queueFrames), "-socket-sndbuf="+strconv.Itoa(o.sndbuf), "-notsent-lowat="+strconv.Itoa(o.lowat),
 		"-cpuprofile="+o.cpuprofile)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
