@@ -483,11 +483,16 @@ func (c *Conn) abort(w *writeScratch, i, off int) error {
 	if off == 0 {
 		return errAborted
 	}
+	roomToClose(c.nc, len(w.frames[i])-off+maxCloseFrame)
 	if err := c.writeLinger(w.frames[i][off:]); err != nil {
 		return err
 	}
 	return errAborted
 }
+
+// maxCloseFrame is the largest close frame: a 2-byte header and 125
+// bytes of payload.
+const maxCloseFrame = 127
 
 // writeLinger writes b whole, giving the client CloseLinger to take it. An
 // eviction's own deadline (now) may land after the one set here: the write
@@ -513,6 +518,9 @@ func (c *Conn) writeLinger(b []byte) error {
 // is torn down, so a close frame never starts in the middle of a frame.
 func (c *Conn) end(ci *closeInfo) {
 	ok := ci.frame
+	if ok {
+		roomToClose(c.nc, len(ci.last)+maxCloseFrame)
+	}
 	if ok && ci.last != nil {
 		if ok = c.writeLinger(ci.last) == nil; ok {
 			c.hub.metrics.MessagesSent.Inc()

@@ -103,10 +103,13 @@
 // sends its close frame at a frame boundary: a write cut short (by an
 // eviction, by a client too slow to take it, or by a shutdown half-way to
 // its deadline, which drops what slow readers still have queued) is first
-// completed, given
-// CloseLinger; only a socket that takes nothing more within it is cut
-// without a close frame. The writer that finishes a connection leaves the
-// flag set, so no writer starts after it.
+// completed, given CloseLinger; only a socket that takes nothing more
+// within it is cut without a close frame. Before that, the closing
+// socket's kernel buffer is enlarged and its bound of unsent bytes lifted
+// (sockopt_linux.go), so that the rest of the frame and the close frame
+// are queued at once behind what a slow client has still to read. The
+// writer that finishes a connection leaves the flag set, so no writer
+// starts after it.
 //
 // Books and tickers conflate on lag by default: a connection that falls
 // behind drops its queued state frames and its book and ticker

@@ -26,3 +26,26 @@ func setNotSentLowat(nc net.Conn, n int) {
 		_ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, tcpNotSentLowat, n)
 	})
 }
+
+// roomToClose lets the kernel take n more bytes at once for a closing
+// socket: the rest of the frame being written and the close frame are
+// then queued behind what the client has still to read, and delivered as
+// it reads, rather than waiting for it (the client may be slow). The
+// bound of unsent bytes is lifted and the send buffer grown by n and some
+// slack; the kernel only allocates what is queued.
+func roomToClose(nc net.Conn, n int) {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, tcpNotSentLowat, -1)
+		if cur, err := syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF); err == nil {
+			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, cur+n+64<<10)
+		}
+	})
+}

@@ -6,3 +6,6 @@ import "net"
 
 // setNotSentLowat is a no-op where TCP_NOTSENT_LOWAT is not available.
 func setNotSentLowat(net.Conn, int) {}
+
+// roomToClose is a no-op where the kernel's buffers are left as they are.
+func roomToClose(net.Conn, int) {}
