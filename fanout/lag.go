@@ -132,7 +132,9 @@ func (c *Conn) skipAhead() {
 	}
 }
 
-// detach removes c's subscription s from its stream. Owner goroutine.
+// detach removes c's subscription s from its stream (unsubscribe, and a
+// skip-ahead of a state subscription before it attaches again). Owner
+// goroutine.
 func (t *Topic) detach(c *Conn, s *subscription) {
 	switch s.kind {
 	case schemas.ChannelBook:
@@ -149,6 +151,13 @@ func (t *Topic) detach(c *Conn, s *subscription) {
 			ts.subs.remove(c)
 			if ts.subs.len() == 0 {
 				t.tickers[s.interval] = nil
+			}
+		}
+	case schemas.ChannelTrades:
+		if tr := t.trades[s.interval]; tr != nil {
+			tr.subs.remove(c)
+			if tr.subs.len() == 0 {
+				t.trades[s.interval] = nil
 			}
 		}
 	}

@@ -52,31 +52,7 @@ func (t *Topic) subscribe(c *Conn, s *subscription, id int64) {
 // unsubscribe removes c's subscription s and, if ack, confirms it; nothing
 // of that stream follows the confirmation.
 func (t *Topic) unsubscribe(c *Conn, s *subscription, id int64, ack bool) {
-	switch s.kind {
-	case schemas.ChannelBook:
-		if bs := t.bookStream(s.depth, s.interval, false); bs != nil {
-			if !bs.subs.remove(c) {
-				bs.joining.remove(c)
-			}
-			if bs.subs.len()+bs.joining.len() == 0 {
-				t.dropBookStream(bs)
-			}
-		}
-	case schemas.ChannelTicker:
-		if ts := t.tickers[s.interval]; ts != nil {
-			ts.subs.remove(c)
-			if ts.subs.len() == 0 {
-				t.tickers[s.interval] = nil
-			}
-		}
-	case schemas.ChannelTrades:
-		if tr := t.trades[s.interval]; tr != nil {
-			tr.subs.remove(c)
-			if tr.subs.len() == 0 {
-				t.trades[s.interval] = nil
-			}
-		}
-	}
+	t.detach(c, s)
 	if ack {
 		c.send(&schemas.ServerMessage{Type: schemas.TypeUnsubscribed, ID: id, Channel: s.channel})
 	}
