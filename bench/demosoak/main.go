@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/marketfeed/marketfeed/bench/internal/procstat"
 )
 
 func main() {
@@ -76,7 +78,7 @@ func main() {
 	start := time.Now()
 	var maxRSS int64
 	for {
-		rss, _ := rssBytes(cmd.Process.Pid)
+		rss, _ := procstat.RSSBytes(cmd.Process.Pid)
 		maxRSS = max(maxRSS, rss)
 		heap := metric(base+"/metrics", "go_memstats_heap_inuse_bytes")
 		var st struct {
@@ -138,21 +140,4 @@ func metric(url, name string) float64 {
 		}
 	}
 	return 0
-}
-
-// rssBytes returns VmRSS of process pid.
-func rssBytes(pid int) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }

@@ -41,6 +41,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/marketfeed/marketfeed/bench/internal/procstat"
 	"github.com/marketfeed/marketfeed/internal/broker"
 	"github.com/marketfeed/marketfeed/sim"
 	"github.com/segmentio/kafka-go"
@@ -174,7 +175,7 @@ func run(o options) error {
 	if o.rate == 0 {
 		srv.collect()
 	}
-	rss0, _ := rssBytes(srv.pid)
+	rss0, _ := procstat.RSSBytes(srv.pid)
 	fmt.Printf("machine: %d CPUs (%s); server pid %d at %s, RSS %.1f MiB before clients\n",
 		runtime.NumCPU(), cpuModel(), srv.pid, srv.addr, float64(rss0)/(1<<20))
 
@@ -317,7 +318,7 @@ func idleReport(ctx context.Context, o options, srv *serverHandle, rss0 int64, c
 	case <-ctx.Done():
 	case <-time.After(o.settle):
 	}
-	rss, err := rssBytes(srv.pid)
+	rss, err := procstat.RSSBytes(srv.pid)
 	if err != nil {
 		return err
 	}
@@ -326,7 +327,7 @@ func idleReport(ctx context.Context, o options, srv *serverHandle, rss0 int64, c
 	fmt.Printf("idle: server RSS %.1f MiB (%.1f MiB before clients): %.2f KiB per connection\n",
 		float64(rss)/(1<<20), float64(rss0)/(1<<20), float64(rss-rss0)/1024/float64(conns))
 	srv.collect()
-	rss, _ = rssBytes(srv.pid)
+	rss, _ = procstat.RSSBytes(srv.pid)
 	fmt.Printf("idle: after a collection: server RSS %.1f MiB: %.2f KiB per connection\n",
 		float64(rss)/(1<<20), float64(rss-rss0)/1024/float64(conns))
 	heap := serverMetric(srv.addr, "go_memstats_heap_inuse_bytes ")

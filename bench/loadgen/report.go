@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/marketfeed/marketfeed/bench/internal/procstat"
 )
 
 // sample is the state of the counters at one moment.
@@ -43,8 +45,8 @@ func (r *reporter) sample() sample {
 		closed:  r.t.closed.Load(),
 		cut:     r.t.cut.Load(),
 	}
-	s.cpu, _ = cpuSeconds(r.srv.pid)
-	s.self, _ = cpuSeconds(os.Getpid())
+	s.cpu, _ = procstat.CPUSeconds(r.srv.pid)
+	s.self, _ = procstat.CPUSeconds(os.Getpid())
 	s.slow = serverMetric(r.srv.addr, `marketfeed_ws_disconnects_total{reason="slow_consumer"}`)
 	s.conflations = serverMetric(r.srv.addr, "marketfeed_ws_lag_snapshots_total ")
 	s.writes = serverMetric(r.srv.addr, "marketfeed_ws_queue_depth_frames_count ")
@@ -118,7 +120,7 @@ func (r *reporter) line(el time.Duration, a, b sample) {
 	if n := b.updates - a.updates + b.other - a.other; n > 0 {
 		per = cpu / float64(n) * 1e6
 	}
-	rss, _ := rssBytes(r.srv.pid)
+	rss, _ := procstat.RSSBytes(r.srv.pid)
 	fmt.Printf("%5.0fs %12.0f %6d %7d/%-7.0f           %-8s %-8s %-8s %-8s %5.0f%%  %8.2f     %.0f MiB\n",
 		el.Seconds(), deliv, b.gaps, b.evicted, b.slow, ms(d.quantile(0.5)), ms(d.quantile(0.99)),
 		ms(d.quantile(0.999)), ms(d.max()), cpu/dt*100, per, float64(rss)/(1<<20))
@@ -129,7 +131,7 @@ func (r *reporter) summary(o options, a, b sample) {
 	d := b.lat.sub(&a.lat)
 	n := b.updates - a.updates + b.other - a.other
 	cpu := b.cpu - a.cpu
-	rss, _ := rssBytes(r.srv.pid)
+	rss, _ := procstat.RSSBytes(r.srv.pid)
 	conns := r.t.connected.Load()
 	fmt.Printf("\nsummary: %d clients x %d subs over %d symbols, %s, depth %d, %.0f events/s, %.1fs measured\n",
 		o.clients, o.subs, o.symbols, o.interval, o.depth, o.rate, dt)

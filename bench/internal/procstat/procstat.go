@@ -1,4 +1,7 @@
-package main
+// Package procstat reads a process's CPU time and resident set from
+// /proc (Linux) for the benchmark tools. Its functions are safe for
+// concurrent use.
+package procstat
 
 import (
 	"bufio"
@@ -13,8 +16,8 @@ import (
 // 100 on every Linux platform Go supports.
 const clockTicks = 100
 
-// cpuSeconds returns the user plus system CPU time of process pid.
-func cpuSeconds(pid int) (float64, error) {
+// CPUSeconds returns the user plus system CPU time of process pid.
+func CPUSeconds(pid int) (float64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
@@ -30,8 +33,8 @@ func cpuSeconds(pid int) (float64, error) {
 	return float64(ut+st) / clockTicks, nil
 }
 
-// rssBytes returns VmRSS of process pid.
-func rssBytes(pid int) (int64, error) {
+// RSSBytes returns VmRSS of process pid.
+func RSSBytes(pid int) (int64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
