@@ -387,29 +387,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	wg.Wait()
 
-	checked := 0
-	for _, w := range watchers {
-		if w.err != nil {
-			t.Errorf("watcher: %v", w.err)
-			continue
-		}
-		sym := w.channel[len("book."):]
-		for _, v := range w.views {
-			want, ok := rep.views[sym][v.seq]
-			if !ok {
-				t.Fatalf("%s depth %d: client at seq %d, which the reference never reached", w.channel, w.depth, v.seq)
-			}
-			want = truncate(want, w.depth)
-			if !reflect.DeepEqual(v.bids, want.bids) || !reflect.DeepEqual(v.asks, want.asks) {
-				t.Fatalf("%s depth %d %s at seq %d:\n got bids %v asks %v\nwant bids %v asks %v",
-					w.channel, w.depth, w.interval, v.seq, v.bids, v.asks, want.bids, want.asks)
-			}
-			checked++
-		}
-		if last := w.views[len(w.views)-1].seq; last != rep.seq[sym] {
-			t.Errorf("%s depth %d %s ended at seq %d, want %d", w.channel, w.depth, w.interval, last, rep.seq[sym])
-		}
-	}
+	checked := checkReplayViews(t, watchers, rep)
 	t.Logf("%d client views checked against the reference", checked)
 
 	// The ticker: drain until the book has settled, then compare the last
@@ -468,4 +446,35 @@ func checkTicker(t *testing.T, rep *replay, sym string, got *schemas.ServerMessa
 	if !reflect.DeepEqual(g, want) {
 		t.Errorf("ticker:\n got %+v\nwant %+v", g, want)
 	}
+}
+
+// checkReplayViews requires every view each watcher held to equal the replay's
+// view at its seq and depth, and each watcher to end at the replay's last
+// seq of its symbol. It returns how many views it checked.
+func checkReplayViews(t *testing.T, watchers []*bookWatcher, rep *replay) int {
+	t.Helper()
+	checked := 0
+	for _, w := range watchers {
+		if w.err != nil {
+			t.Errorf("watcher: %v", w.err)
+			continue
+		}
+		sym := w.channel[len("book."):]
+		for vi, v := range w.views {
+			want, ok := rep.views[sym][v.seq]
+			if !ok {
+				t.Fatalf("%s depth %d: client at seq %d, which the reference never reached", w.channel, w.depth, v.seq)
+			}
+			want = truncate(want, w.depth)
+			if !reflect.DeepEqual(v.bids, want.bids) || !reflect.DeepEqual(v.asks, want.asks) {
+				t.Fatalf("%s depth %d %s view %d/%d at seq %d (last %d):\n got bids %v asks %v\nwant bids %v asks %v",
+					w.channel, w.depth, w.interval, vi, len(w.views), v.seq, rep.seq[sym], v.bids, v.asks, want.bids, want.asks)
+			}
+			checked++
+		}
+		if last := w.views[len(w.views)-1].seq; last != rep.seq[sym] {
+			t.Errorf("%s depth %d %s ended at seq %d, want %d", w.channel, w.depth, w.interval, last, rep.seq[sym])
+		}
+	}
+	return checked
 }

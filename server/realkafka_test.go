@@ -3,7 +3,6 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -194,29 +193,7 @@ func (mk marketRun) run(t *testing.T, e *realEnv) int {
 	}
 	wg.Wait()
 
-	checked := 0
-	for _, w := range watchers {
-		if w.err != nil {
-			t.Errorf("watcher: %v", w.err)
-			continue
-		}
-		sym := w.channel[len("book."):]
-		for vi, v := range w.views {
-			want, ok := rep.views[sym][v.seq]
-			if !ok {
-				t.Fatalf("%s depth %d: client at seq %d, which the reference never reached", w.channel, w.depth, v.seq)
-			}
-			want = truncate(want, w.depth)
-			if !reflect.DeepEqual(v.bids, want.bids) || !reflect.DeepEqual(v.asks, want.asks) {
-				t.Fatalf("%s depth %d %s view %d/%d at seq %d (last %d):\n got bids %v asks %v\nwant bids %v asks %v",
-					w.channel, w.depth, w.interval, vi, len(w.views), v.seq, rep.seq[sym], v.bids, v.asks, want.bids, want.asks)
-			}
-			checked++
-		}
-		if last := w.views[len(w.views)-1].seq; last != rep.seq[sym] {
-			t.Errorf("%s depth %d %s ended at seq %d, want %d", w.channel, w.depth, w.interval, last, rep.seq[sym])
-		}
-	}
+	checked := checkReplayViews(t, watchers, rep)
 	allLive := true
 	for _, sym := range symbols {
 		allLive = allLive && allAt(e.srv, []string{sym}, rep.seq)
