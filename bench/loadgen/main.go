@@ -94,7 +94,7 @@ func main() {
 	flag.IntVar(&o.queueFrames, "queue-frames", 0, "server: per-connection queue slots (0: the server's default)")
 	flag.IntVar(&o.sndbuf, "socket-sndbuf", 0, "server: SO_SNDBUF of client sockets (0: the kernel's autotuning)")
 	flag.IntVar(&o.lowat, "notsent-lowat", 0, "server: TCP_NOTSENT_LOWAT of client sockets (0: the server's default, -1: no bound)")
-	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "server: write a CPU profile of the measurement window (after -warmup, for -duration) to this file")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "server: write a CPU profile of the measurement window (after -warmup, for -duration) to this file, and allocation profiles at its start and end to FILE.allocs0 and FILE.allocs1")
 	flag.IntVar(&o.dialers, "dialers", 32, "concurrent dials while connecting")
 	flag.Parse()
 	var err error
