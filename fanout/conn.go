@@ -552,8 +552,9 @@ func (c *Conn) finish(code int, reason string) {
 	_ = c.nc.SetReadDeadline(time.Now().Add(c.hub.cfg.CloseLinger))
 }
 
-// deliveryStep is how often closeSocket looks at the socket.
-const deliveryStep = 10 * time.Millisecond
+// deliveryStep is how often closeSocket looks at the socket: the final
+// close may be that late, and a lingering socket costs a wake-up each.
+const deliveryStep = 50 * time.Millisecond
 
 // closeSocket closes the socket of a finished connection once the client
 // has taken what the kernel still holds for it: a slow reader's backlog,
