@@ -26,7 +26,10 @@
 // measurement, so that the server catches up a backlog afterwards.
 //
 // -cpuprofile FILE makes the server write a Go CPU profile covering the
-// measurement window (go tool pprof -top FILE).
+// measurement window (go tool pprof -top FILE), and its allocation
+// profile at the window's start and end to FILE.allocs0 and FILE.allocs1
+// (go tool pprof -sample_index=alloc_space -diff_base FILE.allocs0
+// FILE.allocs1: what the window allocated).
 package main
 
 import (
