@@ -158,7 +158,7 @@ var keys = []Key{
 	integer("websocket.compress_min_size", "smallest market-data message compressed, bytes; smaller ones go out plain", func(c *Config) *int { return &c.WebSocket.CompressMinSize }),
 	duration("websocket.ping_interval", "how often the server pings each client", func(c *Config) *Duration { return &c.WebSocket.PingInterval }),
 	duration("websocket.idle_timeout", "close (4000) a client silent this long, pongs included", func(c *Config) *Duration { return &c.WebSocket.IdleTimeout }),
-	duration("websocket.write_timeout", "a client whose socket takes nothing for this long is evicted (4001, after the frame being written; cut if it takes nothing more within 2 s)", func(c *Config) *Duration { return &c.WebSocket.WriteTimeout }),
+	duration("websocket.write_timeout", "a client whose socket takes nothing for this long is evicted (4001, after the frame being written; cut if it takes nothing more within 2 s); also how long a closed connection's socket is kept for the client to read its backlog and the close frame", func(c *Config) *Duration { return &c.WebSocket.WriteTimeout }),
 	duration("websocket.max_lifetime", "close connections (4005) after this long, ±10 %, announced by a notice (0s: never)", func(c *Config) *Duration { return &c.WebSocket.MaxLifetime }),
 	duration("websocket.lifetime_notice", "how long before the lifetime close the notice is sent", func(c *Config) *Duration { return &c.WebSocket.LifetimeNotice }),
 	boolean("websocket.poller", "on Linux, idle plain-TCP connections wait in one epoll poller instead of a read goroutine each (false: a read goroutine per connection)", func(c *Config) *bool { return &c.WebSocket.Poller }),

@@ -72,7 +72,8 @@ type Config struct {
 	// CloseLinger is how long the server gives a closing connection's
 	// socket to take the rest of the frame being written and the close
 	// frame, and how long it then waits for the client's close frame.
-	// Zero means 2s.
+	// Zero means 2s. (Once taken, what the client still has to read is
+	// delivered before the socket is closed, for WriteTimeout at most.)
 	CloseLinger time.Duration
 	// Logger receives connection-level events. Nil means slog.Default().
 	Logger *slog.Logger

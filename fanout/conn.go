@@ -539,7 +539,8 @@ func (c *Conn) end(ci *closeInfo) {
 // finish writes the close frame (the client gets CloseLinger to take it),
 // half-closes the socket so the client sees the close before EOF, and
 // gives the read loop CloseLinger to see the client's close frame before
-// the socket is torn down.
+// the connection ends (the socket itself is closed once the client has
+// taken everything, see closeSocket).
 func (c *Conn) finish(code int, reason string) {
 	if c.writeLinger(closeFrame(code, reason)) != nil {
 		c.nc.Close()
@@ -549,6 +550,52 @@ func (c *Conn) finish(code int, reason string) {
 		_ = tc.CloseWrite()
 	}
 	_ = c.nc.SetReadDeadline(time.Now().Add(c.hub.cfg.CloseLinger))
+}
+
+// deliveryStep is how often closeSocket looks at the socket: the final
+// close may be that late, and a lingering socket costs a wake-up each.
+const deliveryStep = 50 * time.Millisecond
+
+// closeSocket closes the socket of a finished connection once the client
+// has taken what the kernel still holds for it: a slow reader's backlog,
+// then the close frame and the FIN. Closing it earlier would not lose that
+// data by itself, but the kernel answers any byte the client sends to a
+// closed socket (a pong to a ping it has just read) with a reset, which
+// throws away the rest of the stream, close frame included: the client
+// would see its connection end inside a frame. So, while the client has
+// bytes unacknowledged, a goroutine of its own keeps the socket, reading
+// and discarding what the client sends, until everything is acknowledged
+// or the connection is gone, and for WriteTimeout at most (the time a
+// client may take nothing before it is thought stalled; the socket is then
+// cut). The connection itself is finished already: it holds no slot, no
+// subscription and no poller registration meanwhile.
+func (c *Conn) closeSocket() {
+	if n, ok := unsentBytes(c.nc); !ok || n == 0 {
+		c.nc.Close()
+		return
+	}
+	go func() {
+		defer c.nc.Close()
+		end := time.Now().Add(c.hub.cfg.WriteTimeout)
+		var buf [512]byte
+		for time.Now().Before(end) {
+			_ = c.nc.SetReadDeadline(time.Now().Add(deliveryStep))
+			for {
+				if _, err := c.nc.Read(buf[:]); err != nil {
+					if !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, io.EOF) {
+						return // reset: nothing more can be delivered
+					}
+					if errors.Is(err, io.EOF) {
+						time.Sleep(deliveryStep)
+					}
+					break
+				}
+			}
+			if n, ok := unsentBytes(c.nc); !ok || n == 0 {
+				return
+			}
+		}
+	}()
 }
 
 // readLoop reads client frames until the connection ends, then cleans up:
@@ -703,7 +750,7 @@ func (c *Conn) cleanup(br *bufio.Reader) {
 	if c.pl != nil {
 		c.pl.remove(c)
 	}
-	c.nc.Close()
+	c.closeSocket()
 	close(c.done)
 	c.hub.removeConn(c)
 }

@@ -109,7 +109,13 @@
 // (sockopt_linux.go), so that the rest of the frame and the close frame
 // are queued at once behind what a slow client has still to read. The
 // writer that finishes a connection leaves the flag set, so no writer
-// starts after it.
+// starts after it. Once the connection is finished (subscriptions gone,
+// removed from the hub and the poller), its socket is closed only when
+// the client has acknowledged everything, close frame and FIN included,
+// or after WriteTimeout: a goroutine of its own keeps it meanwhile,
+// reading and discarding client bytes, since a byte arriving at a closed
+// socket (a slow reader's pong) would make the kernel reset the
+// connection and discard the close frame still queued (closeSocket).
 //
 // Books and tickers conflate on lag by default: a connection that falls
 // behind drops its queued state frames and its book and ticker

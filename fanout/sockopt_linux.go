@@ -3,6 +3,7 @@ package fanout
 import (
 	"net"
 	"syscall"
+	"unsafe"
 )
 
 // tcpNotSentLowat is TCP_NOTSENT_LOWAT of linux/tcp.h.
@@ -48,4 +49,35 @@ func roomToClose(nc net.Conn, n int) {
 			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, cur+n+64<<10)
 		}
 	})
+}
+
+// tcpClose is TCP_CLOSE of the kernel's TCP states: the first byte of
+// struct tcp_info.
+const tcpClose = 7
+
+// unsentBytes returns the bytes the kernel holds for the socket that the
+// client has not acknowledged yet (SIOCOUTQ; a FIN counts as one), zero
+// for a connection that is gone (reset), and whether it could tell.
+func unsentBytes(nc net.Conn) (int, bool) {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return 0, false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	var n int32
+	var info [8]byte // the head of struct tcp_info: tcpi_state first
+	size := uint32(len(info))
+	var errno syscall.Errno
+	if rc.Control(func(fd uintptr) {
+		_, _, errno = syscall.Syscall6(syscall.SYS_GETSOCKOPT, fd, syscall.IPPROTO_TCP, syscall.TCP_INFO, uintptr(unsafe.Pointer(&info[0])), uintptr(unsafe.Pointer(&size)), 0)
+		if errno == 0 && info[0] != tcpClose {
+			_, _, errno = syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCOUTQ, uintptr(unsafe.Pointer(&n)))
+		}
+	}) != nil || errno != 0 {
+		return 0, false
+	}
+	return int(n), true
 }

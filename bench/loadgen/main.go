@@ -26,7 +26,10 @@
 // measurement, so that the server catches up a backlog afterwards.
 //
 // -cpuprofile FILE makes the server write a Go CPU profile covering the
-// measurement window (go tool pprof -top FILE).
+// measurement window (go tool pprof -top FILE), and its allocation
+// profile at the window's start and end to FILE.allocs0 and FILE.allocs1
+// (go tool pprof -sample_index=alloc_space -diff_base FILE.allocs0
+// FILE.allocs1: what the window allocated).
 package main
 
 import (
@@ -95,7 +98,7 @@ func main() {
 	flag.IntVar(&o.queueFrames, "queue-frames", 0, "server: per-connection queue slots (0: the server's default)")
 	flag.IntVar(&o.sndbuf, "socket-sndbuf", 0, "server: SO_SNDBUF of client sockets (0: the kernel's autotuning)")
 	flag.IntVar(&o.lowat, "notsent-lowat", 0, "server: TCP_NOTSENT_LOWAT of client sockets (0: the server's default, -1: no bound)")
-	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "server: write a CPU profile of the measurement window (after -warmup, for -duration) to this file")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "server: write a CPU profile of the measurement window (after -warmup, for -duration) to this file, and allocation profiles at its start and end to FILE.allocs0 and FILE.allocs1")
 	flag.IntVar(&o.dialers, "dialers", 32, "concurrent dials while connecting")
 	flag.Parse()
 	var err error

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -114,7 +115,23 @@ func (p *profiler) toggle() error {
 		return err
 	}
 	p.f = f
-	return nil
+	return writeAllocs(p.file + ".allocs0")
+}
+
+// writeAllocs writes the allocation profile so far (every allocation since
+// the process started) to file; the profiles at the start and the end of
+// the window, compared (go tool pprof -diff_base), give what the window
+// allocated.
+func writeAllocs(file string) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func (p *profiler) stop() {
@@ -130,7 +147,7 @@ func (p *profiler) stopLocked() error {
 	pprof.StopCPUProfile()
 	err := p.f.Close()
 	p.f, p.done = nil, true
-	return err
+	return errors.Join(err, writeAllocs(p.file+".allocs1"))
 }
 
 // serverHandle is a running server: its address and process id.
