@@ -222,10 +222,12 @@ async def test_a_stalled_consumer_gets_a_verified_book_again(demo: Demo, servers
             base = await asyncio.to_thread(metric, b.port, evicted)
             for r in recs:
                 r.running.clear()
-            # Stall for 4.5 s: the buffers on the way fill in about 3 s, and
-            # the server tears down a socket that accepts nothing for 5 s
+            # Stall for 8 s: the socket buffers on the way fill in a few
+            # seconds (more on a busy machine), then the server's queue
+            # passes half of its byte budget; the server tears down a socket
+            # that accepts nothing for websocket.write_timeout (10 s)
             # whatever the policy.
-            for _ in range(45):
+            for _ in range(80):
                 await asyncio.sleep(0.1)
                 if lag == "evict" and await asyncio.to_thread(metric, b.port, evicted) > base:
                     break
