@@ -179,14 +179,24 @@ func watchersOK(t *testing.T, ws []*digestWatcher) {
 	}
 }
 
-// finals is a final-seq table the watchers read while the test fills it.
-type finals struct {
+// finals is a table of where each symbol's stream ends (a seq, or an epoch
+// and seq) that the watchers read while the test fills it.
+type finals[V any] struct {
 	mu sync.Mutex
-	m  map[string]uint64
+	m  map[string]V
 }
 
-func (f *finals) get(sym string) uint64 { f.mu.Lock(); defer f.mu.Unlock(); return f.m[sym] }
-func (f *finals) set(m map[string]uint64) {
+// lookup returns sym's entry and whether the test has set it.
+func (f *finals[V]) lookup(sym string) (V, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.m[sym]
+	return v, ok
+}
+
+func (f *finals[V]) get(sym string) V { v, _ := f.lookup(sym); return v }
+
+func (f *finals[V]) set(m map[string]V) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.m = m
@@ -210,7 +220,7 @@ func TestBrokerFaultsAndLostRecords(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var fin finals
+	var fin finals[uint64]
 	var wg sync.WaitGroup
 	ws := watch(ctx, t, r.url, symbols, fin.get, &wg)
 
@@ -300,7 +310,7 @@ func TestRestartServesCorrectBooks(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var fin finals
+	var fin finals[uint64]
 	var wg sync.WaitGroup
 	wsB := watch(ctx, t, b.url, symbols, fin.get, &wg)
 	mk.events(300, nil)

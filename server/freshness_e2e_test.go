@@ -225,24 +225,13 @@ func startEpochWatchers(ctx context.Context, t *testing.T, url string, symbols [
 	return ws
 }
 
-// finalTable is the (epoch, seq) each symbol's stream ends at, filled once
+// epochFinals is the (epoch, seq) each symbol's stream ends at, filled once
 // the test has produced the last record.
-type finalTable struct {
-	mu sync.Mutex
-	m  map[string]epochKey
-}
+type epochFinals struct{ finals[epochKey] }
 
-func (f *finalTable) done(sym string, epoch, seq uint64) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	k, ok := f.m[sym]
+func (f *epochFinals) done(sym string, epoch, seq uint64) bool {
+	k, ok := f.lookup(sym)
 	return ok && epoch == k.epoch && seq >= k.seq
-}
-
-func (f *finalTable) set(m map[string]epochKey) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.m = m
 }
 
 // TestPublisherRestartWithNewEpoch: the exchange's publisher restarts
@@ -262,7 +251,7 @@ func TestPublisherRestartWithNewEpoch(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var fin finalTable
+	var fin epochFinals
 	var wg sync.WaitGroup
 	ws := startEpochWatchers(ctx, t, r.url, symbols, fin.done, &wg)
 	mk.events(300, nil)
@@ -354,7 +343,7 @@ func TestBrokerOutageIsAnnounced(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	var fin finalTable
+	var fin epochFinals
 	var wg sync.WaitGroup
 	ws := startEpochWatchers(ctx, t, r.url, symbols, fin.done, &wg)
 	mk.events(200, nil)
@@ -467,7 +456,7 @@ func TestRestartWithoutEpochGoesSilent(t *testing.T) {
 	waitLiveOn(t, srv, symbols, 20*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var fin finalTable
+	var fin epochFinals
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
 	ws := startEpochWatchers(ctx, t, url, symbols, fin.done, &wg)
