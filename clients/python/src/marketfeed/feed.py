@@ -743,6 +743,7 @@ class Feed:
             elif ch.resyncing:
                 self._send({"op": "resync", "id": self._id(), "channel": ch.name})
 
+
 def connect(
     url: str,
     *,
