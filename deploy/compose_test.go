@@ -12,7 +12,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/marketfeed/marketfeed/config"
+	"github.com/marketfeed/marketfeed/internal/config"
 )
 
 const composeFile = "../docker-compose.yml"

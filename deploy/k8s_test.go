@@ -21,7 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/marketfeed/marketfeed/auth"
-	"github.com/marketfeed/marketfeed/config"
+	"github.com/marketfeed/marketfeed/internal/config"
 )
 
 // manifests is the kustomize build of k8s/, each object decoded strictly

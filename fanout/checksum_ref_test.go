@@ -3,7 +3,7 @@ package fanout
 import (
 	"hash/crc32"
 
-	"github.com/marketfeed/marketfeed/fixed"
+	"github.com/marketfeed/marketfeed/fixedpoint"
 	"github.com/marketfeed/marketfeed/orderbook"
 	"github.com/marketfeed/marketfeed/schemas"
 )
@@ -20,9 +20,9 @@ func (t *Topic) viewChecksum(depth int) uint32 {
 		n := min(depth, t.book.Len(side))
 		for i := range n {
 			l := t.book.At(side, i)
-			b = fixed.Append(b, l.Price, t.sc.price)
+			b = fixedpoint.Append(b, l.Price, t.sc.price)
 			b = append(b, ':')
-			b = fixed.Append(b, l.Size, t.sc.size)
+			b = fixedpoint.Append(b, l.Size, t.sc.size)
 			b = append(b, ';')
 		}
 	}

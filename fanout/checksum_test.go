@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/marketfeed/marketfeed/fixed"
+	"github.com/marketfeed/marketfeed/fixedpoint"
 	"github.com/marketfeed/marketfeed/orderbook"
 	"github.com/marketfeed/marketfeed/schemas"
 )
@@ -41,7 +41,7 @@ func TestViewChecksumMatchesStrings(t *testing.T) {
 				var side [2][][2]string
 				for s := orderbook.Bid; s <= orderbook.Ask; s++ {
 					for _, l := range tp.book.Top(s, depth, nil) {
-						side[s] = append(side[s], [2]string{fixed.Format(l.Price, sc[0]), fixed.Format(l.Size, sc[1])})
+						side[s] = append(side[s], [2]string{fixedpoint.Format(l.Price, sc[0]), fixedpoint.Format(l.Size, sc[1])})
 					}
 				}
 				if got, want := tp.viewChecksum(depth), schemas.BookChecksum(side[0], side[1]); got != want {

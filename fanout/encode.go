@@ -4,7 +4,7 @@ import (
 	"strconv"
 
 	"github.com/gobwas/ws"
-	"github.com/marketfeed/marketfeed/fixed"
+	"github.com/marketfeed/marketfeed/fixedpoint"
 	"github.com/marketfeed/marketfeed/orderbook"
 	"github.com/marketfeed/marketfeed/schemas"
 )
@@ -26,9 +26,9 @@ func appendLevels(b []byte, lv []orderbook.Level, sc scales) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, '[', '"')
-		b = fixed.Append(b, l.Price, sc.price)
+		b = fixedpoint.Append(b, l.Price, sc.price)
 		b = append(b, '"', ',', '"')
-		b = fixed.Append(b, l.Size, sc.size)
+		b = fixedpoint.Append(b, l.Size, sc.size)
 		b = append(b, '"', ']')
 	}
 	return append(b, ']')
@@ -99,9 +99,9 @@ func encodeTrades(channel string, trades []tradeEntry, sc scales) []byte {
 		b = append(b, `,"ts":`...)
 		b = strconv.AppendInt(b, t.ts, 10)
 		b = append(b, `,"price":"`...)
-		b = fixed.Append(b, t.price, sc.price)
+		b = fixedpoint.Append(b, t.price, sc.price)
 		b = append(b, `","size":"`...)
-		b = fixed.Append(b, t.size, sc.size)
+		b = fixedpoint.Append(b, t.size, sc.size)
 		b = append(b, `","side":"`...)
 		b = append(b, t.side.String()...)
 		b = append(b, `"}`...)
@@ -125,7 +125,7 @@ func encodeTicker(channel string, ts int64, book *orderbook.Book, st *orderbook.
 		b = append(b, ',', '"')
 		b = append(b, name...)
 		b = append(b, '"', ':', '"')
-		b = fixed.Append(b, v, scale)
+		b = fixedpoint.Append(b, v, scale)
 		return append(b, '"')
 	}
 	dec := func(b []byte, name string, v string) []byte {

@@ -5,7 +5,7 @@ import (
 	"hash/crc32"
 	"slices"
 
-	"github.com/marketfeed/marketfeed/fixed"
+	"github.com/marketfeed/marketfeed/fixedpoint"
 	"github.com/marketfeed/marketfeed/orderbook"
 	"github.com/marketfeed/marketfeed/schemas"
 )
@@ -33,9 +33,9 @@ func (s *sideText) reset() {
 
 // appendLevel appends the canonical form of one level.
 func appendLevel(b []byte, l orderbook.Level, sc scales) []byte {
-	b = fixed.Append(b, l.Price, sc.price)
+	b = fixedpoint.Append(b, l.Price, sc.price)
 	b = append(b, ':')
-	b = fixed.Append(b, l.Size, sc.size)
+	b = fixedpoint.Append(b, l.Size, sc.size)
 	return append(b, ';')
 }
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/internal/kafkatest"
-	"github.com/marketfeed/marketfeed/sim"
+	"github.com/marketfeed/marketfeed/internal/sim"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kgo"
 )

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/marketfeed/marketfeed/fanout"
-	"github.com/marketfeed/marketfeed/fixed"
+	"github.com/marketfeed/marketfeed/fixedpoint"
 	"github.com/marketfeed/marketfeed/orderbook"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/prometheus/client_golang/prometheus"
@@ -255,13 +255,13 @@ func (s *Shard) applyInstrument(st *symbolState, r *schemas.Record) {
 	tick, lot := int64(1), int64(1)
 	var err error
 	if r.TickSize != nil {
-		if tick, err = fixed.ParseBytes(r.TickSize, r.PriceScale); err != nil || tick <= 0 {
+		if tick, err = fixedpoint.ParseBytes(r.TickSize, r.PriceScale); err != nil || tick <= 0 {
 			s.rejectValue(err, "tick_size")
 			return
 		}
 	}
 	if r.LotSize != nil {
-		if lot, err = fixed.ParseBytes(r.LotSize, r.SizeScale); err != nil || lot <= 0 {
+		if lot, err = fixedpoint.ParseBytes(r.LotSize, r.SizeScale); err != nil || lot <= 0 {
 			s.rejectValue(err, "lot_size")
 			return
 		}
@@ -299,9 +299,9 @@ func (s *Shard) applyInstrument(st *symbolState, r *schemas.Record) {
 // instrument.
 func (s *Shard) rejectValue(err error, field string) {
 	switch {
-	case errors.Is(err, fixed.ErrPrecision):
+	case errors.Is(err, fixedpoint.ErrPrecision):
 		s.reject(ReasonPrecision, err)
-	case errors.Is(err, fixed.ErrRange):
+	case errors.Is(err, fixedpoint.ErrRange):
 		s.reject(ReasonOutOfRange, err)
 	case err == nil:
 		s.reject(string(schemas.ReasonInvalidField), errors.New(field+" must be positive"))
@@ -317,12 +317,12 @@ func (s *Shard) parseLevels(st *symbolState, r *schemas.Record) bool {
 	for side, in := range [2][]schemas.Level{r.Bids, r.Asks} {
 		out := s.levels[side][:0]
 		for _, l := range in {
-			p, err := fixed.ParseBytes(l.Price, st.priceScale)
+			p, err := fixedpoint.ParseBytes(l.Price, st.priceScale)
 			if err != nil {
 				s.rejectValue(err, "price")
 				return false
 			}
-			q, err := fixed.ParseBytes(l.Size, st.sizeScale)
+			q, err := fixedpoint.ParseBytes(l.Size, st.sizeScale)
 			if err != nil {
 				s.rejectValue(err, "size")
 				return false
@@ -564,12 +564,12 @@ func (s *Shard) applyDelta(st *symbolState, r *schemas.Record) {
 }
 
 func (s *Shard) applyTrade(st *symbolState, r *schemas.Record) {
-	p, err := fixed.ParseBytes(r.Price, st.priceScale)
+	p, err := fixedpoint.ParseBytes(r.Price, st.priceScale)
 	if err != nil {
 		s.rejectValue(err, "price")
 		return
 	}
-	q, err := fixed.ParseBytes(r.Size, st.sizeScale)
+	q, err := fixedpoint.ParseBytes(r.Size, st.sizeScale)
 	if err != nil || q <= 0 {
 		s.rejectValue(err, "size")
 		return

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/marketfeed/marketfeed/fanout"
+	"github.com/marketfeed/marketfeed/internal/sim"
 	"github.com/marketfeed/marketfeed/schemas"
-	"github.com/marketfeed/marketfeed/sim"
 )
 
 // BenchmarkShardApply measures decoding plus applying pre-encoded Kafka

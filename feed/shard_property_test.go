@@ -64,7 +64,7 @@ func (r *refSymbol) sorted(side orderbook.Side) []orderbook.Level {
 
 // decimal writes mantissa m at scale the way an exchange might: exactly
 // at the scale, with extra trailing zeros, or with trailing zeros trimmed.
-// It uses only strconv, not the fixed package under test.
+// It uses only strconv, not the fixedpoint package under test.
 func decimal(rng *rand.Rand, m int64, scale int) string {
 	neg := m < 0
 	digits := strconv.FormatUint(absU(m), 10)

@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/marketfeed/marketfeed/internal/reference"
+	"github.com/marketfeed/marketfeed/internal/oracle"
 )
 
 func TestSideString(t *testing.T) {
@@ -108,7 +108,7 @@ type bookGen struct {
 	maxSize   int64
 }
 
-func (g *bookGen) price(b *reference.Book, bid bool) int64 {
+func (g *bookGen) price(b *oracle.Book, bid bool) int64 {
 	if g.r.IntN(2) == 0 {
 		// A crossed book tends to resolve: hit the best level of the side.
 		hb, okb := extreme(b.Bids, true)
@@ -176,7 +176,7 @@ func sideOf(bid bool) Side {
 }
 
 // checkBook compares every query of b with the reference ref.
-func checkBook(t *testing.T, r *rand.Rand, b *Book, ref *reference.Book) {
+func checkBook(t *testing.T, r *rand.Rand, b *Book, ref *oracle.Book) {
 	t.Helper()
 	for _, bid := range []bool{true, false} {
 		s := sideOf(bid)
@@ -251,7 +251,7 @@ func TestBookMatchesReference(t *testing.T) {
 	for seed := uint64(1); seed <= 6; seed++ {
 		r := rand.New(rand.NewPCG(seed, 42))
 		g := &bookGen{r: r, mid: 1000, span: 150 + int64(seed)*50, maxSize: 1 + int64(seed*seed)}
-		b, ref := New(), reference.NewBook()
+		b, ref := New(), oracle.NewBook()
 		for op := 0; op < 4000; op++ {
 			if r.IntN(1500) == 0 {
 				b.Reset()
@@ -275,7 +275,7 @@ func TestBookMatchesReference(t *testing.T) {
 
 // checkEqual rebuilds the book from the reference in random order and checks
 // Equal in both directions, then that a single difference breaks it.
-func checkEqual(t *testing.T, r *rand.Rand, b *Book, ref *reference.Book) {
+func checkEqual(t *testing.T, r *rand.Rand, b *Book, ref *oracle.Book) {
 	t.Helper()
 	c := New()
 	for _, bid := range []bool{true, false} {

@@ -3,7 +3,7 @@
 // and rolling 24 h tickers.
 //
 // Prices and sizes are int64 mantissas at the instrument's price and size
-// scales (see package fixed); nothing here uses floating point.
+// scales (see package fixedpoint); nothing here uses floating point.
 //
 // # Concurrency
 //

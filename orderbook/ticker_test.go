@@ -6,7 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/marketfeed/marketfeed/internal/reference"
+	"github.com/marketfeed/marketfeed/internal/oracle"
 	"github.com/shopspring/decimal"
 )
 
@@ -18,7 +18,7 @@ const (
 
 // compareStats checks every field; decimals must be numerically equal and
 // carry the same exponent.
-func compareStats(got Stats, want reference.RefStats) error {
+func compareStats(got Stats, want oracle.RefStats) error {
 	if got.HasLast != want.HasLast || got.Last != want.Last || got.LastSize != want.LastSize {
 		return fmt.Errorf("last: got %v %d %d, want %v %d %d", got.HasLast, got.Last, got.LastSize, want.HasLast, want.Last, want.LastSize)
 	}
@@ -83,7 +83,7 @@ func TestTickerMatchesReference(t *testing.T) {
 func runTicker(t *testing.T, st tickerStream) {
 	r := rand.New(rand.NewPCG(st.seed, 77))
 	tk := NewTicker(st.priceScale, st.sizeScale)
-	ref := &reference.Ticker{PriceScale: st.priceScale, SizeScale: st.sizeScale}
+	ref := &oracle.Ticker{PriceScale: st.priceScale, SizeScale: st.sizeScale}
 	now := int64(math.MinInt64) // newest event time the ticker has seen
 	ts := st.start              // stream clock; late events lag behind it
 	checks := 0

@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/marketfeed/marketfeed/internal/reference"
+	"github.com/marketfeed/marketfeed/internal/oracle"
 )
 
 // client is a subscriber's view: per side, price → size of the top depth
@@ -15,7 +15,7 @@ type client struct {
 	view  [2]map[int64]int64
 }
 
-func newClient(depth int, ref *reference.Book) *client {
+func newClient(depth int, ref *oracle.Book) *client {
 	c := &client{depth: depth, view: [2]map[int64]int64{{}, {}}}
 	for _, bid := range []bool{true, false} {
 		for _, l := range ref.Top(bid, depth) {
@@ -54,7 +54,7 @@ func (c *client) apply(s Side, entries []Level) error {
 	return nil
 }
 
-func (c *client) check(s Side, ref *reference.Book) error {
+func (c *client) check(s Side, ref *oracle.Book) error {
 	want := ref.Top(s == Bid, c.depth)
 	v := c.view[s]
 	if len(v) != len(want) {
@@ -98,7 +98,7 @@ func TestViewDeltaMatchesReference(t *testing.T) {
 func runViewDelta(t *testing.T, depth int, throttled bool, seed uint64) (full, short int) {
 	r := rand.New(rand.NewPCG(seed, uint64(depth)))
 	g := &bookGen{r: r, mid: 10_000, span: 2*int64(depth) + 40, maxSize: 3}
-	b, ref := New(), reference.NewBook()
+	b, ref := New(), oracle.NewBook()
 	for i := range g.span { // about 3/4 of the prices within the span
 		if r.IntN(4) != 0 {
 			b.Set(Bid, g.mid-1-i, 1+i%3)

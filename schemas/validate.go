@@ -3,7 +3,7 @@ package schemas
 import (
 	"strconv"
 
-	"github.com/marketfeed/marketfeed/fixed"
+	"github.com/marketfeed/marketfeed/fixedpoint"
 )
 
 // Limits of the Kafka record format (kafka.md).
@@ -17,7 +17,7 @@ const (
 	// MaxEpoch is the largest publisher epoch, 2^53−1: exact in a
 	// JavaScript number.
 	MaxEpoch = 1<<53 - 1
-	maxScale = fixed.MaxScale
+	maxScale = fixedpoint.MaxScale
 )
 
 // ValidSymbol reports whether s is a valid symbol: 1–32 characters of
@@ -211,7 +211,7 @@ func (d *decoder) increment(f field, v []byte, scale int) *DecodeError {
 	if !validDecimal(v) {
 		return errFor(f, fieldErr{reason: ReasonBadDecimal, msg: "not a plain decimal", val: v, level: -1})
 	}
-	m, err := fixed.ParseBytes(v, scale)
+	m, err := fixedpoint.ParseBytes(v, scale)
 	if err != nil {
 		return d.invalid(f, "not expressible at its scale", v)
 	}

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/marketfeed/marketfeed/client"
+	"github.com/marketfeed/marketfeed/internal/sim"
 	"github.com/marketfeed/marketfeed/schemas"
-	"github.com/marketfeed/marketfeed/sim"
 )
 
 // metric scrapes /metrics and returns the value of the sample named

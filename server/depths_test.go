@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/marketfeed/marketfeed/client"
+	"github.com/marketfeed/marketfeed/internal/sim"
 	"github.com/marketfeed/marketfeed/schemas"
-	"github.com/marketfeed/marketfeed/sim"
 )
 
 // viewDigest is the SHA-256 of a view's canonical checksum string

@@ -13,10 +13,10 @@ import (
 	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/internal/broker"
-	"github.com/marketfeed/marketfeed/internal/reference"
+	"github.com/marketfeed/marketfeed/internal/oracle"
+	"github.com/marketfeed/marketfeed/internal/sim"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/marketfeed/marketfeed/server"
-	"github.com/marketfeed/marketfeed/sim"
 	"github.com/segmentio/kafka-go"
 	"github.com/shopspring/decimal"
 )
@@ -167,10 +167,10 @@ type refRecord struct {
 // through shopspring/decimal, books through the reference map book.
 type replay struct {
 	scale  map[string][2]int
-	books  map[string]*reference.Book
+	books  map[string]*oracle.Book
 	seq    map[string]uint64
 	views  map[string]map[uint64]view // symbol → seq → top maxDepth
-	ticker map[string]*reference.Ticker
+	ticker map[string]*oracle.Ticker
 	trades map[string][]schemas.TradeMessage
 	maxTS  map[string]int64 // newest exchange time of the symbol's book and trade records
 	first  map[string]int64 // exchange time of the symbol's first book or trade record
@@ -187,8 +187,8 @@ func format(v int64, scale int) string {
 
 func newReplay(depth int) *replay {
 	return &replay{
-		scale: map[string][2]int{}, books: map[string]*reference.Book{}, seq: map[string]uint64{},
-		views: map[string]map[uint64]view{}, ticker: map[string]*reference.Ticker{},
+		scale: map[string][2]int{}, books: map[string]*oracle.Book{}, seq: map[string]uint64{},
+		views: map[string]map[uint64]view{}, ticker: map[string]*oracle.Ticker{},
 		trades: map[string][]schemas.TradeMessage{}, maxTS: map[string]int64{}, first: map[string]int64{}, depth: depth,
 	}
 }
@@ -203,9 +203,9 @@ func (r *replay) apply(t testing.TB, value []byte) {
 	case "instrument":
 		r.scale[sym] = [2]int{rec.PriceScale, rec.SizeScale}
 		if r.books[sym] == nil {
-			r.books[sym] = reference.NewBook()
+			r.books[sym] = oracle.NewBook()
 			r.views[sym] = map[uint64]view{}
-			r.ticker[sym] = &reference.Ticker{PriceScale: rec.PriceScale, SizeScale: rec.SizeScale}
+			r.ticker[sym] = &oracle.Ticker{PriceScale: rec.PriceScale, SizeScale: rec.SizeScale}
 		}
 		return
 	}

@@ -27,9 +27,9 @@ import (
 	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/internal/broker"
+	"github.com/marketfeed/marketfeed/internal/sim"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/marketfeed/marketfeed/server"
-	"github.com/marketfeed/marketfeed/sim"
 )
 
 func httpStatus(t *testing.T, url string) int {

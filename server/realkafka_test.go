@@ -9,8 +9,8 @@ import (
 
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/internal/kafkatest"
+	"github.com/marketfeed/marketfeed/internal/sim"
 	"github.com/marketfeed/marketfeed/server"
-	"github.com/marketfeed/marketfeed/sim"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 )

@@ -12,9 +12,9 @@ import (
 	"github.com/marketfeed/marketfeed/client"
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/internal/broker"
+	"github.com/marketfeed/marketfeed/internal/sim"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/marketfeed/marketfeed/server"
-	"github.com/marketfeed/marketfeed/sim"
 	"github.com/segmentio/kafka-go"
 )
 

@@ -25,12 +25,12 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/marketfeed/marketfeed/client"
-	"github.com/marketfeed/marketfeed/demo"
 	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/internal/broker"
+	"github.com/marketfeed/marketfeed/internal/demo"
+	"github.com/marketfeed/marketfeed/internal/sim"
 	"github.com/marketfeed/marketfeed/server"
-	"github.com/marketfeed/marketfeed/sim"
 )
 
 // chromium returns the path of a Chromium or Chrome binary:

@@ -46,7 +46,7 @@ import (
 
 	"github.com/marketfeed/marketfeed/bench/internal/procstat"
 	"github.com/marketfeed/marketfeed/internal/broker"
-	"github.com/marketfeed/marketfeed/sim"
+	"github.com/marketfeed/marketfeed/internal/sim"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"

@@ -24,10 +24,10 @@ import (
 	"time"
 
 	"github.com/marketfeed/marketfeed/client/watch"
-	"github.com/marketfeed/marketfeed/config"
-	"github.com/marketfeed/marketfeed/demo"
+	"github.com/marketfeed/marketfeed/internal/config"
+	"github.com/marketfeed/marketfeed/internal/demo"
+	"github.com/marketfeed/marketfeed/internal/sim"
 	"github.com/marketfeed/marketfeed/server"
-	"github.com/marketfeed/marketfeed/sim"
 	"github.com/segmentio/kafka-go"
 )
 

@@ -17,8 +17,8 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/marketfeed/marketfeed/internal/broker"
+	"github.com/marketfeed/marketfeed/internal/sim"
 	"github.com/marketfeed/marketfeed/internal/syncbuf"
-	"github.com/marketfeed/marketfeed/sim"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"

@@ -1,4 +1,4 @@
-package fixed
+package fixedpoint
 
 import (
 	"math/rand/v2"

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/marketfeed/marketfeed/fixed"
+	"github.com/marketfeed/marketfeed/fixedpoint"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -254,18 +254,18 @@ func TestInstrumentTable(t *testing.T) {
 			t.Errorf("%s: scales %d/%d quote %s", in.Symbol, *in.PriceScale, *in.SizeScale, in.Quote)
 		}
 		tick, _ := dec(in.TickSize, w.ps)
-		wantTick, err := fixed.Parse(w.tick, w.ps)
+		wantTick, err := fixedpoint.Parse(w.tick, w.ps)
 		if err != nil || tick != wantTick {
 			t.Errorf("%s: tick %s, want %s", in.Symbol, in.TickSize, w.tick)
 		}
 		lot, _ := dec(in.LotSize, w.ss)
-		wantLot, err := fixed.Parse(w.lot, w.ss)
+		wantLot, err := fixedpoint.Parse(w.lot, w.ss)
 		if err != nil || lot != wantLot {
 			t.Errorf("%s: lot %s, want %s", in.Symbol, in.LotSize, w.lot)
 		}
 		bid, _ := dec(snap.Bids[0][0], w.ps)
-		lo, _ := fixed.Parse(w.lo, w.ps)
-		hi, _ := fixed.Parse(w.hi, w.ps)
+		lo, _ := fixedpoint.Parse(w.lo, w.ps)
+		hi, _ := fixedpoint.Parse(w.hi, w.ps)
 		if bid < lo || bid > hi {
 			t.Errorf("%s: best bid %s outside %s..%s", in.Symbol, snap.Bids[0][0], w.lo, w.hi)
 		}

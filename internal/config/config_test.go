@@ -167,7 +167,7 @@ func TestEveryKeyHasFlagEnvAndReference(t *testing.T) {
 // TestREADMEDocumentsEveryKey keeps the README's configuration table the
 // one the code generates.
 func TestREADMEDocumentsEveryKey(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,7 @@ package sim
 import (
 	"strconv"
 
-	"github.com/marketfeed/marketfeed/fixed"
+	"github.com/marketfeed/marketfeed/fixedpoint"
 )
 
 // Record types of the Kafka input format.
@@ -28,7 +28,7 @@ func appendHeader(dst []byte, typ, symbol string, ts int64) []byte {
 
 func appendDecimal(dst []byte, v int64, scale int) []byte {
 	dst = append(dst, '"')
-	dst = fixed.Append(dst, v, scale)
+	dst = fixedpoint.Append(dst, v, scale)
 	return append(dst, '"')
 }
 

@@ -1,4 +1,4 @@
-// Package reference holds deliberately simple, obviously correct models of
+// Package oracle holds deliberately simple, obviously correct models of
 // marketfeed's data structures, used by tests across the project to check
 // the optimised implementations against.
 //
@@ -10,4 +10,4 @@
 //
 // Concurrency: values are not safe for concurrent use; the functions are
 // pure.
-package reference
+package oracle

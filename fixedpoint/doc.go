@@ -1,4 +1,4 @@
-// Package fixed converts exact decimal strings to and from int64 mantissas
+// Package fixedpoint converts exact decimal strings to and from int64 mantissas
 // at a fixed scale, the representation marketfeed uses for every price and
 // size on its hot paths.
 //
@@ -9,4 +9,4 @@
 // Formatting always writes exactly s fractional digits.
 //
 // Concurrency: every function is pure and safe for concurrent use.
-package fixed
+package fixedpoint

@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/marketfeed/marketfeed/fixed"
+	"github.com/marketfeed/marketfeed/fixedpoint"
 )
 
 // record is every field of the Kafka input format, decoded with
@@ -101,11 +101,11 @@ func validSymbol(s string) bool {
 // dec parses a decimal at scale and requires it to be written with exactly
 // that scale (re-formatting gives the identical bytes).
 func dec(s string, scale int) (int64, error) {
-	v, err := fixed.Parse(s, scale)
+	v, err := fixedpoint.Parse(s, scale)
 	if err != nil {
 		return 0, fmt.Errorf("decimal %q at scale %d: %v", s, scale, err)
 	}
-	if f := fixed.Format(v, scale); f != s {
+	if f := fixedpoint.Format(v, scale); f != s {
 		return 0, fmt.Errorf("decimal %q at scale %d re-formats as %q", s, scale, f)
 	}
 	return v, nil

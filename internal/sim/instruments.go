@@ -3,7 +3,7 @@ package sim
 import (
 	"fmt"
 
-	"github.com/marketfeed/marketfeed/fixed"
+	"github.com/marketfeed/marketfeed/fixedpoint"
 )
 
 // spec is a human-readable instrument template; decimals are strings so the
@@ -50,9 +50,9 @@ func generated(n int) spec {
 	return spec{
 		symbol: name + "-USD", base: name, quote: "USD",
 		priceScale: ps, sizeScale: ss,
-		price:   fixed.Format(int64(whole)*fixed.Pow10(ps), ps),
-		tick:    fixed.Format(1, ps),
-		lot:     fixed.Format(1, ss),
+		price:   fixedpoint.Format(int64(whole)*fixedpoint.Pow10(ps), ps),
+		tick:    fixedpoint.Format(1, ps),
+		lot:     fixedpoint.Format(1, ss),
 		minSize: "1", maxSize: "5000",
 		weight: 1,
 	}
@@ -70,7 +70,7 @@ type instrument struct {
 }
 
 func mustParse(s string, scale int) int64 {
-	v, err := fixed.Parse(s, scale)
+	v, err := fixedpoint.Parse(s, scale)
 	if err != nil {
 		panic(fmt.Sprintf("sim: instrument table: %q at scale %d: %v", s, scale, err))
 	}
