@@ -137,7 +137,7 @@ func (e *env) waitLive(symbols []string) {
 	deadline := time.Now().Add(10 * time.Second)
 	for _, sym := range symbols {
 		for {
-			if tp := e.hub.Topic(sym); tp != nil {
+			if tp := e.hub.Streams(sym); tp != nil {
 				if st, _ := tp.State(); st == fanout.Live {
 					break
 				}

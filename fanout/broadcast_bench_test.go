@@ -71,7 +71,7 @@ func benchBroadcast(b *testing.B, n int) {
 	owner := newLoopOwner()
 	defer close(owner.quit)
 	book := orderbook.New()
-	topic := hub.NewTopic("BENCH", owner, book, orderbook.NewTicker(2, 4), 2, 4)
+	topic := hub.NewStreams("BENCH", owner, book, orderbook.NewTicker(2, 4), 2, 4)
 	owner.run(func() {
 		for i := range int64(20) {
 			book.Set(orderbook.Bid, 6400000-i*10, 10000+i)

@@ -11,7 +11,7 @@ import (
 // viewChecksum is the plain computation the streams' incremental
 // checksums (viewText) must agree with: the checksum of the top depth
 // levels of each side of the topic's book, formatted in one pass.
-func (t *Topic) viewChecksum(depth int) uint32 {
+func (t *Streams) viewChecksum(depth int) uint32 {
 	var b []byte
 	for side := orderbook.Bid; side <= orderbook.Ask; side++ {
 		if side == orderbook.Ask {

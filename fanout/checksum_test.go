@@ -15,7 +15,7 @@ type inline struct{}
 
 func (inline) Exec(fn func()) bool { fn(); return true }
 
-func checksumTopic(tb testing.TB, levels, priceScale, sizeScale int, seed uint64) *Topic {
+func checksumTopic(tb testing.TB, levels, priceScale, sizeScale int, seed uint64) *Streams {
 	tb.Helper()
 	hub, err := NewHub(Config{}, NewMetrics(nil))
 	if err != nil {
@@ -27,7 +27,7 @@ func checksumTopic(tb testing.TB, levels, priceScale, sizeScale int, seed uint64
 		book.Set(orderbook.Bid, 1_000_000-1-i*int64(1+r.IntN(3)), 1+r.Int64N(1e9))
 		book.Set(orderbook.Ask, 1_000_000+1+i*int64(1+r.IntN(3)), 1+r.Int64N(1e9))
 	}
-	return hub.NewTopic("X", inline{}, book, orderbook.NewTicker(priceScale, sizeScale), priceScale, sizeScale)
+	return hub.NewStreams("X", inline{}, book, orderbook.NewTicker(priceScale, sizeScale), priceScale, sizeScale)
 }
 
 // TestViewChecksumMatchesStrings checks the server's checksum, computed from
@@ -55,7 +55,7 @@ func TestViewChecksumMatchesStrings(t *testing.T) {
 // viewStep applies one random event of 1-4 level changes near the top (or,
 // sometimes, anywhere) to the topic's book, and returns the entries a
 // stream of depth would send, as emitDelta computes them.
-func viewStep(tp *Topic, r *rand.Rand, depth int) (bids, asks []orderbook.Level) {
+func viewStep(tp *Streams, r *rand.Rand, depth int) (bids, asks []orderbook.Level) {
 	edge := [2]orderbook.Edge{tp.book.Edge(orderbook.Bid, depth), tp.book.Edge(orderbook.Ask, depth)}
 	var log orderbook.ChangeLog
 	for range 1 + r.IntN(4) {

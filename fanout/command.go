@@ -16,7 +16,7 @@ import (
 type subscription struct {
 	channel  string
 	kind     schemas.ChannelKind
-	topic    *Topic
+	topic    *Streams
 	depth    int // book only
 	interval Interval
 	lag      bool        // book and ticker: conflate on lag (skip ahead to a fresh state) rather than evict
@@ -122,7 +122,7 @@ func (c *Conn) subscribe(id int64, channel string, depth int, interval, lag stri
 			fmt.Sprintf("at most %d subscriptions per connection", max), channel)
 		return false
 	}
-	t := c.hub.Topic(symbol)
+	t := c.hub.Streams(symbol)
 	if t == nil {
 		c.sendError(id, schemas.CodeUnknownSymbol, "unknown symbol "+symbol, channel)
 		return false
@@ -201,7 +201,7 @@ const ownerWait = time.Second
 // in request order (websocket.md §3.1) although their topics have
 // different owners. It reports false if the owner has stopped. Read
 // goroutine only.
-func (c *Conn) postInOrder(t *Topic, fn func()) bool {
+func (c *Conn) postInOrder(t *Streams, fn func()) bool {
 	done := make(chan struct{})
 	if !t.post(func() { fn(); close(done) }) {
 		return false

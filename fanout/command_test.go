@@ -64,7 +64,7 @@ func TestSubscribeRepliesInRequestOrder(t *testing.T) {
 		{Key: []byte("ETH-USD"), Value: []byte(snapshot("ETH-USD", 1, bookBids, bookAsks))},
 	}}
 	s.sync(t)
-	for s.hub.Topic("ETH-USD") == nil {
+	for s.hub.Streams("ETH-USD") == nil {
 		time.Sleep(time.Millisecond)
 	}
 	channels := []string{"book.BTC-USD", "book.NOPE-USD", "trades.ETH-USD", "ticker.BTC-USD", "book.ETH-USD", "bok.X", "trades.BTC-USD", "ticker.ETH-USD"}

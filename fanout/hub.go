@@ -24,7 +24,7 @@ type Hub struct {
 	writeBudget time.Duration // min(WriteTimeout, MaxQueueAge): bound of one data write
 
 	mu     sync.RWMutex // guards topics and conns; never held during I/O
-	topics map[string]*Topic
+	topics map[string]*Streams
 	conns  map[*Conn]struct{}
 	// bySlot holds the connections of each ping slot (ping.go).
 	bySlot [pingSlots]map[*Conn]struct{}
@@ -57,7 +57,7 @@ func NewHub(cfg Config, m *Metrics) (*Hub, error) {
 		cfg:         cfg,
 		writeBudget: min(cfg.WriteTimeout, cfg.MaxQueueAge),
 		metrics:     m,
-		topics:      make(map[string]*Topic),
+		topics:      make(map[string]*Streams),
 		conns:       make(map[*Conn]struct{}),
 		stopPing:    make(chan struct{}),
 		epoch:       time.Now(),
@@ -68,11 +68,11 @@ func NewHub(cfg Config, m *Metrics) (*Hub, error) {
 // nanoseconds; connections record their last frame with it.
 func (h *Hub) clock() int64 { return int64(time.Since(h.epoch)) }
 
-// NewTopic creates and registers the topic of symbol, served from book and
+// NewStreams creates and registers the topic of symbol, served from book and
 // ticker, which owner's goroutine changes. A topic registered earlier for
 // the same symbol is replaced. Safe from any goroutine.
-func (h *Hub) NewTopic(symbol string, owner Owner, book *orderbook.Book, ticker *orderbook.Ticker, priceScale, sizeScale int) *Topic {
-	t := &Topic{
+func (h *Hub) NewStreams(symbol string, owner Owner, book *orderbook.Book, ticker *orderbook.Ticker, priceScale, sizeScale int) *Streams {
+	t := &Streams{
 		symbol:   symbol,
 		hub:      h,
 		owner:    owner,
@@ -90,8 +90,8 @@ func (h *Hub) NewTopic(symbol string, owner Owner, book *orderbook.Book, ticker 
 	return t
 }
 
-// Topic returns the topic of symbol, or nil. Safe from any goroutine.
-func (h *Hub) Topic(symbol string) *Topic {
+// Streams returns the topic of symbol, or nil. Safe from any goroutine.
+func (h *Hub) Streams(symbol string) *Streams {
 	h.mu.RLock()
 	t := h.topics[symbol]
 	h.mu.RUnlock()

@@ -135,7 +135,7 @@ func (c *Conn) skipAhead() {
 // detach removes c's subscription s from its stream (unsubscribe, and a
 // skip-ahead of a state subscription before it attaches again). Owner
 // goroutine.
-func (t *Topic) detach(c *Conn, s *subscription) {
+func (t *Streams) detach(c *Conn, s *subscription) {
 	switch s.kind {
 	case schemas.ChannelBook:
 		if bs := t.bookStream(s.depth, s.interval, false); bs != nil {
@@ -165,7 +165,7 @@ func (t *Topic) detach(c *Conn, s *subscription) {
 
 // reattach adds c's subscription s to its stream again, with a fresh
 // state, unless s has ended or c is closing. Owner goroutine.
-func (t *Topic) reattach(c *Conn, s *subscription) {
+func (t *Streams) reattach(c *Conn, s *subscription) {
 	if s.gone.Load() || c.isClosing() {
 		return
 	}
@@ -176,7 +176,7 @@ func (t *Topic) reattach(c *Conn, s *subscription) {
 // attach adds c's subscription s to its stream and sends its initial
 // state (see subscribe). A subscriber whose initial state is refused is
 // not attached: a skip-ahead will attach it. Owner goroutine.
-func (t *Topic) attach(c *Conn, s *subscription) {
+func (t *Streams) attach(c *Conn, s *subscription) {
 	kind := stateKind(s.lag)
 	switch s.kind {
 	case schemas.ChannelBook:

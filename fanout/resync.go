@@ -25,7 +25,7 @@ func (c *Conn) resync(id int64, channel string) bool {
 // stream and gets its snapshot at the next flush, where everybody's update
 // is taken, and no update in between. When the book is not served the
 // subscriber gets the status; the snapshot follows on recovery.
-func (t *Topic) resync(c *Conn, s *subscription) {
+func (t *Streams) resync(c *Conn, s *subscription) {
 	bs := t.bookStream(s.depth, s.interval, false)
 	if bs == nil {
 		return // unsubscribed meanwhile

@@ -40,7 +40,7 @@ type tradesStream struct {
 // throttled stream) or a status when the book is not served; the current
 // ticker; nothing for trades, which start with the next trade (attach,
 // lag.go).
-func (t *Topic) subscribe(c *Conn, s *subscription, id int64) {
+func (t *Streams) subscribe(c *Conn, s *subscription, id int64) {
 	info := s.info()
 	ack := &schemas.ServerMessage{Type: schemas.TypeSubscribed, ID: id, Channel: s.channel, Depth: info.Depth, Interval: info.Interval}
 	if !c.enqueue(messageFrame(ack)) {
@@ -51,7 +51,7 @@ func (t *Topic) subscribe(c *Conn, s *subscription, id int64) {
 
 // unsubscribe removes c's subscription s and, if ack, confirms it; nothing
 // of that stream follows the confirmation.
-func (t *Topic) unsubscribe(c *Conn, s *subscription, id int64, ack bool) {
+func (t *Streams) unsubscribe(c *Conn, s *subscription, id int64, ack bool) {
 	t.detach(c, s)
 	if ack {
 		c.send(&schemas.ServerMessage{Type: schemas.TypeUnsubscribed, ID: id, Channel: s.channel})
@@ -60,7 +60,7 @@ func (t *Topic) unsubscribe(c *Conn, s *subscription, id int64, ack bool) {
 
 // bookStream finds the stream for depth and interval, creating it when
 // create is set.
-func (t *Topic) bookStream(depth int, iv Interval, create bool) *bookStream {
+func (t *Streams) bookStream(depth int, iv Interval, create bool) *bookStream {
 	for _, bs := range t.books {
 		if bs.depth == depth && bs.iv == iv {
 			return bs
@@ -79,7 +79,7 @@ func (t *Topic) bookStream(depth int, iv Interval, create bool) *bookStream {
 	return bs
 }
 
-func (t *Topic) dropBookStream(bs *bookStream) {
+func (t *Streams) dropBookStream(bs *bookStream) {
 	for i, x := range t.books {
 		if x == bs {
 			t.books = append(t.books[:i], t.books[i+1:]...)

@@ -52,11 +52,11 @@ func (s BookState) String() string {
 	return schemas.StatusWaiting
 }
 
-// Topic is the output side of one symbol: its book, ticker and trades
+// Streams is the output side of one symbol: its book, ticker and trades
 // streams and their subscribers. Every method whose comment does not say
 // otherwise must be called on the owner goroutine, the same goroutine that
 // changes the book and ticker the topic was created with.
-type Topic struct {
+type Streams struct {
 	symbol string
 	hub    *Hub
 	owner  Owner
@@ -94,26 +94,26 @@ type Topic struct {
 }
 
 // Symbol returns the topic's symbol. Safe from any goroutine.
-func (t *Topic) Symbol() string { return t.symbol }
+func (t *Streams) Symbol() string { return t.symbol }
 
 // State returns the book's state and sequence as last published by the
 // owner. Safe from any goroutine.
-func (t *Topic) State() (BookState, uint64) {
+func (t *Streams) State() (BookState, uint64) {
 	return BookState(t.pubState.Load()), t.pubSeq.Load()
 }
 
 // Reason returns why the book is Stale as last published by the owner
 // (schemas.ReasonGap, ...), "" when it is not. Safe from any goroutine.
-func (t *Topic) Reason() string { return staleReasons[t.pubReason.Load()] }
+func (t *Streams) Reason() string { return staleReasons[t.pubReason.Load()] }
 
 // Epoch returns the publisher epoch of the book's sequence as last
 // published by the owner. Safe from any goroutine.
-func (t *Topic) Epoch() uint64 { return t.pubEpoch.Load() }
+func (t *Streams) Epoch() uint64 { return t.pubEpoch.Load() }
 
 // post runs fn on the owner goroutine. Safe from any goroutine.
-func (t *Topic) post(fn func()) bool { return t.owner.Exec(fn) }
+func (t *Streams) post(fn func()) bool { return t.owner.Exec(fn) }
 
-func (t *Topic) publish() {
+func (t *Streams) publish() {
 	t.pubState.Store(uint32(t.state))
 	t.pubSeq.Store(t.seq)
 	t.pubEpoch.Store(t.epoch)
@@ -127,7 +127,7 @@ func (t *Topic) publish() {
 // Redefine changes the instrument's scales. The caller has reset the book
 // and replaced the ticker (mantissas at the old scales mean nothing at the
 // new ones); the topic waits for the next snapshot.
-func (t *Topic) Redefine(priceScale, sizeScale int, ticker *orderbook.Ticker) {
+func (t *Streams) Redefine(priceScale, sizeScale int, ticker *orderbook.Ticker) {
 	t.sc = scales{price: priceScale, size: sizeScale}
 	t.ticker = ticker
 	t.known = false
@@ -136,7 +136,7 @@ func (t *Topic) Redefine(priceScale, sizeScale int, ticker *orderbook.Ticker) {
 
 // SetLevel changes one level of the book and records the change for the
 // streams that will report it.
-func (t *Topic) SetLevel(side orderbook.Side, price, size int64) {
+func (t *Streams) SetLevel(side orderbook.Side, price, size int64) {
 	prev := t.book.Set(side, price, size)
 	for iv := range numIntervals {
 		if t.logUse[iv] > 0 {
@@ -147,7 +147,7 @@ func (t *Topic) SetLevel(side orderbook.Side, price, size int64) {
 
 // Applied ends one delta event: raw book streams send what changed in
 // their views, throttled streams remember it for their next flush.
-func (t *Topic) Applied(seq uint64, ts int64) {
+func (t *Streams) Applied(seq uint64, ts int64) {
 	t.seq, t.bookTS = seq, ts
 	t.ts = max(t.ts, ts)
 	t.publish()
@@ -167,7 +167,7 @@ func (t *Topic) Applied(seq uint64, ts int64) {
 
 // Track records the book's epoch, sequence and its exchange time while the
 // book is not served, for listings and for the snapshot that will follow.
-func (t *Topic) Track(epoch, seq uint64, ts int64) {
+func (t *Streams) Track(epoch, seq uint64, ts int64) {
 	t.epoch, t.seq, t.bookTS = epoch, seq, ts
 	t.ts = max(t.ts, ts)
 	t.publish()
@@ -176,11 +176,11 @@ func (t *Topic) Track(epoch, seq uint64, ts int64) {
 // Reset announces that the book was replaced by a snapshot at seq, whose
 // exchange time is ts, or that a book that was not served is served again:
 // every book subscriber receives a fresh snapshot of its view.
-func (t *Topic) Reset(seq uint64, ts int64) { t.ResetEpoch(t.epoch, seq, ts) }
+func (t *Streams) Reset(seq uint64, ts int64) { t.ResetEpoch(t.epoch, seq, ts) }
 
 // ResetEpoch is Reset for a book whose sequence now belongs to publisher
 // epoch epoch.
-func (t *Topic) ResetEpoch(epoch, seq uint64, ts int64) {
+func (t *Streams) ResetEpoch(epoch, seq uint64, ts int64) {
 	served := t.state == Live
 	t.state, t.reason, t.epoch, t.seq, t.bookTS = Live, "", epoch, seq, ts
 	t.ts, t.known = max(t.ts, ts), true
@@ -207,14 +207,14 @@ func (t *Topic) ResetEpoch(epoch, seq uint64, ts int64) {
 // (schemas.ReasonGap, ReasonFeedDown, ReasonSilent or ReasonCrossed): book
 // subscribers are told, and their views freeze. A stale book whose reason
 // changes announces the new reason.
-func (t *Topic) Stale(reason string) {
+func (t *Streams) Stale(reason string) {
 	if t.state == Stale && t.reason == reason {
 		return
 	}
 	t.setNotServing(Stale, reason)
 }
 
-func (t *Topic) setNotServing(s BookState, reason string) {
+func (t *Streams) setNotServing(s BookState, reason string) {
 	t.state, t.reason = s, reason
 	t.publish()
 	frame := t.statusFrame()
@@ -228,7 +228,7 @@ func (t *Topic) setNotServing(s BookState, reason string) {
 }
 
 // Trade reports a trade that the caller has already added to the ticker.
-func (t *Topic) Trade(id string, ts, price, size int64, side schemas.Side) {
+func (t *Streams) Trade(id string, ts, price, size int64, side schemas.Side) {
 	t.ts, t.known = max(t.ts, ts), true
 	e := tradeEntry{id: id, ts: ts, price: price, size: size, side: side}
 	if s := t.trades[Raw]; s != nil && s.subs.len() > 0 {
@@ -244,7 +244,7 @@ func (t *Topic) Trade(id string, ts, price, size int64, side schemas.Side) {
 
 // Flush sends the throttled streams of interval iv their net changes since
 // the previous flush. The owner calls it every iv.Period().
-func (t *Topic) Flush(iv Interval) {
+func (t *Streams) Flush(iv Interval) {
 	if t.logUse[iv] > 0 && t.state == Live {
 		for _, bs := range t.books {
 			if bs.iv != iv {
@@ -281,7 +281,7 @@ func (t *Topic) Flush(iv Interval) {
 
 // emitDelta sends bs the entries that bring its subscribers' views from the
 // last emission to the current book.
-func (t *Topic) emitDelta(bs *bookStream, log *orderbook.ChangeLog) {
+func (t *Streams) emitDelta(bs *bookStream, log *orderbook.ChangeLog) {
 	bids := t.book.ViewDelta(orderbook.Bid, bs.depth, bs.edge[orderbook.Bid], log, t.scratch[0][:0])
 	asks := t.book.ViewDelta(orderbook.Ask, bs.depth, bs.edge[orderbook.Ask], log, t.scratch[1][:0])
 	t.scratch[0], t.scratch[1] = bids[:0], asks[:0]
@@ -301,7 +301,7 @@ func (t *Topic) emitDelta(bs *bookStream, log *orderbook.ChangeLog) {
 
 // checkBest notices a change of best bid or ask, which the ticker carries;
 // force reports a change of the ticker anyway.
-func (t *Topic) checkBest(force bool) {
+func (t *Streams) checkBest(force bool) {
 	changed := false
 	for side := orderbook.Bid; side <= orderbook.Ask; side++ {
 		l, ok := t.book.Best(side)
@@ -315,7 +315,7 @@ func (t *Topic) checkBest(force bool) {
 	}
 }
 
-func (t *Topic) tickerChanged() {
+func (t *Streams) tickerChanged() {
 	if s := t.tickers[Raw]; s != nil && s.subs.len() > 0 {
 		if f := t.tickerFrame(); f != nil {
 			s.subs.send(f)
@@ -328,7 +328,7 @@ func (t *Topic) tickerChanged() {
 	}
 }
 
-func (t *Topic) snapshotFrame(bs *bookStream) []byte {
+func (t *Streams) snapshotFrame(bs *bookStream) []byte {
 	bids := t.book.Top(orderbook.Bid, bs.depth, t.scratch[0][:0])
 	asks := t.book.Top(orderbook.Ask, bs.depth, t.scratch[1][:0])
 	t.scratch[0], t.scratch[1] = bids[:0], asks[:0]
@@ -336,7 +336,7 @@ func (t *Topic) snapshotFrame(bs *bookStream) []byte {
 	return encodeSnapshot(t.chBook, bs.emitted, t.epoch, t.bookTS, bs.text.checksum(), bids, asks, t.sc)
 }
 
-func (t *Topic) statusFrame() []byte {
+func (t *Streams) statusFrame() []byte {
 	m := schemas.ServerMessage{Type: schemas.TypeStatus, Channel: t.chBook, Status: t.state.String()}
 	if t.state == Stale {
 		m.Reason = t.reason
@@ -346,7 +346,7 @@ func (t *Topic) statusFrame() []byte {
 
 // tickerFrame returns the ticker message, or nil while the ticker reflects
 // no event (it would carry no value and no meaningful ts).
-func (t *Topic) tickerFrame() []byte {
+func (t *Streams) tickerFrame() []byte {
 	if !t.known {
 		return nil
 	}

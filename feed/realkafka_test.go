@@ -297,7 +297,7 @@ func (g *gatedShard) handle(ctx context.Context, _ int, in <-chan Batch) {
 // at reports whether every symbol's book is live at its seq in want.
 func (g *gatedShard) at(want map[string]uint64) bool {
 	for sym, seq := range want {
-		tp := g.hub.Topic(sym)
+		tp := g.hub.Streams(sym)
 		if tp == nil {
 			return false
 		}

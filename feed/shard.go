@@ -73,7 +73,7 @@ type Shard struct {
 	cfg       ShardConfig
 	partition int
 	symbols   map[string]*symbolState
-	topics    []*fanout.Topic
+	topics    []*fanout.Streams
 	cmds      chan func()
 	done      chan struct{}
 	log       *slog.Logger
@@ -97,7 +97,7 @@ type symbolState struct {
 	tick, lot             int64
 	book                  *orderbook.Book
 	ticker                *orderbook.Ticker
-	topic                 *fanout.Topic
+	topic                 *fanout.Streams
 	// state is the book's sequence state: Waiting (no snapshot), Live
 	// (following the sequence), Stale (the sequence broke). Whether the
 	// book is served also depends on crossed, silent and the shard's
@@ -278,7 +278,7 @@ func (s *Shard) applyInstrument(st *symbolState, r *schemas.Record) {
 			state:  fanout.Waiting,
 		}
 		st.advanced = true
-		st.topic = s.cfg.Hub.NewTopic(name, s, st.book, st.ticker, r.PriceScale, r.SizeScale)
+		st.topic = s.cfg.Hub.NewStreams(name, s, st.book, st.ticker, r.PriceScale, r.SizeScale)
 		s.symbols[name] = st
 		s.topics = append(s.topics, st.topic)
 		s.log.Info("instrument defined", "symbol", name, "price_scale", r.PriceScale, "size_scale", r.SizeScale)

@@ -116,7 +116,7 @@ func TestBadRecordsAreCountedAndSkipped(t *testing.T) {
 	defer cancel()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if _, seq := e.srv.Hub().Topic(sym).State(); seq == rep.seq[sym] {
+		if _, seq := e.srv.Hub().Streams(sym).State(); seq == rep.seq[sym] {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -73,7 +73,7 @@ func (e *env) waitLive(t *testing.T, symbols []string) {
 	for {
 		live := 0
 		for _, sym := range symbols {
-			if tp := e.srv.Hub().Topic(sym); tp != nil {
+			if tp := e.srv.Hub().Streams(sym); tp != nil {
 				if st, _ := tp.State(); st == fanout.Live {
 					live++
 				}

@@ -67,7 +67,7 @@ func waitLiveOn(t *testing.T, srv *server.Server, symbols []string, within time.
 	for {
 		live := 0
 		for _, sym := range symbols {
-			if tp := srv.Hub().Topic(sym); tp != nil {
+			if tp := srv.Hub().Streams(sym); tp != nil {
 				if st, _ := tp.State(); st == fanout.Live {
 					live++
 				}
@@ -317,7 +317,7 @@ func TestRestartServesCorrectBooks(t *testing.T) {
 	for _, sym := range symbols {
 		// No definition seen yet: the symbol is unknown (subscribers get
 		// unknown_symbol), never served from a partial book.
-		if tp := c.srv.Hub().Topic(sym); tp != nil {
+		if tp := c.srv.Hub().Streams(sym); tp != nil {
 			if st, _ := tp.State(); st == fanout.Live {
 				t.Fatalf("%s live on a server that has seen no snapshot", sym)
 			}

@@ -263,7 +263,7 @@ func TestPublisherRestartWithNewEpoch(t *testing.T) {
 	mk.boot()
 	waitFor(t, "every book live at the new epoch", sim.DefaultSnapshotEvery, func() bool {
 		for _, sym := range symbols {
-			tp := r.srv.Hub().Topic(sym)
+			tp := r.srv.Hub().Streams(sym)
 			if st, _ := tp.State(); st != fanout.Live || tp.Epoch() != epochB {
 				return false
 			}
@@ -349,7 +349,7 @@ func TestBrokerOutageIsAnnounced(t *testing.T) {
 	mk.events(200, nil)
 	waitFor(t, "the events to reach the server", 10*time.Second, func() bool {
 		for _, sym := range symbols {
-			if _, seq := r.srv.Hub().Topic(sym).State(); seq != mk.rep.seq[sym] {
+			if _, seq := r.srv.Hub().Streams(sym).State(); seq != mk.rep.seq[sym] {
 				return false
 			}
 		}

@@ -72,7 +72,7 @@ func TestServerWithKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(20 * time.Second); ; {
-		if tp := srv.Hub().Topic(sym); tp != nil {
+		if tp := srv.Hub().Streams(sym); tp != nil {
 			if st, _ := tp.State(); st == fanout.Live {
 				break
 			}

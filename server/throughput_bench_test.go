@@ -139,7 +139,7 @@ func benchKafkaToBooks(b *testing.B, brokers []string, topic string) {
 
 func allAt(srv *server.Server, symbols []string, seq map[string]uint64) bool {
 	for _, sym := range symbols {
-		tp := srv.Hub().Topic(sym)
+		tp := srv.Hub().Streams(sym)
 		if tp == nil {
 			return false
 		}

@@ -105,7 +105,7 @@ func startMarket(t *testing.T) *market {
 	deadline := time.Now().Add(20 * time.Second)
 	for _, sym := range m.symbols {
 		for {
-			if tp := srv.Hub().Topic(sym); tp != nil {
+			if tp := srv.Hub().Streams(sym); tp != nil {
 				if st, _ := tp.State(); st == fanout.Live {
 					break
 				}
@@ -179,7 +179,7 @@ func (m *market) pause(t *testing.T) map[string]uint64 {
 	deadline := time.Now().Add(10 * time.Second)
 	for sym, want := range final {
 		for {
-			if _, seq := m.srv.Hub().Topic(sym).State(); seq == want {
+			if _, seq := m.srv.Hub().Streams(sym).State(); seq == want {
 				break
 			}
 			if time.Now().After(deadline) {
