@@ -22,6 +22,7 @@ import (
 	"github.com/marketfeed/marketfeed/client"
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/internal/broker"
+	"github.com/marketfeed/marketfeed/internal/producer"
 	"github.com/marketfeed/marketfeed/internal/sim"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/marketfeed/marketfeed/server"
@@ -44,8 +45,7 @@ func scrape(t *testing.T) exported {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	w := &kafka.Writer{Addr: kafka.TCP(b.Addrs()...), Topic: b.Topic(), Balancer: &kafka.Hash{},
-		RequiredAcks: kafka.RequireOne, BatchTimeout: time.Millisecond}
+	w := producer.MustNewWriter(producer.Config{Brokers: b.Addrs(), Topic: b.Topic(), BatchTimeout: time.Millisecond})
 	defer w.Close()
 	ex := sim.New(sim.Config{Symbols: 3, Seed: 1})
 	write := func(ms []sim.Message) {

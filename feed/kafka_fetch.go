@@ -276,89 +276,151 @@ const (
 // A trailing truncated batch is ignored (the next fetch starts at it).
 func committed(p *fetchPartition, from int64, yield func(off int64, ts time.Time, key, value []byte)) (int64, error) {
 	next := from
-	pending := slices.Clone(p.aborted)
-	slices.SortFunc(pending, func(a, b abortedTxn) int { return cmp.Compare(a.first, b.first) })
-	var aborting map[int64]bool // producers inside an aborted transaction
+	txns := newAbortedTxns(p.aborted)
 	b := p.records
-	for len(b) >= 17 {
-		base := int64(binary.BigEndian.Uint64(b))
-		length := int(int32(binary.BigEndian.Uint32(b[8:])))
-		if magic := b[16]; magic != 2 {
-			return next, fmt.Errorf("feed: record batch at offset %d in message format v%d: only v2 (Kafka 0.11 and later) is read", base, magic)
+	for {
+		rb, rest, ok, err := nextBatch(b)
+		if err != nil {
+			return next, err
 		}
-		if length < 49 {
+		if !ok {
+			return next, nil
+		}
+		b = rest
+		switch {
+		case rb.attrs&attrControl != 0:
+			if isAbortMarker(rb.records) {
+				txns.end(rb.producer)
+			}
+		case txns.aborts(&rb):
+		default:
+			if next, err = rb.yieldFrom(from, next, yield); err != nil {
+				return next, err
+			}
+		}
+		next = max(next, rb.last+1)
+	}
+}
+
+// recordBatch is the header of one record batch (message format v2) and
+// its records, which alias the response.
+type recordBatch struct {
+	base, last int64 // first and last offset
+	baseTS     int64 // first timestamp, ms
+	producer   int64 // producer id
+	attrs      int16
+	count      int // records
+	records    []byte
+}
+
+// nextBatch splits the first record batch off b. It returns ok false at
+// the end of b and before a batch truncated by the response size limit.
+func nextBatch(b []byte) (rb recordBatch, rest []byte, ok bool, err error) {
+	if len(b) < 17 {
+		return rb, nil, false, nil
+	}
+	base := int64(binary.BigEndian.Uint64(b))
+	length := int(int32(binary.BigEndian.Uint32(b[8:])))
+	if magic := b[16]; magic != 2 {
+		return rb, nil, false, fmt.Errorf("feed: record batch at offset %d in message format v%d: only v2 (Kafka 0.11 and later) is read", base, magic)
+	}
+	if length < 49 {
+		return rb, nil, false, errMalformed
+	}
+	if length > len(b)-12 {
+		return rb, nil, false, nil // truncated by the response size limit
+	}
+	batch := b[12 : 12+length]
+	if crc32.Checksum(batch[9:], castagnoli) != binary.BigEndian.Uint32(batch[5:]) {
+		return rb, nil, false, fmt.Errorf("feed: record batch at offset %d: CRC mismatch", base)
+	}
+	return recordBatch{
+		base:     base,
+		last:     base + int64(int32(binary.BigEndian.Uint32(batch[11:]))),
+		baseTS:   int64(binary.BigEndian.Uint64(batch[15:])),
+		producer: int64(binary.BigEndian.Uint64(batch[31:])),
+		attrs:    int16(binary.BigEndian.Uint16(batch[9:])),
+		count:    int(int32(binary.BigEndian.Uint32(batch[45:]))),
+		records:  batch[49:],
+	}, b[12+length:], true, nil
+}
+
+// isAbortMarker reports whether the one record of a control batch is an
+// abort marker: its key is a version (int16) and a type (int16).
+func isAbortMarker(recs []byte) bool {
+	w := &wire{b: recs}
+	w.varint() // length
+	w.take(1)  // attributes
+	w.varint() // timestamp delta
+	w.varint() // offset delta
+	key := w.take(int(w.varint()))
+	return len(key) == 4 && int16(binary.BigEndian.Uint16(key[2:])) == controlAbort
+}
+
+// abortedTxns follows the aborted transactions of one fetch response
+// through its batches, in offset order.
+type abortedTxns struct {
+	pending  []abortedTxn   // not reached yet, by first offset
+	aborting map[int64]bool // producers inside an aborted transaction
+}
+
+func newAbortedTxns(aborted []abortedTxn) abortedTxns {
+	pending := slices.Clone(aborted)
+	slices.SortFunc(pending, func(a, b abortedTxn) int { return cmp.Compare(a.first, b.first) })
+	return abortedTxns{pending: pending}
+}
+
+// aborts reports whether the data batch rb belongs to an aborted
+// transaction, entering those that start at or before its last offset.
+func (t *abortedTxns) aborts(rb *recordBatch) bool {
+	for len(t.pending) > 0 && t.pending[0].first <= rb.last {
+		if t.aborting == nil {
+			t.aborting = make(map[int64]bool)
+		}
+		t.aborting[t.pending[0].producer] = true
+		t.pending = t.pending[1:]
+	}
+	return rb.attrs&attrTransactional != 0 && t.aborting[rb.producer]
+}
+
+// end records producer's abort marker: its aborted transaction is over.
+func (t *abortedTxns) end(producer int64) { delete(t.aborting, producer) }
+
+// yieldFrom decompresses rb if need be and calls yield for each of its
+// records at or after from and next, returning the offset after the last
+// one yielded (next if none).
+func (rb *recordBatch) yieldFrom(from, next int64, yield func(off int64, ts time.Time, key, value []byte)) (int64, error) {
+	recs := rb.records
+	if codec := rb.attrs & attrCodec; codec != 0 {
+		var err error
+		if recs, err = decompress(codec, recs); err != nil {
+			return next, fmt.Errorf("feed: record batch at offset %d: %w", rb.base, err)
+		}
+	}
+	w := &wire{b: recs}
+	for range rb.count {
+		rec := &wire{b: w.take(int(w.varint()))}
+		if w.bad {
 			return next, errMalformed
 		}
-		if length > len(b)-12 {
-			break // truncated by the response size limit
+		rec.take(1) // attributes
+		ts := rb.baseTS + rec.varint()
+		off := rb.base + rec.varint()
+		var key, value []byte
+		if n := rec.varint(); n >= 0 {
+			key = rec.take(int(n))
 		}
-		batch := b[12 : 12+length]
-		b = b[12+length:]
-		if crc32.Checksum(batch[9:], castagnoli) != binary.BigEndian.Uint32(batch[5:]) {
-			return next, fmt.Errorf("feed: record batch at offset %d: CRC mismatch", base)
+		if n := rec.varint(); n >= 0 {
+			value = rec.take(int(n))
 		}
-		attrs := int16(binary.BigEndian.Uint16(batch[9:]))
-		last := base + int64(int32(binary.BigEndian.Uint32(batch[11:])))
-		baseTS := int64(binary.BigEndian.Uint64(batch[15:]))
-		producer := int64(binary.BigEndian.Uint64(batch[31:]))
-		count := int(int32(binary.BigEndian.Uint32(batch[45:])))
-		recs := batch[49:]
-		if attrs&attrControl != 0 {
-			// One record whose key is version (int16) and type (int16).
-			w := &wire{b: recs}
-			w.varint() // length
-			w.take(1)  // attributes
-			w.varint() // timestamp delta
-			w.varint() // offset delta
-			if key := w.take(int(w.varint())); len(key) == 4 && int16(binary.BigEndian.Uint16(key[2:])) == controlAbort {
-				delete(aborting, producer)
-			}
-			next = max(next, last+1)
-			continue
+		// Headers follow; the record's length already skips them.
+		if rec.bad {
+			return next, errMalformed
 		}
-		for len(pending) > 0 && pending[0].first <= last {
-			if aborting == nil {
-				aborting = make(map[int64]bool)
-			}
-			aborting[pending[0].producer] = true
-			pending = pending[1:]
+		if off >= from && off >= next {
+			yield(off, time.UnixMilli(ts), key, value)
+			next = off + 1
 		}
-		if attrs&attrTransactional != 0 && aborting[producer] {
-			next = max(next, last+1)
-			continue
-		}
-		if codec := attrs & attrCodec; codec != 0 {
-			var err error
-			if recs, err = decompress(codec, recs); err != nil {
-				return next, fmt.Errorf("feed: record batch at offset %d: %w", base, err)
-			}
-		}
-		w := &wire{b: recs}
-		for range count {
-			rec := &wire{b: w.take(int(w.varint()))}
-			if w.bad {
-				return next, errMalformed
-			}
-			rec.take(1) // attributes
-			ts := baseTS + rec.varint()
-			off := base + rec.varint()
-			var key, value []byte
-			if n := rec.varint(); n >= 0 {
-				key = rec.take(int(n))
-			}
-			if n := rec.varint(); n >= 0 {
-				value = rec.take(int(n))
-			}
-			// Headers follow; the record's length already skips them.
-			if rec.bad {
-				return next, errMalformed
-			}
-			if off >= from && off >= next {
-				yield(off, time.UnixMilli(ts), key, value)
-				next = off + 1
-			}
-		}
-		next = max(next, last+1)
 	}
 	return next, nil
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/marketfeed/marketfeed/internal/producer"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/segmentio/kafka-go"
@@ -84,16 +85,8 @@ func produce(t testing.TB, addrs []string, msgs []kafka.Message) {
 	// would hide partitions added by a test.
 	tr := &kafka.Transport{}
 	defer tr.CloseIdleConnections()
-	w := &kafka.Writer{
-		Transport:    tr,
-		Addr:         kafka.TCP(addrs...),
-		Topic:        testTopic,
-		Balancer:     &kafka.Hash{},
-		BatchTimeout: 2 * time.Millisecond,
-		BatchSize:    5000,
-		BatchBytes:   16 << 20,
-		RequiredAcks: kafka.RequireAll,
-	}
+	w := producer.MustNewWriter(producer.Config{Transport: tr, Brokers: addrs, Topic: testTopic,
+		BatchSize: 5000, BatchBytes: 16 << 20, RequiredAcks: kafka.RequireAll})
 	defer w.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

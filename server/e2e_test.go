@@ -14,6 +14,7 @@ import (
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/internal/broker"
 	"github.com/marketfeed/marketfeed/internal/oracle"
+	"github.com/marketfeed/marketfeed/internal/producer"
 	"github.com/marketfeed/marketfeed/internal/sim"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/marketfeed/marketfeed/server"
@@ -44,13 +45,7 @@ func startEnv(t *testing.T, partitions int) *env {
 
 // newWriter returns a kafka-go writer producing keyed records into b.
 func newWriter(b *broker.Broker) *kafka.Writer {
-	return &kafka.Writer{
-		Addr:         kafka.TCP(b.Addrs()...),
-		Topic:        b.Topic(),
-		Balancer:     &kafka.Hash{},
-		BatchTimeout: 2 * time.Millisecond,
-		RequiredAcks: kafka.RequireOne,
-	}
+	return producer.MustNewWriter(producer.Config{Brokers: b.Addrs(), Topic: b.Topic()})
 }
 
 func (e *env) produce(t *testing.T, msgs []sim.Message) {

@@ -12,10 +12,10 @@ import (
 	"github.com/marketfeed/marketfeed/client"
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/internal/broker"
+	"github.com/marketfeed/marketfeed/internal/producer"
 	"github.com/marketfeed/marketfeed/internal/sim"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/marketfeed/marketfeed/server"
-	"github.com/segmentio/kafka-go"
 )
 
 // startServer runs a server consuming b from its earliest records; stop
@@ -88,10 +88,7 @@ func TestStreamHealsAgainstRealServer(t *testing.T) {
 	t.Cleanup(b.Close)
 	srvA, stopA := startServer(t, b)
 	srvB, _ := startServer(t, b)
-	w := &kafka.Writer{
-		Addr: kafka.TCP(b.Addrs()...), Topic: "marketdata", Balancer: &kafka.Hash{},
-		BatchTimeout: 2 * time.Millisecond, RequiredAcks: kafka.RequireOne,
-	}
+	w := producer.MustNewWriter(producer.Config{Brokers: b.Addrs(), Topic: "marketdata"})
 	t.Cleanup(func() { w.Close() })
 	envA := &env{broker: b, srv: srvA, writer: w}
 	envB := &env{broker: b, srv: srvB, writer: w}

@@ -13,6 +13,7 @@ import (
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/internal/broker"
 	"github.com/marketfeed/marketfeed/internal/kafkatest"
+	"github.com/marketfeed/marketfeed/internal/producer"
 	"github.com/marketfeed/marketfeed/internal/sim"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/marketfeed/marketfeed/server"
@@ -57,11 +58,8 @@ func benchKafkaToBooks(b *testing.B, brokers []string, topic string) {
 	// would not know a topic created since.
 	tr := &kafka.Transport{}
 	defer tr.CloseIdleConnections()
-	w := &kafka.Writer{
-		Transport: tr,
-		Addr:      kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{},
-		BatchSize: 5000, BatchBytes: 16 << 20, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireOne,
-	}
+	w := producer.MustNewWriter(producer.Config{Transport: tr, Brokers: brokers, Topic: topic,
+		BatchSize: 5000, BatchBytes: 16 << 20, BatchTimeout: 5 * time.Millisecond})
 	defer w.Close()
 	ex := sim.New(sim.Config{Seed: 17})
 	rep := newReplay(0)

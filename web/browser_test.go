@@ -29,6 +29,7 @@ import (
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/internal/broker"
 	"github.com/marketfeed/marketfeed/internal/demo"
+	"github.com/marketfeed/marketfeed/internal/producer"
 	"github.com/marketfeed/marketfeed/internal/sim"
 	"github.com/marketfeed/marketfeed/server"
 )
@@ -92,10 +93,7 @@ func startMarket(t *testing.T) *market {
 			t.Errorf("server run: %v", err)
 		}
 	})
-	w := &kafka.Writer{
-		Addr: kafka.TCP(b.Addrs()...), Topic: "marketdata", Balancer: &kafka.Hash{},
-		BatchTimeout: 2 * time.Millisecond, RequiredAcks: kafka.RequireOne,
-	}
+	w := producer.MustNewWriter(producer.Config{Brokers: b.Addrs(), Topic: "marketdata"})
 	t.Cleanup(func() { w.Close() })
 	m := &market{srv: srv, ex: sim.New(sim.Config{Symbols: symbols, Seed: 3}), w: w, key: key}
 	m.symbols = m.ex.Symbols()

@@ -40,12 +40,14 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/marketfeed/marketfeed/bench/internal/procstat"
 	"github.com/marketfeed/marketfeed/internal/broker"
+	"github.com/marketfeed/marketfeed/internal/producer"
 	"github.com/marketfeed/marketfeed/internal/sim"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -147,8 +149,11 @@ func run(o options) error {
 	// The exchange.
 	ex := sim.New(sim.Config{Symbols: o.symbols})
 	symbols := ex.Symbols()
-	w := &kafka.Writer{Addr: kafka.TCP(o.brokers), Topic: o.topic, Balancer: &kafka.Hash{},
-		BatchTimeout: time.Millisecond, BatchSize: 1000, RequiredAcks: kafka.RequireOne}
+	w, err := producer.NewWriter(producer.Config{Brokers: strings.Split(o.brokers, ","), Topic: o.topic,
+		BatchTimeout: time.Millisecond, BatchSize: 1000})
+	if err != nil {
+		return err
+	}
 	defer w.Close()
 	pctx, stopProducer := context.WithCancel(ctx)
 	defer stopProducer()

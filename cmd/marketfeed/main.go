@@ -26,9 +26,9 @@ import (
 	"github.com/marketfeed/marketfeed/client/watch"
 	"github.com/marketfeed/marketfeed/internal/config"
 	"github.com/marketfeed/marketfeed/internal/demo"
+	"github.com/marketfeed/marketfeed/internal/producer"
 	"github.com/marketfeed/marketfeed/internal/sim"
 	"github.com/marketfeed/marketfeed/server"
-	"github.com/segmentio/kafka-go"
 )
 
 const usage = `marketfeed streams an exchange's market data from Kafka to WebSocket clients.
@@ -152,13 +152,11 @@ func runSimulate(ctx context.Context, args []string) error {
 	if *epoch == 0 {
 		*epoch = sim.NewEpoch(time.Now())
 	}
-	w := &kafka.Writer{
-		Addr:                   kafka.TCP(strings.Split(*brokers, ",")...),
-		Topic:                  *topic,
-		Balancer:               &kafka.Hash{},
-		BatchTimeout:           2 * time.Millisecond,
-		RequiredAcks:           kafka.RequireOne,
-		AllowAutoTopicCreation: true,
+	w, err := producer.NewWriter(producer.Config{
+		Brokers: strings.Split(*brokers, ","), Topic: *topic, AutoCreateTopic: true,
+	})
+	if err != nil {
+		return err
 	}
 	defer w.Close()
 	fmt.Fprintf(os.Stderr, "publishing %d symbols at %.0f events/s to %s on %s, epoch %d\n", *symbols, *rate, *topic, *brokers, *epoch)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/marketfeed/marketfeed/client"
 	"github.com/marketfeed/marketfeed/internal/broker"
+	"github.com/marketfeed/marketfeed/internal/producer"
 	"github.com/marketfeed/marketfeed/internal/sim"
 	"github.com/marketfeed/marketfeed/internal/syncbuf"
 	"github.com/marketfeed/marketfeed/schemas"
@@ -69,8 +70,7 @@ func sharedTopic(t *testing.T) ([]string, string) {
 func publish(t *testing.T, brokers []string, topic string, symbols int) *sim.Exchange {
 	t.Helper()
 	ex := sim.New(sim.Config{Symbols: symbols, Seed: 7})
-	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{},
-		BatchTimeout: 2 * time.Millisecond, RequiredAcks: kafka.RequireAll}
+	w := producer.MustNewWriter(producer.Config{Brokers: brokers, Topic: topic, RequiredAcks: kafka.RequireAll})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

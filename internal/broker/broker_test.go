@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/marketfeed/marketfeed/internal/producer"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -28,13 +29,7 @@ func start(t *testing.T, cfg Config) *Broker {
 }
 
 func newWriter(b *Broker) *kafka.Writer {
-	return &kafka.Writer{
-		Addr:         kafka.TCP(b.Addrs()...),
-		Topic:        b.Topic(),
-		Balancer:     &kafka.Hash{},
-		BatchTimeout: 2 * time.Millisecond,
-		RequiredAcks: kafka.RequireOne,
-	}
+	return producer.MustNewWriter(producer.Config{Brokers: b.Addrs(), Topic: b.Topic()})
 }
 
 func newReader(b *Broker, partition int) *kafka.Reader {

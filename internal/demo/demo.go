@@ -17,9 +17,9 @@ import (
 
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/internal/broker"
+	"github.com/marketfeed/marketfeed/internal/producer"
 	"github.com/marketfeed/marketfeed/internal/sim"
 	"github.com/marketfeed/marketfeed/server"
-	"github.com/segmentio/kafka-go"
 )
 
 // Defaults of the embedded broker's retention, applied to zero Config
@@ -144,12 +144,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
-	w := &kafka.Writer{
-		Addr:         kafka.TCP(b.Addrs()...),
-		Topic:        cfg.Topic,
-		Balancer:     &kafka.Hash{},
-		BatchTimeout: 2 * time.Millisecond,
-		RequiredAcks: kafka.RequireOne,
+	w, err := producer.NewWriter(producer.Config{Brokers: b.Addrs(), Topic: cfg.Topic})
+	if err != nil {
+		return err
 	}
 	defer w.Close()
 	ex := sim.New(sim.Config{Symbols: cfg.Symbols, Seed: cfg.Seed})

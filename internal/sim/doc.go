@@ -21,19 +21,11 @@
 // buffers and never modified after they are returned; keys are shared
 // per symbol. Callers must treat both as read-only.
 //
-// Recommended kafka-go Writer settings for Publish:
-//
-//	w := &kafka.Writer{
-//		Addr:         kafka.TCP(brokers...),
-//		Topic:        "marketdata",
-//		Balancer:     &kafka.Hash{},          // a symbol always lands in one partition
-//		BatchTimeout: 2 * time.Millisecond,   // low latency
-//		RequiredAcks: kafka.RequireOne,
-//	}
-//
-// Keep the Writer synchronous (Async false) so records of a symbol are
-// written in order; the topic must exist (the embedded broker in
-// internal/broker creates it, so no automatic topic creation is needed).
+// Publish through the Writer of internal/producer (producer.NewWriter): it
+// hashes keys, so a symbol always lands in one partition, and writes
+// synchronously, so records of a symbol are written in order; the topic
+// must exist (the embedded broker in internal/broker creates it, so no
+// automatic topic creation is needed).
 //
 // Concurrency: an Exchange is not safe for concurrent use; use one goroutine
 // per Exchange (Publish runs in the caller's goroutine).

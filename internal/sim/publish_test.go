@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/marketfeed/marketfeed/internal/broker"
+	"github.com/marketfeed/marketfeed/internal/producer"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -24,15 +25,9 @@ func startBroker(t *testing.T) *broker.Broker {
 	return b
 }
 
-// recommendedWriter is the Writer configuration documented for Publish.
+// recommendedWriter is the Writer documented for Publish.
 func recommendedWriter(b *broker.Broker) *kafka.Writer {
-	return &kafka.Writer{
-		Addr:         kafka.TCP(b.Addrs()...),
-		Topic:        b.Topic(),
-		Balancer:     &kafka.Hash{},
-		BatchTimeout: 2 * time.Millisecond,
-		RequiredAcks: kafka.RequireOne,
-	}
+	return producer.MustNewWriter(producer.Config{Brokers: b.Addrs(), Topic: b.Topic()})
 }
 
 // TestPublishRoundTrip publishes for about a second into the embedded
