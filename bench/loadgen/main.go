@@ -46,6 +46,7 @@ import (
 	"time"
 
 	"github.com/marketfeed/marketfeed/bench/internal/procstat"
+	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/internal/broker"
 	"github.com/marketfeed/marketfeed/internal/producer"
 	"github.com/marketfeed/marketfeed/internal/sim"
@@ -93,7 +94,7 @@ func main() {
 	flag.DurationVar(&o.outage, "outage", 0, "embedded broker: refuse every fetch for this long (a broker outage seen by the server)")
 	flag.DurationVar(&o.outageAt, "outage-at", 5*time.Second, "when the outage starts, from the start of the measurement")
 	flag.StringVar(&o.brokers, "brokers", "", "external Kafka brokers (comma-separated); empty starts an embedded broker")
-	flag.StringVar(&o.topic, "topic", "marketdata", "Kafka topic")
+	flag.StringVar(&o.topic, "topic", feed.DefaultTopic, "Kafka topic")
 	flag.IntVar(&o.partitions, "partitions", 4, "partitions of the embedded broker's topic")
 	flag.StringVar(&o.serverMode, "server", "child", "child (a separate process) or inproc")
 	flag.IntVar(&o.maxQueueBytes, "max-queue-bytes", 0, "server: per-connection queue budget in bytes (0: the server's default)")

@@ -141,8 +141,9 @@ func runConfig(args []string) error {
 // runSimulate publishes the synthetic exchange into a Kafka cluster.
 func runSimulate(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("simulate", flag.ExitOnError)
-	brokers := fs.String("brokers", env("MARKETFEED_KAFKA_BROKERS", "localhost:9092"), "comma-separated Kafka bootstrap brokers (env MARKETFEED_KAFKA_BROKERS)")
-	topic := fs.String("topic", env("MARKETFEED_KAFKA_TOPIC", "marketdata"), "topic to publish to (env MARKETFEED_KAFKA_TOPIC)")
+	def := config.Default().Kafka // the server's kafka.brokers and kafka.topic
+	brokers := fs.String("brokers", env("MARKETFEED_KAFKA_BROKERS", strings.Join(def.Brokers, ",")), "comma-separated Kafka bootstrap brokers (env MARKETFEED_KAFKA_BROKERS)")
+	topic := fs.String("topic", env("MARKETFEED_KAFKA_TOPIC", def.Topic), "topic to publish to (env MARKETFEED_KAFKA_TOPIC)")
 	symbols := fs.Int("symbols", 20, "number of symbols")
 	rate := fs.Float64("rate", 200, "events per second")
 	snapshotEvery := fs.Duration("snapshot-every", 5*time.Second, "period of instrument definitions and snapshots")

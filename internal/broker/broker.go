@@ -8,13 +8,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/marketfeed/marketfeed/feed"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // Defaults applied by Start to zero Config fields.
 const (
-	// DefaultTopic is the default Config.Topic.
-	DefaultTopic = "marketdata"
+	// DefaultTopic is the default Config.Topic: the consumer's
+	// (feed.DefaultTopic), so that a server with default settings reads
+	// the topic an embedded broker creates.
+	DefaultTopic = feed.DefaultTopic
 	// DefaultPartitions is the default Config.Partitions.
 	DefaultPartitions = 4
 	// DefaultBrokers is the default Config.Brokers.
@@ -39,7 +42,8 @@ var ErrConfig = errors.New("broker: invalid config")
 
 // Config configures an embedded broker.
 type Config struct {
-	// Topic is the topic created at start. Zero means "marketdata".
+	// Topic is the topic created at start. Zero means DefaultTopic
+	// ("marketdata").
 	Topic string
 	// Partitions is the topic's partition count. Zero means 4.
 	Partitions int

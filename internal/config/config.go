@@ -153,7 +153,7 @@ func Default() Config {
 		Log: Log{Level: "info", Format: "text"},
 		Kafka: Kafka{
 			Brokers:       []string{"localhost:9092"},
-			Topic:         "marketdata",
+			Topic:         feed.DefaultTopic,
 			Start:         "lookback",
 			Lookback:      Duration(2 * time.Minute),
 			MaxWait:       Duration(50 * time.Millisecond),

@@ -37,7 +37,8 @@ const (
 type Config struct {
 	// Listen is the server's HTTP address. Empty means "127.0.0.1:8080".
 	Listen string
-	// Topic is the Kafka topic. Empty means "marketdata".
+	// Topic is the Kafka topic. Empty means feed.DefaultTopic
+	// ("marketdata").
 	Topic string
 	// Partitions of the topic. Zero means 4.
 	Partitions int
@@ -79,7 +80,7 @@ func (c Config) withDefaults() Config {
 		c.Listen = "127.0.0.1:8080"
 	}
 	if c.Topic == "" {
-		c.Topic = "marketdata"
+		c.Topic = feed.DefaultTopic
 	}
 	if c.Partitions == 0 {
 		c.Partitions = 4
