@@ -152,12 +152,13 @@ func (s *Store) notify() {
 	}
 }
 
-// Watch polls the key file every interval (zero means 250ms) and reloads
-// it when its modification time or size changes; it also notifies the
-// listeners when a key's expiry time passes. It returns when ctx ends.
+// Watch polls the key file every interval (zero means DefaultKeysPoll,
+// 250ms) and reloads it when its modification time or size changes; it
+// also notifies the listeners when a key's expiry time passes. It returns
+// when ctx ends.
 func (s *Store) Watch(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
-		interval = 250 * time.Millisecond
+		interval = DefaultKeysPoll
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"strings"
 	"time"
 )
@@ -38,7 +39,8 @@ const (
 type Config struct {
 	// Brokers lists bootstrap brokers as host:port. Required.
 	Brokers []string
-	// Topic is the topic to consume. Empty means "marketdata".
+	// Topic is the topic to consume. Empty means DefaultTopic
+	// ("marketdata").
 	Topic string
 	// Partitions, when not empty, are the only partitions of Topic that
 	// are read (a shard of the topic: the symbols of other partitions are
@@ -85,17 +87,30 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Defaults applied by withDefaults.
+// Defaults applied to zero Config fields (by NewConsumer and Validate);
+// the configuration file's kafka.* keys default to them as well.
 const (
-	DefaultTopic            = "marketdata"
-	DefaultLookback         = 2 * time.Minute
-	DefaultMaxWait          = 50 * time.Millisecond
-	DefaultMaxBytes         = 8 << 20
-	DefaultDialTimeout      = 5 * time.Second
+	// DefaultTopic is the default Config.Topic: the topic publishers write
+	// market events to unless told otherwise.
+	DefaultTopic = "marketdata"
+	// DefaultLookback is the default Config.Lookback.
+	DefaultLookback = 2 * time.Minute
+	// DefaultMaxWait is the default Config.MaxWait.
+	DefaultMaxWait = 50 * time.Millisecond
+	// DefaultMaxBytes is the default Config.MaxBytes: 8 MiB.
+	DefaultMaxBytes = 8 << 20
+	// MaxMaxBytes is the largest Config.MaxBytes accepted: 1 GiB.
+	MaxMaxBytes = 1 << 30
+	// DefaultDialTimeout is the default Config.DialTimeout.
+	DefaultDialTimeout = 5 * time.Second
+	// DefaultPartitionRefresh is the default Config.PartitionRefresh.
 	DefaultPartitionRefresh = 30 * time.Second
-	DefaultBackoffMin       = 100 * time.Millisecond
-	DefaultBackoffMax       = 5 * time.Second
-	DefaultClientID         = "marketfeed"
+	// DefaultBackoffMin is the default Config.BackoffMin.
+	DefaultBackoffMin = 100 * time.Millisecond
+	// DefaultBackoffMax is the default Config.BackoffMax.
+	DefaultBackoffMax = 5 * time.Second
+	// DefaultClientID is the default Config.ClientID.
+	DefaultClientID = "marketfeed"
 )
 
 // withDefaults returns cfg with every zero field set to its default.
@@ -136,23 +151,42 @@ func (cfg Config) withDefaults() Config {
 	return cfg
 }
 
+// FieldError is one invalid field of a Config. Validate and NewConsumer
+// report one per invalid field, joined; each wraps ErrConfig.
+type FieldError struct {
+	// Field names the Config field: "Brokers", "MaxWait"…
+	Field string
+	// Reason says what is wrong with its value.
+	Reason string
+}
+
+func (e *FieldError) Error() string { return ErrConfig.Error() + ": " + e.Field + ": " + e.Reason }
+
+// Unwrap returns ErrConfig.
+func (e *FieldError) Unwrap() error { return ErrConfig }
+
+// Validate reports every invalid field of cfg, its defaults applied, as
+// joined *FieldError values; nil if NewConsumer accepts it.
+func (cfg Config) Validate() error { return cfg.withDefaults().validate() }
+
 // validate checks a Config that already has its defaults applied.
 func (cfg Config) validate() error {
-	bad := func(field, format string, args ...any) error {
-		return fmt.Errorf("%w: %s: %s", ErrConfig, field, fmt.Sprintf(format, args...))
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)})
 	}
 	if len(cfg.Brokers) == 0 {
-		return bad("Brokers", "at least one broker is required")
+		bad("Brokers", "at least one broker is required")
 	}
 	for _, b := range cfg.Brokers {
-		if strings.TrimSpace(b) == "" || !strings.Contains(b, ":") {
-			return bad("Brokers", "%q is not host:port", b)
+		if _, _, err := net.SplitHostPort(b); err != nil || strings.TrimSpace(b) == "" {
+			bad("Brokers", "%q is not host:port", b)
 		}
 	}
 	switch cfg.Start {
 	case StartLookback, StartEarliest, StartLatest:
 	default:
-		return bad("Start", "%q is not one of %q, %q, %q", cfg.Start, StartLookback, StartEarliest, StartLatest)
+		bad("Start", "%q is not one of %s, %s, %s", cfg.Start, StartLookback, StartEarliest, StartLatest)
 	}
 	for _, d := range []struct {
 		name string
@@ -166,24 +200,23 @@ func (cfg Config) validate() error {
 		{"BackoffMax", cfg.BackoffMax},
 	} {
 		if d.v < 0 {
-			return bad(d.name, "negative duration %v", d.v)
+			bad(d.name, "negative duration %v", d.v)
 		}
 	}
 	seen := make(map[int]bool, len(cfg.Partitions))
 	for _, p := range cfg.Partitions {
 		if p < 0 || p > math.MaxInt32 {
-			return bad("Partitions", "%d is not a partition number (0..2^31-1)", p)
-		}
-		if seen[p] {
-			return bad("Partitions", "partition %d listed twice", p)
+			bad("Partitions", "%d is not a partition number (0..2^31-1)", p)
+		} else if seen[p] {
+			bad("Partitions", "partition %d is listed twice", p)
 		}
 		seen[p] = true
 	}
-	if cfg.MaxBytes < 0 || cfg.MaxBytes > 1<<30 {
-		return bad("MaxBytes", "%d is outside 1..1GiB", cfg.MaxBytes)
+	if cfg.MaxBytes < 0 || cfg.MaxBytes > MaxMaxBytes {
+		bad("MaxBytes", "%d is outside 1..1GiB", cfg.MaxBytes)
 	}
 	if cfg.BackoffMin > cfg.BackoffMax {
-		return bad("BackoffMin", "%v exceeds BackoffMax %v", cfg.BackoffMin, cfg.BackoffMax)
+		bad("BackoffMin", "%v exceeds BackoffMax %v", cfg.BackoffMin, cfg.BackoffMax)
 	}
-	return nil
+	return errors.Join(errs...)
 }

@@ -105,10 +105,10 @@ type Server struct {
 // New builds a server and binds its listener, so Addr is known before Run.
 func New(cfg Config) (*Server, error) {
 	if cfg.Listen == "" {
-		cfg.Listen = ":8080"
+		cfg.Listen = DefaultListen
 	}
 	if cfg.ShutdownTimeout == 0 {
-		cfg.ShutdownTimeout = 10 * time.Second
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -144,10 +144,10 @@ func runSimulate(ctx context.Context, args []string) error {
 	def := config.Default().Kafka // the server's kafka.brokers and kafka.topic
 	brokers := fs.String("brokers", env("MARKETFEED_KAFKA_BROKERS", strings.Join(def.Brokers, ",")), "comma-separated Kafka bootstrap brokers (env MARKETFEED_KAFKA_BROKERS)")
 	topic := fs.String("topic", env("MARKETFEED_KAFKA_TOPIC", def.Topic), "topic to publish to (env MARKETFEED_KAFKA_TOPIC)")
-	symbols := fs.Int("symbols", 20, "number of symbols")
-	rate := fs.Float64("rate", 200, "events per second")
-	snapshotEvery := fs.Duration("snapshot-every", 5*time.Second, "period of instrument definitions and snapshots")
-	seed := fs.Int64("seed", 1, "seed of the random market")
+	symbols := fs.Int("symbols", sim.DefaultSymbols, "number of symbols")
+	rate := fs.Float64("rate", sim.DefaultRate, "events per second")
+	snapshotEvery := fs.Duration("snapshot-every", sim.DefaultSnapshotEvery, "period of instrument definitions and snapshots")
+	seed := fs.Int64("seed", sim.DefaultSeed, "seed of the random market")
 	epoch := fs.Uint64("epoch", 0, "publisher epoch of the run's snapshots and deltas (0: the start time in µs, so every run has a larger one)")
 	_ = fs.Parse(args)
 	if *epoch == 0 {
@@ -170,10 +170,10 @@ func runSimulate(ctx context.Context, args []string) error {
 
 func runDemo(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ExitOnError)
-	listen := fs.String("listen", env("MARKETFEED_LISTEN", "127.0.0.1:8080"), "HTTP/WebSocket listen address (env MARKETFEED_LISTEN)")
-	symbols := fs.Int("symbols", 20, "number of symbols the synthetic exchange trades")
-	rate := fs.Float64("rate", 200, "exchange events per second")
-	partitions := fs.Int("partitions", 4, "partitions of the embedded topic")
+	listen := fs.String("listen", env("MARKETFEED_LISTEN", demo.DefaultListen), "HTTP/WebSocket listen address (env MARKETFEED_LISTEN)")
+	symbols := fs.Int("symbols", demo.DefaultSymbols, "number of symbols the synthetic exchange trades")
+	rate := fs.Float64("rate", demo.DefaultRate, "exchange events per second")
+	partitions := fs.Int("partitions", demo.DefaultPartitions, "partitions of the embedded topic")
 	retention := fs.Duration("retention", demo.DefaultRetention, "how long the embedded broker keeps a record")
 	retentionBytes := fs.Int64("retention-bytes", demo.DefaultRetentionBytes, "record bytes the embedded broker keeps per partition")
 	logLevel := fs.String("log-level", env("MARKETFEED_LOG_LEVEL", "warn"), "debug, info, warn or error (env MARKETFEED_LOG_LEVEL)")

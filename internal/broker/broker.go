@@ -35,6 +35,10 @@ const (
 	MaxSegmentBytes = 1 << 20
 	// MinSegmentBytes is the smallest log segment (see MaxSegmentBytes).
 	MinSegmentBytes = 16 << 10
+	// MaxPartitions is the largest Config.Partitions accepted.
+	MaxPartitions = 1 << 16
+	// MaxBrokers is the largest Config.Brokers accepted.
+	MaxBrokers = 64
 )
 
 // ErrConfig reports an invalid Config.
@@ -64,6 +68,15 @@ type Config struct {
 	RetentionBytes int64
 }
 
+// Validate reports whether c, its defaults applied, is a Config Start
+// accepts; the error wraps ErrConfig.
+func (c Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
+}
+
+// withDefaults returns c with every zero field set to its default, and
+// the error of its first invalid field.
 func (c Config) withDefaults() (Config, error) {
 	if c.Topic == "" {
 		c.Topic = DefaultTopic
@@ -77,22 +90,27 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Addr == "" {
 		c.Addr = DefaultAddr
 	}
-	if c.Partitions < 0 || c.Partitions > 1<<16 {
-		return c, fmt.Errorf("%w: partitions %d", ErrConfig, c.Partitions)
+	return c, c.validate()
+}
+
+// validate checks a Config with its defaults applied.
+func (c Config) validate() error {
+	if c.Partitions < 0 || c.Partitions > MaxPartitions {
+		return fmt.Errorf("%w: partitions %d (1..%d)", ErrConfig, c.Partitions, MaxPartitions)
 	}
-	if c.Brokers < 0 || c.Brokers > 64 {
-		return c, fmt.Errorf("%w: brokers %d", ErrConfig, c.Brokers)
+	if c.Brokers < 0 || c.Brokers > MaxBrokers {
+		return fmt.Errorf("%w: brokers %d (1..%d)", ErrConfig, c.Brokers, MaxBrokers)
 	}
 	if c.Retention < 0 || (c.Retention > 0 && c.Retention < time.Millisecond) {
-		return c, fmt.Errorf("%w: retention %v (0 or at least 1ms)", ErrConfig, c.Retention)
+		return fmt.Errorf("%w: retention %v (0 or at least 1ms)", ErrConfig, c.Retention)
 	}
 	if c.RetentionBytes < 0 {
-		return c, fmt.Errorf("%w: retention bytes %d", ErrConfig, c.RetentionBytes)
+		return fmt.Errorf("%w: retention bytes %d", ErrConfig, c.RetentionBytes)
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-		return c, fmt.Errorf("%w: addr %q: %v", ErrConfig, c.Addr, err)
+		return fmt.Errorf("%w: addr %q: %v", ErrConfig, c.Addr, err)
 	}
-	return c, nil
+	return nil
 }
 
 // Broker is a running embedded Kafka-protocol cluster.

@@ -497,3 +497,15 @@ func TestRetentionTime(t *testing.T) {
 		t.Fatalf("look-back read offset %d (%v), want 500", m.Offset, err)
 	}
 }
+
+// Validate applies the defaults and the rules of Start.
+func TestValidate(t *testing.T) {
+	if err := (Config{}).Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []Config{{Partitions: MaxPartitions + 1}, {Brokers: MaxBrokers + 1}, {Retention: time.Microsecond}, {Addr: "x"}} {
+		if err := c.Validate(); !errors.Is(err, ErrConfig) {
+			t.Errorf("%+v: %v, want ErrConfig", c, err)
+		}
+	}
+}

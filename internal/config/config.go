@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
-	"net"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/marketfeed/marketfeed/auth"
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/server"
 	"go.yaml.in/yaml/v3"
@@ -140,8 +139,8 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // Default returns the defaults every other source overrides.
 func Default() Config {
 	return Config{
-		Listen:          ":8080",
-		ShutdownTimeout: Duration(10 * time.Second),
+		Listen:          server.DefaultListen,
+		ShutdownTimeout: Duration(server.DefaultShutdownTimeout),
 		HTTP: HTTP{
 			ReadHeaderTimeout:        Duration(server.DefaultReadHeaderTimeout),
 			ReadTimeout:              Duration(server.DefaultReadTimeout),
@@ -154,12 +153,12 @@ func Default() Config {
 		Kafka: Kafka{
 			Brokers:       []string{"localhost:9092"},
 			Topic:         feed.DefaultTopic,
-			Start:         "lookback",
-			Lookback:      Duration(2 * time.Minute),
-			MaxWait:       Duration(50 * time.Millisecond),
-			MaxBytes:      8 << 20,
-			DialTimeout:   Duration(5 * time.Second),
-			ClientID:      "marketfeed",
+			Start:         feed.StartLookback,
+			Lookback:      Duration(feed.DefaultLookback),
+			MaxWait:       Duration(feed.DefaultMaxWait),
+			MaxBytes:      feed.DefaultMaxBytes,
+			DialTimeout:   Duration(feed.DefaultDialTimeout),
+			ClientID:      feed.DefaultClientID,
 			FeedDownAfter: Duration(feed.DefaultFeedDownAfter),
 			SilentAfter:   Duration(feed.DefaultSilentAfter),
 		},
@@ -183,7 +182,7 @@ func Default() Config {
 			LifetimeNotice:     Duration(30 * time.Second),
 			Poller:             true,
 		},
-		Auth: Auth{KeysPoll: Duration(250 * time.Millisecond)},
+		Auth: Auth{KeysPoll: Duration(auth.DefaultKeysPoll)},
 	}
 }
 
@@ -225,73 +224,18 @@ func ApplyEnv(c *Config, lookup func(string) (string, bool)) error {
 	return errors.Join(errs...)
 }
 
-// Validate reports every invalid value, each naming its key.
+// Validate reports every invalid value, each naming its key. The rules of
+// the libraries the keys configure come from them (server.Config.Validate,
+// which includes feed.Config.Validate and auth.ValidatePublicHost); the
+// file adds its own: every key shows its default, so a zero or empty value
+// where a library would substitute its default is refused, and limits
+// spell "no limit" as -1.
 func (c *Config) Validate() error {
-	var errs []error
-	bad := func(key, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, a...)...))
-	}
-	checkAddr := func(key, addr string, required bool) {
-		if addr == "" {
-			if required {
-				bad(key, "must be set (host:port or :port)")
-			}
-			return
-		}
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			bad(key, "%q is not host:port", addr)
-		}
-	}
-	checkAddr("listen", c.Listen, true)
-	checkAddr("admin_listen", c.AdminListen, false)
-	if c.AdminListen != "" && c.AdminListen == c.Listen {
-		bad("admin_listen", "must differ from listen (leave it empty to share the listener)")
-	}
-	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
-		bad("tls", "cert_file and key_file must be set together")
-	}
-	switch c.Log.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
-	}
-	switch c.Log.Format {
-	case "text", "json":
-	default:
-		bad("log.format", "%q is not one of text, json", c.Log.Format)
-	}
-	if len(c.Kafka.Brokers) == 0 {
-		bad("kafka.brokers", "at least one broker is required")
-	}
-	for _, b := range c.Kafka.Brokers {
-		checkAddr("kafka.brokers", b, true)
-	}
-	if c.Kafka.Topic == "" {
-		bad("kafka.topic", "must be set")
-	}
-	seenPart := map[int]bool{}
-	for _, p := range c.Kafka.Partitions {
-		if p < 0 || p > math.MaxInt32 {
-			bad("kafka.partitions", "%d is not a partition number", p)
-		} else if seenPart[p] {
-			bad("kafka.partitions", "partition %d is listed twice", p)
-		}
-		seenPart[p] = true
-	}
-	switch c.Kafka.Start {
-	case "lookback", "earliest", "latest":
-	default:
-		bad("kafka.start", "%q is not one of lookback, earliest, latest", c.Kafka.Start)
-	}
-	positive := func(key string, d Duration) {
-		if d <= 0 {
-			bad(key, "must be a positive duration")
-		}
-	}
-	positive("kafka.lookback", c.Kafka.Lookback)
-	positive("kafka.max_wait", c.Kafka.MaxWait)
-	positive("kafka.dial_timeout", c.Kafka.DialTimeout)
-	positive("kafka.feed_down_after", c.Kafka.FeedDownAfter)
+	v := &validation{}
+	bad, positive := v.bad, v.positive
+	v.set("listen", c.Listen, " (host:port or :port)")
+	c.validateLog(v)
+	c.validateKafka(v)
 	positive("shutdown_timeout", c.ShutdownTimeout)
 	positive("http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
 	positive("http.read_timeout", c.HTTP.ReadTimeout)
@@ -351,12 +295,8 @@ func (c *Config) Validate() error {
 	if c.Auth.KeysFile == "" && (len(c.Auth.Origins) > 0 || len(c.Auth.PublicHosts) > 0 || c.Auth.AnonymousPlan != "") {
 		bad("auth", "origins, public_hosts and anonymous_plan apply only with keys_file")
 	}
-	for _, h := range c.Auth.PublicHosts {
-		if strings.Contains(h, "/") || strings.Contains(h, "*") {
-			bad("auth.public_hosts", "%q is not a host name or host:port", h)
-		}
-	}
-	return errors.Join(errs...)
+	v.library(c.Server(nil).Validate())
+	return v.err()
 }
 
 // YAML renders c as a configuration file.

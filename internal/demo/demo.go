@@ -22,11 +22,23 @@ import (
 	"github.com/marketfeed/marketfeed/server"
 )
 
-// Defaults of the embedded broker's retention, applied to zero Config
-// fields: the demo keeps at most DefaultRetentionBytes of records per
-// partition, for at most DefaultRetention, so it runs for days in bounded
-// memory.
+// Defaults applied to zero Config fields (and used by the demo command's
+// flags). The embedded broker keeps at most DefaultRetentionBytes of
+// records per partition, for at most DefaultRetention, so the demo runs
+// for days in bounded memory.
 const (
+	// DefaultListen is the default Config.Listen: loopback only.
+	DefaultListen = "127.0.0.1:8080"
+	// DefaultPartitions is the default Config.Partitions.
+	DefaultPartitions = broker.DefaultPartitions
+	// DefaultSymbols is the default Config.Symbols.
+	DefaultSymbols = sim.DefaultSymbols
+	// DefaultRate is the default Config.Rate, in events per second.
+	DefaultRate = sim.DefaultRate
+	// DefaultSnapshotEvery is the default Config.SnapshotEvery.
+	DefaultSnapshotEvery = sim.DefaultSnapshotEvery
+	// DefaultSeed is the default Config.Seed.
+	DefaultSeed = sim.DefaultSeed
 	// DefaultRetention is the default Config.Retention.
 	DefaultRetention = 10 * time.Minute
 	// DefaultRetentionBytes is the default Config.RetentionBytes.
@@ -35,20 +47,24 @@ const (
 
 // Config configures the demo.
 type Config struct {
-	// Listen is the server's HTTP address. Empty means "127.0.0.1:8080".
+	// Listen is the server's HTTP address. Empty means DefaultListen
+	// ("127.0.0.1:8080").
 	Listen string
 	// Topic is the Kafka topic. Empty means feed.DefaultTopic
 	// ("marketdata").
 	Topic string
-	// Partitions of the topic. Zero means 4.
+	// Partitions of the topic. Zero means DefaultPartitions (4).
 	Partitions int
-	// Symbols the synthetic exchange trades. Zero means 20.
+	// Symbols the synthetic exchange trades. Zero means DefaultSymbols
+	// (20).
 	Symbols int
-	// Rate is the exchange's events per second. Zero means 200.
+	// Rate is the exchange's events per second. Zero means DefaultRate
+	// (200).
 	Rate float64
-	// SnapshotEvery is the exchange's snapshot period. Zero means 5s.
+	// SnapshotEvery is the exchange's snapshot period. Zero means
+	// DefaultSnapshotEvery (5s).
 	SnapshotEvery time.Duration
-	// Seed makes the market reproducible. Zero means 1.
+	// Seed makes the market reproducible. Zero means DefaultSeed (1).
 	Seed int64
 	// Retention is how long the embedded broker keeps a record (by record
 	// time). Zero means DefaultRetention (10m).
@@ -77,25 +93,25 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	if c.Listen == "" {
-		c.Listen = "127.0.0.1:8080"
+		c.Listen = DefaultListen
 	}
 	if c.Topic == "" {
 		c.Topic = feed.DefaultTopic
 	}
 	if c.Partitions == 0 {
-		c.Partitions = 4
+		c.Partitions = DefaultPartitions
 	}
 	if c.Symbols == 0 {
-		c.Symbols = 20
+		c.Symbols = DefaultSymbols
 	}
 	if c.Rate == 0 {
-		c.Rate = 200
+		c.Rate = DefaultRate
 	}
 	if c.SnapshotEvery == 0 {
-		c.SnapshotEvery = 5 * time.Second
+		c.SnapshotEvery = DefaultSnapshotEvery
 	}
 	if c.Seed == 0 {
-		c.Seed = 1
+		c.Seed = DefaultSeed
 	}
 	if c.Retention == 0 {
 		c.Retention = DefaultRetention
@@ -112,12 +128,24 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// Validate reports whether cfg, its defaults applied, is one Run can
+// start: the embedded broker's rules (broker.Config.Validate) for
+// Partitions, Retention and RetentionBytes.
+func (c Config) Validate() error {
+	return c.withDefaults().broker().Validate()
+}
+
+// broker is the embedded broker's configuration.
+func (c Config) broker() broker.Config {
+	return broker.Config{Topic: c.Topic, Partitions: c.Partitions,
+		Retention: c.Retention, RetentionBytes: c.RetentionBytes}
+}
+
 // Run starts the broker, the exchange and the server, prints what to do
 // next, and serves until ctx ends.
 func Run(ctx context.Context, cfg Config) error {
 	cfg = cfg.withDefaults()
-	b, err := broker.Start(broker.Config{Topic: cfg.Topic, Partitions: cfg.Partitions,
-		Retention: cfg.Retention, RetentionBytes: cfg.RetentionBytes})
+	b, err := broker.Start(cfg.broker())
 	if err != nil {
 		return fmt.Errorf("demo: start embedded broker: %w", err)
 	}

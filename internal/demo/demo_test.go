@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/marketfeed/marketfeed/client"
+	"github.com/marketfeed/marketfeed/feed"
+	"github.com/marketfeed/marketfeed/internal/broker"
+	"github.com/marketfeed/marketfeed/internal/sim"
 	"github.com/marketfeed/marketfeed/internal/syncbuf"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/segmentio/kafka-go"
@@ -216,5 +219,24 @@ func TestDemoRetention(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("readyz %d after the broker deleted records", res.StatusCode)
+	}
+}
+
+// The demo's defaults are those of the exchange and of the embedded
+// broker, and its configuration is checked by the broker's rules.
+func TestDefaultsAndValidate(t *testing.T) {
+	c := Config{}.withDefaults()
+	if c.Symbols != sim.DefaultSymbols || c.Rate != sim.DefaultRate || c.SnapshotEvery != sim.DefaultSnapshotEvery ||
+		c.Seed != sim.DefaultSeed || c.Partitions != broker.DefaultPartitions || c.Topic != feed.DefaultTopic || c.Listen != DefaultListen {
+		t.Fatalf("defaults %+v", c)
+	}
+	if err := (Config{}).Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := (Config{RetentionBytes: -1}).Validate(); !errors.Is(err, broker.ErrConfig) {
+		t.Fatalf("negative retention bytes: %v", err)
+	}
+	if err := Run(context.Background(), Config{Partitions: -1}); !errors.Is(err, broker.ErrConfig) {
+		t.Fatalf("Run with -1 partitions: %v", err)
 	}
 }

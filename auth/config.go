@@ -1,0 +1,28 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// DefaultKeysPoll is how often Store.Watch checks the key file for
+// changes when given no interval, and the default of the configuration's
+// auth.keys_poll.
+const DefaultKeysPoll = 250 * time.Millisecond
+
+// ErrPublicHost reports an entry of Gate.PublicHosts that is not a host
+// name or host:port.
+var ErrPublicHost = errors.New("not a host name or host:port")
+
+// ValidatePublicHost reports whether h is an entry Gate.PublicHosts can
+// match: a host name ("feed.example.com") or host:port
+// ("feed.example.com:8443"), not a URL, a path or a wildcard. The error
+// wraps ErrPublicHost.
+func ValidatePublicHost(h string) error {
+	if strings.Contains(h, "/") || strings.Contains(h, "*") {
+		return fmt.Errorf("%q is %w", h, ErrPublicHost)
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/marketfeed/marketfeed/feed"
+	"github.com/marketfeed/marketfeed/server"
+)
+
+// KeyError is an invalid value of one key. When the rule broken is a
+// library's (server.Config.Validate, feed.Config.Validate, auth's), Unwrap
+// returns that library's error (a *server.FieldError or *feed.FieldError).
+type KeyError struct {
+	// Key is the dotted key ("kafka.start").
+	Key string
+	// Reason says what is wrong with its value.
+	Reason string
+	// Err is the library's error, nil for a rule of the file itself.
+	Err error
+}
+
+func (e *KeyError) Error() string { return e.Key + ": " + e.Reason }
+
+// Unwrap returns the library's error, if any.
+func (e *KeyError) Unwrap() error { return e.Err }
+
+// validation collects the errors of Validate. The file's own rules run
+// first; a library's error about a key they already reported (a negative
+// duration, say) is not repeated.
+type validation struct {
+	errs []error
+	own  map[string]bool // keys reported by the file's own rules
+}
+
+func (v *validation) add(e *KeyError) {
+	if e.Err == nil {
+		if v.own == nil {
+			v.own = map[string]bool{}
+		}
+		v.own[e.Key] = true
+	} else if v.own[e.Key] {
+		return
+	}
+	v.errs = append(v.errs, e)
+}
+
+// bad reports a value breaking a rule of the file itself.
+func (v *validation) bad(key, format string, a ...any) {
+	v.add(&KeyError{Key: key, Reason: fmt.Sprintf(format, a...)})
+}
+
+// positive reports a duration that is not positive. The libraries read
+// zero as "the default"; in the file every key shows its default, so zero
+// is refused rather than silently replaced.
+func (v *validation) positive(key string, d Duration) {
+	if d <= 0 {
+		v.bad(key, "must be a positive duration")
+	}
+}
+
+// set reports an empty string where a library would substitute its
+// default (see positive).
+func (v *validation) set(key, s, hint string) {
+	if s == "" {
+		v.bad(key, "must be set%s", hint)
+	}
+}
+
+func (v *validation) err() error { return errors.Join(v.errs...) }
+
+// serverKeys and feedKeys name the key of each library field the file
+// configures.
+var (
+	serverKeys = map[string]string{
+		"Listen":          "listen",
+		"AdminListen":     "admin_listen",
+		"TLSCertFile":     "tls",
+		"TLSKeyFile":      "tls",
+		"ShutdownTimeout": "shutdown_timeout",
+		"PublicHosts":     "auth.public_hosts",
+		"Origins":         "auth.origins",
+		"AnonymousPlan":   "auth.anonymous_plan",
+		"KeysPoll":        "auth.keys_poll",
+		"FeedDownAfter":   "kafka.feed_down_after",
+		"SilentAfter":     "kafka.silent_after",
+	}
+	feedKeys = map[string]string{
+		"Brokers":     "kafka.brokers",
+		"Topic":       "kafka.topic",
+		"Partitions":  "kafka.partitions",
+		"Start":       "kafka.start",
+		"Lookback":    "kafka.lookback",
+		"MaxWait":     "kafka.max_wait",
+		"MaxBytes":    "kafka.max_bytes",
+		"DialTimeout": "kafka.dial_timeout",
+		"ClientID":    "kafka.client_id",
+	}
+)
+
+// library adds the errors of the libraries' Validate (err, a tree of
+// joined errors), each under its key.
+func (v *validation) library(err error) {
+	if err == nil {
+		return
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok && !isFieldError(err) {
+		for _, e := range j.Unwrap() {
+			v.library(e)
+		}
+		return
+	}
+	var se *server.FieldError
+	var fe *feed.FieldError
+	switch {
+	case errors.As(err, &se):
+		v.add(&KeyError{Key: keyOf(serverKeys, se.Field), Reason: se.Reason, Err: err})
+	case errors.As(err, &fe):
+		v.add(&KeyError{Key: keyOf(feedKeys, fe.Field), Reason: fe.Reason, Err: err})
+	default:
+		v.add(&KeyError{Key: "config", Reason: err.Error(), Err: err})
+	}
+}
+
+func isFieldError(err error) bool {
+	switch err.(type) {
+	case *server.FieldError, *feed.FieldError:
+		return true
+	}
+	return false
+}
+
+// keyOf returns the key of a library field; a field the file does not
+// configure (which holds its default, so should never be invalid) is named
+// as it is.
+func keyOf(keys map[string]string, field string) string {
+	if k, ok := keys[field]; ok {
+		return k
+	}
+	return field
+}
+
+// validateLog checks the log.* keys, which only the file has.
+func (c *Config) validateLog(v *validation) {
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		v.bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		v.bad("log.format", "%q is not one of text, json", c.Log.Format)
+	}
+}
+
+// validateKafka checks the kafka.* keys the file requires beyond the
+// consumer's rules (feed.Config.Validate): no empty value where the
+// consumer would substitute its default.
+func (c *Config) validateKafka(v *validation) {
+	v.set("kafka.topic", c.Kafka.Topic, "")
+	v.set("kafka.start", c.Kafka.Start, " (lookback, earliest or latest)")
+	v.positive("kafka.lookback", c.Kafka.Lookback)
+	v.positive("kafka.max_wait", c.Kafka.MaxWait)
+	v.positive("kafka.dial_timeout", c.Kafka.DialTimeout)
+	v.positive("kafka.feed_down_after", c.Kafka.FeedDownAfter)
+}
