@@ -34,21 +34,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"runtime"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/marketfeed/marketfeed/bench/internal/procstat"
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/internal/broker"
-	"github.com/marketfeed/marketfeed/internal/producer"
 	"github.com/marketfeed/marketfeed/internal/sim"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -114,182 +107,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
-}
-
-func run(o options) error {
-	if o.subs > o.symbols {
-		return errors.New("-subs must not exceed -symbols")
-	}
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer cancel()
-
-	var emb *broker.Broker
-	if o.brokers == "" {
-		b, err := broker.Start(broker.Config{Topic: o.topic, Partitions: o.partitions})
-		if err != nil {
-			return err
-		}
-		defer b.Close()
-		o.brokers = b.Addrs()[0]
-		emb = b
-	} else if o.outage > 0 {
-		return errors.New("-outage needs the embedded broker")
-	}
-	var srv *serverHandle
-	var err error
-	if o.serverMode == "inproc" {
-		srv, err = startInProcess(o.serverOptions)
-	} else {
-		srv, err = startChild(o.serverOptions)
-	}
-	if err != nil {
-		return err
-	}
-	defer srv.stop()
-
-	// The exchange.
-	ex := sim.New(sim.Config{Symbols: o.symbols})
-	symbols := ex.Symbols()
-	w, err := producer.NewWriter(producer.Config{Brokers: strings.Split(o.brokers, ","), Topic: o.topic,
-		BatchTimeout: time.Millisecond, BatchSize: 1000})
-	if err != nil {
-		return err
-	}
-	defer w.Close()
-	pctx, stopProducer := context.WithCancel(ctx)
-	defer stopProducer()
-	var pwg sync.WaitGroup
-	if o.rate > 0 {
-		pwg.Add(1)
-		go func() {
-			defer pwg.Done()
-			err := ex.Publish(pctx, w, sim.PublishConfig{Rate: o.rate, SnapshotEvery: time.Hour})
-			if err != nil && pctx.Err() == nil {
-				fmt.Fprintln(os.Stderr, "loadgen: producer:", err)
-			}
-		}()
-	} else if err := publishSnapshots(ctx, ex, w); err != nil {
-		return err
-	}
-	defer pwg.Wait()
-	defer stopProducer()
-
-	deadline := time.Now().Add(30 * time.Second)
-	for liveSymbols(srv.addr) < o.symbols {
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("server serves %d of %d symbols live", liveSymbols(srv.addr), o.symbols)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if o.rate == 0 {
-		srv.collect()
-	}
-	rss0, _ := procstat.RSSBytes(srv.pid)
-	fmt.Printf("machine: %d CPUs (%s); server pid %d at %s, RSS %.1f MiB before clients\n",
-		runtime.NumCPU(), cpuModel(), srv.pid, srv.addr, float64(rss0)/(1<<20))
-
-	// The clients.
-	var t, st totals // healthy and slow clients
-	// A client's book updates per second: each event changes one symbol.
-	perClient := o.rate * float64(o.subs) / float64(o.symbols)
-	cctx, stopClients := context.WithCancel(ctx)
-	defer stopClients()
-	var cwg sync.WaitGroup
-	healthy, stalled, slow := 0, 0, 0
-	var stalledConns []*client
-	var next atomic.Int64
-	var dialErr atomic.Value
-	var mu sync.Mutex
-	url := "ws://" + srv.addr + "/ws"
-	start := time.Now()
-	var dwg sync.WaitGroup
-	for range o.dialers {
-		dwg.Add(1)
-		go func() {
-			defer dwg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= o.clients || cctx.Err() != nil {
-					return
-				}
-				chans := make([]string, o.subs)
-				for k := range chans {
-					chans[k] = "book." + symbols[(i*o.subs+k)%o.symbols]
-				}
-				if o.trades {
-					for k := range o.subs {
-						chans = append(chans, "trades."+symbols[(i*o.subs+k)%o.symbols])
-					}
-				}
-				dctx, dcancel := context.WithTimeout(cctx, 10*time.Second)
-				rcvbuf, tt := 0, &t
-				isSlow := !isStalled(i, o.stalled) && isStalled(i, o.slow)
-				if isStalled(i, o.stalled) {
-					rcvbuf = o.stalledRcvbuf
-				} else if isSlow {
-					rcvbuf, tt = o.slowRcvbuf, &st
-				}
-				c, err := dial(dctx, url, i, chans, o.depth, o.interval, rcvbuf, tt)
-				dcancel()
-				if err != nil {
-					dialErr.Store(err)
-					return
-				}
-				if isSlow {
-					c.readRate = perClient / o.slowFactor
-					mu.Lock()
-					slow++
-					mu.Unlock()
-					cwg.Add(1)
-					go func() { defer cwg.Done(); c.run(cctx) }()
-					continue
-				}
-				if isStalled(i, o.stalled) {
-					mu.Lock()
-					stalled++
-					stalledConns = append(stalledConns, c)
-					mu.Unlock()
-					continue
-				}
-				mu.Lock()
-				healthy++
-				mu.Unlock()
-				cwg.Add(1)
-				go func() { defer cwg.Done(); c.run(cctx) }()
-			}
-		}()
-	}
-	dwg.Wait()
-	if err, _ := dialErr.Load().(error); err != nil {
-		return fmt.Errorf("dial: %w (connected %d)", err, t.connected.Load())
-	}
-	defer func() {
-		for _, c := range stalledConns {
-			c.nc.Close()
-		}
-	}()
-	for t.ready.Load() < int64(healthy) || st.ready.Load() < int64(slow) {
-		if ctx.Err() != nil || time.Since(start) > 120*time.Second {
-			return fmt.Errorf("%d of %d clients ready, %d of %d slow ones", t.ready.Load(), healthy, st.ready.Load(), slow)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	fmt.Printf("connected %d clients (%d stalled, %d slow) with %d subscriptions each in %v\n",
-		healthy+stalled+slow, stalled, slow, len(chansOf(o)), time.Since(start).Round(time.Millisecond))
-
-	if o.rate == 0 {
-		return idleReport(ctx, o, srv, rss0, healthy+stalled)
-	}
-	r := newReporter(&t, srv)
-	if slow > 0 {
-		r.slow, r.nslow = &st, slow
-	}
-	if o.outage > 0 {
-		r.outage = func() func() {
-			return outage(emb)
-		}
-	}
-	return r.measure(ctx, o)
 }
 
 // chansOf returns how many channels each client subscribes to, as a slice
