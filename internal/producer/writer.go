@@ -3,6 +3,7 @@ package producer
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -105,7 +106,7 @@ func (c Config) Validate() error {
 		bad("Brokers", "at least one broker is required")
 	}
 	for _, b := range c.Brokers {
-		if strings.TrimSpace(b) == "" || !strings.Contains(b, ":") {
+		if _, _, err := net.SplitHostPort(b); err != nil || strings.TrimSpace(b) == "" {
 			bad("Brokers", "%q is not host:port", b)
 		}
 	}
