@@ -12,6 +12,15 @@ import (
 // auth.keys_poll.
 const DefaultKeysPoll = 250 * time.Millisecond
 
+// Defaults of FailureLimiter, applied to its zero fields: a client address
+// may fail 10 authentications at once, then one every 6s.
+const (
+	// DefaultFailureBurst is the default FailureLimiter.Burst.
+	DefaultFailureBurst = 10
+	// DefaultFailureEvery is the default FailureLimiter.Every.
+	DefaultFailureEvery = 6 * time.Second
+)
+
 // ErrPublicHost reports an entry of Gate.PublicHosts that is not a host
 // name or host:port.
 var ErrPublicHost = errors.New("not a host name or host:port")

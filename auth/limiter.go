@@ -9,9 +9,11 @@ import (
 // token bucket: Burst failures at once, refilled at one per Every. Safe
 // for concurrent use.
 type FailureLimiter struct {
-	// Burst is the failures allowed at once. Zero means 10.
+	// Burst is the failures allowed at once. Zero means
+	// DefaultFailureBurst (10).
 	Burst int
-	// Every is the refill period of one failure. Zero means 6s.
+	// Every is the refill period of one failure. Zero means
+	// DefaultFailureEvery (6s).
 	Every time.Duration
 
 	mu      sync.Mutex
@@ -28,10 +30,10 @@ const maxBuckets = 100000
 func (l *FailureLimiter) params() (int, time.Duration) {
 	b, e := l.Burst, l.Every
 	if b <= 0 {
-		b = 10
+		b = DefaultFailureBurst
 	}
 	if e <= 0 {
-		e = 6 * time.Second
+		e = DefaultFailureEvery
 	}
 	return b, e
 }
