@@ -88,10 +88,10 @@ func TestAppendRecordRoundTrip(t *testing.T) {
 func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 	inputs := []string{"", "plain", `q"b\s/`, "\x00\x1f\x7f", "tab\tnl\ncr\r", "é😀", "bad\xffutf8\xc3", "\u2028"}
 	for _, in := range inputs {
-		enc := appendString(nil, []byte(in))
+		enc := appendJSONString(nil, []byte(in))
 		var got string
 		if err := json.Unmarshal(enc, &got); err != nil {
-			t.Errorf("appendString(%q) = %s: %v", in, enc, err)
+			t.Errorf("appendJSONString(%q) = %s: %v", in, enc, err)
 			continue
 		}
 		// encoding/json replaces invalid UTF-8 with U+FFFD the same way.
@@ -101,7 +101,7 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got != wantStr {
-			t.Errorf("appendString(%q) decodes to %q, want %q", in, got, wantStr)
+			t.Errorf("appendJSONString(%q) decodes to %q, want %q", in, got, wantStr)
 		}
 	}
 }
