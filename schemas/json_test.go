@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"encoding/json"
+	"strconv"
 	"testing"
 	"unicode/utf8"
 )
@@ -77,5 +78,18 @@ func TestAppendJSONStringAllocs(t *testing.T) {
 		buf = appendJSONString(buf[:0], b)
 	}); n != 0 {
 		t.Errorf("%v allocations per run, want 0", n)
+	}
+}
+
+func BenchmarkAppendJSONString(b *testing.B) {
+	for _, in := range []string{"64123.10", "0.00000001", "book.BTC-USD-PERPETUAL-2026", "trade \"7\" é"} {
+		b.Run(strconv.Itoa(len(in)), func(b *testing.B) {
+			buf := make([]byte, 0, 64)
+			p := []byte(in)
+			b.ReportAllocs()
+			for range b.N {
+				buf = appendJSONString(buf[:0], p)
+			}
+		})
 	}
 }
