@@ -2,7 +2,6 @@ package client
 
 import (
 	"fmt"
-	"hash/crc32"
 	"slices"
 
 	"github.com/marketfeed/marketfeed/schemas"
@@ -238,18 +237,19 @@ func setLevel(side []level, e [2]string, desc bool) []level {
 }
 
 // Checksum returns the checksum of the book's levels as they stand
-// (schemas.BookChecksum).
+// (schemas.BookChecksum), from the text of each side
+// (schemas.AppendChecksumLevel, schemas.ChecksumSides).
 func (b *Book) Checksum() uint32 {
 	buf := b.ckbuf[:0]
 	for _, l := range b.bids {
-		buf = append(append(append(append(buf, l.price...), ':'), l.size...), ';')
+		buf = schemas.AppendChecksumLevel(buf, l.price, l.size)
 	}
-	buf = append(buf, schemas.ChecksumSideSeparator)
+	mid := len(buf)
 	for _, l := range b.asks {
-		buf = append(append(append(append(buf, l.price...), ':'), l.size...), ';')
+		buf = schemas.AppendChecksumLevel(buf, l.price, l.size)
 	}
 	b.ckbuf = buf
-	return crc32.ChecksumIEEE(buf)
+	return schemas.ChecksumSides(buf[:mid], buf[mid:])
 }
 
 // verify checks m's checksum, when it has one, against the view just

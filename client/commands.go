@@ -1,62 +1,67 @@
 package client
 
 import (
-	"encoding/json"
-
 	"github.com/gobwas/ws"
+
+	"github.com/marketfeed/marketfeed/schemas"
 )
 
-// command is one client → server message.
-type command struct {
-	Op       string   `json:"op"`
-	ID       int64    `json:"id,omitempty"`
-	Channel  string   `json:"channel,omitempty"`
-	Channels []string `json:"channels,omitempty"`
-	Depth    int      `json:"depth,omitempty"`
-	Interval string   `json:"interval,omitempty"`
+// Every command is written by schemas.AppendCommand, the protocol's one
+// encoder of client messages.
+
+func (c *Conn) send(cmd *schemas.Command) error {
+	var buf [256]byte
+	return c.SendRaw(schemas.AppendCommand(buf[:0], cmd))
 }
 
-func (c *Conn) send(cmd command) error {
-	b, err := json.Marshal(cmd)
-	if err != nil {
-		return err
+// sendChannels sends cmd with channels, which must not be empty.
+func (c *Conn) sendChannels(cmd schemas.Command, channels []string) error {
+	if len(channels) == 0 {
+		return ErrNoChannels
 	}
-	return c.SendRaw(b)
+	cmd.Channels = channels
+	return c.send(&cmd)
 }
 
-func withChannels(cmd command, channels []string) (command, error) {
-	switch len(channels) {
-	case 0:
-		return cmd, ErrNoChannels
-	case 1:
-		cmd.Channel = channels[0]
-	default:
-		cmd.Channels = channels
-	}
-	return cmd, nil
+// SubscribeOptions are the options of a subscribe command
+// (websocket.md section 3.1). Zero values are not sent, which leaves the
+// server's defaults.
+type SubscribeOptions struct {
+	// Depth is the number of book levels per side (book channels only):
+	// 1, 5, 10, 20, 50, 100, 500 or 1000. Zero leaves the server default
+	// (20).
+	Depth int
+	// Interval is "raw", "100ms" or "1s". Empty leaves the server default
+	// ("raw" for book and trades, "100ms" for ticker).
+	Interval string
+	// Lag is what the server does when the client falls behind (book and
+	// ticker channels): schemas.LagSnapshot skips ahead to a fresh state,
+	// schemas.LagEvict delivers every message or closes the connection
+	// (4001). Empty leaves the server default (schemas.LagSnapshot).
+	Lag string
 }
 
 // Subscribe asks for channels ("book.BTC-USD", "ticker.BTC-USD",
 // "trades.BTC-USD"...). id is echoed in the reply (0 sends none). depth
 // applies to book channels; 0 leaves the server default. interval is
 // "raw", "100ms" or "1s"; "" leaves the server default. The reply arrives
-// through Next as a subscribed or error message.
+// through Next as a subscribed or error message. SubscribeWith takes every
+// option.
 func (c *Conn) Subscribe(id int64, channels []string, depth int, interval string) error {
-	cmd, err := withChannels(command{Op: "subscribe", ID: id, Depth: depth, Interval: interval}, channels)
-	if err != nil {
-		return err
-	}
-	return c.send(cmd)
+	return c.SubscribeWith(id, channels, SubscribeOptions{Depth: depth, Interval: interval})
+}
+
+// SubscribeWith is Subscribe with every option of the subscribe command,
+// including the lag policy.
+func (c *Conn) SubscribeWith(id int64, channels []string, opt SubscribeOptions) error {
+	return c.sendChannels(schemas.Command{Op: schemas.OpSubscribe, ID: id,
+		Depth: opt.Depth, Interval: opt.Interval, Lag: opt.Lag}, channels)
 }
 
 // Unsubscribe cancels subscriptions to channels; id is echoed in the reply
 // (0 sends none).
 func (c *Conn) Unsubscribe(id int64, channels []string) error {
-	cmd, err := withChannels(command{Op: "unsubscribe", ID: id}, channels)
-	if err != nil {
-		return err
-	}
-	return c.send(cmd)
+	return c.sendChannels(schemas.Command{Op: schemas.OpUnsubscribe, ID: id}, channels)
 }
 
 // Resync asks for a fresh snapshot of book subscriptions without
@@ -66,20 +71,29 @@ func (c *Conn) Unsubscribe(id int64, channels []string) error {
 // error message carrying id reports a channel that is not a subscribed
 // book channel.
 func (c *Conn) Resync(id int64, channels []string) error {
-	cmd, err := withChannels(command{Op: "resync", ID: id}, channels)
-	if err != nil {
-		return err
-	}
-	return c.send(cmd)
+	return c.sendChannels(schemas.Command{Op: schemas.OpResync, ID: id}, channels)
 }
 
 // Ping sends an application-level ping; the server answers with a pong
 // message carrying id.
-func (c *Conn) Ping(id int64) error { return c.send(command{Op: "ping", ID: id}) }
+func (c *Conn) Ping(id int64) error { return c.send(&schemas.Command{Op: schemas.OpPing, ID: id}) }
 
 // List asks for the connection's subscriptions; the server answers with a
 // subscriptions message carrying id.
-func (c *Conn) List(id int64) error { return c.send(command{Op: "list", ID: id}) }
+func (c *Conn) List(id int64) error { return c.send(&schemas.Command{Op: schemas.OpList, ID: id}) }
+
+// Auth presents an API key on a connection opened without one (as the
+// connection's first message; websocket.md section 3.6). The server
+// answers with an authenticated message carrying id, after which the
+// key's plan applies, or refuses the key with an unauthorized error and
+// close 4003 (4004 when the key has its maximum of connections). An empty
+// key is ErrNoKey and sends nothing.
+func (c *Conn) Auth(id int64, key string) error {
+	if key == "" {
+		return ErrNoKey
+	}
+	return c.send(&schemas.Command{Op: schemas.OpAuth, ID: id, Key: key})
+}
 
 // SendRaw sends text as one text frame, unchanged. It exists to exercise
 // the server with arbitrary (also invalid) input.

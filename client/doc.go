@@ -3,9 +3,12 @@
 //
 // Dial connects to a server's /ws endpoint, performs the WebSocket
 // handshake (with optional extra headers such as Authorization) and waits
-// for the welcome message. Commands are sent with Subscribe, Unsubscribe,
-// Ping, List or SendRaw; server messages are received with Next (decoded
-// into schemas.ServerMessage) or NextRaw (the text payload as received).
+// for the welcome message. Commands are sent with Subscribe (SubscribeWith
+// for every option, the lag policy included), Unsubscribe, Resync, Ping,
+// List, Auth (an API key presented on a connection opened without one) or
+// SendRaw; every command is written by schemas.AppendCommand. Server
+// messages are received with Next (decoded into schemas.ServerMessage) or
+// NextRaw (the text payload as received).
 // The client answers ping frames with pong frames on its own and reports a
 // close frame from the server as a *CloseError carrying the close code and
 // reason.

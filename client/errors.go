@@ -33,6 +33,8 @@ var (
 	ErrMessageTooLarge = errors.New("client: message too large")
 	// ErrNoChannels reports a subscribe or unsubscribe call without channels.
 	ErrNoChannels = errors.New("client: no channel given")
+	// ErrNoKey reports an Auth call with an empty key.
+	ErrNoKey = errors.New("client: no API key given")
 
 	// ErrGap is returned by Book.Apply for an update whose first_seq does not
 	// follow the seq of the previous book message. The book is not synced

@@ -15,6 +15,10 @@ type Subscription struct {
 	Depth int
 	// Interval is "raw", "100ms" or "1s". Empty leaves the server default.
 	Interval string
+	// Lag is the lag policy (book and ticker channels): schemas.LagSnapshot
+	// or schemas.LagEvict (see SubscribeOptions). Empty leaves the server
+	// default (schemas.LagSnapshot).
+	Lag string
 }
 
 // StreamConfig configures a Stream.

@@ -120,7 +120,7 @@ func (ss *session) subscribe(ch string) error {
 	sub := ss.subs[ch]
 	id := ss.nextID()
 	ss.pending[id] = ch
-	return ss.conn.Subscribe(id, []string{ch}, sub.Depth, sub.Interval)
+	return ss.conn.SubscribeWith(id, []string{ch}, SubscribeOptions{Depth: sub.Depth, Interval: sub.Interval, Lag: sub.Lag})
 }
 
 // resync asks the server for a fresh snapshot of a book channel whose local

@@ -167,3 +167,31 @@ func BenchmarkViewChecksum(b *testing.B) {
 		})
 	}
 }
+
+// TestViewTextMatchesBookChecksum checks the streams' incremental checksum
+// against the whole-view form clients use (schemas.BookChecksum over the
+// decimal strings of the view) after every event.
+func TestViewTextMatchesBookChecksum(t *testing.T) {
+	for _, depth := range []int{1, 10, 100} {
+		sc := [2]int{2, 8}
+		tp := checksumTopic(t, depth+depth/2+3, sc[0], sc[1], uint64(depth)+7)
+		r := rand.New(rand.NewPCG(uint64(depth), 11))
+		var v viewText
+		v.rebuild(tp.book, depth, tp.sc)
+		var scratch []byte
+		for i := range 1000 {
+			bids, asks := viewStep(tp, r, depth)
+			var got uint32
+			got, scratch = v.update(tp.book, depth, bids, asks, tp.sc, scratch)
+			var side [2][][2]string
+			for s := orderbook.Bid; s <= orderbook.Ask; s++ {
+				for _, l := range tp.book.Top(s, depth, nil) {
+					side[s] = append(side[s], [2]string{fixedpoint.Format(l.Price, sc[0]), fixedpoint.Format(l.Size, sc[1])})
+				}
+			}
+			if want := schemas.BookChecksum(side[0], side[1]); got != want {
+				t.Fatalf("depth %d event %d: incremental %d, BookChecksum %d", depth, i, got, want)
+			}
+		}
+	}
+}

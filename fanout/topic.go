@@ -230,7 +230,7 @@ func (t *Streams) setNotServing(s BookState, reason string) {
 // Trade reports a trade that the caller has already added to the ticker.
 func (t *Streams) Trade(id string, ts, price, size int64, side schemas.Side) {
 	t.ts, t.known = max(t.ts, ts), true
-	e := tradeEntry{id: id, ts: ts, price: price, size: size, side: side}
+	e := tradeEntry{ID: id, TS: ts, Price: price, Size: size, Side: side}
 	if s := t.trades[Raw]; s != nil && s.subs.len() > 0 {
 		s.subs.send(encodeTrades(t.chTrades, []tradeEntry{e}, t.sc))
 	}

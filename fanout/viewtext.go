@@ -2,10 +2,8 @@ package fanout
 
 import (
 	"cmp"
-	"hash/crc32"
 	"slices"
 
-	"github.com/marketfeed/marketfeed/fixedpoint"
 	"github.com/marketfeed/marketfeed/orderbook"
 	"github.com/marketfeed/marketfeed/schemas"
 )
@@ -33,10 +31,7 @@ func (s *sideText) reset() {
 
 // appendLevel appends the canonical form of one level.
 func appendLevel(b []byte, l orderbook.Level, sc scales) []byte {
-	b = fixedpoint.Append(b, l.Price, sc.price)
-	b = append(b, ':')
-	b = fixedpoint.Append(b, l.Size, sc.size)
-	return append(b, ';')
+	return schemas.AppendChecksumLevelFixed(b, l, sc.schemas())
 }
 
 // rebuild sets the text to the top depth levels of each side of book.
@@ -116,11 +111,7 @@ func (s *sideText) apply(side orderbook.Side, entries []orderbook.Level, sc scal
 	return scratch
 }
 
-var checksumSep = []byte{schemas.ChecksumSideSeparator}
-
 // checksum returns the CRC-32 of the text.
 func (v *viewText) checksum() uint32 {
-	c := crc32.Update(0, crc32.IEEETable, v.sides[orderbook.Bid].buf)
-	c = crc32.Update(c, crc32.IEEETable, checksumSep)
-	return crc32.Update(c, crc32.IEEETable, v.sides[orderbook.Ask].buf)
+	return schemas.ChecksumSides(v.sides[orderbook.Bid].buf, v.sides[orderbook.Ask].buf)
 }

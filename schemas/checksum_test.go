@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"hash/crc32"
+	"math/rand/v2"
 	"os"
 	"regexp"
 	"strconv"
 	"testing"
+
+	"github.com/marketfeed/marketfeed/fixedpoint"
 )
 
 // TestChecksumWorkedExample checks the worked example of websocket.md
@@ -104,4 +107,35 @@ func applyEntries(side, entries [][2]string, desc bool) [][2]string {
 		}
 	}
 	return out
+}
+
+// TestChecksumPieces checks the pieces a server uses to keep a view's text
+// between messages (the level text from fixed point, the hash of the two
+// sides) against the whole-view form over the decimal strings a client
+// receives, at every scale.
+func TestChecksumPieces(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 500 {
+		sc := Scales{Price: rng.IntN(fixedpoint.MaxScale + 1), Size: rng.IntN(fixedpoint.MaxScale + 1)}
+		var text [2][]byte
+		var strs [2][][2]string
+		for side := range 2 {
+			for _, l := range randomLevels(rng, rng.IntN(30)) {
+				p, s := fixedpoint.Format(l.Price, sc.Price), fixedpoint.Format(l.Size, sc.Size)
+				strs[side] = append(strs[side], [2]string{p, s})
+				n := len(text[side])
+				text[side] = AppendChecksumLevelFixed(text[side], l, sc)
+				if got, want := string(text[side][n:]), string(AppendChecksumLevel(nil, []byte(p), []byte(s))); got != want {
+					t.Fatalf("level %v at %v: fixed text %q, string text %q", l, sc, got, want)
+				}
+			}
+		}
+		if got, want := ChecksumSides(text[0], text[1]), BookChecksum(strs[0], strs[1]); got != want {
+			t.Fatalf("ChecksumSides %d, BookChecksum %d", got, want)
+		}
+		canon := AppendChecksumString(nil, strs[0], strs[1])
+		if want := string(text[0]) + "|" + string(text[1]); string(canon) != want {
+			t.Fatalf("AppendChecksumString %q, want %q", canon, want)
+		}
+	}
 }

@@ -239,39 +239,41 @@ func rawInt(raw json.RawMessage) (int64, bool) {
 }
 
 // AppendCommand appends c to dst as compact JSON, the form clients send:
-// "channel" for one channel, "channels" for several; id, depth, interval
-// and lag only when set. ParseCommand of the output yields c again.
+// "channel" for one channel, "channels" for several; id, depth, interval,
+// lag and key only when set; strings escaped with AppendJSONString.
+// ParseCommand of the output yields c again. It does not allocate when dst
+// has room.
 func AppendCommand(dst []byte, c *Command) []byte {
 	dst = append(dst, `{"op":"`...)
 	dst = append(dst, c.Op.String()...)
 	dst = append(dst, '"')
 	if c.ID != 0 {
-		dst = strconv.AppendInt(appendKey(dst, "id"), c.ID, 10)
+		dst = appendIntField(dst, "id", c.ID)
 	}
 	switch {
 	case len(c.Channels) == 1:
-		dst = appendString(appendKey(dst, "channel"), []byte(c.Channels[0]))
+		dst = appendStringField(dst, "channel", c.Channels[0])
 	case len(c.Channels) > 1:
 		dst = append(appendKey(dst, "channels"), '[')
 		for i, ch := range c.Channels {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, []byte(ch))
+			dst = appendJSONString(dst, ch)
 		}
 		dst = append(dst, ']')
 	}
 	if c.Depth != 0 {
-		dst = strconv.AppendInt(appendKey(dst, "depth"), int64(c.Depth), 10)
+		dst = appendIntField(dst, "depth", int64(c.Depth))
 	}
 	if c.Interval != "" {
-		dst = appendString(appendKey(dst, "interval"), []byte(c.Interval))
+		dst = appendStringField(dst, "interval", c.Interval)
 	}
 	if c.Lag != "" {
-		dst = appendString(appendKey(dst, "lag"), []byte(c.Lag))
+		dst = appendStringField(dst, "lag", c.Lag)
 	}
 	if c.Key != "" {
-		dst = appendString(appendKey(dst, "key"), []byte(c.Key))
+		dst = appendStringField(dst, "key", c.Key)
 	}
 	return append(dst, '}')
 }

@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"bytes"
 	"errors"
 	"slices"
 	"strings"
@@ -231,4 +232,29 @@ func FuzzParseCommand(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestAppendCommandSpecExamples encodes every valid client example of
+// websocket.md again: AppendCommand writes each one byte for byte (the
+// examples are in its field order), which covers every op.
+func TestAppendCommandSpecExamples(t *testing.T) {
+	ops := map[Op]bool{}
+	for _, ex := range extractExamples(t, "websocket.md") {
+		if ex.role != "client" {
+			continue
+		}
+		var c Command
+		if err := ParseCommand(ex.body, &c); err != nil {
+			t.Fatalf("%s: %v", ex, err)
+		}
+		if got := AppendCommand(nil, &c); string(got) != string(bytes.TrimSpace(ex.body)) {
+			t.Errorf("%s: AppendCommand\n got %s\nwant %s", ex, got, ex.body)
+		}
+		ops[c.Op] = true
+	}
+	for op := OpSubscribe; op <= OpAuth; op++ {
+		if !ops[op] {
+			t.Errorf("no client example of %s", op)
+		}
+	}
 }

@@ -4,9 +4,19 @@
 //   - the Kafka input format (kafka.md, jsonschema/kafka-record.schema.json):
 //     Record, DecodeRecord and AppendRecord;
 //   - the WebSocket protocol (websocket.md, jsonschema/ws-client-message.schema.json,
-//     jsonschema/ws-server-message.schema.json): Command and ParseCommand for
-//     client messages, ServerMessage for server messages, channel names, error
-//     codes and close codes.
+//     jsonschema/ws-server-message.schema.json): Command, ParseCommand and
+//     AppendCommand for client messages, ServerMessage for server messages,
+//     channel names, error codes and close codes;
+//   - the server's market-data encoders (AppendSnapshot, AppendUpdate,
+//     AppendTrades, AppendTicker, AppendLevels), written from the fixed-point
+//     book and tested against ServerMessage decoding and the JSON Schema;
+//   - the book checksum (BookChecksum and its pieces AppendChecksumLevel,
+//     AppendChecksumLevelFixed and ChecksumSides) and the one JSON string
+//     escaper every encoder uses (AppendJSONString).
+//
+// The encoders append to a caller's buffer and do not allocate when it has
+// room (AppendTicker formats its window statistics with the decimal
+// package, which does).
 //
 // The markdown specifications are the normative documents; the JSON Schemas
 // describe the same formats for tooling, and the package tests check every

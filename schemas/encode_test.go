@@ -88,10 +88,10 @@ func TestAppendRecordRoundTrip(t *testing.T) {
 func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 	inputs := []string{"", "plain", `q"b\s/`, "\x00\x1f\x7f", "tab\tnl\ncr\r", "é😀", "bad\xffutf8\xc3", "\u2028"}
 	for _, in := range inputs {
-		enc := appendString(nil, []byte(in))
+		enc := appendJSONString(nil, []byte(in))
 		var got string
 		if err := json.Unmarshal(enc, &got); err != nil {
-			t.Errorf("appendString(%q) = %s: %v", in, enc, err)
+			t.Errorf("appendJSONString(%q) = %s: %v", in, enc, err)
 			continue
 		}
 		// encoding/json replaces invalid UTF-8 with U+FFFD the same way.
@@ -101,7 +101,36 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got != wantStr {
-			t.Errorf("appendString(%q) decodes to %q, want %q", in, got, wantStr)
+			t.Errorf("appendJSONString(%q) decodes to %q, want %q", in, got, wantStr)
 		}
+	}
+}
+
+// TestAppendRecordGolden re-encodes the valid examples of kafka.md that are
+// already in canonical form (every field of the type present, in order;
+// the decoder fills in an absent status):
+// decoding and encoding them gives back the same bytes.
+func TestAppendRecordGolden(t *testing.T) {
+	for _, ex := range []string{
+		`{"type":"instrument","symbol":"BTC-USD","ts":1767225600000000,"base":"BTC","quote":"USD","price_scale":2,"size_scale":8,"tick_size":"0.01","lot_size":"0.00000001","status":"trading"}`,
+		`{"type":"snapshot","symbol":"BTC-USD","ts":1767225600100000,"seq":1042,"bids":[["64123.10","0.50000000"],["64123.00","1.25"]],"asks":[["64123.20","0.3"]]}`,
+		`{"type":"snapshot","symbol":"ETH-USD","ts":1767225600100000,"seq":0,"bids":[],"asks":[]}`,
+		`{"type":"snapshot","symbol":"BTC-USD","ts":1767225900000000,"epoch":1767225895000000,"seq":1,"bids":[["64123.00","1.25"]],"asks":[["64123.20","0.25"]]}`,
+		`{"type":"delta","symbol":"BTC-USD","ts":1767225600200000,"seq":1043,"bids":[["64123.10","0"]],"asks":[["64123.30","2.0"]]}`,
+		`{"type":"trade","symbol":"BTC-USD","ts":1767225600250000,"trade_id":"987654","price":"64123.10","size":"0.015","side":"buy"}`,
+	} {
+		var r Record
+		if err := DecodeRecord([]byte(ex), &r); err != nil {
+			t.Fatalf("%s: %v", ex, err)
+		}
+		if got := AppendRecord(nil, &r); string(got) != ex {
+			t.Errorf("re-encoded\n got %s\nwant %s", got, ex)
+		}
+	}
+	r := Record{Type: RecordTrade, Symbol: []byte("X"), TS: 1, TradeID: []byte("a\"\\\n\x01é\xff"),
+		Price: []byte("1"), Size: []byte("2"), Side: SideSell}
+	want := `{"type":"trade","symbol":"X","ts":1,"trade_id":"a\"\\\u000a\u0001é\ufffd","price":"1","size":"2","side":"sell"}`
+	if got := AppendRecord(nil, &r); string(got) != want {
+		t.Errorf("escaping:\n got %s\nwant %s", got, want)
 	}
 }

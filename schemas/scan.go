@@ -307,68 +307,9 @@ func (s *scanner) literal(lit string) bool {
 func (s *scanner) skip(depth int) bool {
 	switch c := s.peek(); {
 	case c == '{':
-		if depth > maxDepth {
-			return s.fail("nesting too deep")
-		}
-		s.pos++
-		s.ws()
-		if s.peek() == '}' {
-			s.pos++
-			return true
-		}
-		for {
-			if s.peek() != '"' {
-				return s.fail("expected object key")
-			}
-			if !s.skipString() {
-				return false
-			}
-			s.ws()
-			if !s.expect(':', "expected ':'") {
-				return false
-			}
-			s.ws()
-			if !s.skip(depth + 1) {
-				return false
-			}
-			s.ws()
-			switch s.peek() {
-			case ',':
-				s.pos++
-				s.ws()
-			case '}':
-				s.pos++
-				return true
-			default:
-				return s.fail("expected ',' or '}'")
-			}
-		}
+		return s.skipObject(depth)
 	case c == '[':
-		if depth > maxDepth {
-			return s.fail("nesting too deep")
-		}
-		s.pos++
-		s.ws()
-		if s.peek() == ']' {
-			s.pos++
-			return true
-		}
-		for {
-			if !s.skip(depth + 1) {
-				return false
-			}
-			s.ws()
-			switch s.peek() {
-			case ',':
-				s.pos++
-				s.ws()
-			case ']':
-				s.pos++
-				return true
-			default:
-				return s.fail("expected ',' or ']'")
-			}
-		}
+		return s.skipArray(depth)
 	case c == '"':
 		return s.skipString()
 	case c == '-' || (c >= '0' && c <= '9'):
@@ -384,5 +325,74 @@ func (s *scanner) skip(depth int) bool {
 		return s.fail("unexpected end of input")
 	default:
 		return s.fail("unexpected character")
+	}
+}
+
+// skipObject validates and skips the object starting at the current '{'.
+func (s *scanner) skipObject(depth int) bool {
+	if depth > maxDepth {
+		return s.fail("nesting too deep")
+	}
+	s.pos++
+	s.ws()
+	if s.peek() == '}' {
+		s.pos++
+		return true
+	}
+	for {
+		if s.peek() != '"' {
+			return s.fail("expected object key")
+		}
+		if !s.skipString() {
+			return false
+		}
+		s.ws()
+		if !s.expect(':', "expected ':'") {
+			return false
+		}
+		s.ws()
+		if !s.skip(depth + 1) {
+			return false
+		}
+		s.ws()
+		switch s.peek() {
+		case ',':
+			s.pos++
+			s.ws()
+		case '}':
+			s.pos++
+			return true
+		default:
+			return s.fail("expected ',' or '}'")
+		}
+	}
+}
+
+// skipArray validates and skips the array starting at the current '['.
+func (s *scanner) skipArray(depth int) bool {
+	if depth > maxDepth {
+		return s.fail("nesting too deep")
+	}
+	s.pos++
+	s.ws()
+	if s.peek() == ']' {
+		s.pos++
+		return true
+	}
+	for {
+		if !s.skip(depth + 1) {
+			return false
+		}
+		s.ws()
+		switch s.peek() {
+		case ',':
+			s.pos++
+			s.ws()
+		case ']':
+			s.pos++
+			return true
+		default:
+			return s.fail("expected ',' or ']'")
+		}
 	}
 }

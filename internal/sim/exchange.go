@@ -92,6 +92,7 @@ type Exchange struct {
 	cum     []int    // cumulative symbol weights
 	changes []change // scratch: the changes of the delta being built
 	buf     []byte   // arena the message values are carved from
+	enc     encoder
 }
 
 // New returns an Exchange with every symbol's book initialised around its
@@ -153,10 +154,10 @@ func (e *Exchange) Snapshots(now time.Time, dst []Message) []Message {
 	ts := now.UnixMicro()
 	for _, s := range e.syms {
 		start := e.reserve(512)
-		e.buf = appendInstrument(e.buf, &s.in, ts)
+		e.buf = e.enc.appendInstrument(e.buf, &s.in, ts)
 		dst = append(dst, e.message(s, start, now))
 		start = e.reserve(128 + 64*(len(s.bids.levels)+len(s.asks.levels)))
-		e.buf = appendSnapshot(e.buf, s, e.cfg.Epoch, ts)
+		e.buf = e.enc.appendSnapshot(e.buf, s, e.cfg.Epoch, ts)
 		dst = append(dst, e.message(s, start, now))
 	}
 	return dst
@@ -179,7 +180,7 @@ func (e *Exchange) Next(now time.Time, dst []Message) []Message {
 	if e.cfg.TradeRatio > 0 && e.rng.Float64() < e.cfg.TradeRatio {
 		if id, price, size, buy, ok := e.trade(s); ok {
 			start := e.reserve(256)
-			e.buf = appendTrade(e.buf, s, id, price, size, buy, ts)
+			e.buf = e.enc.appendTrade(e.buf, s, id, price, size, buy, ts)
 			dst = append(dst, e.message(s, start, now))
 			return e.emitDelta(s, now, ts, dst)
 		}
@@ -193,7 +194,7 @@ func (e *Exchange) Next(now time.Time, dst []Message) []Message {
 func (e *Exchange) emitDelta(s *symbol, now time.Time, ts int64, dst []Message) []Message {
 	s.seq++
 	start := e.reserve(128 + 64*len(e.changes))
-	e.buf = appendDelta(e.buf, s, e.changes, e.cfg.Epoch, ts)
+	e.buf = e.enc.appendDelta(e.buf, s, e.changes, e.cfg.Epoch, ts)
 	return append(dst, e.message(s, start, now))
 }
 

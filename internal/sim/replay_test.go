@@ -10,6 +10,14 @@ import (
 	"github.com/marketfeed/marketfeed/fixedpoint"
 )
 
+// Record types of the Kafka input format, as kafka.md spells them.
+const (
+	typeInstrument = "instrument"
+	typeSnapshot   = "snapshot"
+	typeDelta      = "delta"
+	typeTrade      = "trade"
+)
+
 // record is every field of the Kafka input format, decoded with
 // encoding/json independently of the encoder under test.
 type record struct {
