@@ -107,7 +107,7 @@ func benchBroadcast(b *testing.B, n int) {
 	hub.mu.RUnlock()
 	drain := func() {
 		for _, c := range conns {
-			for c.queued.Load() != 0 {
+			for c.ws.Queued() != 0 {
 				runtime.Gosched()
 			}
 		}
@@ -135,7 +135,7 @@ func benchBroadcast(b *testing.B, n int) {
 		b.StopTimer()
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/delivery")
 		for _, c := range conns {
-			if c.closing.Load() != nil {
+			if c.ws.Closing() {
 				b.Fatal("a subscriber was disconnected")
 			}
 		}

@@ -3,8 +3,9 @@ package fanout
 import (
 	"errors"
 	"log/slog"
-	"math/bits"
 	"time"
+
+	"github.com/marketfeed/marketfeed/fanout/wsconn"
 )
 
 // Config tunes the WebSocket server. The zero value is usable: every zero
@@ -105,77 +106,70 @@ type Config struct {
 	DisablePoller bool
 }
 
-func (c Config) withDefaults() Config {
-	if c.MaxMessageSize == 0 {
-		c.MaxMessageSize = 4096
+// The session's defaults: what a zero field of Config means. The
+// transport's fields take wsconn's defaults (wsconn.DefaultPingInterval,
+// ...).
+const (
+	DefaultMaxSubscriptions     = 100
+	DefaultMaxMessagesPerSecond = 50
+	DefaultMaxInvalidMessages   = 20
+)
+
+// Transport returns the transport's part of c (wsconn.Config).
+func (c Config) Transport() wsconn.Config {
+	return wsconn.Config{
+		MaxMessageSize:     c.MaxMessageSize,
+		PingInterval:       c.PingInterval,
+		IdleTimeout:        c.IdleTimeout,
+		MaxQueueAge:        c.MaxQueueAge,
+		WriteTimeout:       c.WriteTimeout,
+		MaxQueueBytes:      c.MaxQueueBytes,
+		QueueFrames:        c.QueueFrames,
+		SocketSendBuffer:   c.SocketSendBuffer,
+		SocketNotSentLowat: c.SocketNotSentLowat,
+		CloseLinger:        c.CloseLinger,
+		DisableCompression: c.DisableCompression,
+		CompressMinSize:    c.CompressMinSize,
+		MaxLifetime:        c.MaxLifetime,
+		LifetimeNotice:     c.LifetimeNotice,
+		DisablePoller:      c.DisablePoller,
+		Logger:             c.Logger,
 	}
-	if c.PingInterval == 0 {
-		c.PingInterval = 20 * time.Second
-	}
-	if c.IdleTimeout == 0 {
-		c.IdleTimeout = 60 * time.Second
-	}
-	if c.WriteTimeout == 0 {
-		c.WriteTimeout = 10 * time.Second
-	}
-	if c.MaxQueueBytes == 0 {
-		c.MaxQueueBytes = 4 << 20
-	}
-	if c.MaxQueueAge == 0 {
-		c.MaxQueueAge = 5 * time.Second
-	}
-	if c.SocketNotSentLowat == 0 {
-		c.SocketNotSentLowat = 16 << 10
-	}
-	if c.QueueFrames == 0 {
-		c.QueueFrames = 256
-	}
-	if c.QueueFrames > 0 {
-		c.QueueFrames = 1 << bits.Len(uint(c.QueueFrames-1))
-	}
+}
+
+// setTransport sets c's transport fields from t.
+func (c *Config) setTransport(t wsconn.Config) {
+	c.MaxMessageSize, c.PingInterval, c.IdleTimeout = t.MaxMessageSize, t.PingInterval, t.IdleTimeout
+	c.MaxQueueAge, c.WriteTimeout, c.MaxQueueBytes, c.QueueFrames = t.MaxQueueAge, t.WriteTimeout, t.MaxQueueBytes, t.QueueFrames
+	c.SocketSendBuffer, c.SocketNotSentLowat, c.CloseLinger = t.SocketSendBuffer, t.SocketNotSentLowat, t.CloseLinger
+	c.DisableCompression, c.CompressMinSize = t.DisableCompression, t.CompressMinSize
+	c.MaxLifetime, c.LifetimeNotice, c.DisablePoller, c.Logger = t.MaxLifetime, t.LifetimeNotice, t.DisablePoller, t.Logger
+}
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	c.setTransport(c.Transport().WithDefaults())
 	if c.MaxSubscriptions == 0 {
-		c.MaxSubscriptions = 100
+		c.MaxSubscriptions = DefaultMaxSubscriptions
 	}
 	if c.MaxMessagesPerSecond == 0 {
-		c.MaxMessagesPerSecond = 50
+		c.MaxMessagesPerSecond = DefaultMaxMessagesPerSecond
 	}
 	if c.MaxInvalidMessages == 0 {
-		c.MaxInvalidMessages = 20
-	}
-	if c.CompressMinSize == 0 {
-		c.CompressMinSize = 256
-	}
-	if c.LifetimeNotice == 0 {
-		c.LifetimeNotice = 30 * time.Second
-	}
-	if c.MaxLifetime > 0 && c.LifetimeNotice > c.MaxLifetime/2 {
-		c.LifetimeNotice = c.MaxLifetime / 2
-	}
-	if c.CloseLinger == 0 {
-		c.CloseLinger = 2 * time.Second
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
+		c.MaxInvalidMessages = DefaultMaxInvalidMessages
 	}
 	return c
 }
 
-func (c Config) validate() error {
+// Validate reports the first setting of c (defaults applied) that is out
+// of range.
+func (c Config) Validate() error {
+	if err := c.Transport().Validate(); err != nil {
+		return err
+	}
 	switch {
-	case c.MaxMessageSize < 64:
-		return errors.New("fanout: MaxMessageSize must be at least 64 bytes")
-	case c.PingInterval < 0 || c.IdleTimeout < 0 || c.WriteTimeout < 0 || c.MaxQueueAge < 0 || c.CloseLinger < 0 || c.MaxLifetime < 0 || c.LifetimeNotice < 0:
-		return errors.New("fanout: durations must not be negative")
-	case c.IdleTimeout <= c.PingInterval:
-		return errors.New("fanout: IdleTimeout must be longer than PingInterval")
-	case c.MaxQueueBytes < 4096:
-		return errors.New("fanout: MaxQueueBytes must be at least 4096")
 	case c.MaxConnections < 0:
 		return errors.New("fanout: MaxConnections must not be negative")
-	case c.SocketSendBuffer < 0:
-		return errors.New("fanout: SocketSendBuffer must not be negative")
-	case c.QueueFrames < 16 || c.QueueFrames > 1<<20:
-		return errors.New("fanout: QueueFrames must be between 16 and 1048576")
 	case c.MaxSubscriptions < 1 || c.MaxInvalidMessages < 1:
 		return errors.New("fanout: MaxSubscriptions and MaxInvalidMessages must be positive")
 	}

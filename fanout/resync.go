@@ -5,7 +5,9 @@ import "github.com/marketfeed/marketfeed/schemas"
 // resync validates a resync of one channel and hands it to the topic's
 // owner, which sends the subscription a fresh snapshot.
 func (c *Conn) resync(id int64, channel string) bool {
+	c.smu.Lock()
 	s, ok := c.subs[channel]
+	c.smu.Unlock()
 	if !ok {
 		c.sendError(id, schemas.CodeNotSubscribed, "not subscribed to "+channel, channel)
 		return false
