@@ -17,19 +17,20 @@ import (
 // subscriptions that conflate (wsconn.Handler's Conflates), it skips ahead:
 //
 //  1. the transport sets lagging (one compare-and-swap) and skipAhead
-//     starts on a goroutine of its own (wsconn.Handler's Lag); from then on every state frame offered to the
-//     connection is refused, and a subscriber set that has a frame refused
-//     drops the connection (subscribers.send), so nothing of those streams
-//     after the first refused frame is ever queued.
+//     starts on a goroutine of its own (wsconn.Handler's Lag); from then
+//     on every state frame offered to the connection is refused, and a
+//     subscriber set that has a frame refused drops the connection
+//     (subscribers.send), so nothing of those streams after the first
+//     refused frame is ever queued.
 //  2. skipAhead detaches each conflating subscription from its stream on
 //     the stream's owner goroutine and waits until all are detached: no
 //     owner enqueues anything of those streams afterwards, and frames an
 //     owner was enqueueing when lagging was set are in the queue.
-//  3. It then queues a fence (wsconn.Conn.Fence). The writer drops every state frame it pops
-//     while lagging (and those of its batch not yet begun); when it pops
-//     the fence, no state frame is left before it. If the fence is not
-//     reached within WriteTimeout, the client is evicted.
-//  4. skipAhead clears lagging and, on each owner, attaches every current
+//  3. It then queues a fence (wsconn.Conn.Fence). The writer drops every
+//     state frame it pops while lagging (and those of its batch not yet
+//     begun); when it pops the fence, no state frame is left before it. If
+//     the fence is not reached within WriteTimeout, the client is evicted.
+//  4. Fence clears lagging and skipAhead, on each owner, attaches every current
 //     conflating subscription again, as a new subscriber without
 //     acknowledgement: a raw book stream sends a snapshot at once, a
 //     throttled one at its next flush, a ticker its current state.

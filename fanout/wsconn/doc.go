@@ -25,8 +25,8 @@
 // outbound queue is a multi-producer, single-consumer ring of shared
 // frames with an overflow list (queue.go) and byte accounting:
 //
-//   - enqueue (any goroutine: topic owners, the reader, the hub's
-//     pinger) adds the frame's length to an atomic byte count, claims a
+//   - Send (any goroutine: the streams' owners, the reader, the
+//     transport's pinger) adds the frame's length to an atomic byte count, claims a
 //     ring position with a compare-and-swap on the tail (only when the
 //     consumer has emptied that slot's previous lap; a tail read before a
 //     head that has moved past it is read again, never compared), and
@@ -35,7 +35,7 @@
 //     the frame's own header. When the ring is full the frame goes to the
 //     overflow list, under a mutex, in an order that keeps every
 //     producer's frames in sequence (queue.go): the ring
-//     (Config.QueueFrames slots) is never a budget. enqueue never blocks
+//     (Config.QueueFrames slots) is never a budget. Send never blocks
 //     and performs no I/O.
 //   - The budgets are about how late a client is: its unsent bytes
 //     (Config.MaxQueueBytes) and the age of its oldest unsent frame
@@ -43,16 +43,19 @@
 //     or ticker message of a subscription that conflates on lag, the
 //     default) or a frame that is never dropped (trades, replies, pings,
 //     subscriptions with "lag":"evict"). A state frame that would pass
-//     half the byte budget starts a skip-ahead (Handler.Lag); any other frame
-//     that would pass the whole budget evicts the connection as a slow
+//     half the byte budget starts a skip-ahead (Handler.Lag); any other
+//     frame that would pass the whole budget evicts the connection as a slow
 //     consumer (close code 4001): one compare-and-swap marks it, and a
 //     goroutine of its own counts it and cuts any blocked write short, so
 //     the broadcaster returns at once and nobody else waits.
-//   - After publishing, enqueue starts a writer if none runs (an atomic
+//   - After publishing, Send starts a writer if none runs (an atomic
 //     flag, set by compare-and-swap). The writer pops every published frame
 //     (up to 256, or about 256 KiB), dropping state frames while the
-//     connection skips ahead, sends them in one vectored write (writev),
-//     subtracts their bytes, and repeats. A write is given a slice of the
+//     connection skips ahead, sends them in one vectored write (writev;
+//     on a connection that has none, a TLS one, the frames are copied
+//     into one buffer and written at once: one TLS record of up to 16 KiB
+//     and one system call for the batch, not one per frame), subtracts
+//     their bytes, and repeats. A write is given a slice of the
 //     write budget (the smaller of Config.WriteTimeout and
 //     Config.MaxQueueAge, divided by 4) at a time; when a slice ends first,
 //     the writer looks at the connection and goes on where the write
@@ -104,8 +107,8 @@
 // (sockopt_linux.go), so that the rest of the frame and the close frame
 // are queued at once behind what a slow client has still to read. The
 // writer that finishes a connection leaves the flag set, so no writer
-// starts after it. Once the connection is finished (subscriptions gone,
-// removed from the hub and the poller), its socket is closed only when
+// starts after it. Once the connection is finished (Handler.Ending done,
+// removed from the transport and the poller), its socket is closed only when
 // the client has acknowledged everything, close frame and FIN included,
 // or after WriteTimeout: a goroutine of its own keeps it meanwhile,
 // reading and discarding client bytes, since a byte arriving at a closed
@@ -115,7 +118,7 @@
 // # Connections: the reader
 //
 // On Linux, a plain TCP connection holds no goroutine and no read buffer
-// while the client is silent: it waits in the hub's poller (poller_linux.go,
+// while the client is silent: it waits in the transport's poller (poller_linux.go,
 // one goroutine blocked in epoll_wait for all of them). Each connection is
 // registered one-shot (EPOLLIN, EPOLLRDHUP; hang-ups and errors are always
 // reported): when it becomes readable the poller starts a reader goroutine
@@ -133,7 +136,8 @@
 // after the re-arm always finds the role free. Data that arrived meanwhile
 // is not lost, as the registration is level-triggered: re-arming a
 // readable descriptor reports it at once. The state the reader keeps
-// between frames (fragments, counters, the rate limiter) passes from one
+// between frames (fragments, and the handler's: counters, rate limiter)
+// passes from one
 // reader goroutine to the next through these atomic operations.
 //
 // Every frame passes the frame reader (reader.go) before it is acted upon:
@@ -143,7 +147,7 @@
 // reader's state; FuzzReadFrame runs it over inputs cut at arbitrary
 // points.
 //
-// A closing connection is read by a goroutine to its end, as before: the
+// A closing connection is read by a goroutine to its end: the
 // client's close frame is awaited for CloseLinger, then cleanup runs. A
 // reader that finds the connection closing keeps the role instead of
 // re-arming; since the role is released before closing is checked, and
@@ -153,7 +157,7 @@
 // first waits in the poller.
 //
 // IdleTimeout cannot be a read deadline when nothing waits on a read:
-// each frame's arrival is recorded (an atomic time), and the hub's pinger
+// each frame's arrival is recorded (an atomic time), and the pinger
 // closes (4000) polled connections silent for longer, checking IdleTimeout/8
 // apart. Events carry a connection id, not a descriptor, so an event of a
 // connection just gone is never taken for one of a new connection that
@@ -165,4 +169,14 @@
 // and any connection the poller cannot take keep a read goroutine for
 // their whole life, started on a fresh, small stack, not the HTTP
 // server's, waiting for a frame with a read deadline of IdleTimeout.
+//
+// # Delivery latency
+//
+// A producer that knows the exchange time of what a frame carries queues
+// it with SendAt; after publishing the frame it stores that time in the
+// connection's sample slot if the slot is empty (one atomic load, and a
+// compare-and-swap when empty). The writer takes the sample (an atomic
+// swap) before it pops a batch, so the frame it came with is in that batch
+// (or, past a batch's bound, in a later one), and observes it once the
+// batch's write has returned. No frame is ever parsed for it.
 package wsconn
