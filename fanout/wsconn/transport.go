@@ -73,9 +73,6 @@ func New(cfg Config, m Metrics, lifetimeNotice func(closeIn time.Duration) []byt
 	}, nil
 }
 
-// Config returns the transport's settings, defaults applied.
-func (t *Transport) Config() Config { return t.cfg }
-
 // clock returns the monotonic time since the transport was created, in
 // nanoseconds; connections record their last frame with it.
 func (t *Transport) clock() int64 { return int64(time.Since(t.epoch)) }
