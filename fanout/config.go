@@ -12,38 +12,43 @@ import (
 // field takes the default stated on it, applied once by NewHub.
 type Config struct {
 	// MaxMessageSize is the largest client message accepted, in bytes; a
-	// larger frame closes the connection with 1009. Zero means 4096.
+	// larger frame closes the connection with 1009. Zero means
+	// wsconn.DefaultMaxMessageSize (4096).
 	MaxMessageSize int
-	// PingInterval is how often the server pings each client. Zero means 20s.
+	// PingInterval is how often the server pings each client. Zero means
+	// wsconn.DefaultPingInterval (20s).
 	PingInterval time.Duration
 	// IdleTimeout closes a connection (code 4000) from which no frame,
-	// pong included, arrived for this long. Zero means 60s.
+	// pong included, arrived for this long. Zero means
+	// wsconn.DefaultIdleTimeout (60s).
 	IdleTimeout time.Duration
 	// MaxQueueAge is the lateness budget of a connection: how old its
 	// oldest unsent frame may be. Past half of it, a connection with book
 	// or ticker subscriptions that conflate ("lag":"snapshot", the default)
 	// skips them ahead to a fresh state (lag.go); past all of it, a
 	// connection that cannot conflate is evicted as a slow consumer (4001).
-	// Zero means 5s; WriteTimeout applies when shorter.
+	// Zero means wsconn.DefaultMaxQueueAge (5s); WriteTimeout applies when
+	// shorter.
 	MaxQueueAge time.Duration
 	// WriteTimeout bounds how long a client may take nothing at all: a
 	// connection whose socket accepts no byte for this long is evicted as
 	// a slow consumer (the frame begun is completed within CloseLinger and
 	// the close frame follows; if the socket takes nothing more, it is
-	// cut). Zero means 10s.
+	// cut). Zero means wsconn.DefaultWriteTimeout (10s).
 	WriteTimeout time.Duration
 	// MaxQueueBytes is the per-connection budget of queued, unsent bytes.
 	// A book or ticker message of a subscription that conflates on lag
 	// that would take the queue past half of it starts a skip-ahead
 	// instead of being queued; any other message (trades, replies,
 	// subscriptions with "lag":"evict") that would take it past all of it
-	// evicts the client as a slow consumer (4001). Zero means 4 MiB.
+	// evicts the client as a slow consumer (4001). Zero means
+	// wsconn.DefaultMaxQueueBytes (4 MiB).
 	MaxQueueBytes int
 	// QueueFrames is the size of each connection's lock-free ring of
 	// queued frames, rounded up to a power of two. It is not a budget:
 	// frames beyond it wait in an overflow list (taken under a mutex)
 	// until the writer catches up. Each slot costs 9 bytes of every
-	// connection. Zero means 256.
+	// connection. Zero means wsconn.DefaultQueueFrames (256).
 	QueueFrames int
 	// SocketSendBuffer sets the kernel send buffer (SO_SNDBUF) of each
 	// client socket. It bounds what a stalled client's socket absorbs before
@@ -56,24 +61,27 @@ type Config struct {
 	// backlog waits in its connection's queue, where the server sees how
 	// late it is and can conflate it, rather than hidden in the kernel.
 	// Bytes in flight are not counted, so it does not limit throughput on
-	// long paths. Zero means 16 KiB; negative leaves the kernel's default
+	// long paths. Zero means wsconn.DefaultSocketNotSentLowat (16 KiB);
+	// negative leaves the kernel's default
 	// (no bound).
 	SocketNotSentLowat int
-	// MaxSubscriptions per connection. Zero means 100.
+	// MaxSubscriptions per connection. Zero means DefaultMaxSubscriptions
+	// (100).
 	MaxSubscriptions int
 	// MaxMessagesPerSecond bounds the commands a client may send (a token
 	// bucket with a burst of one second's worth); an excess command is
 	// dropped with a rate_limited error, which counts as invalid (see
 	// MaxInvalidMessages). An API key's plan may set a lower limit. Zero
-	// means 50; negative means unlimited.
+	// means DefaultMaxMessagesPerSecond (50); negative means unlimited.
 	MaxMessagesPerSecond int
 	// MaxInvalidMessages is how many invalid client messages a connection
-	// may send before it is closed with 4002. Zero means 20.
+	// may send before it is closed with 4002. Zero means
+	// DefaultMaxInvalidMessages (20).
 	MaxInvalidMessages int
 	// CloseLinger is how long the server gives a closing connection's
 	// socket to take the rest of the frame being written and the close
 	// frame, and how long it then waits for the client's close frame.
-	// Zero means 2s. (Once taken, what the client still has to read is
+	// Zero means wsconn.DefaultCloseLinger (2s). (Once taken, what the client still has to read is
 	// delivered before the socket is closed, for WriteTimeout at most.)
 	CloseLinger time.Duration
 	// Logger receives connection-level events. Nil means slog.Default().
@@ -83,14 +91,15 @@ type Config struct {
 	DisableCompression bool
 	// CompressMinSize is the smallest market-data message compressed for
 	// clients that negotiated compression; smaller ones go out plain.
-	// Zero means 256 bytes.
+	// Zero means wsconn.DefaultCompressMinSize (256 bytes).
 	CompressMinSize int
 	// MaxLifetime closes every connection (code 4005) after this long,
 	// give or take 10 % so that reconnects spread out, announced by a
 	// notice LifetimeNotice before. Zero means connections live for ever.
 	MaxLifetime time.Duration
 	// LifetimeNotice is how long before the lifetime close the notice is
-	// sent. Zero means 30s; it is capped at half of MaxLifetime.
+	// sent. Zero means wsconn.DefaultLifetimeNotice (30s); it is capped at
+	// half of MaxLifetime.
 	LifetimeNotice time.Duration
 	// MaxConnections bounds the open connections; an upgrade beyond it is
 	// refused with HTTP 503 and counted. Zero means unlimited.
