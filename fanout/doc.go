@@ -61,10 +61,11 @@
 // the admitted Session: Start takes its connection slot (a refusal closes
 // with 4004), every subscribe is checked with Allow, and End gives the slot
 // back. A connection's subscriptions and session are guarded by a mutex
-// that its reader holds while handling a command and Hub.Recheck
-// holds while re-checking it after a change of entitlements, so a
-// subscription removed by a narrowed plan goes through the same
-// unsubscribe path (posted to the topic's owner) as a client's own.
+// (smu) that its reader holds for each step of a command and Hub.Recheck
+// while re-checking it after a change of entitlements, so a subscription
+// removed by a narrowed plan goes through the same unsubscribe path
+// (posted to the topic's owner, once smu is released) as a client's own
+// (see "Lock order").
 //
 // # Streams and sequencing
 //

@@ -16,7 +16,13 @@ func (c *Conn) resync(id int64, channel string) bool {
 		c.sendError(id, schemas.CodeInvalidRequest, "resync applies to book channels only", channel)
 		return false
 	}
-	s.topic.post(func() { s.topic.resync(c, s) })
+	// Posted without smu: a subscription ended meanwhile (Recheck) is left
+	// out, as its unsubscribe may reach the owner first.
+	s.topic.post(func() {
+		if !s.gone.Load() {
+			s.topic.resync(c, s)
+		}
+	})
 	c.hub.metrics.Resyncs.Inc()
 	return true
 }
