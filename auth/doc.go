@@ -30,4 +30,10 @@
 // own beyond these and is safe for concurrent use once built; each
 // connection's session is used by one goroutine at a time, as package
 // fanout guarantees.
+//
+// Lock order: fanout calls a session's methods and the Gate's AdmitKey
+// with the connection's subscription mutex held, so that mutex comes
+// before the connection counter's and the limiter's, which are innermost:
+// nothing is called while they are held. Change listeners (fanout's
+// Hub.Recheck) are called with no lock of the store held.
 package auth

@@ -75,20 +75,28 @@ func (h *Hub) Recheck() {
 	}
 }
 
+// recheck re-checks the connection's session and subscriptions under
+// smu; the unsubscribes it decides are posted to their owners after smu
+// is released, as an owner's queue may be full.
 func (c *Conn) recheck() {
 	c.smu.Lock()
-	defer c.smu.Unlock()
-	if c.sess == nil || c.isClosing() {
-		return
+	var ended []*subscription
+	if c.sess != nil && !c.isClosing() {
+		if r := c.sess.Check(); r != nil {
+			c.refuse(0, r)
+		} else {
+			for ch, s := range c.subs {
+				if r := c.sess.Allow(s.kind, s.topic.symbol, s.depth, s.interval.Period()); r != nil {
+					c.sendError(0, r.Code, r.Message, ch)
+					ended = append(ended, c.removeSub(0, ch))
+				}
+			}
+		}
 	}
-	if r := c.sess.Check(); r != nil {
-		c.refuse(0, r)
-		return
-	}
-	for ch, s := range c.subs {
-		if r := c.sess.Allow(s.kind, s.topic.symbol, s.depth, s.interval.Period()); r != nil {
-			c.sendError(0, r.Code, r.Message, ch)
-			c.unsubscribe(0, ch, false)
+	c.smu.Unlock()
+	for _, s := range ended {
+		if !s.topic.post(func() { s.topic.unsubscribe(c, s, 0, true) }) {
+			c.send(&schemas.ServerMessage{Type: schemas.TypeUnsubscribed, Channel: s.channel})
 		}
 	}
 }
@@ -99,12 +107,9 @@ func (c *Conn) recheck() {
 // frame is accepted once the close is set.
 func (c *Conn) refuse(id int64, r *Refusal) {
 	frame := messageFrame(&schemas.ServerMessage{Type: schemas.TypeError, ID: id, Code: r.Code, Message: r.Message})
-	if !c.closing.CompareAndSwap(nil, &closeInfo{code: r.Close, reason: r.Message, frame: true, last: frame}) {
-		return
+	if c.ws.CloseAfter(frame, r.Close, r.Message, "unauthorized") {
+		c.hub.metrics.ClientErrors.WithLabelValues(r.Code).Inc()
 	}
-	c.hub.metrics.ClientErrors.WithLabelValues(r.Code).Inc()
-	c.hub.metrics.Disconnects.WithLabelValues("unauthorized").Inc()
-	c.kick()
 }
 
 // allowed checks a subscription against the session, replying with the
@@ -190,13 +195,14 @@ func (h *Hub) admit(w http.ResponseWriter, r *http.Request) (Session, bool) {
 // authenticate handles an auth command: accepted only as the first
 // message of a connection admitted without a key (the anonymous plan), it
 // replaces the session with the key's. It returns false when the
-// connection must stop reading.
+// connection must stop reading. smu is held (the Authorizer's and the
+// sessions' locks nest inside it, see doc.go).
 func (c *Conn) authenticate(id int64, key string) bool {
 	if c.sess == nil || c.hub.cfg.Authorizer == nil || c.msgs != 1 {
 		c.sendError(id, schemas.CodeInvalidRequest, "auth is only accepted as the first message of a connection without a key", "")
 		return c.countInvalid()
 	}
-	addr := c.nc.RemoteAddr().String()
+	addr := c.ws.RemoteAddr().String()
 	if host, _, err := net.SplitHostPort(addr); err == nil {
 		addr = host
 	}

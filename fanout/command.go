@@ -29,10 +29,9 @@ func (s *subscription) info() schemas.SubscriptionInfo {
 
 // handleText handles one client text message (valid UTF-8: the frame
 // reader checked it). It returns false when the connection must stop
-// reading.
+// reading. smu is taken around each step that reads or changes subs and
+// sess, never across a post to an owner (subscribe, unsubscribe).
 func (c *Conn) handleText(msg []byte) bool {
-	c.smu.Lock()
-	defer c.smu.Unlock()
 	c.msgs++
 	// Parsed first, so that a command dropped by the rate limit is
 	// answered with its id (and its channel when it names one): the
@@ -55,36 +54,34 @@ func (c *Conn) handleText(msg []byte) bool {
 		c.sendError(cmd.ID, pe.Code, pe.Message, pe.Channel)
 		return c.countInvalid()
 	}
+	var each func(id int64, ch string) bool
 	switch cmd.Op {
 	case schemas.OpSubscribe:
-		for _, ch := range cmd.Channels {
-			if !c.subscribe(cmd.ID, ch, cmd.Depth, cmd.Interval, cmd.Lag) && !c.countInvalid() {
-				return false
-			}
-		}
+		each = func(id int64, ch string) bool { return c.subscribe(id, ch, cmd.Depth, cmd.Interval, cmd.Lag) }
 	case schemas.OpUnsubscribe:
-		for _, ch := range cmd.Channels {
-			if !c.unsubscribe(cmd.ID, ch, true) && !c.countInvalid() {
-				return false
-			}
-		}
+		each = func(id int64, ch string) bool { return c.unsubscribe(id, ch) }
 	case schemas.OpResync:
-		for _, ch := range cmd.Channels {
-			if !c.resync(cmd.ID, ch) && !c.countInvalid() {
-				return false
-			}
-		}
+		each = c.resync
 	case schemas.OpAuth:
+		c.smu.Lock()
+		defer c.smu.Unlock()
 		return c.authenticate(cmd.ID, cmd.Key)
 	case schemas.OpPing:
 		c.send(&schemas.ServerMessage{Type: schemas.TypePong, ID: cmd.ID, TS: time.Now().UnixMicro()})
 	case schemas.OpList:
+		c.smu.Lock()
 		list := make([]schemas.SubscriptionInfo, 0, len(c.subs))
 		for _, s := range c.subs {
 			list = append(list, s.info())
 		}
+		c.smu.Unlock()
 		sort.Slice(list, func(i, j int) bool { return list[i].Channel < list[j].Channel })
 		c.send(&schemas.ServerMessage{Type: schemas.TypeSubscriptions, ID: cmd.ID, Subscriptions: list})
+	}
+	for _, ch := range cmd.Channels {
+		if each != nil && !each(cmd.ID, ch) && !c.countInvalid() {
+			return false
+		}
 	}
 	return true
 }
@@ -103,6 +100,42 @@ func (c *Conn) countInvalid() bool {
 // subscribe validates one channel and hands the subscription to the
 // topic's owner, which acknowledges it and sends the initial state.
 func (c *Conn) subscribe(id int64, channel string, depth int, interval, lag string) bool {
+	c.smu.Lock()
+	s := c.newSubscription(id, channel, depth, interval, lag)
+	if s != nil {
+		c.subs[channel] = s
+		c.updateLagSet() // before the owner sees s, for a skip-ahead under way
+		c.hub.metrics.Subscriptions.Inc()
+	}
+	c.smu.Unlock()
+	if s == nil {
+		return false
+	}
+	t := s.topic
+	// Posted without smu: Hub.Recheck may end s meanwhile (gone), and its
+	// unsubscribe may reach the owner first; the owner then leaves s out.
+	if c.postInOrder(t, func() {
+		if !s.gone.Load() {
+			t.subscribe(c, s, id)
+		}
+	}) {
+		return true
+	}
+	c.smu.Lock()
+	if c.subs[channel] == s {
+		delete(c.subs, channel)
+		s.gone.Store(true)
+		c.updateLagSet()
+		c.hub.metrics.Subscriptions.Dec()
+	}
+	c.smu.Unlock()
+	c.sendError(id, schemas.CodeUnknownSymbol, "symbol "+t.symbol+" is no longer served", channel)
+	return false
+}
+
+// newSubscription validates a subscription to channel, replying with the
+// error when it is refused (nil). smu is held.
+func (c *Conn) newSubscription(id int64, channel string, depth int, interval, lag string) *subscription {
 	kind, symbol, err := schemas.ParseChannel(channel)
 	if err != nil {
 		msg := err.Error()
@@ -111,21 +144,21 @@ func (c *Conn) subscribe(id int64, channel string, depth int, interval, lag stri
 			msg = pe.Message
 		}
 		c.sendError(id, schemas.CodeUnknownChannel, msg, channel)
-		return false
+		return nil
 	}
 	if _, dup := c.subs[channel]; dup {
 		c.sendError(id, schemas.CodeAlreadySubscribed, "already subscribed to "+channel, channel)
-		return false
+		return nil
 	}
 	if max := c.maxSubscriptions(); len(c.subs) >= max {
 		c.sendError(id, schemas.CodeTooManySubscriptions,
 			fmt.Sprintf("at most %d subscriptions per connection", max), channel)
-		return false
+		return nil
 	}
 	t := c.hub.Streams(symbol)
 	if t == nil {
 		c.sendError(id, schemas.CodeUnknownSymbol, "unknown symbol "+symbol, channel)
-		return false
+		return nil
 	}
 	s := &subscription{channel: channel, kind: kind, topic: t, interval: defaultInterval(kind),
 		lag: kind != schemas.ChannelTrades && lag != schemas.LagEvict}
@@ -133,7 +166,7 @@ func (c *Conn) subscribe(id int64, channel string, depth int, interval, lag stri
 		iv, ok := ParseInterval(interval)
 		if !ok {
 			c.sendError(id, schemas.CodeInvalidInterval, "unknown interval "+interval, channel)
-			return false
+			return nil
 		}
 		s.interval = iv
 	}
@@ -142,51 +175,47 @@ func (c *Conn) subscribe(id int64, channel string, depth int, interval, lag stri
 		if depth != 0 {
 			if !schemas.ValidDepth(depth) {
 				c.sendError(id, schemas.CodeInvalidDepth, fmt.Sprintf("depth %d is not offered", depth), channel)
-				return false
+				return nil
 			}
 			s.depth = depth
 		}
 	}
 	if !c.allowed(id, s) {
-		return false
+		return nil
 	}
-	c.subs[channel] = s
-	c.updateLagSet() // before the owner sees s, for a skip-ahead under way
-	if !c.postInOrder(t, func() { t.subscribe(c, s, id) }) {
-		delete(c.subs, channel)
-		c.updateLagSet()
-		c.sendError(id, schemas.CodeUnknownSymbol, "symbol "+symbol+" is no longer served", channel)
-		return false
-	}
-	c.hub.metrics.Subscriptions.Inc()
-	return true
+	return s
 }
 
 // unsubscribe ends the subscription to channel; the owner acknowledges it
-// once nothing more of the stream can follow. inOrder (the reader's
-// commands) waits for the acknowledgement before returning (postInOrder);
-// Hub.Recheck does not wait.
-func (c *Conn) unsubscribe(id int64, channel string, inOrder bool) bool {
+// once nothing more of the stream can follow, and the reader waits for
+// that before it goes on (postInOrder).
+func (c *Conn) unsubscribe(id int64, channel string) bool {
+	c.smu.Lock()
+	s := c.removeSub(id, channel)
+	c.smu.Unlock()
+	if s == nil {
+		return false
+	}
+	if !c.postInOrder(s.topic, func() { s.topic.unsubscribe(c, s, id, true) }) {
+		c.send(&schemas.ServerMessage{Type: schemas.TypeUnsubscribed, ID: id, Channel: channel})
+	}
+	return true
+}
+
+// removeSub takes the subscription to channel out of subs and returns it,
+// or replies not_subscribed and returns nil. smu is held; the caller posts
+// the unsubscribe to its owner once smu is released.
+func (c *Conn) removeSub(id int64, channel string) *subscription {
 	s, ok := c.subs[channel]
 	if !ok {
 		c.sendError(id, schemas.CodeNotSubscribed, "not subscribed to "+channel, channel)
-		return false
+		return nil
 	}
 	delete(c.subs, channel)
 	s.gone.Store(true)
 	c.updateLagSet()
 	c.hub.metrics.Subscriptions.Dec()
-	fn := func() { s.topic.unsubscribe(c, s, id, true) }
-	var posted bool
-	if inOrder {
-		posted = c.postInOrder(s.topic, fn)
-	} else {
-		posted = s.topic.post(fn)
-	}
-	if !posted {
-		c.send(&schemas.ServerMessage{Type: schemas.TypeUnsubscribed, ID: id, Channel: channel})
-	}
-	return true
+	return s
 }
 
 // ownerWait bounds how long the reader waits for a topic's owner to run a
@@ -200,7 +229,8 @@ const ownerWait = time.Second
 // next: the channels of a command, and successive commands, are answered
 // in request order (websocket.md §3.1) although their topics have
 // different owners. It reports false if the owner has stopped. Read
-// goroutine only.
+// goroutine only, without smu: the post may wait for room in the owner's
+// queue.
 func (c *Conn) postInOrder(t *Streams, fn func()) bool {
 	done := make(chan struct{})
 	if !t.post(func() { fn(); close(done) }) {

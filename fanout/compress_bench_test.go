@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/orderbook"
 )
 
@@ -29,7 +30,7 @@ func BenchmarkDeflateFrame(b *testing.B) {
 			b.ReportAllocs()
 			var z []byte
 			for b.Loop() {
-				z = deflateFrame(frame)
+				z = wsconn.Deflate(frame)
 			}
 			if z == nil {
 				b.ReportMetric(1, "ratio")

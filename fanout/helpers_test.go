@@ -36,6 +36,13 @@ var readGoroutines bool
 
 func startServer(t *testing.T, cfg fanout.Config) *testServer {
 	t.Helper()
+	return startServerWith(t, cfg, false)
+}
+
+// startServerWith is startServer, serving TLS (wss, the test server's own
+// certificate) if useTLS.
+func startServerWith(t *testing.T, cfg fanout.Config, useTLS bool) *testServer {
+	t.Helper()
 	if readGoroutines {
 		cfg.DisablePoller = true
 	}
@@ -44,7 +51,12 @@ func startServer(t *testing.T, cfg fanout.Config) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(hub)
+	srv := httptest.NewUnstartedServer(hub)
+	if useTLS {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	shard := feed.NewShard(feed.ShardConfig{Hub: hub, FlushEvery: 20 * time.Millisecond}, 0)
 	in := make(chan feed.Batch, 16)

@@ -2,71 +2,57 @@ package fanout
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/gobwas/ws"
-	"github.com/gobwas/ws/wsflate"
+	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/orderbook"
 	"github.com/marketfeed/marketfeed/schemas"
 )
 
 // Hub is the WebSocket server: it accepts connections at its HTTP handler
-// and routes subscriptions to the topics of the symbols.
+// and routes subscriptions to the topics of the symbols. The connections'
+// transport is a wsconn.Transport; the hub holds their sessions.
 type Hub struct {
 	cfg     Config
 	metrics *Metrics
+	tr      *wsconn.Transport
 
-	writeBudget time.Duration // min(WriteTimeout, MaxQueueAge): bound of one data write
-
-	mu     sync.RWMutex // guards topics and conns; never held during I/O
+	mu     sync.RWMutex // guards topics, conns and closed; never held during I/O
 	topics map[string]*Streams
 	conns  map[*Conn]struct{}
-	// bySlot holds the connections of each ping slot (ping.go).
-	bySlot [pingSlots]map[*Conn]struct{}
 	closed bool
 
 	// admitted counts connections from admission to their end, so the
 	// MaxConnections bound holds under parallel upgrades.
 	admitted atomic.Int64
-	connSeq  atomic.Uint64 // connections created, for their ping slots
-
-	pingOnce sync.Once
-	stopPing chan struct{} // closed by Shutdown
-
-	epoch    time.Time // origin of clock
-	pollOnce sync.Once
-	poller   *poller // nil until the first polled connection, or if unavailable
 }
 
 // NewHub returns a hub with cfg's defaults applied. m may be nil, in which
 // case unregistered metrics are used.
 func NewHub(cfg Config, m *Metrics) (*Hub, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.validate(); err != nil {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if m == nil {
 		m = NewMetrics(nil)
 	}
+	tr, err := wsconn.New(cfg.Transport(), m.transport(), noticeLifetime)
+	if err != nil {
+		return nil, err
+	}
 	return &Hub{
-		cfg:         cfg,
-		writeBudget: min(cfg.WriteTimeout, cfg.MaxQueueAge),
-		metrics:     m,
-		topics:      make(map[string]*Streams),
-		conns:       make(map[*Conn]struct{}),
-		stopPing:    make(chan struct{}),
-		epoch:       time.Now(),
+		cfg:     cfg,
+		metrics: m,
+		tr:      tr,
+		topics:  make(map[string]*Streams),
+		conns:   make(map[*Conn]struct{}),
 	}, nil
 }
-
-// clock returns the monotonic time since the hub was created, in
-// nanoseconds; connections record their last frame with it.
-func (h *Hub) clock() int64 { return int64(time.Since(h.epoch)) }
 
 // NewStreams creates and registers the topic of symbol, served from book and
 // ticker, which owner's goroutine changes. A topic registered earlier for
@@ -144,30 +130,13 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.admitted.Add(-1)
 		return
 	}
-	var ext *wsflate.Extension
-	up := ws.HTTPUpgrader{}
-	if !h.cfg.DisableCompression {
-		ext = &wsflate.Extension{Parameters: wsflate.Parameters{ServerNoContextTakeover: true, ClientNoContextTakeover: true}}
-		up.Negotiate = ext.Negotiate
-	}
-	nc, rw, _, err := up.Upgrade(r, w)
+	u, err := h.tr.Upgrade(w, r)
 	if err != nil {
-		// UpgradeHTTP has already answered with a 4xx.
+		// The upgrade has already answered with a 4xx.
 		h.admitted.Add(-1)
 		return
 	}
-	// Keep whatever the client sent after the handshake: it is read before
-	// the socket itself.
-	var pending []byte
-	if n := rw.Reader.Buffered(); n > 0 {
-		p, _ := rw.Reader.Peek(n)
-		pending = append([]byte(nil), p...)
-	}
-	deflate := false
-	if ext != nil {
-		_, deflate = ext.Accepted()
-	}
-	h.serve(nc, pending, deflate, sess)
+	h.serve(u, sess)
 }
 
 // reserveSlot reserves a connection slot, or reports false at
@@ -185,10 +154,9 @@ func (h *Hub) reserveSlot() bool {
 	}
 }
 
-// serve runs a connection whose handshake is done; pending holds the client
-// bytes read along with the handshake, and sess is its admitted session,
-// nil without an Authorizer.
-func (h *Hub) serve(nc net.Conn, pending []byte, deflate bool, sess Session) {
+// serve runs a connection whose handshake is done; sess is its admitted
+// session, nil without an Authorizer.
+func (h *Hub) serve(u *wsconn.Upgraded, sess Session) {
 	if sess != nil {
 		if r := sess.Start(); r != nil {
 			reason := "unauthorized"
@@ -196,33 +164,22 @@ func (h *Hub) serve(nc net.Conn, pending []byte, deflate bool, sess Session) {
 				reason = "connection_limit"
 			}
 			h.metrics.Disconnects.WithLabelValues(reason).Inc()
-			_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
-			_, _ = nc.Write(closeFrame(r.Close, r.Message))
-			nc.Close()
+			u.Refuse(r.Close, r.Message)
 			h.admitted.Add(-1)
 			return
 		}
 	}
-	c := newConn(h, nc)
-	c.deflate = deflate
-	c.sess = sess
-	h.preparePoll(c)
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
+	c := &Conn{hub: h, subs: make(map[string]*subscription), sess: sess}
+	c.ws = h.tr.Accept(u, (*handler)(c))
+	if c.ws == nil { // shutting down
 		if sess != nil {
 			sess.End()
 		}
-		_, _ = nc.Write(closeFrame(schemas.CloseGoingAway, "server shutting down"))
-		nc.Close()
 		h.admitted.Add(-1)
 		return
 	}
+	h.mu.Lock()
 	h.conns[c] = struct{}{}
-	if h.bySlot[c.pingSlot] == nil {
-		h.bySlot[c.pingSlot] = make(map[*Conn]struct{})
-	}
-	h.bySlot[c.pingSlot][c] = struct{}{}
 	h.mu.Unlock()
 	h.metrics.Connections.Inc()
 	h.metrics.ConnectionsTotal.Inc()
@@ -234,15 +191,12 @@ func (h *Hub) serve(nc net.Conn, pending []byte, deflate bool, sess Session) {
 		PingIntervalMS: h.cfg.PingInterval.Milliseconds(),
 		TS:             time.Now().UnixMicro(),
 	})
-	c.startLifetime()
-	h.startPinger()
-	c.startReading(pending)
+	c.ws.Start()
 }
 
 func (h *Hub) removeConn(c *Conn) {
 	h.mu.Lock()
 	delete(h.conns, c)
-	delete(h.bySlot[c.pingSlot], c)
 	h.mu.Unlock()
 	h.admitted.Add(-1)
 	h.metrics.Connections.Dec()
@@ -256,67 +210,14 @@ func (h *Hub) ConnCount() int {
 }
 
 // Shutdown refuses new connections, sends every client a close frame with
-// code 1001 after its queued messages, and waits until all connections are
-// gone or ctx ends. Half-way to ctx's deadline, a client still taking its
-// queued messages gets the close frame after the message being written
-// instead; at the deadline, the sockets left are closed.
+// code 1001 after its queued messages (a shutdown notice first), and waits
+// until all connections are gone or ctx ends. Half-way to ctx's deadline,
+// a client still taking its queued messages gets the close frame after the
+// message being written instead; at the deadline, the sockets left are
+// closed.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
-	if !h.closed {
-		close(h.stopPing)
-	}
 	h.closed = true
-	h.pollOnce.Do(func() {}) // no poller starts from now on
-	pl := h.poller
-	conns := make([]*Conn, 0, len(h.conns))
-	for c := range h.conns {
-		conns = append(conns, c)
-	}
 	h.mu.Unlock()
-	for _, c := range conns {
-		c.noticeShutdown()
-		c.closeWith(schemas.CloseGoingAway, "server shutting down", "shutdown")
-	}
-	// Closing connections need no poller: each one's reader is woken when
-	// its writer ends (Conn.wakeReader).
-	if pl != nil {
-		pl.stop()
-	}
-	// Half-way to the deadline, connections still writing their queue (slow
-	// readers) drop the rest, so that their close frame gets through.
-	if d, ok := ctx.Deadline(); ok {
-		t := time.AfterFunc(time.Until(d)/2, func() {
-			for _, c := range conns {
-				c.hurryClose()
-			}
-		})
-		defer t.Stop()
-	}
-	for _, c := range conns {
-		select {
-		case <-c.done:
-		case <-ctx.Done():
-			for _, c := range conns {
-				c.nc.Close()
-			}
-			return ctx.Err()
-		}
-	}
-	return nil
-}
-
-// prefixReader yields bytes already read from the connection before the
-// connection itself.
-type prefixReader struct {
-	pending []byte
-	conn    net.Conn
-}
-
-func (p *prefixReader) Read(b []byte) (int, error) {
-	if len(p.pending) > 0 {
-		n := copy(b, p.pending)
-		p.pending = p.pending[n:]
-		return n, nil
-	}
-	return p.conn.Read(b)
+	return h.tr.Shutdown(ctx, noticeShutdown)
 }

@@ -2,7 +2,6 @@ package fanout
 
 import (
 	"sync"
-	"time"
 
 	"github.com/marketfeed/marketfeed/schemas"
 )
@@ -14,23 +13,24 @@ import (
 //
 // A connection is behind when a state frame would take its unsent bytes
 // past MaxQueueBytes/2, or when the oldest unsent frame is older than
-// MaxQueueAge/2 (the writer checks, conn.go). If it has subscriptions that
-// conflate, it skips ahead:
+// MaxQueueAge/2 (the transport's writer checks, package wsconn). If it has
+// subscriptions that conflate (wsconn.Handler's Conflates), it skips ahead:
 //
-//  1. lagging is set (one compare-and-swap) and skipAhead starts on a
-//     goroutine of its own; from then on every state frame offered to the
-//     connection is refused, and a subscriber set that has a frame refused
-//     drops the connection (subscribers.send), so nothing of those streams
-//     after the first refused frame is ever queued.
+//  1. the transport sets lagging (one compare-and-swap) and skipAhead
+//     starts on a goroutine of its own (wsconn.Handler's Lag); from then
+//     on every state frame offered to the connection is refused, and a
+//     subscriber set that has a frame refused drops the connection
+//     (subscribers.send), so nothing of those streams after the first
+//     refused frame is ever queued.
 //  2. skipAhead detaches each conflating subscription from its stream on
 //     the stream's owner goroutine and waits until all are detached: no
 //     owner enqueues anything of those streams afterwards, and frames an
 //     owner was enqueueing when lagging was set are in the queue.
-//  3. It then queues a fence. The writer drops every state frame it pops
-//     while lagging (and those of its batch not yet begun); when it pops
-//     the fence, no state frame is left before it. If the fence is not
-//     reached within WriteTimeout, the client is evicted.
-//  4. skipAhead clears lagging and, on each owner, attaches every current
+//  3. It then queues a fence (wsconn.Conn.Fence). The writer drops every
+//     state frame it pops while lagging (and those of its batch not yet
+//     begun); when it pops the fence, no state frame is left before it. If
+//     the fence is not reached within WriteTimeout, the client is evicted.
+//  4. Fence clears lagging and skipAhead, on each owner, attaches every current
 //     conflating subscription again, as a new subscriber without
 //     acknowledgement: a raw book stream sends a snapshot at once, a
 //     throttled one at its next flush, a ticker its current state.
@@ -62,26 +62,8 @@ func (c *Conn) updateLagSet() {
 	c.lagSubs.Store(&list)
 }
 
-// startLag starts a skip-ahead unless one is under way. Any goroutine.
-func (c *Conn) startLag() {
-	if c.lagging.CompareAndSwap(false, true) {
-		c.lagAt.Store(c.hub.clock())
-		go c.skipAhead()
-	}
-}
-
-// passFence tells the skip-ahead that the writer has popped its fence.
-// Writer only.
-func (c *Conn) passFence() {
-	if ch := c.fence.Swap(nil); ch != nil {
-		close(*ch)
-	}
-}
-
-// fenceFrame is the fence's entry in the queue; it is never written.
-var fenceFrame = controlFrame(0, nil)
-
-// skipAhead runs steps 2 to 4 above.
+// skipAhead runs steps 2 to 4 above (wsconn.Handler's Lag, on a
+// goroutine of its own; the transport has set lagging).
 func (c *Conn) skipAhead() {
 	var subs []*subscription
 	if p := c.lagSubs.Load(); p != nil {
@@ -95,31 +77,10 @@ func (c *Conn) skipAhead() {
 		}
 	}
 	wg.Wait()
-	passed := make(chan struct{})
-	c.fence.Store(&passed)
-	if c.closing.Load() != nil {
-		return
-	}
-	c.queued.Add(int64(len(fenceFrame)))
-	if !c.q.push(fenceFrame, kindFence) {
-		c.queued.Add(-int64(len(fenceFrame)))
-		c.evict()
-		return
-	}
-	c.kick()
-	select {
-	case <-passed:
-	case <-time.After(c.hub.cfg.WriteTimeout):
-		c.evict() // the writer is stuck in a write the client does not take
-		return
-	case <-c.wdone:
-		return
-	}
-	if c.closing.Load() != nil {
-		return
+	if !c.ws.Fence() {
+		return // closed or evicted meanwhile
 	}
 	c.hub.metrics.LagSnapshots.Inc()
-	c.lagging.Store(false)
 	// Subscriptions made while lagging were not attached by their owners
 	// (their initial state was refused); they are attached here with the
 	// others. The reader published them before posting.

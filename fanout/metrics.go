@@ -1,6 +1,9 @@
 package fanout
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/marketfeed/marketfeed/fanout/wsconn"
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Metrics are the fan-out layer's Prometheus collectors. Labels are bounded:
 // reasons and codes are fixed sets, never per connection or per key.
@@ -17,8 +20,9 @@ type Metrics struct {
 	Resyncs          prometheus.Counter     // resync commands accepted
 	// DeliveryLatency is the time from the exchange timestamp of a book
 	// update or trades message to the end of the socket write that carried
-	// it, sampled once per write (the batch's first such frame, the oldest
-	// of the batch; compressed frames are not sampled).
+	// it, sampled once per write (the oldest such frame queued since the
+	// connection's previous sample; the streams hand the time with the
+	// frame, wsconn.Conn.SendAt).
 	DeliveryLatency prometheus.Histogram
 	// WriteBatch is the number of frames per socket write: the depth of a
 	// connection's queue when its writer drained it.
@@ -78,4 +82,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			m.Resyncs, m.DeliveryLatency, m.WriteBatch)
 	}
 	return m
+}
+
+// transport returns the collectors the transport updates.
+func (m *Metrics) transport() wsconn.Metrics {
+	return wsconn.Metrics{
+		MessagesSent:    m.MessagesSent,
+		BytesSent:       m.BytesSent,
+		Disconnects:     m.Disconnects,
+		DeliveryLatency: m.DeliveryLatency,
+		WriteBatch:      m.WriteBatch,
+	}
 }

@@ -5,7 +5,9 @@ import "github.com/marketfeed/marketfeed/schemas"
 // resync validates a resync of one channel and hands it to the topic's
 // owner, which sends the subscription a fresh snapshot.
 func (c *Conn) resync(id int64, channel string) bool {
+	c.smu.Lock()
 	s, ok := c.subs[channel]
+	c.smu.Unlock()
 	if !ok {
 		c.sendError(id, schemas.CodeNotSubscribed, "not subscribed to "+channel, channel)
 		return false
@@ -14,7 +16,13 @@ func (c *Conn) resync(id int64, channel string) bool {
 		c.sendError(id, schemas.CodeInvalidRequest, "resync applies to book channels only", channel)
 		return false
 	}
-	s.topic.post(func() { s.topic.resync(c, s) })
+	// Posted without smu: a subscription ended meanwhile (Recheck) is left
+	// out, as its unsubscribe may reach the owner first.
+	s.topic.post(func() {
+		if !s.gone.Load() {
+			s.topic.resync(c, s)
+		}
+	})
 	c.hub.metrics.Resyncs.Inc()
 	return true
 }

@@ -1,5 +1,7 @@
 package fanout
 
+import "github.com/marketfeed/marketfeed/fanout/wsconn"
+
 // subscribers is the set of connections of one output stream. It belongs to
 // the topic's owner goroutine, which is the only goroutine that reads or
 // changes it, so delivery takes no lock: one frame, shared, is enqueued on
@@ -44,21 +46,33 @@ func (s *subscribers) removeAt(i int) {
 //
 // For subscribers that negotiated compression, a large enough frame is
 // compressed once, on first need, and those bytes are shared in turn.
-func (s *subscribers) send(frame []byte) {
+func (s *subscribers) send(frame []byte) { s.sendAt(frame, -1) }
+
+// sendAt is send for a frame that carries an exchange event of time ts
+// (µs; a book update, or trades with the first trade's time): the
+// connections' writers sample the delivery latency from it, without
+// reading the frame. ts < 0 means no sample (send).
+func (s *subscribers) sendAt(frame []byte, ts int64) {
 	var z []byte
 	tried := false
 	for i := 0; i < len(s.conns); {
 		m := s.conns[i]
 		f := frame
-		if m.c.deflate && len(frame) >= m.c.hub.cfg.CompressMinSize {
+		if m.c.ws.Compresses(len(frame)) {
 			if !tried {
-				z, tried = deflateFrame(frame), true
+				z, tried = wsconn.Deflate(frame), true
 			}
 			if z != nil {
 				f = z
 			}
 		}
-		if m.c.enqueueKind(f, stateKind(m.lag)) {
+		var ok bool
+		if ts >= 0 {
+			ok = m.c.ws.SendAt(f, stateKind(m.lag), ts)
+		} else {
+			ok = m.c.ws.Send(f, stateKind(m.lag))
+		}
+		if ok {
 			i++
 		} else {
 			s.removeAt(i)

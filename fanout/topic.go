@@ -232,7 +232,7 @@ func (t *Streams) Trade(id string, ts, price, size int64, side schemas.Side) {
 	t.ts, t.known = max(t.ts, ts), true
 	e := tradeEntry{ID: id, TS: ts, Price: price, Size: size, Side: side}
 	if s := t.trades[Raw]; s != nil && s.subs.len() > 0 {
-		s.subs.send(encodeTrades(t.chTrades, []tradeEntry{e}, t.sc))
+		s.subs.sendAt(encodeTrades(t.chTrades, []tradeEntry{e}, t.sc), e.TS)
 	}
 	for iv := Every100ms; iv < numIntervals; iv++ {
 		if s := t.trades[iv]; s != nil && s.subs.len() > 0 {
@@ -273,7 +273,7 @@ func (t *Streams) Flush(iv Interval) {
 		}
 	}
 	if s := t.trades[iv]; s != nil && len(s.pending) > 0 {
-		s.subs.send(encodeTrades(t.chTrades, s.pending, t.sc))
+		s.subs.sendAt(encodeTrades(t.chTrades, s.pending, t.sc), s.pending[0].TS)
 		clear(s.pending)
 		s.pending = s.pending[:0]
 	}
@@ -292,7 +292,7 @@ func (t *Streams) emitDelta(bs *bookStream, log *orderbook.ChangeLog) {
 	if bs.subs.len() > 0 {
 		var ck uint32
 		ck, t.ckbuf = bs.text.update(t.book, bs.depth, bids, asks, t.sc, t.ckbuf)
-		bs.subs.send(encodeUpdate(t.chBook, bs.emitted+1, t.seq, t.epoch, t.bookTS, ck, bids, asks, t.sc))
+		bs.subs.sendAt(encodeUpdate(t.chBook, bs.emitted+1, t.seq, t.epoch, t.bookTS, ck, bids, asks, t.sc), t.bookTS)
 	} else {
 		bs.text.valid = false
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/marketfeed/marketfeed/auth"
+	"github.com/marketfeed/marketfeed/fanout"
+	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/server"
 	"go.yaml.in/yaml/v3"
@@ -164,22 +166,22 @@ func Default() Config {
 		},
 		WebSocket: WebSocket{
 			MaxConnections:     0,
-			MaxMessageSize:     4096,
-			MaxSubscriptions:   100,
-			MaxInvalidMessages: 20,
-			MaxMessagesPerSec:  50,
-			MaxQueueBytes:      4 << 20,
-			QueueFrames:        256,
-			MaxQueueAge:        Duration(5 * time.Second),
+			MaxMessageSize:     wsconn.DefaultMaxMessageSize,
+			MaxSubscriptions:   fanout.DefaultMaxSubscriptions,
+			MaxInvalidMessages: fanout.DefaultMaxInvalidMessages,
+			MaxMessagesPerSec:  fanout.DefaultMaxMessagesPerSecond,
+			MaxQueueBytes:      wsconn.DefaultMaxQueueBytes,
+			QueueFrames:        wsconn.DefaultQueueFrames,
+			MaxQueueAge:        Duration(wsconn.DefaultMaxQueueAge),
 			SocketSendBuffer:   0,
-			SocketNotSentLowat: 16384,
+			SocketNotSentLowat: wsconn.DefaultSocketNotSentLowat,
 			Compression:        true,
-			CompressMinSize:    256,
-			PingInterval:       Duration(20 * time.Second),
-			IdleTimeout:        Duration(60 * time.Second),
-			WriteTimeout:       Duration(10 * time.Second),
+			CompressMinSize:    wsconn.DefaultCompressMinSize,
+			PingInterval:       Duration(wsconn.DefaultPingInterval),
+			IdleTimeout:        Duration(wsconn.DefaultIdleTimeout),
+			WriteTimeout:       Duration(wsconn.DefaultWriteTimeout),
 			MaxLifetime:        0,
-			LifetimeNotice:     Duration(30 * time.Second),
+			LifetimeNotice:     Duration(wsconn.DefaultLifetimeNotice),
 			Poller:             true,
 		},
 		Auth: Auth{KeysPoll: Duration(auth.DefaultKeysPoll)},
@@ -259,8 +261,8 @@ func (c *Config) Validate() error {
 	if c.WebSocket.MaxConnections < 0 {
 		bad("websocket.max_connections", "must be 0 (unlimited) or positive")
 	}
-	if c.WebSocket.MaxMessageSize < 64 {
-		bad("websocket.max_message_size", "must be at least 64")
+	if c.WebSocket.MaxMessageSize < wsconn.MinMessageSize {
+		bad("websocket.max_message_size", fmt.Sprintf("must be at least %d", wsconn.MinMessageSize))
 	}
 	if c.WebSocket.MaxSubscriptions < 1 {
 		bad("websocket.max_subscriptions", "must be positive")
@@ -278,11 +280,11 @@ func (c *Config) Validate() error {
 	if c.WebSocket.CompressMinSize < 1 {
 		bad("websocket.compress_min_size", "must be positive")
 	}
-	if c.WebSocket.MaxQueueBytes < 4096 {
-		bad("websocket.max_queue_bytes", "must be at least 4096")
+	if c.WebSocket.MaxQueueBytes < wsconn.MinQueueBytes {
+		bad("websocket.max_queue_bytes", fmt.Sprintf("must be at least %d", wsconn.MinQueueBytes))
 	}
-	if c.WebSocket.QueueFrames < 16 || c.WebSocket.QueueFrames > 1<<20 {
-		bad("websocket.queue_frames", "must be between 16 and 1048576")
+	if c.WebSocket.QueueFrames < wsconn.MinQueueFrames || c.WebSocket.QueueFrames > wsconn.MaxQueueFrames {
+		bad("websocket.queue_frames", fmt.Sprintf("must be between %d and %d", wsconn.MinQueueFrames, wsconn.MaxQueueFrames))
 	}
 	if c.WebSocket.SocketNotSentLowat < -1 {
 		bad("websocket.socket_notsent_lowat", "must be -1 (no bound), 0 (the default) or positive")

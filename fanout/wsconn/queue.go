@@ -1,18 +1,10 @@
-package fanout
+package wsconn
 
 import (
 	"encoding/binary"
 	"sync"
 	"sync/atomic"
 	"unsafe"
-)
-
-// Kinds of queued frames. The writer drops state frames while the
-// connection skips ahead (lag.go); it never drops the others.
-const (
-	kindKeep  uint8 = iota // control-plane messages, trades, and subscriptions that evict on lag
-	kindState              // a book or ticker message of a subscription that conflates on lag
-	kindFence              // marker of a skip-ahead, never written (lag.go)
 )
 
 // frameQueue is the multi-producer, single-consumer queue of shared frames
@@ -55,7 +47,7 @@ type frameQueue struct {
 	head  atomic.Uint64
 	mask  uint64
 	ring  []atomic.Pointer[byte]
-	kinds []uint8 // kind of each slot's frame, written before the slot is published
+	kinds []Kind // kind of each slot's frame, written before the slot is published
 
 	spill   atomic.Bool // producers append to over
 	mu      sync.Mutex
@@ -73,14 +65,14 @@ type frameQueue struct {
 
 type queuedFrame struct {
 	p    *byte
-	kind uint8
+	kind Kind
 }
 
 // init sizes the ring to size slots, a power of two, and bounds the
 // overflow list to maxOver frames.
 func (q *frameQueue) init(size, maxOver int) {
 	q.ring = make([]atomic.Pointer[byte], size)
-	q.kinds = make([]uint8, size)
+	q.kinds = make([]Kind, size)
 	q.mask = uint64(size - 1)
 	q.maxOver = maxOver
 }
@@ -88,7 +80,7 @@ func (q *frameQueue) init(size, maxOver int) {
 // push appends frame, a complete server frame as built by putHeader, of
 // the given kind. It reports false only if the overflow list is at its
 // bound. Safe from any goroutine.
-func (q *frameQueue) push(frame []byte, kind uint8) bool {
+func (q *frameQueue) push(frame []byte, kind Kind) bool {
 	if !q.spill.Load() && q.pushRing(frame, kind) {
 		return true
 	}
@@ -103,7 +95,7 @@ func (q *frameQueue) push(frame []byte, kind uint8) bool {
 }
 
 // pushRing puts frame in the ring, or reports false if the ring is full.
-func (q *frameQueue) pushRing(frame []byte, kind uint8) bool {
+func (q *frameQueue) pushRing(frame []byte, kind Kind) bool {
 	for {
 		pos := q.tail.Load()
 		head := q.head.Load()
@@ -126,7 +118,7 @@ func (q *frameQueue) pushRing(frame []byte, kind uint8) bool {
 
 // pop removes the oldest frame and returns it with its kind, or returns
 // nil when none is published. Consumer only.
-func (q *frameQueue) pop() ([]byte, uint8) {
+func (q *frameQueue) pop() ([]byte, Kind) {
 	for {
 		if q.bi < len(q.batch) {
 			if h := q.head.Load(); h < q.barrier.Load() {
@@ -158,7 +150,7 @@ func (q *frameQueue) pop() ([]byte, uint8) {
 	}
 }
 
-func (q *frameQueue) popRing(h uint64) ([]byte, uint8) {
+func (q *frameQueue) popRing(h uint64) ([]byte, Kind) {
 	s := &q.ring[h&q.mask]
 	p := s.Load()
 	if p == nil {

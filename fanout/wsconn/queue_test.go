@@ -1,4 +1,4 @@
-package fanout
+package wsconn
 
 import (
 	"bytes"
@@ -16,11 +16,11 @@ func TestFrameQueueFullAndWrap(t *testing.T) {
 	q.init(16, 1<<20)
 	for lap := range 3 {
 		for i := range 16 {
-			if !q.pushRing(textFrame([]byte{byte(lap), byte(i)}), kindKeep) {
+			if !q.pushRing(TextFrame([]byte{byte(lap), byte(i)}), Keep) {
 				t.Fatalf("lap %d: push %d refused", lap, i)
 			}
 		}
-		if q.pushRing(textFrame([]byte{0xff}), kindKeep) {
+		if q.pushRing(TextFrame([]byte{0xff}), Keep) {
 			t.Fatalf("lap %d: push into a full ring accepted", lap)
 		}
 		for i := range 16 {
@@ -42,17 +42,17 @@ func TestFrameQueueOverflow(t *testing.T) {
 	var q frameQueue
 	q.init(16, 100)
 	for i := range 116 {
-		if !q.push(textFrame([]byte{byte(i)}), uint8(i%2)) {
+		if !q.push(TextFrame([]byte{byte(i)}), Kind(i%2)) {
 			t.Fatalf("push %d refused", i)
 		}
 	}
-	if q.push(textFrame([]byte{0xff}), kindKeep) {
+	if q.push(TextFrame([]byte{0xff}), Keep) {
 		t.Fatal("push beyond the overflow bound accepted")
 	}
 	for round := range 2 {
 		for i := range 116 {
 			f, k := q.pop()
-			if len(f) != 3 || f[2] != byte(i) || k != uint8(i%2) {
+			if len(f) != 3 || f[2] != byte(i) || k != Kind(i%2) {
 				t.Fatalf("round %d: pop %d = %v kind %d", round, i, f, k)
 			}
 		}
@@ -60,7 +60,7 @@ func TestFrameQueueOverflow(t *testing.T) {
 			t.Fatalf("round %d: empty queue returned %v", round, f)
 		}
 		for i := range 116 {
-			if !q.push(textFrame([]byte{byte(i)}), uint8(i%2)) {
+			if !q.push(TextFrame([]byte{byte(i)}), Kind(i%2)) {
 				t.Fatalf("round %d: push %d refused", round, i)
 			}
 		}
@@ -83,7 +83,7 @@ func TestFrameQueueNoFalseFull(t *testing.T) {
 	}
 	var q frameQueue
 	q.init(size, 0)
-	frame := textFrame([]byte{1})
+	frame := TextFrame([]byte{1})
 	var popped [producers]atomic.Int64 // frames of each producer consumed
 	var refused atomic.Int64
 	var wg sync.WaitGroup
@@ -98,7 +98,7 @@ func TestFrameQueueNoFalseFull(t *testing.T) {
 				for int64(i)-popped[p].Load() >= size/producers {
 					runtime.Gosched()
 				}
-				if !q.pushRing(f, kindKeep) {
+				if !q.pushRing(f, Keep) {
 					refused.Add(1)
 					return
 				}
@@ -154,8 +154,8 @@ func TestFrameQueueProducers(t *testing.T) {
 				}
 				f[0] = byte(p)
 				binary.BigEndian.PutUint32(f[1:], uint32(i))
-				f = textFrame(f)
-				if !q.push(f, uint8(i%2)) {
+				f = TextFrame(f)
+				if !q.push(f, Kind(i%2)) {
 					refused.Add(1)
 					return
 				}
@@ -193,7 +193,7 @@ func TestFrameQueueProducers(t *testing.T) {
 		if i != next[p] {
 			t.Fatalf("producer %d: frame %d, want %d", p, i, next[p])
 		}
-		if k != uint8(i%2) {
+		if k != Kind(i%2) {
 			t.Fatalf("producer %d: frame %d of kind %d", p, i, k)
 		}
 		next[p]++

@@ -1,4 +1,4 @@
-package fanout
+package wsconn
 
 import (
 	"errors"
@@ -6,7 +6,7 @@ import (
 	"syscall"
 )
 
-// poller waits, in one goroutine, for any of the hub's idle plain-TCP
+// poller waits, in one goroutine, for any of the transport's idle plain-TCP
 // connections to become readable, and starts a reader for it (poll.go).
 // Connections are registered one-shot: an event disarms the connection
 // until its reader, done, arms it again, so that no two readers of one
@@ -19,7 +19,7 @@ import (
 // closed (and reused) meanwhile; every use of the epoll descriptor happens
 // under mu with closed false, for the same reason.
 type poller struct {
-	h    *Hub
+	t    *Transport
 	epfd int
 	wake [2]int // a pipe: a byte written to wake[1] stops the poller
 
@@ -33,15 +33,15 @@ type poller struct {
 // EPOLLERR are always reported.
 const pollEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
 
-var errPollerClosed = errors.New("fanout: poller stopped")
+var errPollerClosed = errors.New("wsconn: poller stopped")
 
 // newPoller creates the epoll instance and starts the poller goroutine.
-func newPoller(h *Hub) (*poller, error) {
+func newPoller(t *Transport) (*poller, error) {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}
-	p := &poller{h: h, epfd: epfd, conns: make(map[uint64]*Conn), next: 1}
+	p := &poller{t: t, epfd: epfd, conns: make(map[uint64]*Conn), next: 1}
 	if err := syscall.Pipe2(p.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
 		syscall.Close(epfd)
 		return nil, err
@@ -132,7 +132,7 @@ func (p *poller) run() {
 			if err == syscall.EINTR {
 				continue
 			}
-			p.h.cfg.Logger.Error("fanout: epoll_wait failed; connections fall back to read goroutines", "err", err)
+			p.t.cfg.Logger.Error("wsconn: epoll_wait failed; connections fall back to read goroutines", "err", err)
 			p.shutdown()
 			return
 		}

@@ -1,5 +1,5 @@
 //go:build !race
 
-package fanout
+package wsconn
 
 const raceEnabled = false

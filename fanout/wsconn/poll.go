@@ -1,4 +1,4 @@
-package fanout
+package wsconn
 
 import (
 	"bufio"
@@ -24,27 +24,27 @@ const readBufSize = 1024
 
 var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufSize) }}
 
-// preparePoll makes c a polled connection if the hub's poller is on and
+// preparePoll makes c a polled connection if the transport's poller is on and
 // available and c is a plain TCP connection (a TLS record has no readiness
 // of its own that the poller could see, so TLS connections keep a read
 // goroutine). It runs before any goroutine of c starts.
-func (h *Hub) preparePoll(c *Conn) {
-	if h.cfg.DisablePoller {
+func (t *Transport) preparePoll(c *Conn) {
+	if t.cfg.DisablePoller {
 		return
 	}
 	tc, ok := c.nc.(*net.TCPConn)
 	if !ok {
 		return
 	}
-	h.pollOnce.Do(func() {
-		p, err := newPoller(h)
+	t.pollOnce.Do(func() {
+		p, err := newPoller(t)
 		if err != nil {
-			h.cfg.Logger.Warn("fanout: poller unavailable; every connection gets a read goroutine", "err", err)
+			t.cfg.Logger.Warn("wsconn: poller unavailable; every connection gets a read goroutine", "err", err)
 			return
 		}
-		h.poller = p
+		t.poller = p
 	})
-	if h.poller == nil {
+	if t.poller == nil {
 		return
 	}
 	rc, err := tc.SyscallConn()
@@ -52,18 +52,19 @@ func (h *Hub) preparePoll(c *Conn) {
 		return
 	}
 	c.rc = rc
-	if !h.poller.add(c) {
+	if !t.poller.add(c) {
 		c.rc = nil
 		return
 	}
-	c.pl = h.poller
-	c.lastRead.Store(h.clock())
+	c.pl = t.poller
+	c.lastRead.Store(t.clock())
 }
 
 // startReading starts reading c: bytes that came with the handshake are
 // handled first, then c waits in the poller (or, without one, in a read
 // goroutine of its own).
-func (c *Conn) startReading(pending []byte) {
+func (c *Conn) startReading() {
+	pending := c.pending
 	if c.pl == nil {
 		var src io.Reader = c.nc
 		if len(pending) > 0 {
@@ -74,7 +75,6 @@ func (c *Conn) startReading(pending []byte) {
 		go c.readLoop(bufio.NewReaderSize(src, 512))
 		return
 	}
-	c.pending = pending
 	if len(pending) == 0 && c.release() {
 		return
 	}

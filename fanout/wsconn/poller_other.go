@@ -1,6 +1,6 @@
 //go:build !linux
 
-package fanout
+package wsconn
 
 import "errors"
 
@@ -8,11 +8,11 @@ import "errors"
 // of its own (Conn.readLoop), and Config.DisablePoller has no effect.
 type poller struct{}
 
-func newPoller(*Hub) (*poller, error) {
-	return nil, errors.New("fanout: no poller on this platform")
+func newPoller(*Transport) (*poller, error) {
+	return nil, errors.New("wsconn: no poller on this platform")
 }
 
 func (*poller) add(*Conn) bool  { return false }
-func (*poller) arm(*Conn) error { return errors.New("fanout: no poller on this platform") }
+func (*poller) arm(*Conn) error { return errors.New("wsconn: no poller on this platform") }
 func (*poller) remove(*Conn)    {}
 func (*poller) stop()           {}

@@ -1,4 +1,4 @@
-package fanout
+package wsconn
 
 import (
 	"bufio"
@@ -25,7 +25,7 @@ type frameError struct {
 	metric string
 }
 
-func (e *frameError) Error() string { return "fanout: client frame: " + e.reason }
+func (e *frameError) Error() string { return "wsconn: client frame: " + e.reason }
 
 func protocolError(reason string) *frameError {
 	return &frameError{code: schemas.CloseProtocolError, reason: reason, metric: "protocol_error"}

@@ -1,4 +1,4 @@
-package fanout
+package wsconn
 
 import (
 	"math/bits"
@@ -7,7 +7,7 @@ import (
 	"github.com/marketfeed/marketfeed/schemas"
 )
 
-// startPinger starts, once, the hub's pinger: one goroutine that queues a
+// startPinger starts, once, the transport's pinger: one goroutine that queues a
 // ping on every connection each PingInterval, so that connections need no
 // timer of their own, and closes (4000) every polled connection from which
 // no frame arrived for IdleTimeout (a connection with a read goroutine
@@ -19,8 +19,8 @@ import (
 // the connections of one slot. A connection is still pinged once per PingInterval, but
 // connections are never pinged all at once: a burst of thousands of
 // writes would delay every delivery behind it.
-func (h *Hub) startPinger() {
-	h.pingOnce.Do(func() { go h.pingLoop() })
+func (t *Transport) startPinger() {
+	t.pingOnce.Do(func() { go t.pingLoop() })
 }
 
 // pingSlots is how many steps a ping interval is cut into; a power of
@@ -38,46 +38,48 @@ func pingSlot(n uint64) uint32 {
 // polled connections: one is closed at most IdleTimeout/idleChecks late.
 const idleChecks = 8
 
-func (h *Hub) pingLoop() {
+func (t *Transport) pingLoop() {
 	// One slot a step, or several when a step would be under a
 	// millisecond (short intervals, as in tests).
 	per := 1
-	for per < pingSlots && h.cfg.PingInterval*time.Duration(per)/pingSlots < time.Millisecond {
+	for per < pingSlots && t.cfg.PingInterval*time.Duration(per)/pingSlots < time.Millisecond {
 		per *= 2
 	}
-	t := time.NewTicker(max(h.cfg.PingInterval*time.Duration(per)/pingSlots, time.Millisecond))
-	defer t.Stop()
-	idle := time.NewTicker(max(h.cfg.IdleTimeout/idleChecks, time.Millisecond))
+	tick := time.NewTicker(max(t.cfg.PingInterval*time.Duration(per)/pingSlots, time.Millisecond))
+	defer tick.Stop()
+	idle := time.NewTicker(max(t.cfg.IdleTimeout/idleChecks, time.Millisecond))
 	defer idle.Stop()
 	var slot uint32
 	for {
 		select {
-		case <-h.stopPing:
+		case <-t.stopPing:
 			return
-		case <-t.C:
-			h.mu.RLock()
+		case <-tick.C:
+			t.mu.RLock()
 			for range per {
-				for c := range h.bySlot[slot] {
-					c.enqueue(pingFrame) // lock-free; never blocks
+				for c := range t.bySlot[slot] {
+					c.Send(pingFrame, Keep) // lock-free; never blocks
 				}
 				slot = (slot + 1) % pingSlots
 			}
-			h.mu.RUnlock()
+			t.mu.RUnlock()
 		case <-idle.C:
-			h.closeIdle()
+			t.closeIdle()
 		}
 	}
 }
 
 // closeIdle closes the polled connections silent for longer than
 // IdleTimeout.
-func (h *Hub) closeIdle() {
-	now, limit := h.clock(), int64(h.cfg.IdleTimeout)
-	h.mu.RLock()
-	for c := range h.conns {
-		if c.idleFor(now, limit) {
-			c.closeWith(schemas.CloseIdleTimeout, "idle timeout", "idle_timeout") // never blocks
+func (t *Transport) closeIdle() {
+	now, limit := t.clock(), int64(t.cfg.IdleTimeout)
+	t.mu.RLock()
+	for i := range t.bySlot {
+		for c := range t.bySlot[i] {
+			if c.idleFor(now, limit) {
+				c.CloseWith(schemas.CloseIdleTimeout, "idle timeout", "idle_timeout") // never blocks
+			}
 		}
 	}
-	h.mu.RUnlock()
+	t.mu.RUnlock()
 }

@@ -1,4 +1,4 @@
-package fanout
+package wsconn
 
 import (
 	"bytes"
@@ -26,12 +26,12 @@ var deflaters = sync.Pool{New: func() any {
 	return w
 }}
 
-// deflateFrame returns the compressed version of a complete server text
+// Deflate returns the compressed version of a complete server text
 // frame built by this package, or nil when compressing does not make it
 // smaller.
-func deflateFrame(frame []byte) []byte {
-	payload := framePayload(frame)
-	buf := bytes.NewBuffer(make([]byte, maxHeader, maxHeader+len(payload)/2+16))
+func Deflate(frame []byte) []byte {
+	payload := Payload(frame)
+	buf := bytes.NewBuffer(make([]byte, MaxHeader, MaxHeader+len(payload)/2+16))
 	w := deflaters.Get().(*flate.Writer)
 	w.Reset(buf)
 	_, _ = w.Write(payload) // a bytes.Buffer never fails
@@ -42,29 +42,17 @@ func deflateFrame(frame []byte) []byte {
 		return nil
 	}
 	out = out[:len(out)-len(deflateTail)]
-	if len(out)-maxHeader >= len(payload) {
+	if len(out)-MaxHeader >= len(payload) {
 		return nil
 	}
-	z := putHeader(out, ws.OpText)
+	z := PutHeader(out, ws.OpText)
 	z[0] |= 0x40 // RSV1: compressed message
 	return z
 }
 
-// framePayload returns the payload of a server frame (never masked).
-func framePayload(frame []byte) []byte {
-	switch n := frame[1] & 0x7f; n {
-	case 126:
-		return frame[4:]
-	case 127:
-		return frame[10:]
-	default:
-		return frame[2:]
-	}
-}
-
 // errInflatedTooBig reports a compressed client message whose inflated size
 // exceeds the message size limit.
-var errInflatedTooBig = errors.New("fanout: inflated message too big")
+var errInflatedTooBig = errors.New("wsconn: inflated message too big")
 
 // inflate decompresses a client message, refusing more than limit bytes.
 func inflate(p []byte, limit int) ([]byte, error) {

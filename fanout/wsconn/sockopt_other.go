@@ -1,6 +1,6 @@
 //go:build !linux
 
-package fanout
+package wsconn
 
 import "net"
 

@@ -1,0 +1,149 @@
+package wsconn
+
+import (
+	"errors"
+	"log/slog"
+	"math/bits"
+	"time"
+)
+
+// The transport's defaults: what a zero field of Config means.
+const (
+	DefaultMaxMessageSize     = 4096
+	DefaultPingInterval       = 20 * time.Second
+	DefaultIdleTimeout        = 60 * time.Second
+	DefaultMaxQueueAge        = 5 * time.Second
+	DefaultWriteTimeout       = 10 * time.Second
+	DefaultMaxQueueBytes      = 4 << 20
+	DefaultQueueFrames        = 256
+	DefaultSocketNotSentLowat = 16 << 10
+	DefaultCloseLinger        = 2 * time.Second
+	DefaultCompressMinSize    = 256
+	DefaultLifetimeNotice     = 30 * time.Second
+)
+
+// Bounds that Validate enforces.
+const (
+	MinMessageSize = 64
+	MinQueueBytes  = 4096
+	MinQueueFrames = 16
+	MaxQueueFrames = 1 << 20
+)
+
+// Config tunes the transport of every connection. The zero value is
+// usable: every zero field takes the default stated on it (WithDefaults).
+// The fields mean exactly what the fields of the same names of
+// fanout.Config say.
+type Config struct {
+	// MaxMessageSize is the largest client message accepted, in bytes; a
+	// larger frame closes the connection with 1009. Zero means
+	// DefaultMaxMessageSize (4096).
+	MaxMessageSize int
+	// PingInterval is how often each client is pinged. Zero means
+	// DefaultPingInterval (20s).
+	PingInterval time.Duration
+	// IdleTimeout closes a connection (4000) from which no frame arrived
+	// for this long. Zero means DefaultIdleTimeout (60s).
+	IdleTimeout time.Duration
+	// MaxQueueAge is the lateness budget: how old the oldest unsent frame
+	// may be (past half of it a conflating connection skips ahead, past
+	// all of it one that cannot is evicted). Zero means
+	// DefaultMaxQueueAge (5s); WriteTimeout applies when shorter.
+	MaxQueueAge time.Duration
+	// WriteTimeout bounds how long a client may take nothing at all before
+	// it is evicted (4001). Zero means DefaultWriteTimeout (10s).
+	WriteTimeout time.Duration
+	// MaxQueueBytes is the budget of queued, unsent bytes (half of it for
+	// state frames). Zero means DefaultMaxQueueBytes (4 MiB).
+	MaxQueueBytes int
+	// QueueFrames is the size of the lock-free ring, rounded up to a power
+	// of two; not a budget. Each slot costs 9 bytes of every connection.
+	// Zero means DefaultQueueFrames (256).
+	QueueFrames int
+	// SocketSendBuffer sets SO_SNDBUF of each socket; zero leaves the
+	// kernel's autotuning.
+	SocketSendBuffer int
+	// SocketNotSentLowat sets TCP_NOTSENT_LOWAT (Linux). Zero means
+	// DefaultSocketNotSentLowat (16 KiB); negative leaves the kernel's
+	// default (no bound).
+	SocketNotSentLowat int
+	// CloseLinger is how long a closing socket gets to take the rest of
+	// the frame being written and the close frame, and how long the
+	// client's close frame is then awaited. Zero means DefaultCloseLinger
+	// (2s).
+	CloseLinger time.Duration
+	// DisableCompression refuses permessage-deflate; by default it is
+	// negotiated with every client that offers it.
+	DisableCompression bool
+	// CompressMinSize is the smallest frame compressed for a client that
+	// negotiated compression (Conn.Compresses). Zero means
+	// DefaultCompressMinSize (256 bytes).
+	CompressMinSize int
+	// MaxLifetime closes every connection (4005) after this long, ±10 %,
+	// announced LifetimeNotice before. Zero means for ever.
+	MaxLifetime time.Duration
+	// LifetimeNotice is how long before the lifetime close the notice is
+	// queued. Zero means DefaultLifetimeNotice (30s); it is capped at half
+	// of MaxLifetime.
+	LifetimeNotice time.Duration
+	// DisablePoller gives every connection a read goroutine of its own;
+	// by default plain TCP connections on Linux wait in the epoll poller.
+	DisablePoller bool
+	// Logger receives transport events. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defInt := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defInt(&c.MaxMessageSize, DefaultMaxMessageSize)
+	def(&c.PingInterval, DefaultPingInterval)
+	def(&c.IdleTimeout, DefaultIdleTimeout)
+	def(&c.WriteTimeout, DefaultWriteTimeout)
+	def(&c.MaxQueueAge, DefaultMaxQueueAge)
+	defInt(&c.MaxQueueBytes, DefaultMaxQueueBytes)
+	defInt(&c.SocketNotSentLowat, DefaultSocketNotSentLowat)
+	defInt(&c.QueueFrames, DefaultQueueFrames)
+	if c.QueueFrames > 0 {
+		c.QueueFrames = 1 << bits.Len(uint(c.QueueFrames-1))
+	}
+	defInt(&c.CompressMinSize, DefaultCompressMinSize)
+	def(&c.LifetimeNotice, DefaultLifetimeNotice)
+	if c.MaxLifetime > 0 && c.LifetimeNotice > c.MaxLifetime/2 {
+		c.LifetimeNotice = c.MaxLifetime / 2
+	}
+	def(&c.CloseLinger, DefaultCloseLinger)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Validate reports the first setting of c (defaults applied) that is out
+// of range.
+func (c Config) Validate() error {
+	switch {
+	case c.MaxMessageSize < MinMessageSize:
+		return errors.New("fanout: MaxMessageSize must be at least 64 bytes")
+	case c.PingInterval < 0 || c.IdleTimeout < 0 || c.WriteTimeout < 0 || c.MaxQueueAge < 0 || c.CloseLinger < 0 || c.MaxLifetime < 0 || c.LifetimeNotice < 0:
+		return errors.New("fanout: durations must not be negative")
+	case c.IdleTimeout <= c.PingInterval:
+		return errors.New("fanout: IdleTimeout must be longer than PingInterval")
+	case c.MaxQueueBytes < MinQueueBytes:
+		return errors.New("fanout: MaxQueueBytes must be at least 4096")
+	case c.SocketSendBuffer < 0:
+		return errors.New("fanout: SocketSendBuffer must not be negative")
+	case c.QueueFrames < MinQueueFrames || c.QueueFrames > MaxQueueFrames:
+		return errors.New("fanout: QueueFrames must be between 16 and 1048576")
+	}
+	return nil
+}
