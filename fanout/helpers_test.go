@@ -46,7 +46,7 @@ func startServer(t *testing.T, cfg fanout.Config) *testServer {
 	}
 	srv := httptest.NewServer(hub)
 	ctx, cancel := context.WithCancel(context.Background())
-	shard := feed.NewShard(feed.ShardConfig{Hub: hub, FlushEvery: 20 * time.Millisecond}, 0)
+	shard := feed.NewShard(feed.ShardConfig{Listener: hub.NewGroup(), FlushEvery: 20 * time.Millisecond}, 0)
 	in := make(chan feed.Batch, 16)
 	done := make(chan struct{})
 	go func() { shard.Run(ctx, in); close(done) }()

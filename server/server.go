@@ -323,7 +323,7 @@ func (s *Server) Run(ctx context.Context) error {
 		defer wg.Done()
 		feedErr <- s.consumer.Run(feedCtx, func(ctx context.Context, partition int, in <-chan feed.Batch) {
 			sh := feed.NewShard(feed.ShardConfig{
-				Hub: s.hub, Metrics: s.ingest, Logger: s.log,
+				Listener: s.hub.NewGroup(), Metrics: s.ingest, Logger: s.log,
 				LastFetch:     func() time.Time { return s.consumer.LastFetch(partition) },
 				FeedDownAfter: s.cfg.FeedDownAfter,
 				SilentAfter:   s.cfg.SilentAfter,
