@@ -23,9 +23,9 @@ type Hub struct {
 
 	writeBudget time.Duration // min(WriteTimeout, MaxQueueAge): bound of one data write
 
-	mu     sync.RWMutex // guards topics (the streams of each symbol) and conns; never held during I/O
-	topics map[string]*Streams
-	conns  map[*Conn]struct{}
+	mu      sync.RWMutex        // guards streams and conns; never held during I/O
+	streams map[string]*Streams // of each symbol
+	conns   map[*Conn]struct{}
 	// bySlot holds the connections of each ping slot (ping.go).
 	bySlot [pingSlots]map[*Conn]struct{}
 	closed bool
@@ -57,7 +57,7 @@ func NewHub(cfg Config, m *Metrics) (*Hub, error) {
 		cfg:         cfg,
 		writeBudget: min(cfg.WriteTimeout, cfg.MaxQueueAge),
 		metrics:     m,
-		topics:      make(map[string]*Streams),
+		streams:     make(map[string]*Streams),
 		conns:       make(map[*Conn]struct{}),
 		stopPing:    make(chan struct{}),
 		epoch:       time.Now(),
@@ -84,7 +84,7 @@ func (h *Hub) NewStreams(sym *market.Symbol) *Streams {
 		chTrades: "trades." + symbol,
 	}
 	h.mu.Lock()
-	h.topics[symbol] = t
+	h.streams[symbol] = t
 	h.mu.Unlock()
 	return t
 }
@@ -92,7 +92,7 @@ func (h *Hub) NewStreams(sym *market.Symbol) *Streams {
 // Streams returns the streams of symbol, or nil. Safe from any goroutine.
 func (h *Hub) Streams(symbol string) *Streams {
 	h.mu.RLock()
-	t := h.topics[symbol]
+	t := h.streams[symbol]
 	h.mu.RUnlock()
 	return t
 }
@@ -114,8 +114,8 @@ type SymbolStatus struct {
 // last published it, sorted by symbol. Safe from any goroutine.
 func (h *Hub) Symbols() []SymbolStatus {
 	h.mu.RLock()
-	out := make([]SymbolStatus, 0, len(h.topics))
-	for _, t := range h.topics {
+	out := make([]SymbolStatus, 0, len(h.streams))
+	for _, t := range h.streams {
 		st := t.sym.Published()
 		out = append(out, SymbolStatus{Symbol: t.symbol, State: st.State.String(), Reason: st.Reason, Seq: st.Seq, Epoch: st.Epoch})
 	}
