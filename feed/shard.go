@@ -37,10 +37,11 @@ const (
 	DefaultSilentAfter = 30 * time.Second
 )
 
-// ShardConfig configures the shards that own the books.
+// ShardConfig configures the shards that own the market state.
 type ShardConfig struct {
 	// Listener is told of every change of the shard's symbols (a
-	// fanout.Group delivers them to WebSocket clients). Nil means none.
+	// fanout.Group delivers them to WebSocket clients); one listener per
+	// shard, as it runs on the shard's goroutine. Nil means none.
 	Listener Listener
 	// Metrics counts applied and rejected records. Nil means unregistered.
 	Metrics *IngestMetrics
