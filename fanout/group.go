@@ -12,27 +12,34 @@ import (
 type Group struct {
 	hub     *Hub
 	streams []*Streams // in the order of definition
-	bySym   map[*market.Symbol]*Streams
-	ticks   int // Ticks so far
+	ticks   int        // Ticks so far
 }
 
 // NewGroup returns a group whose symbols' streams the hub serves. Safe
 // from any goroutine.
 func (h *Hub) NewGroup() *Group {
-	return &Group{hub: h, bySym: make(map[*market.Symbol]*Streams)}
+	return &Group{hub: h}
 }
 
-// Defined creates and registers the streams of a new symbol.
+// Defined creates and registers the streams of a new symbol, and
+// attaches them to it.
 func (g *Group) Defined(sym *market.Symbol) {
 	t := g.hub.NewStreams(sym)
 	g.streams = append(g.streams, t)
-	g.bySym[sym] = t
+	sym.Attach(t)
+}
+
+// streamsOf returns the streams attached to sym, nil for a symbol the
+// group did not define.
+func streamsOf(sym *market.Symbol) *Streams {
+	t, _ := sym.Attached().(*Streams)
+	return t
 }
 
 // Redefined tells the symbol's book subscribers that the book waits for
 // a snapshot at the new scales.
 func (g *Group) Redefined(sym *market.Symbol) {
-	if t := g.bySym[sym]; t != nil {
+	if t := streamsOf(sym); t != nil {
 		t.notServing()
 	}
 }
@@ -40,21 +47,21 @@ func (g *Group) Redefined(sym *market.Symbol) {
 // BookChanged delivers a snapshot or delta that changed the symbol's book
 // or its serving state.
 func (g *Group) BookChanged(sym *market.Symbol, c market.Change) {
-	if t := g.bySym[sym]; t != nil {
+	if t := streamsOf(sym); t != nil {
 		t.changed(c)
 	}
 }
 
 // StateChanged delivers a change of the symbol's serving state.
 func (g *Group) StateChanged(sym *market.Symbol, c market.Change) {
-	if t := g.bySym[sym]; t != nil {
+	if t := streamsOf(sym); t != nil {
 		t.changed(c)
 	}
 }
 
 // Traded delivers a trade added to the symbol's ticker.
 func (g *Group) Traded(sym *market.Symbol, tr market.Trade) {
-	if t := g.bySym[sym]; t != nil {
+	if t := streamsOf(sym); t != nil {
 		t.trade(tr)
 	}
 }

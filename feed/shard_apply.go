@@ -39,7 +39,7 @@ func (s *Shard) applySnapshot(sym *market.Symbol, r *schemas.Record) {
 		s.reject(c.Reason, c.Err)
 		return
 	}
-	s.m.Snapshots.WithLabelValues(c.Snapshot).Inc()
+	s.m.Snapshots.WithLabelValues(c.Snapshot.String()).Inc()
 	switch c.Snapshot {
 	case market.SnapshotVerified:
 		s.notify(sym, c)
@@ -78,13 +78,13 @@ func (s *Shard) applyDelta(sym *market.Symbol, r *schemas.Record) {
 	case c.Gap:
 		s.m.Gaps.Inc()
 		if c.NewEpoch {
-			s.m.Skipped.WithLabelValues(c.Skipped).Inc()
+			s.m.Skipped.WithLabelValues(sym.SeqState().String()).Inc()
 			s.log.Warn("delta of a new publisher epoch; book stale until its snapshot", "symbol", sym.Name(), "have", sym.Epoch(), "got", r.Epoch)
 		} else {
 			s.log.Warn("sequence gap; book stale until the next snapshot", "symbol", sym.Name(), "have", sym.Seq(), "got", r.Seq)
 		}
-	case c.Skipped != "":
-		s.m.Skipped.WithLabelValues(c.Skipped).Inc()
+	case c.Skipped:
+		s.m.Skipped.WithLabelValues(sym.SeqState().String()).Inc()
 		return
 	default:
 		s.appliedDelta.Inc()

@@ -187,13 +187,13 @@ func (s *Symbol) ApplyDelta(r *schemas.Record) (c Change) {
 		return c
 	}
 	if s.seqState != Live {
-		c.Skipped = s.seqState.String()
+		c.Skipped = true
 		return c
 	}
 	if r.Epoch > s.epoch {
 		// The publisher renumbered: nothing of the new epoch can be
 		// applied before its snapshot.
-		c.Gap, c.NewEpoch, c.Skipped = true, true, Stale.String()
+		c.Gap, c.NewEpoch, c.Skipped = true, true, true
 		s.breakSeq(&c)
 		return c
 	}

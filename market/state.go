@@ -42,13 +42,33 @@ const (
 	ReasonOldEpoch      = "old_epoch"       // snapshot or delta of an epoch older than the book's
 )
 
-// Outcomes of an accepted snapshot (Change.Snapshot).
+// SnapshotOutcome is what an accepted snapshot did (Change.Snapshot).
+type SnapshotOutcome uint8
+
+// Snapshot outcomes.
 const (
-	SnapshotApplied   = "applied"   // the book follows the snapshot
-	SnapshotNewEpoch  = "new_epoch" // a new publisher epoch replaced the book
-	SnapshotCorrected = "corrected" // it differed from the book at the same seq, and replaced it
-	SnapshotVerified  = "verified"  // it matched the book at the same seq
+	SnapshotNone      SnapshotOutcome = iota // not a snapshot, or rejected
+	SnapshotApplied                          // the book follows the snapshot
+	SnapshotNewEpoch                         // a new publisher epoch replaced the book
+	SnapshotCorrected                        // it differed from the book at the same seq, and replaced it
+	SnapshotVerified                         // it matched the book at the same seq
 )
+
+// String returns the outcome's label in the snapshot metric: "applied",
+// "new_epoch", "corrected", "verified" ("" for none).
+func (o SnapshotOutcome) String() string {
+	switch o {
+	case SnapshotApplied:
+		return "applied"
+	case SnapshotNewEpoch:
+		return "new_epoch"
+	case SnapshotCorrected:
+		return "corrected"
+	case SnapshotVerified:
+		return "verified"
+	}
+	return ""
+}
 
 // staleReasons are the reasons of the Stale state, indexed by their code
 // in the published state; 0 is none.
@@ -72,17 +92,17 @@ type Rejection struct {
 	Err error
 }
 
-// Change reports what one call changed. It is a plain value: building
-// and returning it does not allocate.
+// Change reports what one call changed. It is a plain value of a few
+// words: building and returning it does not allocate.
 type Change struct {
 	// Rejection is set when the record was refused; nothing changed then.
 	Rejection
 	// Applied: the record was applied (a definition, a snapshot other
 	// than a verified one, a delta, a trade).
 	Applied bool
-	// Skipped names the sequence state ("waiting" or "stale") that kept a
-	// delta from applying; "" otherwise.
-	Skipped string
+	// Skipped: the book's sequence state (SeqState: Waiting or Stale)
+	// kept a delta from applying.
+	Skipped bool
 	// Gap: the sequence broke (a gap, or a delta of a new publisher
 	// epoch); the book is stale until the next snapshot.
 	Gap bool
@@ -90,9 +110,9 @@ type Change struct {
 	// book (a delta that breaks the sequence, or a snapshot that replaced
 	// the book).
 	NewEpoch bool
-	// Snapshot is the outcome of an accepted snapshot (Snapshot*); "" for
+	// Snapshot is the outcome of an accepted snapshot; SnapshotNone for
 	// other records.
-	Snapshot string
+	Snapshot SnapshotOutcome
 	// Recovered: a snapshot replaced a book that was stale or crossed.
 	Recovered bool
 	// Book: a delta changed levels of the book; the change logs in use

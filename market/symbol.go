@@ -77,6 +77,8 @@ type Symbol struct {
 	logs     [schemas.NumIntervals]orderbook.ChangeLog
 	logUsers [schemas.NumIntervals]int
 
+	attached any // the listener's per-symbol value
+
 	// Published for other goroutines.
 	pubState  atomic.Uint32
 	pubReason atomic.Uint32 // index in staleReasons
@@ -178,6 +180,13 @@ func (s *Symbol) ReleaseLog(iv schemas.Interval) { s.logUsers[iv]-- }
 
 // LogInUse reports whether the change log of iv has users.
 func (s *Symbol) LogInUse(iv schemas.Interval) bool { return s.logUsers[iv] > 0 }
+
+// Attach keeps v with the symbol for its listener (the listener's own
+// per-symbol state, found again without a lookup); market never reads it.
+func (s *Symbol) Attach(v any) { s.attached = v }
+
+// Attached returns the value given to Attach, nil before.
+func (s *Symbol) Attached() any { return s.attached }
 
 // Published returns the serving state as last published by the owner.
 // Safe from any goroutine.

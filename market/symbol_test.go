@@ -120,19 +120,19 @@ func TestDeltaChanges(t *testing.T) {
 		t.Error("a reset kept the change log")
 	}
 	c = s.ApplyDelta(rec(t, `{"type":"delta","symbol":"A","ts":8,"epoch":1,"seq":14,"bids":[["10.05","1"]]}`))
-	if !c.Gap || c.NewEpoch || c.Book || !c.Status || c.Skipped != "" || s.Seq() != 12 {
+	if !c.Gap || c.NewEpoch || c.Book || !c.Status || c.Skipped || s.Seq() != 12 {
 		t.Fatalf("gap: %+v", c)
 	}
 	if st := s.Published(); st.State != Stale || st.Reason != schemas.ReasonGap {
 		t.Fatalf("after a gap: %+v", st)
 	}
 	c = s.ApplyDelta(rec(t, `{"type":"delta","symbol":"A","ts":9,"epoch":1,"seq":15,"bids":[["10.05","1"]]}`))
-	if c.Skipped != "stale" || c.Status {
+	if !c.Skipped || s.SeqState() != Stale || c.Status {
 		t.Fatalf("delta while stale: %+v", c)
 	}
 	s.ApplySnapshot(rec(t, `{"type":"snapshot","symbol":"A","ts":10,"epoch":1,"seq":20,"bids":[["10.00","1"]],"asks":[["10.10","1"]]}`))
 	c = s.ApplyDelta(rec(t, `{"type":"delta","symbol":"A","ts":11,"epoch":2,"seq":1,"bids":[["10.05","1"]]}`))
-	if !c.Gap || !c.NewEpoch || c.Skipped != "stale" || s.Epoch() != 1 {
+	if !c.Gap || !c.NewEpoch || !c.Skipped || s.SeqState() != Stale || s.Epoch() != 1 {
 		t.Fatalf("delta of a new epoch: %+v", c)
 	}
 	c = s.ApplySnapshot(rec(t, `{"type":"snapshot","symbol":"A","ts":12,"epoch":2,"seq":1,"bids":[["9.00","1"]],"asks":[]}`))
