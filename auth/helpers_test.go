@@ -69,7 +69,7 @@ func startEnv(t *testing.T, cfg envConfig) *env {
 	srv := httptest.NewServer(e.hub)
 	e.url = "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"
 	ctx, cancel := context.WithCancel(context.Background())
-	e.shard = feed.NewShard(feed.ShardConfig{Hub: e.hub, FlushEvery: 20 * time.Millisecond, Logger: cfg.log}, 0)
+	e.shard = feed.NewShard(feed.ShardConfig{Listener: e.hub.NewGroup(), FlushEvery: 20 * time.Millisecond, Logger: cfg.log}, 0)
 	e.in = make(chan feed.Batch, 16)
 	var wg sync.WaitGroup
 	wg.Add(2)

@@ -64,19 +64,6 @@ type Entitlements struct {
 	MessagesPerSecond int
 }
 
-// intervalPeriod maps a protocol interval name to its period (raw is 0).
-func intervalPeriod(s string) (time.Duration, bool) {
-	switch s {
-	case schemas.IntervalRaw:
-		return 0, true
-	case schemas.Interval100ms:
-		return 100 * time.Millisecond, true
-	case schemas.Interval1s:
-		return time.Second, true
-	}
-	return 0, false
-}
-
 // Compile checks p and compiles it.
 func (p *Plan) Compile() (*Entitlements, error) {
 	e := &Entitlements{exact: make(map[string]struct{}), MaxDepth: p.MaxDepth,
@@ -119,11 +106,11 @@ func (p *Plan) Compile() (*Entitlements, error) {
 		return nil, fmt.Errorf("max_depth must be positive")
 	}
 	if p.MinInterval != "" {
-		d, ok := intervalPeriod(p.MinInterval)
+		iv, ok := schemas.ParseInterval(p.MinInterval)
 		if !ok {
 			return nil, fmt.Errorf(`min_interval %q: want "raw", "100ms" or "1s"`, p.MinInterval)
 		}
-		e.MinInterval = d
+		e.MinInterval = iv.Period()
 	}
 	if p.MaxConnections < 0 || p.MaxSubscriptions < 0 || p.MessagesPerSecond < 0 {
 		return nil, fmt.Errorf("limits must not be negative")
@@ -164,12 +151,11 @@ func (e *Entitlements) Allow(kind schemas.ChannelKind, symbol string, depth int,
 	return "", ""
 }
 
+// intervalName returns the protocol name of the interval of period d, the
+// slowest interval's for a period that is none of them.
 func intervalName(d time.Duration) string {
-	switch d {
-	case 0:
-		return schemas.IntervalRaw
-	case 100 * time.Millisecond:
-		return schemas.Interval100ms
+	if iv, ok := schemas.IntervalOfPeriod(d); ok {
+		return iv.String()
 	}
-	return schemas.Interval1s
+	return (schemas.NumIntervals - 1).String()
 }

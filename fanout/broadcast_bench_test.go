@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/marketfeed/marketfeed/orderbook"
+	"github.com/marketfeed/marketfeed/fixedpoint"
+	"github.com/marketfeed/marketfeed/market"
+	"github.com/marketfeed/marketfeed/schemas"
 )
 
 // loopOwner is a real owner goroutine: it runs posted functions in order.
@@ -53,7 +55,8 @@ func (o *loopOwner) run(fn func()) {
 // depth-10 stream, a frame of about 130 bytes) delivered to every
 // subscriber over real loopback TCP: the encode, the lock-free enqueue on
 // each connection, and the writers' vectored writes. Updates are applied in
-// rounds of 32, and each round waits until every writer has drained, so
+// rounds of 32, each through the market state as the shard applies it
+// (a delta record of one level, validated), and each round waits until every writer has drained, so
 // the time includes the writes. allocs/op is per update to all N
 // subscribers: the shared frame, nothing per subscriber.
 //
@@ -96,14 +99,18 @@ func benchBroadcast(b *testing.B, n int, useTLS bool) {
 	defer srv.Close()
 	owner := newLoopOwner()
 	defer close(owner.quit)
-	book := orderbook.New()
-	topic := hub.NewStreams("BENCH", owner, book, orderbook.NewTicker(2, 4), 2, 4)
+	sym := market.NewSymbol(market.Instrument{Symbol: "BENCH", PriceScale: 2, SizeScale: 4, Tick: 1, Lot: 1}, owner, nil)
+	group := hub.NewGroup()
+	var topic *Streams
 	owner.run(func() {
+		group.Defined(sym)
+		topic = hub.Streams("BENCH")
+		snap := schemas.Record{Type: schemas.RecordSnapshot, Symbol: []byte("BENCH"), TS: time.Now().UnixMicro(), Seq: 1}
 		for i := range int64(20) {
-			book.Set(orderbook.Bid, 6400000-i*10, 10000+i)
-			book.Set(orderbook.Ask, 6400010+i*10, 10000+i)
+			snap.Bids = append(snap.Bids, schemas.Level{Price: fixedpoint.Append(nil, 6400000-i*10, 2), Size: fixedpoint.Append(nil, 10000+i, 4)})
+			snap.Asks = append(snap.Asks, schemas.Level{Price: fixedpoint.Append(nil, 6400010+i*10, 2), Size: fixedpoint.Append(nil, 10000+i, 4)})
 		}
-		topic.Reset(1, time.Now().UnixMicro())
+		group.BookChanged(sym, sym.ApplySnapshot(&snap))
 	})
 
 	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws" // wss for https
@@ -113,7 +120,7 @@ func benchBroadcast(b *testing.B, n int, useTLS bool) {
 	for {
 		var subs int
 		owner.run(func() {
-			if bs := topic.bookStream(10, Raw, false); bs != nil {
+			if bs := topic.bookStream(10, schemas.Raw, false); bs != nil {
 				subs = bs.subs.len()
 			}
 		})
@@ -143,11 +150,14 @@ func benchBroadcast(b *testing.B, n int, useTLS bool) {
 	const round = 32
 	seq := uint64(1)
 	var todo int
+	delta := schemas.Record{Type: schemas.RecordDelta, Symbol: []byte("BENCH"), Bids: []schemas.Level{{Price: []byte("64000.00")}}}
+	var size []byte
 	update := func() {
 		for range todo {
 			seq++
-			topic.SetLevel(orderbook.Bid, 6400000, 10000+int64(seq%1000))
-			topic.Applied(seq, time.Now().UnixMicro())
+			size = fixedpoint.Append(size[:0], 10000+int64(seq%1000), 4)
+			delta.Seq, delta.TS, delta.Bids[0].Size = seq, time.Now().UnixMicro(), size
+			group.BookChanged(sym, sym.ApplyDelta(&delta))
 		}
 	}
 	b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {

@@ -10,7 +10,7 @@ import (
 
 // viewChecksum is the plain computation the streams' incremental
 // checksums (viewText) must agree with: the checksum of the top depth
-// levels of each side of the topic's book, formatted in one pass.
+// levels of each side of the streams' book, formatted in one pass.
 func (t *Streams) viewChecksum(depth int) uint32 {
 	var b []byte
 	for side := orderbook.Bid; side <= orderbook.Ask; side++ {
@@ -20,9 +20,9 @@ func (t *Streams) viewChecksum(depth int) uint32 {
 		n := min(depth, t.book.Len(side))
 		for i := range n {
 			l := t.book.At(side, i)
-			b = fixedpoint.Append(b, l.Price, t.sc.price)
+			b = fixedpoint.Append(b, l.Price, t.sc().price)
 			b = append(b, ':')
-			b = fixedpoint.Append(b, l.Size, t.sc.size)
+			b = fixedpoint.Append(b, l.Size, t.sc().size)
 			b = append(b, ';')
 		}
 	}

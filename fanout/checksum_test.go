@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/marketfeed/marketfeed/fixedpoint"
+	"github.com/marketfeed/marketfeed/market"
 	"github.com/marketfeed/marketfeed/orderbook"
 	"github.com/marketfeed/marketfeed/schemas"
 )
@@ -21,13 +22,14 @@ func checksumTopic(tb testing.TB, levels, priceScale, sizeScale int, seed uint64
 	if err != nil {
 		tb.Fatal(err)
 	}
-	book := orderbook.New()
+	sym := market.NewSymbol(market.Instrument{Symbol: "X", PriceScale: priceScale, SizeScale: sizeScale, Tick: 1, Lot: 1}, inline{}, nil)
+	book := sym.Book()
 	r := rand.New(rand.NewPCG(seed, 1))
 	for i := range int64(levels) {
 		book.Set(orderbook.Bid, 1_000_000-1-i*int64(1+r.IntN(3)), 1+r.Int64N(1e9))
 		book.Set(orderbook.Ask, 1_000_000+1+i*int64(1+r.IntN(3)), 1+r.Int64N(1e9))
 	}
-	return hub.NewStreams("X", inline{}, book, orderbook.NewTicker(priceScale, sizeScale), priceScale, sizeScale)
+	return hub.NewStreams(sym)
 }
 
 // TestViewChecksumMatchesStrings checks the server's checksum, computed from
@@ -89,12 +91,12 @@ func TestViewTextIncremental(t *testing.T) {
 			tp := checksumTopic(t, depth+depth/2+3, sc[0], sc[1], uint64(depth))
 			r := rand.New(rand.NewPCG(uint64(depth), 9))
 			var v viewText
-			v.rebuild(tp.book, depth, tp.sc)
+			v.rebuild(tp.book, depth, tp.sc())
 			var scratch []byte
 			for i := range 3000 {
 				bids, asks := viewStep(tp, r, depth)
 				var got uint32
-				got, scratch = v.update(tp.book, depth, bids, asks, tp.sc, scratch)
+				got, scratch = v.update(tp.book, depth, bids, asks, tp.sc(), scratch)
 				if want := tp.viewChecksum(depth); got != want {
 					t.Fatalf("depth %d scales %v event %d: incremental %d, plain %d", depth, sc, i, got, want)
 				}
@@ -115,7 +117,7 @@ func BenchmarkViewTextUpdate(b *testing.B) {
 			// Pre-compute the entries of a run of events, then replay
 			// them on a text copy reset at each wrap.
 			var start viewText
-			start.rebuild(tp.book, depth, tp.sc)
+			start.rebuild(tp.book, depth, tp.sc())
 			for i := range steps {
 				bids, asks := viewStep(tp, r, depth)
 				steps[i] = [2][]orderbook.Level{bids, asks}
@@ -131,7 +133,7 @@ func BenchmarkViewTextUpdate(b *testing.B) {
 					v = cloneText(&start)
 					b.StartTimer()
 				}
-				_, scratch = v.update(tp.book, depth, steps[k][0], steps[k][1], tp.sc, scratch)
+				_, scratch = v.update(tp.book, depth, steps[k][0], steps[k][1], tp.sc(), scratch)
 			}
 		})
 	}
@@ -157,11 +159,11 @@ func BenchmarkViewChecksum(b *testing.B) {
 		b.Run(fmt.Sprintf("depth=%d", depth), func(b *testing.B) {
 			tp := checksumTopic(b, 1200, 2, 8, 1)
 			var v viewText
-			v.rebuild(tp.book, depth, tp.sc) // size the buffers
+			v.rebuild(tp.book, depth, tp.sc()) // size the buffers
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
-				v.rebuild(tp.book, depth, tp.sc)
+				v.rebuild(tp.book, depth, tp.sc())
 				v.checksum()
 			}
 		})
@@ -177,12 +179,12 @@ func TestViewTextMatchesBookChecksum(t *testing.T) {
 		tp := checksumTopic(t, depth+depth/2+3, sc[0], sc[1], uint64(depth)+7)
 		r := rand.New(rand.NewPCG(uint64(depth), 11))
 		var v viewText
-		v.rebuild(tp.book, depth, tp.sc)
+		v.rebuild(tp.book, depth, tp.sc())
 		var scratch []byte
 		for i := range 1000 {
 			bids, asks := viewStep(tp, r, depth)
 			var got uint32
-			got, scratch = v.update(tp.book, depth, bids, asks, tp.sc, scratch)
+			got, scratch = v.update(tp.book, depth, bids, asks, tp.sc(), scratch)
 			var side [2][][2]string
 			for s := orderbook.Bid; s <= orderbook.Ask; s++ {
 				for _, l := range tp.book.Top(s, depth, nil) {

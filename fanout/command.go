@@ -18,7 +18,7 @@ type subscription struct {
 	kind     schemas.ChannelKind
 	topic    *Streams
 	depth    int // book only
-	interval Interval
+	interval schemas.Interval
 	lag      bool        // book and ticker: conflate on lag (skip ahead to a fresh state) rather than evict
 	gone     atomic.Bool // set by the reader when the subscription ends
 }
@@ -163,7 +163,7 @@ func (c *Conn) newSubscription(id int64, channel string, depth int, interval, la
 	s := &subscription{channel: channel, kind: kind, topic: t, interval: defaultInterval(kind),
 		lag: kind != schemas.ChannelTrades && lag != schemas.LagEvict}
 	if interval != "" {
-		iv, ok := ParseInterval(interval)
+		iv, ok := schemas.ParseInterval(interval)
 		if !ok {
 			c.sendError(id, schemas.CodeInvalidInterval, "unknown interval "+interval, channel)
 			return nil

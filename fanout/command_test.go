@@ -54,7 +54,7 @@ func TestSubscribeRepliesInRequestOrder(t *testing.T) {
 	// A second shard on the same hub owns ETH-USD: two owner goroutines.
 	ctx, cancel := context.WithCancel(context.Background())
 	in2 := make(chan feed.Batch, 1)
-	sh2 := feed.NewShard(feed.ShardConfig{Hub: s.hub, FlushEvery: 20 * time.Millisecond}, 1)
+	sh2 := feed.NewShard(feed.ShardConfig{Listener: s.hub.NewGroup(), FlushEvery: 20 * time.Millisecond}, 1)
 	done := make(chan struct{})
 	go func() { sh2.Run(ctx, in2); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })

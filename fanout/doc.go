@@ -1,18 +1,24 @@
 // Package fanout delivers market data to WebSocket clients: it accepts
 // connections (gobwas/ws), parses their commands, and routes each
-// subscription to the Streams of its symbol, which encode every message once
-// and shares the bytes with all subscribers of that output stream.
+// subscription to the Streams of its symbol, which encode every message
+// once and share the bytes with all subscribers of that output stream.
 //
 // # Concurrency contract
 //
-// A Topic belongs to one owner goroutine, the goroutine that applies the
-// exchange's events to the symbol's book (one per Kafka partition, see
-// package feed). Everything a topic holds (book, ticker, streams and their
-// subscriber sets) is read and written only there, so delivering a message
-// to N subscribers takes no lock: the owner encodes the frame once and
-// appends the shared, immutable bytes to each subscriber's queue.
+// A symbol's Streams belong to the owner goroutine of its market state
+// (market.Symbol), the goroutine that applies the exchange's events to
+// it: one per Kafka partition, see package feed. The owner tells a Group
+// (fanout's feed.Listener, one per owner) of every change, and the Group
+// has the Streams deliver it; Group.Tick, called by the owner every 100
+// ms, flushes the throttled streams that are due. Everything the Streams
+// read or hold (the market state, the streams and their subscriber sets)
+// is read and written only there, so delivering a message to N
+// subscribers takes no lock: the owner encodes the frame once and appends
+// the shared, immutable bytes to each subscriber's queue. Other goroutines
+// read only what the market state publishes with atomics (Streams.State,
+// Hub.Symbols).
 //
-// Subscribing and unsubscribing never touch a topic directly: a
+// Subscribing and unsubscribing never touch a symbol's streams directly: a
 // connection's reader validates the command and posts a function to
 // the owner (Owner.Exec), which acknowledges it and sends the initial
 // snapshot in order with the stream, so a client never sees a delta before
@@ -20,7 +26,7 @@
 // acknowledgement. The reader waits until the owner has run the function
 // (at most a second, for an owner that stopped) before it handles the next
 // channel or command, so that replies leave in request order although the
-// channels' topics have different owners; an owner never waits for a
+// channels' symbols have different owners; an owner never waits for a
 // reader, so this cannot deadlock.
 //
 // # Connections
@@ -64,7 +70,7 @@
 // (smu) that its reader holds for each step of a command and Hub.Recheck
 // while re-checking it after a change of entitlements, so a subscription
 // removed by a narrowed plan goes through the same unsubscribe path
-// (posted to the topic's owner, once smu is released) as a client's own
+// (posted to the symbol's owner, once smu is released) as a client's own
 // (see "Lock order").
 //
 // # Streams and sequencing
@@ -74,7 +80,8 @@
 // turn the view at the previous message's seq into the view at the update's
 // seq (first_seq is always the previous seq + 1). Raw streams emit after
 // every exchange event that changes their view; throttled streams (100ms,
-// 1s) emit the net change at each flush, and a new subscriber of a
+// 1s) emit the net change at each flush (every schemas.Interval.Ticks()
+// ticks of the owner), and a new subscriber of a
 // throttled stream receives its snapshot at the next flush, taken at the
 // same point as the update every other subscriber receives. A resync
 // command takes the same paths: a raw subscriber gets a snapshot at once, a

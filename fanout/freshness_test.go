@@ -26,7 +26,7 @@ type freshServer struct {
 }
 
 // startFreshServer starts a hub and a shard like startServer, with the
-// shard configured by sc (Hub, Metrics, LastFetch and FlushEvery are set
+// shard configured by sc (Listener, Metrics, LastFetch and FlushEvery are set
 // here). The shard's feed is up until the test calls setDown.
 func startFreshServer(t *testing.T, sc feed.ShardConfig) *freshServer {
 	t.Helper()
@@ -38,7 +38,7 @@ func startFreshServer(t *testing.T, sc feed.ShardConfig) *freshServer {
 	fs := &freshServer{ingest: feed.NewIngestMetrics(nil)}
 	srv := httptest.NewServer(hub)
 	ctx, cancel := context.WithCancel(context.Background())
-	sc.Hub, sc.Metrics, sc.FlushEvery = hub, fs.ingest, 20*time.Millisecond
+	sc.Listener, sc.Metrics, sc.FlushEvery = hub.NewGroup(), fs.ingest, 20*time.Millisecond
 	sc.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	sc.LastFetch = func() time.Time {
 		if d := fs.downAt.Load(); d != 0 {

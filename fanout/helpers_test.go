@@ -58,7 +58,7 @@ func startServerWith(t *testing.T, cfg fanout.Config, useTLS bool) *testServer {
 		srv.Start()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	shard := feed.NewShard(feed.ShardConfig{Hub: hub, FlushEvery: 20 * time.Millisecond}, 0)
+	shard := feed.NewShard(feed.ShardConfig{Listener: hub.NewGroup(), FlushEvery: 20 * time.Millisecond}, 0)
 	in := make(chan feed.Batch, 16)
 	done := make(chan struct{})
 	go func() { shard.Run(ctx, in); close(done) }()

@@ -9,22 +9,22 @@ import (
 	"time"
 
 	"github.com/marketfeed/marketfeed/fanout/wsconn"
-	"github.com/marketfeed/marketfeed/orderbook"
+	"github.com/marketfeed/marketfeed/market"
 	"github.com/marketfeed/marketfeed/schemas"
 )
 
 // Hub is the WebSocket server: it accepts connections at its HTTP handler
-// and routes subscriptions to the topics of the symbols. The connections'
+// and routes subscriptions to the streams of the symbols. The connections'
 // transport is a wsconn.Transport; the hub holds their sessions.
 type Hub struct {
 	cfg     Config
 	metrics *Metrics
 	tr      *wsconn.Transport
 
-	mu     sync.RWMutex // guards topics, conns and closed; never held during I/O
-	topics map[string]*Streams
-	conns  map[*Conn]struct{}
-	closed bool
+	mu      sync.RWMutex        // guards streams, conns and closed; never held during I/O
+	streams map[string]*Streams // of each symbol
+	conns   map[*Conn]struct{}
+	closed  bool
 
 	// admitted counts connections from admission to their end, so the
 	// MaxConnections bound holds under parallel upgrades.
@@ -49,37 +49,36 @@ func NewHub(cfg Config, m *Metrics) (*Hub, error) {
 		cfg:     cfg,
 		metrics: m,
 		tr:      tr,
-		topics:  make(map[string]*Streams),
+		streams: make(map[string]*Streams),
 		conns:   make(map[*Conn]struct{}),
 	}, nil
 }
 
-// NewStreams creates and registers the topic of symbol, served from book and
-// ticker, which owner's goroutine changes. A topic registered earlier for
-// the same symbol is replaced. Safe from any goroutine.
-func (h *Hub) NewStreams(symbol string, owner Owner, book *orderbook.Book, ticker *orderbook.Ticker, priceScale, sizeScale int) *Streams {
+// NewStreams creates and registers the streams of sym, served from its
+// market state, which sym's owner goroutine changes. Streams registered
+// earlier for the same symbol are replaced. Safe from any goroutine (a
+// Group calls it when its owner defines a symbol).
+func (h *Hub) NewStreams(sym *market.Symbol) *Streams {
+	symbol := sym.Name()
 	t := &Streams{
 		symbol:   symbol,
 		hub:      h,
-		owner:    owner,
-		book:     book,
-		ticker:   ticker,
-		sc:       scales{price: priceScale, size: sizeScale},
+		sym:      sym,
+		book:     sym.Book(),
 		chBook:   "book." + symbol,
 		chTicker: "ticker." + symbol,
 		chTrades: "trades." + symbol,
 	}
-	t.publish()
 	h.mu.Lock()
-	h.topics[symbol] = t
+	h.streams[symbol] = t
 	h.mu.Unlock()
 	return t
 }
 
-// Streams returns the topic of symbol, or nil. Safe from any goroutine.
+// Streams returns the streams of symbol, or nil. Safe from any goroutine.
 func (h *Hub) Streams(symbol string) *Streams {
 	h.mu.RLock()
-	t := h.topics[symbol]
+	t := h.streams[symbol]
 	h.mu.RUnlock()
 	return t
 }
@@ -97,14 +96,14 @@ type SymbolStatus struct {
 	Epoch uint64 `json:"epoch"`
 }
 
-// Symbols lists every symbol with its book state, sorted by symbol. Safe
-// from any goroutine.
+// Symbols lists every symbol with its book state as its market state
+// last published it, sorted by symbol. Safe from any goroutine.
 func (h *Hub) Symbols() []SymbolStatus {
 	h.mu.RLock()
-	out := make([]SymbolStatus, 0, len(h.topics))
-	for _, t := range h.topics {
-		st, seq := t.State()
-		out = append(out, SymbolStatus{Symbol: t.symbol, State: st.String(), Reason: t.Reason(), Seq: seq, Epoch: t.Epoch()})
+	out := make([]SymbolStatus, 0, len(h.streams))
+	for _, t := range h.streams {
+		st := t.sym.Published()
+		out = append(out, SymbolStatus{Symbol: t.symbol, State: st.State.String(), Reason: st.Reason, Seq: st.Seq, Epoch: st.Epoch})
 	}
 	h.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Symbol < out[j].Symbol })

@@ -143,11 +143,11 @@ func (t *Streams) attach(c *Conn, s *subscription) {
 	case schemas.ChannelBook:
 		bs := t.bookStream(s.depth, s.interval, true)
 		switch {
-		case t.state != Live:
+		case t.sym.State() != Live:
 			if c.enqueueKind(t.statusFrame(), kind) {
 				bs.subs.add(c, s.lag)
 			}
-		case s.interval == Raw:
+		case s.interval == schemas.Raw:
 			if c.sendData(t.snapshotFrame(bs), kind) {
 				bs.subs.add(c, s.lag)
 			}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/marketfeed/marketfeed/fanout"
-	"github.com/marketfeed/marketfeed/orderbook"
+	"github.com/marketfeed/marketfeed/market"
 	"github.com/marketfeed/marketfeed/schemas"
 )
 
@@ -66,7 +66,7 @@ func TestRecheckDoesNotWaitForOwner(t *testing.T) {
 		_ = hub.Shutdown(ctx)
 		srv.Close()
 	})
-	hub.NewStreams("X", owner, orderbook.New(), orderbook.NewTicker(2, 4), 2, 4)
+	hub.NewStreams(market.NewSymbol(market.Instrument{Symbol: "X", PriceScale: 2, SizeScale: 4, Tick: 1, Lot: 1}, owner, nil))
 
 	c := dial(t, "ws"+strings.TrimPrefix(srv.URL, "http")+"/ws")
 	c.sendText(`{"op":"subscribe","id":3,"channel":"book.X"}`)

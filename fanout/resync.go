@@ -2,7 +2,7 @@ package fanout
 
 import "github.com/marketfeed/marketfeed/schemas"
 
-// resync validates a resync of one channel and hands it to the topic's
+// resync validates a resync of one channel and hands it to the symbol's
 // owner, which sends the subscription a fresh snapshot.
 func (c *Conn) resync(id int64, channel string) bool {
 	c.smu.Lock()
@@ -39,9 +39,9 @@ func (t *Streams) resync(c *Conn, s *subscription) {
 		return // unsubscribed meanwhile
 	}
 	switch {
-	case t.state != Live:
+	case t.sym.State() != Live:
 		c.enqueueKind(t.statusFrame(), stateKind(s.lag))
-	case s.interval == Raw:
+	case s.interval == schemas.Raw:
 		c.sendData(t.snapshotFrame(bs), stateKind(s.lag))
 	case bs.subs.remove(c):
 		bs.joining.add(c, s.lag)

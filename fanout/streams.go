@@ -9,7 +9,7 @@ import (
 // message is encoded once and shared by all its subscribers.
 type bookStream struct {
 	depth int
-	iv    Interval
+	iv    schemas.Interval
 	subs  subscribers
 	// joining subscribers of a throttled stream wait for the next flush,
 	// where their snapshot is taken at the same point as everybody's update.
@@ -60,7 +60,7 @@ func (t *Streams) unsubscribe(c *Conn, s *subscription, id int64, ack bool) {
 
 // bookStream finds the stream for depth and interval, creating it when
 // create is set.
-func (t *Streams) bookStream(depth int, iv Interval, create bool) *bookStream {
+func (t *Streams) bookStream(depth int, iv schemas.Interval, create bool) *bookStream {
 	for _, bs := range t.books {
 		if bs.depth == depth && bs.iv == iv {
 			return bs
@@ -69,12 +69,9 @@ func (t *Streams) bookStream(depth int, iv Interval, create bool) *bookStream {
 	if !create {
 		return nil
 	}
-	bs := &bookStream{depth: depth, iv: iv, emitted: t.seq}
+	bs := &bookStream{depth: depth, iv: iv, emitted: t.sym.Seq()}
 	bs.edge = [2]orderbook.Edge{t.book.Edge(orderbook.Bid, depth), t.book.Edge(orderbook.Ask, depth)}
-	if t.logUse[iv] == 0 {
-		t.logs[iv].Reset()
-	}
-	t.logUse[iv]++
+	t.sym.UseLog(iv)
 	t.books = append(t.books, bs)
 	return bs
 }
@@ -83,7 +80,7 @@ func (t *Streams) dropBookStream(bs *bookStream) {
 	for i, x := range t.books {
 		if x == bs {
 			t.books = append(t.books[:i], t.books[i+1:]...)
-			t.logUse[bs.iv]--
+			t.sym.ReleaseLog(bs.iv)
 			return
 		}
 	}

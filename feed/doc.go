@@ -1,7 +1,8 @@
 // Package feed consumes the market-data topic from Kafka and applies it to
 // the books: a Consumer turns each partition into a stream of record
-// batches, and a Shard per partition owns the books, tickers and topics of
-// that partition's symbols.
+// batches, and a Shard per partition owns the market state of that
+// partition's symbols (package market) and reports its changes to a
+// Listener.
 //
 // # Consumer
 //
@@ -105,24 +106,28 @@
 //
 // # Shards
 //
-// A Shard is the handler body of one partition. Its Run goroutine is the
-// only goroutine that reads or writes the partition's books, tickers and
-// fanout topics, so none of them has a lock: it applies each batch's
-// records in offset order, runs the functions other goroutines post with
-// Exec (subscriptions, from WebSocket connections), and flushes the
-// throttled streams every 100 ms. A record is decoded (schemas.DecodeRecord),
-// checked against the symbol's state (instrument scales, tick and lot grid,
-// sequence) and only then applied; a rejected record is counted by reason
-// and leaves the book untouched. A sequence gap makes the book stale until
-// the next snapshot; until a symbol's first snapshot its book is waiting.
-// Neither is ever served (schemas/kafka.md, section 5). A snapshot of a
-// newer publisher epoch replaces the book whatever its seq; records of an
-// older epoch are rejected. A book is also stale, while its sequence is
-// still followed, when it is crossed (until a snapshot that is not), when
-// its partition was not fetched for ShardConfig.FeedDownAfter
-// (Consumer.LastFetch, checked every FlushEvery), or when nothing advanced
-// it for ShardConfig.SilentAfter; it is served again from a fresh snapshot
-// when the cause goes away.
+// A Shard is the handler body of one partition. It owns the market state
+// of the partition's symbols (a market.Symbol each) and its Run goroutine
+// is the only goroutine that reads or writes them, so none of them has a
+// lock: it applies each batch's records in offset order, runs the
+// functions other goroutines post with Exec (subscriptions, from
+// WebSocket connections), and every ShardConfig.FlushEvery (100 ms) checks
+// freshness and ticks its Listener. A record is decoded
+// (schemas.DecodeRecord), checked against the symbol's state (instrument
+// scales, tick and lot grid, sequence; package market) and only then
+// applied; a rejected record is counted by reason and leaves the book
+// untouched. Each change is then reported to the Listener (ShardConfig),
+// on the same goroutine: feed knows nothing of how it is delivered. A
+// sequence gap makes the book stale until the next snapshot; until a
+// symbol's first snapshot its book is waiting. Neither is ever served
+// (schemas/kafka.md, section 5). A snapshot of a newer publisher epoch
+// replaces the book whatever its seq; records of an older epoch are
+// rejected. A book is also stale, while its sequence is still followed,
+// when it is crossed (until a snapshot that is not), when its partition
+// was not fetched for ShardConfig.FeedDownAfter (Consumer.LastFetch,
+// checked every FlushEvery), or when nothing advanced it for
+// ShardConfig.SilentAfter; it is served again from a fresh snapshot when
+// the cause goes away.
 //
 // # Concurrency
 //
@@ -135,5 +140,5 @@
 // they reference are never touched by the Consumer after being sent.
 // Metrics are safe for concurrent use and may be shared by Consumers.
 // A Shard's Exec is safe from any goroutine; Apply, CheckFreshness and Run
-// belong to the shard's goroutine.
+// belong to the shard's goroutine, and so do the calls of its Listener.
 package feed

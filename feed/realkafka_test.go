@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/internal/kafkatest"
 	"github.com/marketfeed/marketfeed/internal/sim"
+	"github.com/marketfeed/marketfeed/market"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -249,7 +249,7 @@ func simRecords(t *testing.T, topic string, msgs []sim.Message, last map[string]
 // no Batch, so the partition's channel fills and its reader stops
 // fetching, as behind a slow handler.
 type gatedShard struct {
-	hub    *fanout.Hub
+	syms   symbolIndex
 	im     *IngestMetrics
 	shard  *Shard
 	paused atomic.Bool
@@ -257,12 +257,8 @@ type gatedShard struct {
 
 func newGatedShard(t *testing.T) *gatedShard {
 	t.Helper()
-	hub, err := fanout.NewHub(fanout.Config{}, fanout.NewMetrics(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &gatedShard{hub: hub, im: NewIngestMetrics(nil)}
-	g.shard = NewShard(ShardConfig{Hub: hub, Metrics: g.im, Logger: testLogger(t)}, 0)
+	g := &gatedShard{im: NewIngestMetrics(nil)}
+	g.shard = NewShard(ShardConfig{Listener: &g.syms, Metrics: g.im, Logger: testLogger(t)}, 0)
 	return g
 }
 
@@ -297,11 +293,11 @@ func (g *gatedShard) handle(ctx context.Context, _ int, in <-chan Batch) {
 // at reports whether every symbol's book is live at its seq in want.
 func (g *gatedShard) at(want map[string]uint64) bool {
 	for sym, seq := range want {
-		tp := g.hub.Streams(sym)
-		if tp == nil {
+		st, ok := g.syms.status(sym)
+		if !ok {
 			return false
 		}
-		if st, s := tp.State(); st != fanout.Live || s != seq {
+		if st.State != market.Live || st.Seq != seq {
 			return false
 		}
 	}
@@ -378,10 +374,10 @@ func TestRealKafkaRetentionGap(t *testing.T) {
 	if n := metricValue(t, g.im.Gaps); n == 0 {
 		t.Error("no sequence gap seen across the deleted records")
 	}
-	if n := metricValue(t, g.im.Skipped.WithLabelValues(fanout.Stale.String())); n == 0 {
+	if n := metricValue(t, g.im.Skipped.WithLabelValues(market.Stale.String())); n == 0 {
 		t.Error("no record skipped while stale")
 	}
 	t.Logf("log deleted up to offset %d; %v gaps, %v records skipped while stale, %v snapshots applied",
-		lost, metricValue(t, g.im.Gaps), metricValue(t, g.im.Skipped.WithLabelValues(fanout.Stale.String())),
+		lost, metricValue(t, g.im.Gaps), metricValue(t, g.im.Skipped.WithLabelValues(market.Stale.String())),
 		metricValue(t, g.im.Snapshots.WithLabelValues("applied")))
 }

@@ -6,15 +6,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/internal/sim"
 	"github.com/marketfeed/marketfeed/schemas"
 )
 
 // BenchmarkShardApply measures decoding plus applying pre-encoded Kafka
 // records (a synthetic market of 20 symbols: deltas of one to four level
-// changes, trades, periodic snapshots) on one goroutine, with no
-// subscribers. It reports level changes per second, the figure the
+// changes, trades, periodic snapshots) on one goroutine, to the market
+// state only: no listener (fanout's BenchmarkIngest adds the delivery
+// side without subscribers). It reports level changes per second, the figure the
 // ingest path is sized by (target: at least 1,000,000 on one core).
 func BenchmarkShardApply(b *testing.B) {
 	ex := sim.New(sim.Config{Seed: 3})
@@ -45,11 +45,7 @@ func BenchmarkShardApply(b *testing.B) {
 	// as a replay.
 	var sh *Shard
 	fresh := func() {
-		hub, err := fanout.NewHub(fanout.Config{}, fanout.NewMetrics(nil))
-		if err != nil {
-			b.Fatal(err)
-		}
-		sh = NewShard(ShardConfig{Hub: hub, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, 0)
+		sh = NewShard(ShardConfig{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, 0)
 		for _, m := range boot {
 			sh.Apply(m.Key, m.Value)
 		}

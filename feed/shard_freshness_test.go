@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -17,11 +16,6 @@ import (
 // records and checks freshness itself, with its own clock.
 func newTestShard(t *testing.T, cfg ShardConfig) *Shard {
 	t.Helper()
-	hub, err := fanout.NewHub(fanout.Config{}, fanout.NewMetrics(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Hub = hub
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	return NewShard(cfg, 0)
 }
@@ -31,9 +25,8 @@ func (s *Shard) applyf(format string, args ...any) {
 }
 
 func served(s *Shard, sym string) (string, string, uint64, uint64) {
-	tp := s.symbols[sym].topic
-	st, seq := tp.State()
-	return st.String(), tp.Reason(), tp.Epoch(), seq
+	st := s.symbols[sym].Published()
+	return st.State.String(), st.Reason, st.Epoch, st.Seq
 }
 
 // A publisher that restarts with epochs: the new epoch's snapshot, at a
@@ -51,9 +44,9 @@ func TestShardEpochReplacesBook(t *testing.T) {
 	s.applyf(`{"type":"delta","symbol":"A","ts":5,"epoch":200,"seq":4,"bids":[["9","3"]]}`)
 	s.applyf(`{"type":"delta","symbol":"A","ts":6,"epoch":100,"seq":502,"bids":[["10","3"]]}`)
 	s.applyf(`{"type":"snapshot","symbol":"A","ts":6,"epoch":100,"seq":502,"bids":[["10","3"]],"asks":[]}`)
-	b := s.symbols["A"].book
-	if l, _ := b.Best(0); l.Price != 9 || l.Size != 3 || s.symbols["A"].seq != 4 {
-		t.Fatalf("book best bid %+v seq %d, want 9x3 at seq 4", l, s.symbols["A"].seq)
+	b := s.symbols["A"].Book()
+	if l, _ := b.Best(0); l.Price != 9 || l.Size != 3 || s.symbols["A"].Seq() != 4 {
+		t.Fatalf("book best bid %+v seq %d, want 9x3 at seq 4", l, s.symbols["A"].Seq())
 	}
 	if n := testutil.ToFloat64(s.m.Rejected.WithLabelValues(ReasonOldEpoch)); n != 2 {
 		t.Errorf("old_epoch rejections %v, want 2", n)

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/marketfeed/marketfeed/fanout"
+	"github.com/marketfeed/marketfeed/market"
 	"github.com/marketfeed/marketfeed/orderbook"
 )
 
@@ -23,7 +23,7 @@ type refSymbol struct {
 	defined     bool
 	pscale      int
 	sscale      int
-	state       fanout.BookState
+	state       market.BookState
 	crossed     bool
 	seq         uint64
 	sides       [2]map[int64]int64
@@ -40,9 +40,9 @@ func (r *refSymbol) isCrossed() bool {
 }
 
 // served is the state subscribers see.
-func (r *refSymbol) served() fanout.BookState {
-	if r.state == fanout.Live && r.crossed {
-		return fanout.Stale
+func (r *refSymbol) served() market.BookState {
+	if r.state == market.Live && r.crossed {
+		return market.Stale
 	}
 	return r.state
 }
@@ -193,17 +193,17 @@ func (g *gen) next(symbols []string) (string, string) {
 		if !st.defined || ps != st.pscale || ss != st.sscale {
 			st.pscale, st.sscale = ps, ss
 			st.reset()
-			st.state, st.crossed = fanout.Waiting, false
+			st.state, st.crossed = market.Waiting, false
 			g.used[sym] = nil
 		}
 		st.defined = true
 		return sym, fmt.Sprintf(`{"type":"instrument","symbol":%q,"ts":%d,"price_scale":%d,"size_scale":%d}`, sym, ts, ps, ss)
-	case k < 8 || st.state != fanout.Live && k < 30: // snapshot
+	case k < 8 || st.state != market.Live && k < 30: // snapshot
 		seq := st.seq
 		switch {
 		case r.IntN(5) == 0:
 			seq += uint64(r.IntN(50))
-		case st.state != fanout.Live:
+		case st.state != market.Live:
 			seq += uint64(r.IntN(1000))
 		}
 		if r.IntN(20) == 0 && seq > 3 {
@@ -212,7 +212,7 @@ func (g *gen) next(symbols []string) (string, string) {
 		bids, bl := g.levels(sym, orderbook.Bid, r.IntN(30), false)
 		asks, al := g.levels(sym, orderbook.Ask, r.IntN(30), false)
 		g.seen["snapshot"]++
-		if st.state == fanout.Live && seq < st.seq {
+		if st.state == market.Live && seq < st.seq {
 			g.seen["old snapshot"]++
 		} else {
 			st.reset()
@@ -222,7 +222,7 @@ func (g *gen) next(symbols []string) (string, string) {
 			for _, l := range al {
 				st.sides[orderbook.Ask][l[0]] = l[1]
 			}
-			st.state, st.seq = fanout.Live, seq
+			st.state, st.seq = market.Live, seq
 			st.crossed = st.isCrossed()
 			if st.crossed {
 				g.seen["crossed"]++
@@ -246,10 +246,10 @@ func (g *gen) next(symbols []string) (string, string) {
 			bad := strconv.FormatInt(g.mid[sym]%1000, 10) + "." + strings.Repeat("0", st.pscale) + "5"
 			return sym, fmt.Sprintf(`{"type":"delta","symbol":%q,"ts":%d,"seq":%d,"bids":[[%q,"1"]],"asks":%s}`, sym, ts, seq, bad, asks)
 		}
-		if st.state == fanout.Live && seq > st.seq {
+		if st.state == market.Live && seq > st.seq {
 			if seq != st.seq+1 {
 				g.seen["gap"]++
-				st.state = fanout.Stale
+				st.state = market.Stale
 			} else {
 				for side, lv := range [2][][2]int64{bl, al} {
 					for _, l := range lv {
@@ -282,11 +282,7 @@ func TestShardMatchesReference(t *testing.T) {
 	seen := map[string]int{}
 	for seed := range seeds {
 		t.Run(strconv.Itoa(seed), func(t *testing.T) {
-			hub, err := fanout.NewHub(fanout.Config{}, fanout.NewMetrics(nil))
-			if err != nil {
-				t.Fatal(err)
-			}
-			sh := NewShard(ShardConfig{Hub: hub, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, 0)
+			sh := NewShard(ShardConfig{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, 0)
 			g := &gen{
 				rng:  rand.New(rand.NewPCG(uint64(seed), 7)),
 				syms: map[string]*refSymbol{},
@@ -322,27 +318,28 @@ func compare(sh *Shard, sym string, ref *refSymbol) error {
 	if st == nil {
 		return fmt.Errorf("%s not defined by the shard", sym)
 	}
-	if st.priceScale != ref.pscale || st.sizeScale != ref.sscale {
-		return fmt.Errorf("scales %d/%d, want %d/%d", st.priceScale, st.sizeScale, ref.pscale, ref.sscale)
+	if st.PriceScale() != ref.pscale || st.SizeScale() != ref.sscale {
+		return fmt.Errorf("scales %d/%d, want %d/%d", st.PriceScale(), st.SizeScale(), ref.pscale, ref.sscale)
 	}
-	if state, _ := st.topic.State(); state != ref.served() {
-		return fmt.Errorf("topic state %v, want %v", state, ref.served())
+	pub := st.Published()
+	if pub.State != ref.served() {
+		return fmt.Errorf("published state %v, want %v", pub.State, ref.served())
 	}
-	if want := ref.served() == fanout.Stale && ref.state == fanout.Live; want != (st.topic.Reason() == "crossed") {
-		return fmt.Errorf("topic stale reason %q, crossed %v", st.topic.Reason(), want)
+	if want := ref.served() == market.Stale && ref.state == market.Live; want != (pub.Reason == "crossed") {
+		return fmt.Errorf("published stale reason %q, crossed %v", pub.Reason, want)
 	}
-	if ref.state == fanout.Waiting {
+	if ref.state == market.Waiting {
 		return nil // nothing served
 	}
-	if st.seq != ref.seq && ref.state == fanout.Live {
-		return fmt.Errorf("seq %d, want %d", st.seq, ref.seq)
+	if st.Seq() != ref.seq && ref.state == market.Live {
+		return fmt.Errorf("seq %d, want %d", st.Seq(), ref.seq)
 	}
-	if ref.state == fanout.Stale {
+	if ref.state == market.Stale {
 		return nil // not served until the next snapshot
 	}
 	for side := orderbook.Bid; side <= orderbook.Ask; side++ {
 		want := ref.sorted(side)
-		got := st.book.Top(side, st.book.Len(side)+1, nil)
+		got := st.Book().Top(side, st.Book().Len(side)+1, nil)
 		if !slices.Equal(got, want) {
 			return fmt.Errorf("%v side differs:\n got %v\nwant %v", side, got, want)
 		}

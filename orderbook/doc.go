@@ -9,7 +9,8 @@
 //
 // Book, ChangeLog and Ticker are not safe for concurrent use, by design:
 // one goroutine owns the state of a symbol (its book, change logs and
-// ticker) and is the only one to call their methods. Other goroutines
+// ticker, held by a market.Symbol) and is the only one to call their
+// methods. Other goroutines
 // receive values the owner produced (slices filled by Top or ViewDelta,
 // Stats values), never the structures themselves.
 //

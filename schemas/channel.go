@@ -81,7 +81,8 @@ const (
 
 // ValidInterval reports whether s is "raw", "100ms" or "1s".
 func ValidInterval(s string) bool {
-	return s == IntervalRaw || s == Interval100ms || s == Interval1s
+	_, ok := ParseInterval(s)
+	return ok
 }
 
 // DefaultInterval returns the interval of a subscription without

@@ -103,42 +103,19 @@ type Server struct {
 }
 
 // New builds a server and binds its listener, so Addr is known before Run.
+// The flow it wires: the Consumer's partitions each feed a Shard (Run),
+// which applies the records to its symbols' market state and tells a
+// Group of the hub, which delivers to the WebSocket clients.
 func New(cfg Config) (*Server, error) {
-	if cfg.Listen == "" {
-		cfg.Listen = DefaultListen
-	}
-	if cfg.ShutdownTimeout == 0 {
-		cfg.ShutdownTimeout = DefaultShutdownTimeout
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	cfg.HTTP = cfg.HTTP.withDefaults()
+	cfg = cfg.withDefaults()
 	reg := cfg.Registry
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	if cfg.WS.Logger == nil {
-		cfg.WS.Logger = cfg.Logger
-	}
-	if cfg.Feed.Logger == nil {
-		cfg.Feed.Logger = cfg.Logger
-	}
-	var keys *auth.Store
-	if cfg.Keys != "" {
-		var err error
-		if keys, err = auth.Open(cfg.Keys, auth.NewMetrics(reg), cfg.Logger); err != nil {
-			return nil, fmt.Errorf("server: %w", err)
-		}
-		if cfg.AnonymousPlan != "" {
-			if err := keys.SetAnonymous(cfg.AnonymousPlan); err != nil {
-				return nil, fmt.Errorf("server: anonymous plan: %w", err)
-			}
-		}
-		gate := auth.NewGate(keys, cfg.Origins)
-		gate.PublicHosts = cfg.PublicHosts
-		cfg.WS.Authorizer = gate
+	keys, err := openKeys(&cfg, reg)
+	if err != nil {
+		return nil, err
 	}
 	hub, err := fanout.NewHub(cfg.WS, fanout.NewMetrics(reg))
 	if err != nil {
@@ -168,28 +145,79 @@ func New(cfg Config) (*Server, error) {
 		shards:   map[int]*feed.Shard{},
 	}
 	reg.MustRegister(s.bookStates())
+	if err := s.routes(ll, hm); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// withDefaults returns cfg with its defaults applied.
+func (cfg Config) withDefaults() Config {
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	cfg.HTTP = cfg.HTTP.withDefaults()
+	if cfg.WS.Logger == nil {
+		cfg.WS.Logger = cfg.Logger
+	}
+	if cfg.Feed.Logger == nil {
+		cfg.Feed.Logger = cfg.Logger
+	}
+	return cfg
+}
+
+// openKeys opens the key file of cfg, if any, and makes its gate the
+// hub's authorizer; nil without a key file.
+func openKeys(cfg *Config, reg *prometheus.Registry) (*auth.Store, error) {
+	if cfg.Keys == "" {
+		return nil, nil
+	}
+	keys, err := auth.Open(cfg.Keys, auth.NewMetrics(reg), cfg.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	if cfg.AnonymousPlan != "" {
+		if err := keys.SetAnonymous(cfg.AnonymousPlan); err != nil {
+			return nil, fmt.Errorf("server: anonymous plan: %w", err)
+		}
+	}
+	gate := auth.NewGate(keys, cfg.Origins)
+	gate.PublicHosts = cfg.PublicHosts
+	cfg.WS.Authorizer = gate
+	return keys, nil
+}
+
+// routes builds the HTTP servers: client traffic on the listener ll, the
+// admin endpoints beside it or on AdminListen.
+func (s *Server) routes(ll *limitListener, hm *httpMetrics) error {
 	mux := http.NewServeMux()
 	mux.Handle("/ws", s.hub)
 	mux.HandleFunc("/v1/symbols", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.hub.Symbols())
 	})
 	mux.Handle("/", web.Handler())
-	if cfg.AdminListen == "" {
+	if s.cfg.AdminListen == "" {
 		s.adminRoutes(mux)
 	} else {
-		aln, err := net.Listen("tcp", cfg.AdminListen)
+		aln, err := net.Listen("tcp", s.cfg.AdminListen)
 		if err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("server: admin listen on %s: %w", cfg.AdminListen, err)
+			return fmt.Errorf("server: admin listen on %s: %w", s.cfg.AdminListen, err)
 		}
-		all := limit(aln, cfg.HTTP, false, hm, "admin")
+		all := limit(aln, s.cfg.HTTP, false, hm, "admin")
 		s.adminLn = all
 		amux := http.NewServeMux()
 		s.adminRoutes(amux)
-		s.admin = httpServer(amux, cfg.HTTP, all)
+		s.admin = httpServer(amux, s.cfg.HTTP, all)
 	}
-	s.http = httpServer(mux, cfg.HTTP, ll)
-	return s, nil
+	s.http = httpServer(mux, s.cfg.HTTP, ll)
+	return nil
 }
 
 // listen binds addr, with TLS when both files are given, counting its
@@ -321,18 +349,7 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		feedErr <- s.consumer.Run(feedCtx, func(ctx context.Context, partition int, in <-chan feed.Batch) {
-			sh := feed.NewShard(feed.ShardConfig{
-				Hub: s.hub, Metrics: s.ingest, Logger: s.log,
-				LastFetch:     func() time.Time { return s.consumer.LastFetch(partition) },
-				FeedDownAfter: s.cfg.FeedDownAfter,
-				SilentAfter:   s.cfg.SilentAfter,
-			}, partition)
-			s.shardsMu.Lock()
-			s.shards[partition] = sh
-			s.shardsMu.Unlock()
-			sh.Run(ctx, in)
-		})
+		feedErr <- s.consumer.Run(feedCtx, s.runShard)
 	}()
 	if s.keys != nil {
 		wg.Add(1)
@@ -381,6 +398,22 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Wait()
 	s.logPositions()
 	return runErr
+}
+
+// runShard is the handler of one partition: a Shard that applies its
+// records to the market state of its symbols and tells a Group of the
+// hub, which delivers to the clients.
+func (s *Server) runShard(ctx context.Context, partition int, in <-chan feed.Batch) {
+	sh := feed.NewShard(feed.ShardConfig{
+		Listener: s.hub.NewGroup(), Metrics: s.ingest, Logger: s.log,
+		LastFetch:     func() time.Time { return s.consumer.LastFetch(partition) },
+		FeedDownAfter: s.cfg.FeedDownAfter,
+		SilentAfter:   s.cfg.SilentAfter,
+	}, partition)
+	s.shardsMu.Lock()
+	s.shards[partition] = sh
+	s.shardsMu.Unlock()
+	sh.Run(ctx, in)
 }
 
 // logPositions records, at shutdown, the offset of the next record each

@@ -1,0 +1,283 @@
+package fanout
+
+import (
+	"github.com/marketfeed/marketfeed/market"
+	"github.com/marketfeed/marketfeed/orderbook"
+	"github.com/marketfeed/marketfeed/schemas"
+)
+
+// Owner runs functions on the goroutine that owns a symbol's market state
+// (market.Owner).
+type Owner = market.Owner
+
+// BookState is the serving state of a symbol's book (market.BookState).
+type BookState = market.BookState
+
+// Book states, as package market defines them.
+const (
+	Waiting = market.Waiting
+	Live    = market.Live
+	Stale   = market.Stale
+)
+
+// Streams is the output side of one symbol: its book, ticker and trades
+// streams and their subscribers, served from the symbol's market state.
+// Every method whose comment does not say otherwise must be called on the
+// symbol's owner goroutine, the goroutine that changes the market state.
+type Streams struct {
+	symbol string
+	hub    *Hub
+	sym    *market.Symbol
+	// book is sym's book, the same for the life of the symbol.
+	book *orderbook.Book
+
+	// Owner goroutine only.
+	chBook   string
+	chTicker string
+	chTrades string
+
+	books   []*bookStream
+	tickers [schemas.NumIntervals]*tickerStream
+	trades  [schemas.NumIntervals]*tradesStream
+	// best is the top of the book the tickers last reported.
+	best    [2]orderbook.Level
+	bestOK  [2]bool
+	scratch [2][]orderbook.Level
+	ckbuf   []byte // scratch for formatting checksum levels
+}
+
+// Symbol returns the streams' symbol. Safe from any goroutine.
+func (t *Streams) Symbol() string { return t.symbol }
+
+// State returns the book's state and sequence as last published by the
+// owner. Safe from any goroutine.
+func (t *Streams) State() (BookState, uint64) {
+	st := t.sym.Published()
+	return st.State, st.Seq
+}
+
+// Reason returns why the book is Stale as last published by the owner
+// (schemas.ReasonGap, ...), "" when it is not. Safe from any goroutine.
+func (t *Streams) Reason() string { return t.sym.Published().Reason }
+
+// Epoch returns the publisher epoch of the book's sequence as last
+// published by the owner. Safe from any goroutine.
+func (t *Streams) Epoch() uint64 { return t.sym.Published().Epoch }
+
+// post runs fn on the owner goroutine. Safe from any goroutine.
+func (t *Streams) post(fn func()) bool { return t.sym.Exec(fn) }
+
+func (t *Streams) sc() scales {
+	return scales{price: t.sym.PriceScale(), size: t.sym.SizeScale()}
+}
+
+// changed delivers a change of the book or of its serving state: a book
+// served anew (snapshots for everybody), a change of state (status
+// messages), or the levels of a delta of a served book (raw streams send
+// what changed in their views, throttled streams keep it in the change
+// logs for their next flush).
+func (t *Streams) changed(c market.Change) {
+	switch {
+	case c.Reset:
+		t.reset(c.Status)
+		return
+	case c.Status:
+		t.notServing()
+	}
+	if c.Book && t.sym.State() == Live {
+		t.applied()
+	}
+}
+
+// applied sends the raw book streams the views' changes of one delta.
+func (t *Streams) applied() {
+	if t.sym.LogInUse(schemas.Raw) {
+		log := t.sym.ChangeLog(schemas.Raw)
+		for _, bs := range t.books {
+			if bs.iv == schemas.Raw {
+				t.emitDelta(bs, log)
+			}
+		}
+		log.Reset()
+	}
+	t.checkBest(false)
+}
+
+// reset sends every book subscriber a fresh snapshot of its view: the
+// book was replaced by a snapshot, or is served again (resumed: it was
+// not served before, and the tickers say so).
+func (t *Streams) reset(resumed bool) {
+	for _, bs := range t.books {
+		bs.edge = [2]orderbook.Edge{t.book.Edge(orderbook.Bid, bs.depth), t.book.Edge(orderbook.Ask, bs.depth)}
+		bs.emitted = t.sym.Seq()
+		bs.text.valid = false
+		if bs.subs.len()+bs.joining.len() == 0 {
+			continue
+		}
+		frame := t.snapshotFrame(bs)
+		bs.subs.send(frame)
+		bs.joining.send(frame)
+		bs.joining.moveTo(&bs.subs)
+	}
+	t.checkBest(resumed) // a ticker that said the book is not served says it is
+}
+
+// notServing tells the book subscribers that the book is not served (its
+// state and the reason); their views freeze. Tickers carry the status and
+// drop the book's top.
+func (t *Streams) notServing() {
+	frame := t.statusFrame()
+	for _, bs := range t.books {
+		bs.text.valid = false
+		bs.subs.send(frame)
+		bs.joining.send(frame)
+		bs.joining.moveTo(&bs.subs)
+	}
+	t.tickerChanged()
+}
+
+// trade delivers a trade that the market state has added to the ticker.
+func (t *Streams) trade(tr market.Trade) {
+	if t.tradesSubscribed() {
+		e := tradeEntry{ID: string(tr.ID), TS: tr.TS, Price: tr.Price, Size: tr.Size, Side: tr.Side}
+		if s := t.trades[schemas.Raw]; s != nil && s.subs.len() > 0 {
+			s.subs.sendAt(encodeTrades(t.chTrades, []tradeEntry{e}, t.sc()), e.TS)
+		}
+		for iv := schemas.Every100ms; iv < schemas.NumIntervals; iv++ {
+			if s := t.trades[iv]; s != nil && s.subs.len() > 0 {
+				s.pending = append(s.pending, e)
+			}
+		}
+	}
+	t.tickerChanged()
+}
+
+// tradesSubscribed reports whether a trades stream has subscribers.
+func (t *Streams) tradesSubscribed() bool {
+	for _, s := range t.trades {
+		if s != nil && s.subs.len() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Flush sends the throttled streams of interval iv their net changes since
+// the previous flush. Its Group calls it every iv.Period().
+func (t *Streams) Flush(iv schemas.Interval) {
+	if t.sym.LogInUse(iv) && t.sym.State() == Live {
+		log := t.sym.ChangeLog(iv)
+		for _, bs := range t.books {
+			if bs.iv != iv {
+				continue
+			}
+			if bs.subs.len() > 0 {
+				t.emitDelta(bs, log)
+			} else {
+				// Nobody holds a view yet (a stream created since the last
+				// flush, whose log predates it): start from the current book.
+				bs.edge = [2]orderbook.Edge{t.book.Edge(orderbook.Bid, bs.depth), t.book.Edge(orderbook.Ask, bs.depth)}
+				bs.emitted = t.sym.Seq()
+				bs.text.valid = false
+			}
+			if bs.joining.len() > 0 {
+				bs.joining.send(t.snapshotFrame(bs))
+				bs.joining.moveTo(&bs.subs)
+			}
+		}
+		log.Reset()
+	}
+	if s := t.tickers[iv]; s != nil && s.dirty {
+		s.dirty = false
+		if f := t.tickerFrame(); f != nil {
+			s.subs.send(f)
+		}
+	}
+	if s := t.trades[iv]; s != nil && len(s.pending) > 0 {
+		s.subs.sendAt(encodeTrades(t.chTrades, s.pending, t.sc()), s.pending[0].TS)
+		clear(s.pending)
+		s.pending = s.pending[:0]
+	}
+}
+
+// emitDelta sends bs the entries that bring its subscribers' views from the
+// last emission to the current book.
+func (t *Streams) emitDelta(bs *bookStream, log *orderbook.ChangeLog) {
+	bids := t.book.ViewDelta(orderbook.Bid, bs.depth, bs.edge[orderbook.Bid], log, t.scratch[0][:0])
+	asks := t.book.ViewDelta(orderbook.Ask, bs.depth, bs.edge[orderbook.Ask], log, t.scratch[1][:0])
+	t.scratch[0], t.scratch[1] = bids[:0], asks[:0]
+	bs.edge = [2]orderbook.Edge{t.book.Edge(orderbook.Bid, bs.depth), t.book.Edge(orderbook.Ask, bs.depth)}
+	if len(bids)+len(asks) == 0 {
+		return
+	}
+	seq := t.sym.Seq()
+	if bs.subs.len() > 0 {
+		var ck uint32
+		sc := t.sc()
+		ck, t.ckbuf = bs.text.update(t.book, bs.depth, bids, asks, sc, t.ckbuf)
+		bs.subs.sendAt(encodeUpdate(t.chBook, bs.emitted+1, seq, t.sym.Epoch(), t.sym.BookTS(), ck, bids, asks, sc), t.sym.BookTS())
+	} else {
+		bs.text.valid = false
+	}
+	bs.emitted = seq
+}
+
+// checkBest notices a change of best bid or ask, which the ticker carries;
+// force reports a change of the ticker anyway.
+func (t *Streams) checkBest(force bool) {
+	changed := false
+	for side := orderbook.Bid; side <= orderbook.Ask; side++ {
+		l, ok := t.book.Best(side)
+		if ok != t.bestOK[side] || l != t.best[side] {
+			t.best[side], t.bestOK[side] = l, ok
+			changed = true
+		}
+	}
+	if changed || force {
+		t.tickerChanged()
+	}
+}
+
+func (t *Streams) tickerChanged() {
+	if s := t.tickers[schemas.Raw]; s != nil && s.subs.len() > 0 {
+		if f := t.tickerFrame(); f != nil {
+			s.subs.send(f)
+		}
+	}
+	for iv := schemas.Every100ms; iv < schemas.NumIntervals; iv++ {
+		if s := t.tickers[iv]; s != nil {
+			s.dirty = true
+		}
+	}
+}
+
+func (t *Streams) snapshotFrame(bs *bookStream) []byte {
+	sc := t.sc()
+	bids := t.book.Top(orderbook.Bid, bs.depth, t.scratch[0][:0])
+	asks := t.book.Top(orderbook.Ask, bs.depth, t.scratch[1][:0])
+	t.scratch[0], t.scratch[1] = bids[:0], asks[:0]
+	bs.text.rebuild(t.book, bs.depth, sc)
+	return encodeSnapshot(t.chBook, bs.emitted, t.sym.Epoch(), t.sym.BookTS(), bs.text.checksum(), bids, asks, sc)
+}
+
+func (t *Streams) statusFrame() []byte {
+	state := t.sym.State()
+	m := schemas.ServerMessage{Type: schemas.TypeStatus, Channel: t.chBook, Status: state.String()}
+	if state == Stale {
+		m.Reason = t.sym.Reason()
+	}
+	return messageFrame(&m)
+}
+
+// tickerFrame returns the ticker message, or nil while the ticker reflects
+// no event (it would carry no value and no meaningful ts).
+func (t *Streams) tickerFrame() []byte {
+	if !t.sym.Known() {
+		return nil
+	}
+	st := t.sym.Ticker().Stats()
+	if state := t.sym.State(); state != Live {
+		return encodeTicker(t.chTicker, t.sym.TS(), nil, &st, t.sc(), state.String(), t.sym.Reason())
+	}
+	return encodeTicker(t.chTicker, t.sym.TS(), t.book, &st, t.sc(), "", "")
+}
