@@ -22,6 +22,7 @@ import (
 	"github.com/marketfeed/marketfeed/auth"
 	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/feed"
+	"github.com/marketfeed/marketfeed/market"
 	"github.com/marketfeed/marketfeed/schemas"
 )
 
@@ -138,7 +139,7 @@ func (e *env) waitLive(symbols []string) {
 	for _, sym := range symbols {
 		for {
 			if tp := e.hub.Streams(sym); tp != nil {
-				if st, _ := tp.State(); st == fanout.Live {
+				if st, _ := tp.State(); st == market.Live {
 					break
 				}
 			}

@@ -11,12 +11,12 @@ import (
 )
 
 // subscription is one channel a connection subscribed to. It is created
-// and read by the connection's reader and handed to the topic's
+// and read by the connection's reader and handed to the symbol's
 // owner, which treats it as immutable.
 type subscription struct {
 	channel  string
 	kind     schemas.ChannelKind
-	topic    *Streams
+	streams    *Streams
 	depth    int // book only
 	interval schemas.Interval
 	lag      bool        // book and ticker: conflate on lag (skip ahead to a fresh state) rather than evict
@@ -98,7 +98,7 @@ func (c *Conn) countInvalid() bool {
 }
 
 // subscribe validates one channel and hands the subscription to the
-// topic's owner, which acknowledges it and sends the initial state.
+// symbol's owner, which acknowledges it and sends the initial state.
 func (c *Conn) subscribe(id int64, channel string, depth int, interval, lag string) bool {
 	c.smu.Lock()
 	s := c.newSubscription(id, channel, depth, interval, lag)
@@ -111,7 +111,7 @@ func (c *Conn) subscribe(id int64, channel string, depth int, interval, lag stri
 	if s == nil {
 		return false
 	}
-	t := s.topic
+	t := s.streams
 	// Posted without smu: Hub.Recheck may end s meanwhile (gone), and its
 	// unsubscribe may reach the owner first; the owner then leaves s out.
 	if c.postInOrder(t, func() {
@@ -160,7 +160,7 @@ func (c *Conn) newSubscription(id int64, channel string, depth int, interval, la
 		c.sendError(id, schemas.CodeUnknownSymbol, "unknown symbol "+symbol, channel)
 		return nil
 	}
-	s := &subscription{channel: channel, kind: kind, topic: t, interval: defaultInterval(kind),
+	s := &subscription{channel: channel, kind: kind, streams: t, interval: defaultInterval(kind),
 		lag: kind != schemas.ChannelTrades && lag != schemas.LagEvict}
 	if interval != "" {
 		iv, ok := schemas.ParseInterval(interval)
@@ -196,7 +196,7 @@ func (c *Conn) unsubscribe(id int64, channel string) bool {
 	if s == nil {
 		return false
 	}
-	if !c.postInOrder(s.topic, func() { s.topic.unsubscribe(c, s, id, true) }) {
+	if !c.postInOrder(s.streams, func() { s.streams.unsubscribe(c, s, id, true) }) {
 		c.send(&schemas.ServerMessage{Type: schemas.TypeUnsubscribed, ID: id, Channel: channel})
 	}
 	return true
@@ -218,7 +218,7 @@ func (c *Conn) removeSub(id int64, channel string) *subscription {
 	return s
 }
 
-// ownerWait bounds how long the reader waits for a topic's owner to run a
+// ownerWait bounds how long the reader waits for a symbol's owner to run a
 // subscribe or unsubscribe (postInOrder). An owner runs it between two
 // batches, within milliseconds; the bound only matters for an owner that
 // stopped after accepting it, whose reply never comes.
@@ -227,7 +227,7 @@ const ownerWait = time.Second
 // postInOrder runs fn, which replies to the client, on t's owner and waits
 // until it has run, so that its replies precede whatever the reader sends
 // next: the channels of a command, and successive commands, are answered
-// in request order (websocket.md §3.1) although their topics have
+// in request order (websocket.md §3.1) although their symbols have
 // different owners. It reports false if the owner has stopped. Read
 // goroutine only, without smu: the post may wait for room in the owner's
 // queue.

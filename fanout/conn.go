@@ -123,7 +123,7 @@ func (c *Conn) end() {
 	}
 	c.smu.Unlock()
 	for _, s := range gone {
-		s.topic.post(func() { s.topic.unsubscribe(c, s, 0, false) })
+		s.streams.post(func() { s.streams.unsubscribe(c, s, 0, false) })
 	}
 }
 

@@ -3,6 +3,7 @@ package fanout
 import (
 	"sync"
 
+	"github.com/marketfeed/marketfeed/market"
 	"github.com/marketfeed/marketfeed/schemas"
 )
 
@@ -72,7 +73,7 @@ func (c *Conn) skipAhead() {
 	var wg sync.WaitGroup
 	for _, s := range subs {
 		wg.Add(1)
-		if !s.topic.post(func() { s.topic.detach(c, s); wg.Done() }) {
+		if !s.streams.post(func() { s.streams.detach(c, s); wg.Done() }) {
 			wg.Done()
 		}
 	}
@@ -89,7 +90,7 @@ func (c *Conn) skipAhead() {
 		return
 	}
 	for _, s := range *p {
-		s.topic.post(func() { s.topic.reattach(c, s) })
+		s.streams.post(func() { s.streams.reattach(c, s) })
 	}
 }
 
@@ -143,7 +144,7 @@ func (t *Streams) attach(c *Conn, s *subscription) {
 	case schemas.ChannelBook:
 		bs := t.bookStream(s.depth, s.interval, true)
 		switch {
-		case t.sym.State() != Live:
+		case t.sym.State() != market.Live:
 			if c.enqueueKind(t.statusFrame(), kind) {
 				bs.subs.add(c, s.lag)
 			}

@@ -1,6 +1,9 @@
 package fanout
 
-import "github.com/marketfeed/marketfeed/schemas"
+import (
+	"github.com/marketfeed/marketfeed/market"
+	"github.com/marketfeed/marketfeed/schemas"
+)
 
 // resync validates a resync of one channel and hands it to the symbol's
 // owner, which sends the subscription a fresh snapshot.
@@ -18,9 +21,9 @@ func (c *Conn) resync(id int64, channel string) bool {
 	}
 	// Posted without smu: a subscription ended meanwhile (Recheck) is left
 	// out, as its unsubscribe may reach the owner first.
-	s.topic.post(func() {
+	s.streams.post(func() {
 		if !s.gone.Load() {
-			s.topic.resync(c, s)
+			s.streams.resync(c, s)
 		}
 	})
 	c.hub.metrics.Resyncs.Inc()
@@ -39,7 +42,7 @@ func (t *Streams) resync(c *Conn, s *subscription) {
 		return // unsubscribed meanwhile
 	}
 	switch {
-	case t.sym.State() != Live:
+	case t.sym.State() != market.Live:
 		c.enqueueKind(t.statusFrame(), stateKind(s.lag))
 	case s.interval == schemas.Raw:
 		c.sendData(t.snapshotFrame(bs), stateKind(s.lag))

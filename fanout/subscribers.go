@@ -3,7 +3,7 @@ package fanout
 import "github.com/marketfeed/marketfeed/fanout/wsconn"
 
 // subscribers is the set of connections of one output stream. It belongs to
-// the topic's owner goroutine, which is the only goroutine that reads or
+// the symbol's owner goroutine, which is the only goroutine that reads or
 // changes it, so delivery takes no lock: one frame, shared, is enqueued on
 // each connection.
 type subscribers struct {

@@ -6,20 +6,6 @@ import (
 	"github.com/marketfeed/marketfeed/schemas"
 )
 
-// Owner runs functions on the goroutine that owns a symbol's market state
-// (market.Owner).
-type Owner = market.Owner
-
-// BookState is the serving state of a symbol's book (market.BookState).
-type BookState = market.BookState
-
-// Book states, as package market defines them.
-const (
-	Waiting = market.Waiting
-	Live    = market.Live
-	Stale   = market.Stale
-)
-
 // Streams is the output side of one symbol: its book, ticker and trades
 // streams and their subscribers, served from the symbol's market state.
 // Every method whose comment does not say otherwise must be called on the
@@ -51,7 +37,7 @@ func (t *Streams) Symbol() string { return t.symbol }
 
 // State returns the book's state and sequence as last published by the
 // owner. Safe from any goroutine.
-func (t *Streams) State() (BookState, uint64) {
+func (t *Streams) State() (market.BookState, uint64) {
 	st := t.sym.Published()
 	return st.State, st.Seq
 }
@@ -84,7 +70,7 @@ func (t *Streams) changed(c market.Change) {
 	case c.Status:
 		t.notServing()
 	}
-	if c.Book && t.sym.State() == Live {
+	if c.Book && t.sym.State() == market.Live {
 		t.applied()
 	}
 }
@@ -165,7 +151,7 @@ func (t *Streams) tradesSubscribed() bool {
 // Flush sends the throttled streams of interval iv their net changes since
 // the previous flush. Its Group calls it every iv.Period().
 func (t *Streams) Flush(iv schemas.Interval) {
-	if t.sym.LogInUse(iv) && t.sym.State() == Live {
+	if t.sym.LogInUse(iv) && t.sym.State() == market.Live {
 		log := t.sym.ChangeLog(iv)
 		for _, bs := range t.books {
 			if bs.iv != iv {
@@ -263,7 +249,7 @@ func (t *Streams) snapshotFrame(bs *bookStream) []byte {
 func (t *Streams) statusFrame() []byte {
 	state := t.sym.State()
 	m := schemas.ServerMessage{Type: schemas.TypeStatus, Channel: t.chBook, Status: state.String()}
-	if state == Stale {
+	if state == market.Stale {
 		m.Reason = t.sym.Reason()
 	}
 	return messageFrame(&m)
@@ -276,7 +262,7 @@ func (t *Streams) tickerFrame() []byte {
 		return nil
 	}
 	st := t.sym.Ticker().Stats()
-	if state := t.sym.State(); state != Live {
+	if state := t.sym.State(); state != market.Live {
 		return encodeTicker(t.chTicker, t.sym.TS(), nil, &st, t.sc(), state.String(), t.sym.Reason())
 	}
 	return encodeTicker(t.chTicker, t.sym.TS(), t.book, &st, t.sc(), "", "")

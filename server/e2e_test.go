@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/marketfeed/marketfeed/client"
-	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/internal/broker"
 	"github.com/marketfeed/marketfeed/internal/oracle"
 	"github.com/marketfeed/marketfeed/internal/producer"
 	"github.com/marketfeed/marketfeed/internal/sim"
+	"github.com/marketfeed/marketfeed/market"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/marketfeed/marketfeed/server"
 	"github.com/segmentio/kafka-go"
@@ -69,7 +69,7 @@ func (e *env) waitLive(t *testing.T, symbols []string) {
 		live := 0
 		for _, sym := range symbols {
 			if tp := e.srv.Hub().Streams(sym); tp != nil {
-				if st, _ := tp.State(); st == fanout.Live {
+				if st, _ := tp.State(); st == market.Live {
 					live++
 				}
 			}

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/internal/sim"
+	"github.com/marketfeed/marketfeed/market"
 	"github.com/marketfeed/marketfeed/server"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -68,7 +68,7 @@ func waitLiveOn(t *testing.T, srv *server.Server, symbols []string, within time.
 		live := 0
 		for _, sym := range symbols {
 			if tp := srv.Hub().Streams(sym); tp != nil {
-				if st, _ := tp.State(); st == fanout.Live {
+				if st, _ := tp.State(); st == market.Live {
 					live++
 				}
 			}
@@ -83,9 +83,9 @@ func waitLiveOn(t *testing.T, srv *server.Server, symbols []string, within time.
 	}
 }
 
-// market drives a sim exchange into the broker and remembers every record
+// simMarket drives a sim exchange into the broker and remembers every record
 // the exchange made (produced or lost) for the replay.
-type market struct {
+type simMarket struct {
 	t       *testing.T
 	e       *env
 	ex      *sim.Exchange
@@ -94,12 +94,12 @@ type market struct {
 	rep     *replay
 }
 
-func newMarket(t *testing.T, e *env, cfg sim.Config) *market {
-	return &market{t: t, e: e, ex: sim.New(cfg), now: time.Now(), rep: newReplay(0)}
+func newMarket(t *testing.T, e *env, cfg sim.Config) *simMarket {
+	return &simMarket{t: t, e: e, ex: sim.New(cfg), now: time.Now(), rep: newReplay(0)}
 }
 
 // send produces msgs except those lost says are lost upstream.
-func (m *market) send(msgs []sim.Message, lost func(sim.Message) bool) {
+func (m *simMarket) send(msgs []sim.Message, lost func(sim.Message) bool) {
 	var out []sim.Message
 	for _, msg := range msgs {
 		v := append([]byte(nil), msg.Value...)
@@ -114,15 +114,15 @@ func (m *market) send(msgs []sim.Message, lost func(sim.Message) bool) {
 	}
 }
 
-func (m *market) boot() { m.send(m.ex.Snapshots(m.now, nil), nil) }
+func (m *simMarket) boot() { m.send(m.ex.Snapshots(m.now, nil), nil) }
 
-func (m *market) snapshots() {
+func (m *simMarket) snapshots() {
 	m.now = m.now.Add(time.Millisecond)
 	m.send(m.ex.Snapshots(m.now, nil), nil)
 }
 
 // events produces n market events in chunks of 50.
-func (m *market) events(n int, lost func(sim.Message) bool) {
+func (m *simMarket) events(n int, lost func(sim.Message) bool) {
 	var batch []sim.Message
 	for i := range n {
 		m.now = m.now.Add(time.Millisecond)
@@ -136,7 +136,7 @@ func (m *market) events(n int, lost func(sim.Message) bool) {
 
 // finish ends every symbol's stream with a delta every view shows and
 // returns the final seq of each symbol.
-func (m *market) finish() map[string]uint64 {
+func (m *simMarket) finish() map[string]uint64 {
 	final := map[string]uint64{}
 	for _, sym := range m.ex.Symbols() {
 		m.now = m.now.Add(time.Millisecond)
@@ -318,7 +318,7 @@ func TestRestartServesCorrectBooks(t *testing.T) {
 		// No definition seen yet: the symbol is unknown (subscribers get
 		// unknown_symbol), never served from a partial book.
 		if tp := c.srv.Hub().Streams(sym); tp != nil {
-			if st, _ := tp.State(); st == fanout.Live {
+			if st, _ := tp.State(); st == market.Live {
 				t.Fatalf("%s live on a server that has seen no snapshot", sym)
 			}
 		}

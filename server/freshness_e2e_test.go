@@ -15,6 +15,7 @@ import (
 	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/internal/sim"
+	"github.com/marketfeed/marketfeed/market"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/marketfeed/marketfeed/server"
 	"github.com/prometheus/client_golang/prometheus"
@@ -264,7 +265,7 @@ func TestPublisherRestartWithNewEpoch(t *testing.T) {
 	waitFor(t, "every book live at the new epoch", sim.DefaultSnapshotEvery, func() bool {
 		for _, sym := range symbols {
 			tp := r.srv.Hub().Streams(sym)
-			if st, _ := tp.State(); st != fanout.Live || tp.Epoch() != epochB {
+			if st, _ := tp.State(); st != market.Live || tp.Epoch() != epochB {
 				return false
 			}
 		}
@@ -305,7 +306,7 @@ func TestPublisherRestartWithNewEpoch(t *testing.T) {
 // lowerSeqs returns the exchange of a restarted publisher (n symbols,
 // epoch) whose every symbol starts more than margin below the seq mk's
 // market reached.
-func lowerSeqs(t *testing.T, mk *market, n int, epoch uint64, margin uint64) *sim.Exchange {
+func lowerSeqs(t *testing.T, mk *simMarket, n int, epoch uint64, margin uint64) *sim.Exchange {
 	t.Helper()
 	for seed := int64(2); seed < 500; seed++ {
 		lower := true

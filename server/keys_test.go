@@ -12,10 +12,10 @@ import (
 
 	"github.com/marketfeed/marketfeed/auth"
 	"github.com/marketfeed/marketfeed/client"
-	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/internal/broker"
 	"github.com/marketfeed/marketfeed/internal/sim"
+	"github.com/marketfeed/marketfeed/market"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/marketfeed/marketfeed/server"
 	"github.com/segmentio/kafka-go"
@@ -73,7 +73,7 @@ func TestServerWithKeys(t *testing.T) {
 	}
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		if tp := srv.Hub().Streams(sym); tp != nil {
-			if st, _ := tp.State(); st == fanout.Live {
+			if st, _ := tp.State(); st == market.Live {
 				break
 			}
 		}

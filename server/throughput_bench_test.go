@@ -9,12 +9,12 @@ import (
 	"time"
 
 	"github.com/marketfeed/marketfeed/client"
-	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/internal/broker"
 	"github.com/marketfeed/marketfeed/internal/kafkatest"
 	"github.com/marketfeed/marketfeed/internal/producer"
 	"github.com/marketfeed/marketfeed/internal/sim"
+	"github.com/marketfeed/marketfeed/market"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/marketfeed/marketfeed/server"
 	"github.com/segmentio/kafka-go"
@@ -141,7 +141,7 @@ func allAt(srv *server.Server, symbols []string, seq map[string]uint64) bool {
 		if tp == nil {
 			return false
 		}
-		if st, s := tp.State(); st != fanout.Live || s != seq[sym] {
+		if st, s := tp.State(); st != market.Live || s != seq[sym] {
 			return false
 		}
 	}

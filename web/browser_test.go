@@ -25,12 +25,12 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/marketfeed/marketfeed/client"
-	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/internal/broker"
 	"github.com/marketfeed/marketfeed/internal/demo"
 	"github.com/marketfeed/marketfeed/internal/producer"
 	"github.com/marketfeed/marketfeed/internal/sim"
+	mkt "github.com/marketfeed/marketfeed/market"
 	"github.com/marketfeed/marketfeed/server"
 )
 
@@ -104,7 +104,7 @@ func startMarket(t *testing.T) *market {
 	for _, sym := range m.symbols {
 		for {
 			if tp := srv.Hub().Streams(sym); tp != nil {
-				if st, _ := tp.State(); st == fanout.Live {
+				if st, _ := tp.State(); st == mkt.Live {
 					break
 				}
 			}

@@ -8,7 +8,7 @@ import (
 )
 
 // frameQueue is the multi-producer, single-consumer queue of shared frames
-// of one connection. Producers are topic owners (one goroutine per Kafka
+// of one connection. Producers are symbol owners (one goroutine per Kafka
 // partition), the connection's reader and the hub's pinger; the consumer
 // is the connection's writer. push never blocks and, while the ring has a
 // free slot, takes no lock.
