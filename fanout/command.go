@@ -16,7 +16,7 @@ import (
 type subscription struct {
 	channel  string
 	kind     schemas.ChannelKind
-	streams    *Streams
+	streams  *Streams
 	depth    int // book only
 	interval schemas.Interval
 	lag      bool        // book and ticker: conflate on lag (skip ahead to a fresh state) rather than evict
