@@ -104,6 +104,9 @@ type Server struct {
 
 // New builds a server and binds its listener, so Addr is known before Run.
 func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
 	}
