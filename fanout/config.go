@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -170,17 +171,72 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
-// Validate reports the first setting of c (defaults applied) that is out
-// of range.
-func (c Config) Validate() error {
-	if err := c.Transport().Validate(); err != nil {
-		return err
+// ErrConfig reports an invalid Config; every *FieldError wraps it.
+var ErrConfig = errors.New("fanout: invalid config")
+
+// FieldError is one invalid field of a Config. Validate and NewHub report
+// one per invalid field, joined; each wraps ErrConfig.
+type FieldError struct {
+	// Field names the Config field: "MaxSubscriptions", "IdleTimeout"…
+	Field string
+	// Reason says what is wrong with its value.
+	Reason string
+	// Err is the transport's *wsconn.FieldError when the field is one of
+	// the transport's (Transport), nil for a field of the session.
+	Err error
+}
+
+func (e *FieldError) Error() string { return ErrConfig.Error() + ": " + e.Field + ": " + e.Reason }
+
+// Unwrap returns ErrConfig and, for a transport field, the transport's
+// error.
+func (e *FieldError) Unwrap() []error {
+	if e.Err != nil {
+		return []error{ErrConfig, e.Err}
 	}
-	switch {
-	case c.MaxConnections < 0:
-		return errors.New("fanout: MaxConnections must not be negative")
-	case c.MaxSubscriptions < 1 || c.MaxInvalidMessages < 1:
-		return errors.New("fanout: MaxSubscriptions and MaxInvalidMessages must be positive")
+	return []error{ErrConfig}
+}
+
+// Validate reports every invalid field of c as joined *FieldError values,
+// nil if NewHub accepts it. Zero fields take their defaults first
+// (WithDefaults: DefaultMaxSubscriptions, DefaultMaxInvalidMessages, and
+// the transport's, wsconn.DefaultMaxMessageSize...). The transport's
+// fields follow wsconn.Config.Validate (each error then wraps the
+// *wsconn.FieldError as well); the session's rules are MaxConnections not
+// negative (zero is unlimited), MaxSubscriptions and MaxInvalidMessages at
+// least 1. MaxMessagesPerSecond takes any value (negative: unlimited).
+func (c Config) Validate() error {
+	c = c.WithDefaults()
+	var errs []error
+	for _, e := range unjoin(c.Transport().Validate()) {
+		var fe *wsconn.FieldError
+		if errors.As(e, &fe) {
+			e = &FieldError{Field: fe.Field, Reason: fe.Reason, Err: fe}
+		}
+		errs = append(errs, e)
+	}
+	bad := func(field, format string, a ...any) {
+		errs = append(errs, &FieldError{Field: field, Reason: fmt.Sprintf(format, a...)})
+	}
+	if c.MaxConnections < 0 {
+		bad("MaxConnections", "must be 0 (unlimited) or positive, not %d", c.MaxConnections)
+	}
+	if c.MaxSubscriptions < 1 {
+		bad("MaxSubscriptions", "must be positive, not %d", c.MaxSubscriptions)
+	}
+	if c.MaxInvalidMessages < 1 {
+		bad("MaxInvalidMessages", "must be positive, not %d", c.MaxInvalidMessages)
+	}
+	return errors.Join(errs...)
+}
+
+// unjoin returns the errors joined in err (errors.Join), nil for nil.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	if err != nil {
+		return []error{err}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package fanout_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -37,5 +38,62 @@ func TestConfigDefaultsAndValidation(t *testing.T) {
 		if _, err := fanout.NewHub(bad, nil); err == nil {
 			t.Errorf("%s: NewHub accepted it", name)
 		}
+	}
+}
+
+// Validate names every invalid field, each a *fanout.FieldError wrapping
+// fanout.ErrConfig, and those of the transport wrap the transport's
+// *wsconn.FieldError as well; a zero field is its default, not an error.
+func TestConfigValidateEveryField(t *testing.T) {
+	if err := (fanout.Config{}).Validate(); err != nil {
+		t.Fatalf("zero config: %v", err)
+	}
+	bad := fanout.Config{
+		MaxMessageSize:     10,
+		PingInterval:       time.Minute,
+		IdleTimeout:        time.Minute,
+		MaxQueueBytes:      100,
+		QueueFrames:        1<<20 + 1,
+		SocketSendBuffer:   -1,
+		MaxLifetime:        -time.Second,
+		MaxConnections:     -1,
+		MaxSubscriptions:   -1,
+		MaxInvalidMessages: -3,
+	}
+	transport := map[string]bool{
+		"MaxMessageSize": true, "IdleTimeout": true, "MaxQueueBytes": true,
+		"QueueFrames": true, "SocketSendBuffer": true, "MaxLifetime": true,
+		"MaxConnections": false, "MaxSubscriptions": false, "MaxInvalidMessages": false,
+	}
+	err := bad.Validate()
+	if !errors.Is(err, fanout.ErrConfig) {
+		t.Fatalf("%v does not wrap fanout.ErrConfig", err)
+	}
+	seen := map[string]int{}
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var fe *fanout.FieldError
+		if !errors.As(e, &fe) {
+			t.Fatalf("%v is no *fanout.FieldError", e)
+		}
+		seen[fe.Field]++
+		var we *wsconn.FieldError
+		isTransport := errors.As(e, &we)
+		if isTransport != transport[fe.Field] || (isTransport && (we.Field != fe.Field || we.Reason != fe.Reason || !errors.Is(e, wsconn.ErrConfig))) {
+			t.Errorf("%s: transport error %v, want one: %v", fe.Field, we, transport[fe.Field])
+		}
+		if e.Error() != "fanout: invalid config: "+fe.Field+": "+fe.Reason {
+			t.Errorf("message %q", e.Error())
+		}
+	}
+	for field := range transport {
+		if seen[field] != 1 {
+			t.Errorf("%s reported %d times in %v", field, seen[field], err)
+		}
+	}
+	if len(seen) != len(transport) {
+		t.Errorf("fields %v, want %v", seen, transport)
+	}
+	if _, err := fanout.NewHub(bad, nil); !errors.Is(err, fanout.ErrConfig) {
+		t.Errorf("NewHub: %v", err)
 	}
 }

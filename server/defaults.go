@@ -46,8 +46,9 @@ func (e *FieldError) Unwrap() []error {
 
 // Validate reports every invalid field of c, its defaults applied, each
 // a *FieldError, joined with the errors of c.Feed.Validate
-// (*feed.FieldError): the configuration is checked as a whole before New
-// binds anything (internal/config does so for the file's keys).
+// (*feed.FieldError) and c.WS.Validate (*fanout.FieldError): the
+// configuration is checked as a whole before New binds anything
+// (internal/config does so for the file's keys).
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(field string, err error, format string, a ...any) {
@@ -77,5 +78,5 @@ func (c Config) Validate() error {
 			bad("PublicHosts", err, "%v", err)
 		}
 	}
-	return errors.Join(append(errs, c.Feed.Validate())...)
+	return errors.Join(append(errs, c.Feed.Validate(), c.WS.Validate())...)
 }

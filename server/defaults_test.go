@@ -2,10 +2,14 @@ package server_test
 
 import (
 	"errors"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/marketfeed/marketfeed/auth"
+	"github.com/marketfeed/marketfeed/fanout"
+	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/server"
 )
@@ -35,6 +39,8 @@ func TestConfigValidate(t *testing.T) {
 		{func(c *server.Config) { c.ShutdownTimeout = -1 }, "ShutdownTimeout", server.ErrConfig},
 		{func(c *server.Config) { c.PublicHosts = []string{"https://feed.example.com"} }, "PublicHosts", auth.ErrPublicHost},
 		{func(c *server.Config) { c.Feed.Start = "middle" }, "Start", feed.ErrConfig},
+		{func(c *server.Config) { c.WS.MaxSubscriptions = -1 }, "MaxSubscriptions", fanout.ErrConfig},
+		{func(c *server.Config) { c.WS.MaxMessageSize = 10 }, "MaxMessageSize", wsconn.ErrConfig},
 	}
 	for _, tt := range tests {
 		c := ok
@@ -44,4 +50,29 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("%s: %v, want an error naming it and wrapping %v", tt.field, err, tt.is)
 		}
 	}
+}
+
+// New refuses a configuration Validate refuses, with Validate's errors,
+// before it binds anything.
+func TestNewRefusesAnInvalidConfig(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := server.Config{Listen: addr, Feed: feed.Config{Brokers: []string{"127.0.0.1:9092"}}}
+	cfg.ShutdownTimeout = -1
+	cfg.WS.PingInterval, cfg.WS.IdleTimeout = time.Minute, time.Second
+	srv, err := server.New(cfg)
+	if srv != nil || !errors.Is(err, server.ErrConfig) || !errors.Is(err, fanout.ErrConfig) ||
+		!strings.Contains(err.Error(), "ShutdownTimeout: ") || !strings.Contains(err.Error(), "IdleTimeout: ") {
+		t.Fatalf("New: %v, want the errors of Validate", err)
+	}
+	// Nothing was bound: the address is free.
+	ln, err = net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("New bound %s: %v", addr, err)
+	}
+	ln.Close()
 }

@@ -107,6 +107,9 @@ type Server struct {
 // which applies the records to its symbols' market state and tells a
 // Group of the hub, which delivers to the WebSocket clients.
 func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	cfg = cfg.withDefaults()
 	reg := cfg.Registry
 	if reg == nil {

@@ -2,6 +2,7 @@ package wsconn
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/bits"
 	"time"
@@ -128,22 +129,67 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
-// Validate reports the first setting of c (defaults applied) that is out
-// of range.
+// ErrConfig reports an invalid Config; every *FieldError wraps it.
+var ErrConfig = errors.New("wsconn: invalid config")
+
+// FieldError is one invalid field of a Config. Validate and New report
+// one per invalid field, joined; each wraps ErrConfig.
+type FieldError struct {
+	// Field names the Config field: "MaxMessageSize", "IdleTimeout"…
+	Field string
+	// Reason says what is wrong with its value.
+	Reason string
+}
+
+func (e *FieldError) Error() string { return ErrConfig.Error() + ": " + e.Field + ": " + e.Reason }
+
+// Unwrap returns ErrConfig.
+func (e *FieldError) Unwrap() error { return ErrConfig }
+
+// Validate reports every invalid field of c as joined *FieldError values,
+// nil if New accepts it. Zero fields take their defaults first
+// (WithDefaults: DefaultMaxMessageSize, DefaultPingInterval, ...), and
+// QueueFrames is checked once rounded up to a power of two. The rules:
+// MaxMessageSize at least MinMessageSize, MaxQueueBytes at least
+// MinQueueBytes, QueueFrames between MinQueueFrames and MaxQueueFrames,
+// IdleTimeout longer than PingInterval, no negative duration and no
+// negative SocketSendBuffer.
 func (c Config) Validate() error {
-	switch {
-	case c.MaxMessageSize < MinMessageSize:
-		return errors.New("fanout: MaxMessageSize must be at least 64 bytes")
-	case c.PingInterval < 0 || c.IdleTimeout < 0 || c.WriteTimeout < 0 || c.MaxQueueAge < 0 || c.CloseLinger < 0 || c.MaxLifetime < 0 || c.LifetimeNotice < 0:
-		return errors.New("fanout: durations must not be negative")
-	case c.IdleTimeout <= c.PingInterval:
-		return errors.New("fanout: IdleTimeout must be longer than PingInterval")
-	case c.MaxQueueBytes < MinQueueBytes:
-		return errors.New("fanout: MaxQueueBytes must be at least 4096")
-	case c.SocketSendBuffer < 0:
-		return errors.New("fanout: SocketSendBuffer must not be negative")
-	case c.QueueFrames < MinQueueFrames || c.QueueFrames > MaxQueueFrames:
-		return errors.New("fanout: QueueFrames must be between 16 and 1048576")
+	c = c.WithDefaults()
+	var errs []error
+	bad := func(field, format string, a ...any) {
+		errs = append(errs, &FieldError{Field: field, Reason: fmt.Sprintf(format, a...)})
 	}
-	return nil
+	if c.MaxMessageSize < MinMessageSize {
+		bad("MaxMessageSize", "must be at least %d bytes, not %d", MinMessageSize, c.MaxMessageSize)
+	}
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+	}{
+		{"PingInterval", c.PingInterval},
+		{"IdleTimeout", c.IdleTimeout},
+		{"MaxQueueAge", c.MaxQueueAge},
+		{"WriteTimeout", c.WriteTimeout},
+		{"CloseLinger", c.CloseLinger},
+		{"MaxLifetime", c.MaxLifetime},
+		{"LifetimeNotice", c.LifetimeNotice},
+	} {
+		if d.v < 0 {
+			bad(d.field, "negative duration %v", d.v)
+		}
+	}
+	if c.IdleTimeout >= 0 && c.IdleTimeout <= c.PingInterval {
+		bad("IdleTimeout", "must be longer than PingInterval (%v), not %v", c.PingInterval, c.IdleTimeout)
+	}
+	if c.MaxQueueBytes < MinQueueBytes {
+		bad("MaxQueueBytes", "must be at least %d, not %d", MinQueueBytes, c.MaxQueueBytes)
+	}
+	if c.SocketSendBuffer < 0 {
+		bad("SocketSendBuffer", "must be 0 (the kernel's autotuning) or positive, not %d", c.SocketSendBuffer)
+	}
+	if c.QueueFrames < MinQueueFrames || c.QueueFrames > MaxQueueFrames {
+		bad("QueueFrames", "must be between %d and %d once rounded up to a power of two", MinQueueFrames, MaxQueueFrames)
+	}
+	return errors.Join(errs...)
 }

@@ -228,16 +228,17 @@ func ApplyEnv(c *Config, lookup func(string) (string, bool)) error {
 
 // Validate reports every invalid value, each naming its key. The rules of
 // the libraries the keys configure come from them (server.Config.Validate,
-// which includes feed.Config.Validate and auth.ValidatePublicHost); the
-// file adds its own: every key shows its default, so a zero or empty value
-// where a library would substitute its default is refused, and limits
-// spell "no limit" as -1.
+// which includes feed.Config.Validate, fanout.Config.Validate and
+// auth.ValidatePublicHost); the file adds its own: every key shows its
+// default, so a zero or empty value where a library would substitute its
+// default is refused, and limits spell "no limit" as -1.
 func (c *Config) Validate() error {
 	v := &validation{}
 	bad, positive := v.bad, v.positive
 	v.set("listen", c.Listen, " (host:port or :port)")
 	c.validateLog(v)
 	c.validateKafka(v)
+	c.validateWebSocket(v)
 	positive("shutdown_timeout", c.ShutdownTimeout)
 	positive("http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
 	positive("http.read_timeout", c.HTTP.ReadTimeout)
@@ -249,50 +250,9 @@ func (c *Config) Validate() error {
 	if c.HTTP.MaxConnectionsPerAddress < -1 || c.HTTP.MaxConnectionsPerAddress == 0 {
 		bad("http.max_connections_per_address", "must be positive, or -1 for unlimited")
 	}
-	positive("websocket.ping_interval", c.WebSocket.PingInterval)
-	positive("websocket.idle_timeout", c.WebSocket.IdleTimeout)
-	positive("websocket.write_timeout", c.WebSocket.WriteTimeout)
-	if c.WebSocket.IdleTimeout <= c.WebSocket.PingInterval {
-		bad("websocket.idle_timeout", "must be longer than websocket.ping_interval")
-	}
 	if c.Kafka.MaxBytes < 1<<10 {
 		bad("kafka.max_bytes", "must be at least 1024")
 	}
-	if c.WebSocket.MaxConnections < 0 {
-		bad("websocket.max_connections", "must be 0 (unlimited) or positive")
-	}
-	if c.WebSocket.MaxMessageSize < wsconn.MinMessageSize {
-		bad("websocket.max_message_size", fmt.Sprintf("must be at least %d", wsconn.MinMessageSize))
-	}
-	if c.WebSocket.MaxSubscriptions < 1 {
-		bad("websocket.max_subscriptions", "must be positive")
-	}
-	if c.WebSocket.MaxMessagesPerSec < -1 || c.WebSocket.MaxMessagesPerSec == 0 {
-		bad("websocket.max_messages_per_second", "must be positive, or -1 for unlimited")
-	}
-	if c.WebSocket.MaxInvalidMessages < 1 {
-		bad("websocket.max_invalid_messages", "must be positive")
-	}
-	if c.WebSocket.MaxLifetime < 0 {
-		bad("websocket.max_lifetime", "must be 0 (unlimited) or positive")
-	}
-	positive("websocket.lifetime_notice", c.WebSocket.LifetimeNotice)
-	if c.WebSocket.CompressMinSize < 1 {
-		bad("websocket.compress_min_size", "must be positive")
-	}
-	if c.WebSocket.MaxQueueBytes < wsconn.MinQueueBytes {
-		bad("websocket.max_queue_bytes", fmt.Sprintf("must be at least %d", wsconn.MinQueueBytes))
-	}
-	if c.WebSocket.QueueFrames < wsconn.MinQueueFrames || c.WebSocket.QueueFrames > wsconn.MaxQueueFrames {
-		bad("websocket.queue_frames", fmt.Sprintf("must be between %d and %d", wsconn.MinQueueFrames, wsconn.MaxQueueFrames))
-	}
-	if c.WebSocket.SocketNotSentLowat < -1 {
-		bad("websocket.socket_notsent_lowat", "must be -1 (no bound), 0 (the default) or positive")
-	}
-	if c.WebSocket.SocketSendBuffer < 0 {
-		bad("websocket.socket_send_buffer", "must be 0 (the kernel's default) or positive")
-	}
-	positive("websocket.max_queue_age", c.WebSocket.MaxQueueAge)
 	positive("auth.keys_poll", c.Auth.KeysPoll)
 	if c.Auth.KeysFile == "" && (len(c.Auth.Origins) > 0 || len(c.Auth.PublicHosts) > 0 || c.Auth.AnonymousPlan != "") {
 		bad("auth", "origins, public_hosts and anonymous_plan apply only with keys_file")

@@ -6,8 +6,9 @@
 // configure: Default takes its values from their exported defaults
 // (server.DefaultListen, feed.DefaultMaxWait, auth.DefaultKeysPoll…), and
 // Validate reports the errors of server.Config.Validate (which includes
-// the consumer's feed.Config.Validate) under the key of each field, as a
-// *KeyError wrapping the library's error. The file adds rules of its own
+// the consumer's feed.Config.Validate and the WebSocket hub's
+// fanout.Config.Validate) under the key of each field, as a *KeyError
+// wrapping the library's error. The file adds rules of its own
 // only where it differs from the libraries: every key shows its default,
 // so a zero or empty value is refused rather than read as "the default",
 // and limits spell "no limit" as -1.

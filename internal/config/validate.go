@@ -4,13 +4,17 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/marketfeed/marketfeed/fanout"
+	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/server"
 )
 
 // KeyError is an invalid value of one key. When the rule broken is a
-// library's (server.Config.Validate, feed.Config.Validate, auth's), Unwrap
-// returns that library's error (a *server.FieldError or *feed.FieldError).
+// library's (server.Config.Validate, feed.Config.Validate,
+// fanout.Config.Validate, auth's), Unwrap returns that library's error (a
+// *server.FieldError, *feed.FieldError or *fanout.FieldError, which for a
+// transport field wraps the *wsconn.FieldError).
 type KeyError struct {
 	// Key is the dotted key ("kafka.start").
 	Key string
@@ -69,8 +73,9 @@ func (v *validation) set(key, s, hint string) {
 
 func (v *validation) err() error { return errors.Join(v.errs...) }
 
-// serverKeys and feedKeys name the key of each library field the file
-// configures.
+// serverKeys, feedKeys and wsKeys name the key of each library field the
+// file configures (wsKeys: the fields of fanout.Config, the transport's
+// included).
 var (
 	serverKeys = map[string]string{
 		"Listen":          "listen",
@@ -96,6 +101,26 @@ var (
 		"DialTimeout": "kafka.dial_timeout",
 		"ClientID":    "kafka.client_id",
 	}
+	wsKeys = map[string]string{
+		"MaxConnections":       "websocket.max_connections",
+		"MaxMessageSize":       "websocket.max_message_size",
+		"MaxSubscriptions":     "websocket.max_subscriptions",
+		"MaxInvalidMessages":   "websocket.max_invalid_messages",
+		"MaxMessagesPerSecond": "websocket.max_messages_per_second",
+		"MaxQueueBytes":        "websocket.max_queue_bytes",
+		"QueueFrames":          "websocket.queue_frames",
+		"MaxQueueAge":          "websocket.max_queue_age",
+		"SocketSendBuffer":     "websocket.socket_send_buffer",
+		"SocketNotSentLowat":   "websocket.socket_notsent_lowat",
+		"DisableCompression":   "websocket.compression",
+		"CompressMinSize":      "websocket.compress_min_size",
+		"PingInterval":         "websocket.ping_interval",
+		"IdleTimeout":          "websocket.idle_timeout",
+		"WriteTimeout":         "websocket.write_timeout",
+		"MaxLifetime":          "websocket.max_lifetime",
+		"LifetimeNotice":       "websocket.lifetime_notice",
+		"DisablePoller":        "websocket.poller",
+	}
 )
 
 // library adds the errors of the libraries' Validate (err, a tree of
@@ -112,11 +137,14 @@ func (v *validation) library(err error) {
 	}
 	var se *server.FieldError
 	var fe *feed.FieldError
+	var we *fanout.FieldError
 	switch {
 	case errors.As(err, &se):
 		v.add(&KeyError{Key: keyOf(serverKeys, se.Field), Reason: se.Reason, Err: err})
 	case errors.As(err, &fe):
 		v.add(&KeyError{Key: keyOf(feedKeys, fe.Field), Reason: fe.Reason, Err: err})
+	case errors.As(err, &we):
+		v.add(&KeyError{Key: keyOf(wsKeys, we.Field), Reason: we.Reason, Err: err})
 	default:
 		v.add(&KeyError{Key: "config", Reason: err.Error(), Err: err})
 	}
@@ -124,7 +152,7 @@ func (v *validation) library(err error) {
 
 func isFieldError(err error) bool {
 	switch err.(type) {
-	case *server.FieldError, *feed.FieldError:
+	case *server.FieldError, *feed.FieldError, *fanout.FieldError:
 		return true
 	}
 	return false
@@ -164,4 +192,44 @@ func (c *Config) validateKafka(v *validation) {
 	v.positive("kafka.max_wait", c.Kafka.MaxWait)
 	v.positive("kafka.dial_timeout", c.Kafka.DialTimeout)
 	v.positive("kafka.feed_down_after", c.Kafka.FeedDownAfter)
+}
+
+// validateWebSocket checks the websocket.* keys the file requires beyond
+// the hub's rules (fanout.Config.Validate, which includes the transport's,
+// wsconn.Config.Validate): no zero where the hub would substitute its
+// default, and -1 as the one spelling of "no limit" (or "no bound") where
+// the hub reads any negative value so.
+func (c *Config) validateWebSocket(v *validation) {
+	w := &c.WebSocket
+	v.positive("websocket.ping_interval", w.PingInterval)
+	v.positive("websocket.idle_timeout", w.IdleTimeout)
+	v.positive("websocket.write_timeout", w.WriteTimeout)
+	v.positive("websocket.lifetime_notice", w.LifetimeNotice)
+	v.positive("websocket.max_queue_age", w.MaxQueueAge)
+	if w.MaxMessageSize == 0 {
+		v.bad("websocket.max_message_size", "must be at least %d bytes, not 0", wsconn.MinMessageSize)
+	}
+	if w.MaxQueueBytes == 0 {
+		v.bad("websocket.max_queue_bytes", "must be at least %d, not 0", wsconn.MinQueueBytes)
+	}
+	if w.QueueFrames == 0 {
+		v.bad("websocket.queue_frames", "must be between %d and %d", wsconn.MinQueueFrames, wsconn.MaxQueueFrames)
+	}
+	if w.MaxSubscriptions == 0 {
+		v.bad("websocket.max_subscriptions", "must be positive")
+	}
+	if w.MaxInvalidMessages == 0 {
+		v.bad("websocket.max_invalid_messages", "must be positive")
+	}
+	// To the hub a negative bound means what 1 does (every message is
+	// compressed); the file accepts only the latter.
+	if w.CompressMinSize < 1 {
+		v.bad("websocket.compress_min_size", "must be positive")
+	}
+	if w.MaxMessagesPerSec < -1 || w.MaxMessagesPerSec == 0 {
+		v.bad("websocket.max_messages_per_second", "must be positive, or -1 for unlimited")
+	}
+	if w.SocketNotSentLowat < -1 {
+		v.bad("websocket.socket_notsent_lowat", "must be -1 (no bound), 0 (the default) or positive")
+	}
 }
