@@ -97,6 +97,17 @@ func TestAdminEndpointsAndMetrics(t *testing.T) {
 	if err := conn.Subscribe(1, []string{"book." + ex.Symbols()[0]}, 5, "raw"); err != nil {
 		t.Fatal(err)
 	}
+	// The subscription exists once its snapshot arrived; events produced
+	// before that could all be applied before it and never reach it.
+	for {
+		m, err := conn.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Type == schemas.TypeSnapshot {
+			break
+		}
+	}
 	sentBefore := metric(t, srv.AdminAddr(), "marketfeed_ws_messages_sent_total")
 	var msgs []sim.Message
 	now := time.Now()

@@ -170,89 +170,136 @@ const writeSlices = 4
 // WriteTimeout or is too late (checkAge) (evicted, errAborted); a
 // skip-ahead started meanwhile drops the batch's state frames not yet
 // begun.
+//
+// Its frame is kept small, the rare paths being functions of their own
+// (armDeadline, stalled, batchDone): a writer goroutine starts with a
+// small stack, and one that outgrows it before the system call pays a
+// stack copy at every start.
 func (c *Conn) writeBatch(w *writeScratch, n int, start, ts int64) error {
 	defer c.queued.Add(-int64(n))
-	frames := len(w.frames)
-	slice := c.t.writeBudget / writeSlices
-	progress := start // transport clock of the last write that took bytes
-	i, off := 0, 0    // the next unwritten byte is w.frames[i][off]
-	written, sent := 0, 0
-	m := c.t.metrics
-	defer func() {
-		m.MessagesSent.Add(float64(sent))
-		m.BytesSent.Add(float64(written))
-	}()
-	for i < len(w.frames) {
+	p := batchProgress{at: start}
+	defer c.batchDone(&p, len(w.frames), ts)
+	for p.i < len(w.frames) {
 		if ci := c.dropping(); ci != nil {
-			return c.abort(w, i, off)
+			return c.abort(w, p.i, p.off)
 		}
-		if d := time.Now().Add(slice); d.UnixNano()-c.wdeadline > int64(slice/deadlineSlack) {
-			_ = c.nc.SetWriteDeadline(d)
-			c.wdeadline = d.UnixNano()
+		if !c.armDeadline() {
+			return c.abort(w, p.i, p.off) // evicted meanwhile: its deadline must not be outlived
 		}
-		if ci := c.dropping(); ci != nil {
-			return c.abort(w, i, off) // evicted meanwhile: its deadline must not be outlived
+		var k int64
+		var err error
+		if !c.coalesce {
+			// A vectored write (writev), here rather than in a function
+			// of its own, for the stack depth (see above).
+			w.iov = append(w.iov[:0], w.frames[p.i][p.off:])
+			w.iov = append(w.iov, w.frames[p.i+1:]...)
+			w.bufs = w.iov // WriteTo consumes w.bufs, not w.iov
+			k, err = w.bufs.WriteTo(c.nc)
+			w.bufs = nil
+			clear(w.iov)
+		} else {
+			k, err = c.writeFlat(w, p.i, p.off)
 		}
-		k, err := c.writeFrom(w, i, off)
-		got := int(k)
-		written += got
-		for k > 0 {
-			if rest := int64(len(w.frames[i]) - off); k >= rest {
-				k -= rest
-				i, off = i+1, 0
-				sent++
-			} else {
-				off += int(k)
-				k = 0
-			}
-		}
+		p.advance(w, k)
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
+		if err := c.stalled(w, &p, k, err); err != nil {
 			return err
 		}
-		c.wdeadline = 0 // the deadline in force has passed
-		now := c.t.clock()
-		if got > 0 {
-			progress = now
+	}
+	p.ok = true
+	return nil
+}
+
+// batchProgress is where writeBatch stands: the next unwritten byte is
+// frames[i][off]; written bytes and sent frames so far; at is the transport
+// clock of the last write that took bytes; ok once the whole batch is
+// written.
+type batchProgress struct {
+	i, off        int
+	written, sent int
+	at            int64
+	ok            bool
+}
+
+// advance accounts for k more bytes written.
+func (p *batchProgress) advance(w *writeScratch, k int64) {
+	p.written += int(k)
+	for k > 0 {
+		if rest := int64(len(w.frames[p.i]) - p.off); k >= rest {
+			k -= rest
+			p.i, p.off = p.i+1, 0
+			p.sent++
+		} else {
+			p.off += int(k)
+			k = 0
 		}
-		if now-progress >= int64(c.t.cfg.WriteTimeout) {
-			c.markEvicted() // the client took nothing for WriteTimeout
-			return c.abort(w, i, off)
-		}
-		if c.checkAge(now) {
-			return c.abort(w, i, off)
-		}
-		if c.lagging.Load() {
-			c.dropState(w, i, off)
-		}
+	}
+}
+
+// armDeadline moves the socket's write deadline to a slice of the write
+// budget from now, unless the one in force is close enough (deadlineSlack);
+// it reports false when the connection is dropping meanwhile.
+func (c *Conn) armDeadline() bool {
+	slice := c.t.writeBudget / writeSlices
+	if d := time.Now().Add(slice); d.UnixNano()-c.wdeadline > int64(slice/deadlineSlack) {
+		_ = c.nc.SetWriteDeadline(d)
+		c.wdeadline = d.UnixNano()
+	}
+	return c.dropping() == nil
+}
+
+// stalled handles a write that ended with err after taking k bytes: nil to
+// go on (the slice ran out), else the error that ends the batch (the
+// socket failed, or the connection was evicted or is too late: errAborted
+// at a frame boundary).
+func (c *Conn) stalled(w *writeScratch, p *batchProgress, k int64, err error) error {
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		return err
+	}
+	c.wdeadline = 0 // the deadline in force has passed
+	now := c.t.clock()
+	if k > 0 {
+		p.at = now
+	}
+	if now-p.at >= int64(c.t.cfg.WriteTimeout) {
+		c.markEvicted() // the client took nothing for WriteTimeout
+		return c.abort(w, p.i, p.off)
+	}
+	if c.checkAge(now) {
+		return c.abort(w, p.i, p.off)
+	}
+	if c.lagging.Load() {
+		c.dropState(w, p.i, p.off)
+	}
+	return nil
+}
+
+// batchDone counts what a batch of frames frames sent, and, for a batch
+// written whole, its size and latency sample ts (-1: none).
+func (c *Conn) batchDone(p *batchProgress, frames int, ts int64) {
+	m := c.t.metrics
+	m.MessagesSent.Add(float64(p.sent))
+	m.BytesSent.Add(float64(p.written))
+	if !p.ok {
+		return
 	}
 	m.WriteBatch.Observe(float64(frames))
 	if ts >= 0 {
 		m.DeliveryLatency.Observe(max(0, float64(time.Now().UnixMicro()-ts)/1e6))
 	}
-	return nil
 }
 
 // maxFlat is the largest coalescing buffer a pooled batch keeps.
 const maxFlat = 1 << 20
 
-// writeFrom writes the batch from byte off of frame i on, in one system
-// call where the socket allows: a vectored write (writev) on a TCP socket;
-// on any other connection (TLS), the frames are copied into one buffer and
-// written at once, so that a batch becomes one TLS record (up to 16 KiB)
-// and one write, not one record and one write per frame.
-func (c *Conn) writeFrom(w *writeScratch, i, off int) (int64, error) {
-	if !c.coalesce {
-		w.iov = append(w.iov[:0], w.frames[i][off:])
-		w.iov = append(w.iov, w.frames[i+1:]...)
-		w.bufs = w.iov // WriteTo consumes w.bufs, not w.iov
-		k, err := w.bufs.WriteTo(c.nc)
-		w.bufs = nil
-		clear(w.iov)
-		return k, err
-	}
+// writeFlat writes the batch from byte off of frame i on to a
+// connection that takes no vectored write (TLS): the frames are copied
+// into one buffer and written at once, so that a batch becomes one TLS
+// record (up to 16 KiB) and one write, not one record and one write per
+// frame.
+func (c *Conn) writeFlat(w *writeScratch, i, off int) (int64, error) {
 	w.flat = append(w.flat[:0], w.frames[i][off:]...)
 	for _, f := range w.frames[i+1:] {
 		w.flat = append(w.flat, f...)
