@@ -4,12 +4,10 @@ import (
 	"io"
 	"log/slog"
 	"testing"
-	"time"
 
 	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/internal/sim"
-	"github.com/marketfeed/marketfeed/schemas"
 )
 
 // BenchmarkIngest measures the ingest path as the server runs it without
@@ -19,27 +17,11 @@ import (
 // level changes, trades, periodic snapshots). feed's BenchmarkShardApply
 // is the same without the Group. It reports level changes per second.
 func BenchmarkIngest(b *testing.B) {
-	ex := sim.New(sim.Config{Seed: 3})
-	boot := ex.Snapshots(time.Unix(1767225600, 0), nil)
-	now := time.Unix(1767225600, 0)
-	var recs []sim.Message
-	for i := range 1 << 16 {
-		now = now.Add(time.Millisecond)
-		recs = ex.Next(now, recs)
-		if i%20000 == 19999 {
-			recs = ex.Snapshots(now, recs)
-		}
+	wl, err := sim.NewWorkload(sim.Config{Seed: 3}, 1<<16)
+	if err != nil {
+		b.Fatal(err)
 	}
-	changes := 0
-	var r schemas.Record
-	for _, m := range recs {
-		if err := schemas.DecodeRecord(m.Value, &r); err != nil {
-			b.Fatal(err)
-		}
-		if r.Type == schemas.RecordDelta || r.Type == schemas.RecordSnapshot {
-			changes += len(r.Bids) + len(r.Asks)
-		}
-	}
+	boot, recs, changes := wl.Boot, wl.Records, wl.Changes
 	// Each pass applies the records to a fresh shard that has read the
 	// boot snapshots (untimed), so every record is applied.
 	var sh *feed.Shard
