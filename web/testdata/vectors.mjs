@@ -2,13 +2,24 @@
 // (testdata/protocol), as the Go and Python clients do:
 //   node web/testdata/vectors.mjs
 // Prints one line per failure and exits 1 when there is any.
-import { readFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const src = readFileSync(join(here, "..", "static", "marketfeed.js"), "utf8");
-const m = await import("data:text/javascript;base64," + Buffer.from(src).toString("base64"));
+// The module and the modules it imports, as ES modules whatever the Node.js
+// version: copies next to a package.json of type "module".
+const staticDir = join(here, "..", "static");
+const dir = mkdtempSync(join(tmpdir(), "marketfeed-js-"));
+let m;
+try {
+  writeFileSync(join(dir, "package.json"), '{"type": "module"}\n');
+  for (const f of readdirSync(staticDir)) if (f.endsWith(".js")) copyFileSync(join(staticDir, f), join(dir, f));
+  m = await import(pathToFileURL(join(dir, "marketfeed.js")).href);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
 const vec = (name) => JSON.parse(readFileSync(join(here, "..", "..", "testdata", "protocol", name + ".json"), "utf8"));
 
 const fails = [];
