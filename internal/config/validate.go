@@ -74,8 +74,8 @@ func (v *validation) set(key, s, hint string) {
 func (v *validation) err() error { return errors.Join(v.errs...) }
 
 // serverKeys, feedKeys and wsKeys name the key of each library field the
-// file configures (wsKeys: the fields of fanout.Config, the transport's
-// included).
+// file configures (wsKeys: the fields of fanout.Config, those of its
+// Transport by their path, as fanout.FieldError names them).
 var (
 	serverKeys = map[string]string{
 		"Listen":          "listen",
@@ -102,24 +102,24 @@ var (
 		"ClientID":    "kafka.client_id",
 	}
 	wsKeys = map[string]string{
-		"MaxConnections":       "websocket.max_connections",
-		"MaxMessageSize":       "websocket.max_message_size",
-		"MaxSubscriptions":     "websocket.max_subscriptions",
-		"MaxInvalidMessages":   "websocket.max_invalid_messages",
-		"MaxMessagesPerSecond": "websocket.max_messages_per_second",
-		"MaxQueueBytes":        "websocket.max_queue_bytes",
-		"QueueFrames":          "websocket.queue_frames",
-		"MaxQueueAge":          "websocket.max_queue_age",
-		"SocketSendBuffer":     "websocket.socket_send_buffer",
-		"SocketNotSentLowat":   "websocket.socket_notsent_lowat",
-		"DisableCompression":   "websocket.compression",
-		"CompressMinSize":      "websocket.compress_min_size",
-		"PingInterval":         "websocket.ping_interval",
-		"IdleTimeout":          "websocket.idle_timeout",
-		"WriteTimeout":         "websocket.write_timeout",
-		"MaxLifetime":          "websocket.max_lifetime",
-		"LifetimeNotice":       "websocket.lifetime_notice",
-		"DisablePoller":        "websocket.poller",
+		"MaxConnections":               "websocket.max_connections",
+		"Transport.MaxMessageSize":     "websocket.max_message_size",
+		"MaxSubscriptions":             "websocket.max_subscriptions",
+		"MaxInvalidMessages":           "websocket.max_invalid_messages",
+		"MaxMessagesPerSecond":         "websocket.max_messages_per_second",
+		"Transport.MaxQueueBytes":      "websocket.max_queue_bytes",
+		"Transport.QueueFrames":        "websocket.queue_frames",
+		"Transport.MaxQueueAge":        "websocket.max_queue_age",
+		"Transport.SocketSendBuffer":   "websocket.socket_send_buffer",
+		"Transport.SocketNotSentLowat": "websocket.socket_notsent_lowat",
+		"Transport.DisableCompression": "websocket.compression",
+		"Transport.CompressMinSize":    "websocket.compress_min_size",
+		"Transport.PingInterval":       "websocket.ping_interval",
+		"Transport.IdleTimeout":        "websocket.idle_timeout",
+		"Transport.WriteTimeout":       "websocket.write_timeout",
+		"Transport.MaxLifetime":        "websocket.max_lifetime",
+		"Transport.LifetimeNotice":     "websocket.lifetime_notice",
+		"Transport.DisablePoller":      "websocket.poller",
 	}
 )
 
