@@ -2,10 +2,10 @@ package fanout
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 
 	"github.com/marketfeed/marketfeed/fanout/wsconn"
+	"github.com/marketfeed/marketfeed/internal/configerr"
 )
 
 // Config tunes the WebSocket server. The zero value is usable: every zero
@@ -74,29 +74,12 @@ func (c Config) WithDefaults() Config {
 // ErrConfig reports an invalid Config; every *FieldError wraps it.
 var ErrConfig = errors.New("fanout: invalid config")
 
-// FieldError is one invalid field of a Config. Validate and NewHub report
-// one per invalid field, joined; each wraps ErrConfig.
-type FieldError struct {
-	// Field names the Config field: "MaxSubscriptions", or for a field
-	// of the transport its path, "Transport.IdleTimeout"…
-	Field string
-	// Reason says what is wrong with its value.
-	Reason string
-	// Err is the transport's *wsconn.FieldError when the field is one of
-	// the transport's (Transport), nil for a field of the session.
-	Err error
-}
-
-func (e *FieldError) Error() string { return ErrConfig.Error() + ": " + e.Field + ": " + e.Reason }
-
-// Unwrap returns ErrConfig and, for a transport field, the transport's
-// error.
-func (e *FieldError) Unwrap() []error {
-	if e.Err != nil {
-		return []error{ErrConfig, e.Err}
-	}
-	return []error{ErrConfig}
-}
+// FieldError is one invalid field of a Config: Sentinel ErrConfig, Field
+// its name ("MaxSubscriptions"), or for a field of the transport its path
+// ("Transport.IdleTimeout") with Err the transport's *wsconn.FieldError;
+// Err is nil for a field of the session. Validate and NewHub report one
+// per invalid field, joined; each wraps ErrConfig.
+type FieldError = configerr.FieldError
 
 // Validate reports every invalid field of c as joined *FieldError values,
 // nil if NewHub accepts it. Zero fields take their defaults first
@@ -113,12 +96,12 @@ func (c Config) Validate() error {
 	for _, e := range unjoin(c.Transport.Validate()) {
 		var fe *wsconn.FieldError
 		if errors.As(e, &fe) {
-			e = &FieldError{Field: "Transport." + fe.Field, Reason: fe.Reason, Err: fe}
+			e = &FieldError{Sentinel: ErrConfig, Field: "Transport." + fe.Field, Reason: fe.Reason, Err: fe}
 		}
 		errs = append(errs, e)
 	}
 	bad := func(field, format string, a ...any) {
-		errs = append(errs, &FieldError{Field: field, Reason: fmt.Sprintf(format, a...)})
+		errs = append(errs, configerr.New(ErrConfig, field, nil, format, a...))
 	}
 	if c.MaxConnections < 0 {
 		bad("MaxConnections", "must be 0 (unlimited) or positive, not %d", c.MaxConnections)

@@ -79,7 +79,7 @@ func TestConfigValidateEveryField(t *testing.T) {
 		}
 		seen[fe.Field]++
 		var we *wsconn.FieldError
-		isTransport := errors.As(e, &we)
+		isTransport := errors.As(fe.Err, &we) // one error type: the transport's is the wrapped one
 		if isTransport != transport[fe.Field] || (isTransport && ("Transport."+we.Field != fe.Field || we.Reason != fe.Reason || !errors.Is(e, wsconn.ErrConfig))) {
 			t.Errorf("%s: transport error %v, want one: %v", fe.Field, we, transport[fe.Field])
 		}

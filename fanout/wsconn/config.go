@@ -2,10 +2,11 @@ package wsconn
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"math/bits"
 	"time"
+
+	"github.com/marketfeed/marketfeed/internal/configerr"
 )
 
 // The transport's defaults: what a zero field of Config means.
@@ -159,19 +160,10 @@ func (c Config) WithDefaults() Config {
 // ErrConfig reports an invalid Config; every *FieldError wraps it.
 var ErrConfig = errors.New("wsconn: invalid config")
 
-// FieldError is one invalid field of a Config. Validate and New report
-// one per invalid field, joined; each wraps ErrConfig.
-type FieldError struct {
-	// Field names the Config field: "MaxMessageSize", "IdleTimeout"…
-	Field string
-	// Reason says what is wrong with its value.
-	Reason string
-}
-
-func (e *FieldError) Error() string { return ErrConfig.Error() + ": " + e.Field + ": " + e.Reason }
-
-// Unwrap returns ErrConfig.
-func (e *FieldError) Unwrap() error { return ErrConfig }
+// FieldError is one invalid field of a Config: Sentinel ErrConfig, Field
+// its name ("MaxMessageSize", "IdleTimeout"…), Err nil. Validate and New
+// report one per invalid field, joined; each wraps ErrConfig.
+type FieldError = configerr.FieldError
 
 // Validate reports every invalid field of c as joined *FieldError values,
 // nil if New accepts it. Zero fields take their defaults first
@@ -185,7 +177,7 @@ func (c Config) Validate() error {
 	c = c.WithDefaults()
 	var errs []error
 	bad := func(field, format string, a ...any) {
-		errs = append(errs, &FieldError{Field: field, Reason: fmt.Sprintf(format, a...)})
+		errs = append(errs, configerr.New(ErrConfig, field, nil, format, a...))
 	}
 	if c.MaxMessageSize < MinMessageSize {
 		bad("MaxMessageSize", "must be at least %d bytes, not %d", MinMessageSize, c.MaxMessageSize)

@@ -7,14 +7,16 @@ import (
 	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/feed"
+	"github.com/marketfeed/marketfeed/internal/configerr"
 	"github.com/marketfeed/marketfeed/server"
 )
 
 // KeyError is an invalid value of one key. When the rule broken is a
 // library's (server.Config.Validate, feed.Config.Validate,
-// fanout.Config.Validate, auth's), Unwrap returns that library's error (a
-// *server.FieldError, *feed.FieldError or *fanout.FieldError, which for a
-// transport field wraps the *wsconn.FieldError).
+// fanout.Config.Validate, auth's), Unwrap returns that library's error: a
+// field error (server.FieldError, feed.FieldError and fanout.FieldError
+// are one type) wrapping the library's ErrConfig, and for a transport
+// field fanout's wraps wsconn's.
 type KeyError struct {
 	// Key is the dotted key ("kafka.start").
 	Key string
@@ -123,39 +125,41 @@ var (
 	}
 )
 
+// libraries name, by the ErrConfig sentinel of each library's
+// *configerr.FieldError, the keys of its fields. fanout's errors about a
+// transport field wrap wsconn's: the outermost field error is the
+// library's.
+var libraries = []struct {
+	sentinel error
+	keys     map[string]string
+}{
+	{server.ErrConfig, serverKeys},
+	{feed.ErrConfig, feedKeys},
+	{fanout.ErrConfig, wsKeys},
+}
+
 // library adds the errors of the libraries' Validate (err, a tree of
 // joined errors), each under its key.
 func (v *validation) library(err error) {
 	if err == nil {
 		return
 	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok && !isFieldError(err) {
+	fe, isField := err.(*configerr.FieldError)
+	if j, ok := err.(interface{ Unwrap() []error }); ok && !isField {
 		for _, e := range j.Unwrap() {
 			v.library(e)
 		}
 		return
 	}
-	var se *server.FieldError
-	var fe *feed.FieldError
-	var we *fanout.FieldError
-	switch {
-	case errors.As(err, &se):
-		v.add(&KeyError{Key: keyOf(serverKeys, se.Field), Reason: se.Reason, Err: err})
-	case errors.As(err, &fe):
-		v.add(&KeyError{Key: keyOf(feedKeys, fe.Field), Reason: fe.Reason, Err: err})
-	case errors.As(err, &we):
-		v.add(&KeyError{Key: keyOf(wsKeys, we.Field), Reason: we.Reason, Err: err})
-	default:
-		v.add(&KeyError{Key: "config", Reason: err.Error(), Err: err})
+	if isField || errors.As(err, &fe) {
+		for _, l := range libraries {
+			if errors.Is(fe.Sentinel, l.sentinel) {
+				v.add(&KeyError{Key: keyOf(l.keys, fe.Field), Reason: fe.Reason, Err: err})
+				return
+			}
+		}
 	}
-}
-
-func isFieldError(err error) bool {
-	switch err.(type) {
-	case *server.FieldError, *feed.FieldError, *fanout.FieldError:
-		return true
-	}
-	return false
+	v.add(&KeyError{Key: "config", Reason: err.Error(), Err: err})
 }
 
 // keyOf returns the key of a library field; a field the file does not
