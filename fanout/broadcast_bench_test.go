@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/fixedpoint"
 	"github.com/marketfeed/marketfeed/market"
 	"github.com/marketfeed/marketfeed/schemas"
@@ -86,7 +87,7 @@ func cpuTime() time.Duration {
 }
 
 func benchBroadcast(b *testing.B, n int, useTLS bool) {
-	hub, err := NewHub(Config{PingInterval: time.Hour, IdleTimeout: 2 * time.Hour}, nil)
+	hub, err := NewHub(Config{Transport: wsconn.Config{PingInterval: time.Hour, IdleTimeout: 2 * time.Hour}}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 	"github.com/marketfeed/marketfeed/fanout"
+	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -25,10 +26,10 @@ import (
 // meanwhile must not reset the connection.
 func TestSlowReaderAnsweringPingsGetsCloseFrame(t *testing.T) {
 	const linger = 200 * time.Millisecond
-	s := startServer(t, fanout.Config{
+	s := startServer(t, fanout.Config{Transport: wsconn.Config{
 		MaxQueueBytes: 512 << 10, MaxQueueAge: time.Second, SocketSendBuffer: 16 << 10,
 		PingInterval: 20 * time.Millisecond, CloseLinger: linger,
-	})
+	}})
 	s.feed(instrument("BTC-USD", 2, 3), snapshot("BTC-USD", 1, roundLevels(100, 1), `[["10001.00","1.000"]]`))
 	s.sync(t)
 	c := dialSmallWindow(t, s.url)

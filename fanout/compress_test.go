@@ -13,6 +13,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsflate"
 	"github.com/marketfeed/marketfeed/fanout"
+	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/schemas"
 )
 
@@ -123,7 +124,7 @@ func TestCompressedAndPlainClientsGetIdenticalMessages(t *testing.T) {
 }
 
 func TestCompressedMessageTooBigWhenInflated(t *testing.T) {
-	s := startServer(t, fanout.Config{MaxMessageSize: 1024})
+	s := startServer(t, fanout.Config{Transport: wsconn.Config{MaxMessageSize: 1024}})
 	z := dialDeflate(t, s.url)
 	z.next()                                                                      // welcome
 	z.sendCompressed(`{"op":"ping","pad":"` + strings.Repeat("a", 100000) + `"}`) // ~100 bytes compressed
@@ -131,7 +132,7 @@ func TestCompressedMessageTooBigWhenInflated(t *testing.T) {
 }
 
 func TestReservedBitsWithoutCompressionClose1002(t *testing.T) {
-	s := startServer(t, fanout.Config{DisableCompression: true})
+	s := startServer(t, fanout.Config{Transport: wsconn.Config{DisableCompression: true}})
 	c := dial(t, s.url)
 	f, _ := wsflate.CompressFrame(ws.NewTextFrame([]byte(`{"op":"ping"}`)))
 	if err := ws.WriteFrame(c.nc, ws.MaskFrame(f)); err != nil {

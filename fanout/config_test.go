@@ -14,21 +14,21 @@ import (
 func TestConfigDefaultsAndValidation(t *testing.T) {
 	c := fanout.Config{}.WithDefaults()
 	if c.MaxSubscriptions != fanout.DefaultMaxSubscriptions || c.MaxMessagesPerSecond != fanout.DefaultMaxMessagesPerSecond ||
-		c.MaxInvalidMessages != fanout.DefaultMaxInvalidMessages || c.PingInterval != wsconn.DefaultPingInterval ||
-		c.IdleTimeout != wsconn.DefaultIdleTimeout || c.MaxQueueBytes != wsconn.DefaultMaxQueueBytes ||
-		c.QueueFrames != wsconn.DefaultQueueFrames || c.CloseLinger != wsconn.DefaultCloseLinger || c.Logger == nil {
+		c.MaxInvalidMessages != fanout.DefaultMaxInvalidMessages || c.Transport.PingInterval != wsconn.DefaultPingInterval ||
+		c.Transport.IdleTimeout != wsconn.DefaultIdleTimeout || c.Transport.MaxQueueBytes != wsconn.DefaultMaxQueueBytes ||
+		c.Transport.QueueFrames != wsconn.DefaultQueueFrames || c.Transport.CloseLinger != wsconn.DefaultCloseLinger || c.Logger == nil {
 		t.Fatalf("defaults %+v", c)
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if got := (fanout.Config{QueueFrames: 100}).WithDefaults().QueueFrames; got != 128 {
+	if got := (fanout.Config{Transport: wsconn.Config{QueueFrames: 100}}).WithDefaults().Transport.QueueFrames; got != 128 {
 		t.Fatalf("QueueFrames 100 rounds to %d, want 128", got)
 	}
 	for name, bad := range map[string]fanout.Config{
-		"idle not above ping": {PingInterval: time.Minute, IdleTimeout: time.Minute},
-		"tiny messages":       {MaxMessageSize: 10},
-		"tiny queue":          {MaxQueueBytes: 100},
+		"idle not above ping": {Transport: wsconn.Config{PingInterval: time.Minute, IdleTimeout: time.Minute}},
+		"tiny messages":       {Transport: wsconn.Config{MaxMessageSize: 10}},
+		"tiny queue":          {Transport: wsconn.Config{MaxQueueBytes: 100}},
 		"negative conns":      {MaxConnections: -1},
 		"negative subs":       {MaxSubscriptions: -1},
 	} {
@@ -49,20 +49,22 @@ func TestConfigValidateEveryField(t *testing.T) {
 		t.Fatalf("zero config: %v", err)
 	}
 	bad := fanout.Config{
-		MaxMessageSize:     10,
-		PingInterval:       time.Minute,
-		IdleTimeout:        time.Minute,
-		MaxQueueBytes:      100,
-		QueueFrames:        1<<20 + 1,
-		SocketSendBuffer:   -1,
-		MaxLifetime:        -time.Second,
+		Transport: wsconn.Config{
+			MaxMessageSize:   10,
+			PingInterval:     time.Minute,
+			IdleTimeout:      time.Minute,
+			MaxQueueBytes:    100,
+			QueueFrames:      1<<20 + 1,
+			SocketSendBuffer: -1,
+			MaxLifetime:      -time.Second,
+		},
 		MaxConnections:     -1,
 		MaxSubscriptions:   -1,
 		MaxInvalidMessages: -3,
 	}
 	transport := map[string]bool{
-		"MaxMessageSize": true, "IdleTimeout": true, "MaxQueueBytes": true,
-		"QueueFrames": true, "SocketSendBuffer": true, "MaxLifetime": true,
+		"Transport.MaxMessageSize": true, "Transport.IdleTimeout": true, "Transport.MaxQueueBytes": true,
+		"Transport.QueueFrames": true, "Transport.SocketSendBuffer": true, "Transport.MaxLifetime": true,
 		"MaxConnections": false, "MaxSubscriptions": false, "MaxInvalidMessages": false,
 	}
 	err := bad.Validate()
@@ -77,8 +79,8 @@ func TestConfigValidateEveryField(t *testing.T) {
 		}
 		seen[fe.Field]++
 		var we *wsconn.FieldError
-		isTransport := errors.As(e, &we)
-		if isTransport != transport[fe.Field] || (isTransport && (we.Field != fe.Field || we.Reason != fe.Reason || !errors.Is(e, wsconn.ErrConfig))) {
+		isTransport := errors.As(fe.Err, &we) // one error type: the transport's is the wrapped one
+		if isTransport != transport[fe.Field] || (isTransport && ("Transport."+we.Field != fe.Field || we.Reason != fe.Reason || !errors.Is(e, wsconn.ErrConfig))) {
 			t.Errorf("%s: transport error %v, want one: %v", fe.Field, we, transport[fe.Field])
 		}
 		if e.Error() != "fanout: invalid config: "+fe.Field+": "+fe.Reason {

@@ -44,7 +44,7 @@ func startServer(t *testing.T, cfg fanout.Config) *testServer {
 func startServerWith(t *testing.T, cfg fanout.Config, useTLS bool) *testServer {
 	t.Helper()
 	if readGoroutines {
-		cfg.DisablePoller = true
+		cfg.Transport.DisablePoller = true
 	}
 	m := fanout.NewMetrics(nil)
 	hub, err := fanout.NewHub(cfg, m)

@@ -41,7 +41,7 @@ func NewHub(cfg Config, m *Metrics) (*Hub, error) {
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	tr, err := wsconn.New(cfg.Transport(), m.transport(), noticeLifetime)
+	tr, err := wsconn.New(cfg.Transport, m.transport(), noticeLifetime)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +187,7 @@ func (h *Hub) serve(u *wsconn.Upgraded, sess Session) {
 		Type:           schemas.TypeWelcome,
 		Protocol:       schemas.ProtocolVersion,
 		Server:         "marketfeed",
-		PingIntervalMS: h.cfg.PingInterval.Milliseconds(),
+		PingIntervalMS: h.cfg.Transport.PingInterval.Milliseconds(),
 		TS:             time.Now().UnixMicro(),
 	})
 	c.ws.Start()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/marketfeed/marketfeed/fanout"
+	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -36,7 +37,7 @@ func roundLevels(n, v int) string {
 // every snapshot holds the book of its seq.
 func TestLagSnapshot(t *testing.T) {
 	const levels, rounds = 100, 2000
-	s := startServer(t, fanout.Config{MaxQueueBytes: 64 << 10, WriteTimeout: 20 * time.Second})
+	s := startServer(t, fanout.Config{Transport: wsconn.Config{MaxQueueBytes: 64 << 10, WriteTimeout: 20 * time.Second}})
 	s.feed(instrument("BTC-USD", 2, 3), snapshot("BTC-USD", 1, roundLevels(levels, 1), `[["10001.00","1.000"]]`))
 	s.sync(t)
 

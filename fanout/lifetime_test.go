@@ -7,11 +7,12 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/marketfeed/marketfeed/fanout"
+	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/schemas"
 )
 
 func TestLifetimeNoticeThenClose(t *testing.T) {
-	s := startServer(t, fanout.Config{MaxLifetime: 400 * time.Millisecond, LifetimeNotice: 150 * time.Millisecond})
+	s := startServer(t, fanout.Config{Transport: wsconn.Config{MaxLifetime: 400 * time.Millisecond, LifetimeNotice: 150 * time.Millisecond}})
 	c := dial(t, s.url)
 	start := time.Now()
 	m := c.next()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/marketfeed/marketfeed/fanout"
+	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -120,7 +121,7 @@ func settledGoroutines(t *testing.T, want int) int {
 // TestPongsKeepAlive: a client that answers pings is not idle, even though
 // it sends nothing else.
 func TestPongsKeepAlive(t *testing.T) {
-	s := startServer(t, fanout.Config{PingInterval: 50 * time.Millisecond, IdleTimeout: 300 * time.Millisecond})
+	s := startServer(t, fanout.Config{Transport: wsconn.Config{PingInterval: 50 * time.Millisecond, IdleTimeout: 300 * time.Millisecond}})
 	c := dial(t, s.url)
 	// read answers pings; nothing but pings arrives for a second.
 	if _, _, err := c.read(time.Second); !isTimeout(err) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/marketfeed/marketfeed/fanout"
+	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -114,7 +115,7 @@ func TestBadClientMessages(t *testing.T) {
 }
 
 func TestCloseCodes(t *testing.T) {
-	s := startServer(t, fanout.Config{MaxMessageSize: 1024, MaxInvalidMessages: 3})
+	s := startServer(t, fanout.Config{MaxInvalidMessages: 3, Transport: wsconn.Config{MaxMessageSize: 1024}})
 	s.feed(instrument("BTC-USD", 2, 3))
 	s.sync(t)
 
@@ -208,7 +209,7 @@ func TestMaxSubscriptions(t *testing.T) {
 }
 
 func TestIdleClientIsClosed(t *testing.T) {
-	s := startServer(t, fanout.Config{PingInterval: 50 * time.Millisecond, IdleTimeout: 300 * time.Millisecond})
+	s := startServer(t, fanout.Config{Transport: wsconn.Config{PingInterval: 50 * time.Millisecond, IdleTimeout: 300 * time.Millisecond}})
 	c := dial(t, s.url)
 	time.Sleep(600 * time.Millisecond) // neither reads nor answers pings
 	c.expectClose(schemas.CloseIdleTimeout)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/marketfeed/marketfeed/fanout"
+	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/schemas"
 )
 
@@ -104,7 +105,7 @@ func expectServerClose(t *testing.T, c *wsClient, code ws.StatusCode) {
 // the server answers with, before anything else (no pong to a bad ping, no
 // echo of an invalid close code).
 func TestRFC6455Violations(t *testing.T) {
-	s := startServer(t, fanout.Config{MaxMessageSize: 1024})
+	s := startServer(t, fanout.Config{Transport: wsconn.Config{MaxMessageSize: 1024}})
 	bad := []byte("ok\xff\xfe")
 	tests := []struct {
 		name    string
@@ -248,7 +249,7 @@ func TestRFC6455ValidFrames(t *testing.T) {
 	}
 	// Control frames are bounded by RFC 6455 (125 bytes), not by the
 	// message size limit.
-	small := startServer(t, fanout.Config{MaxMessageSize: 64})
+	small := startServer(t, fanout.Config{Transport: wsconn.Config{MaxMessageSize: 64}})
 	c := dial(t, small.url)
 	p := bytes.Repeat([]byte{'p'}, 100)
 	if _, err := c.nc.Write(rawFrame(fin|opPing, p, false)); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/marketfeed/marketfeed/fanout"
+	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -34,7 +35,7 @@ func TestSlowConsumerEvicted(t *testing.T) {
 	// Snapshots of ~8 KB; rounds of them are far beyond the slow client's
 	// budget plus what the kernel buffers.
 	const levels, rounds = 100, 1000
-	s := startServer(t, fanout.Config{MaxQueueBytes: 128 << 10})
+	s := startServer(t, fanout.Config{Transport: wsconn.Config{MaxQueueBytes: 128 << 10}})
 	s.feed(instrument("BTC-USD", 2, 3), bigSnapshot("BTC-USD", 1, levels, 0))
 	s.sync(t)
 
@@ -121,7 +122,7 @@ func TestSlowConsumerEvicted(t *testing.T) {
 // of the same stream is unaffected.
 func TestQueueAgeEvicts(t *testing.T) {
 	const levels = 100
-	s := startServer(t, fanout.Config{MaxQueueBytes: 64 << 20, MaxQueueAge: 300 * time.Millisecond, SocketSendBuffer: 4096})
+	s := startServer(t, fanout.Config{Transport: wsconn.Config{MaxQueueBytes: 64 << 20, MaxQueueAge: 300 * time.Millisecond, SocketSendBuffer: 4096}})
 	s.feed(instrument("BTC-USD", 2, 3), bigSnapshot("BTC-USD", 1, levels, 0))
 	s.sync(t)
 

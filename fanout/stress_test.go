@@ -15,6 +15,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 	"github.com/marketfeed/marketfeed/fanout"
+	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -38,7 +39,7 @@ func readFrameStrict(c *wsClient, timeout time.Duration) (ws.Frame, error) {
 func TestBurstReadingClientKeepsStream(t *testing.T) {
 	const perSymbol = 2000
 	syms := []string{"AAA-USD", "BBB-USD", "CCC-USD", "DDD-USD", "EEE-USD"}
-	s := startServer(t, fanout.Config{QueueFrames: 16})
+	s := startServer(t, fanout.Config{Transport: wsconn.Config{QueueFrames: 16}})
 	for _, sym := range syms {
 		s.feed(instrument(sym, 2, 3), snapshot(sym, 1, bookBids, bookAsks))
 	}
@@ -100,7 +101,7 @@ func TestBurstReadingClientKeepsStream(t *testing.T) {
 // the close frame, not a connection cut inside a frame.
 func TestSlowReaderGetsCloseFrame(t *testing.T) {
 	const levels = 1000
-	s := startServer(t, fanout.Config{MaxQueueAge: time.Second, SocketSendBuffer: 32 << 10})
+	s := startServer(t, fanout.Config{Transport: wsconn.Config{MaxQueueAge: time.Second, SocketSendBuffer: 32 << 10}})
 	s.feed(instrument("BTC-USD", 2, 3), bigSnapshot("BTC-USD", 1, levels, 0))
 	s.sync(t)
 	c := dialSmallWindow(t, s.url)
@@ -203,7 +204,7 @@ func slowFeed(s *testServer, rounds, tradeEvery int) int {
 // book's last best bid.
 func TestLagConflatesSlowReader(t *testing.T) {
 	const rounds = 2500
-	s := startServer(t, fanout.Config{MaxQueueBytes: 512 << 10, MaxQueueAge: time.Second, SocketSendBuffer: 16 << 10})
+	s := startServer(t, fanout.Config{Transport: wsconn.Config{MaxQueueBytes: 512 << 10, MaxQueueAge: time.Second, SocketSendBuffer: 16 << 10}})
 	s.feed(instrument("BTC-USD", 2, 3), snapshot("BTC-USD", 1, roundLevels(100, 1), `[["10001.00","1.000"]]`))
 	s.sync(t)
 	c := dialSmallWindow(t, s.url)
@@ -246,7 +247,7 @@ func TestLagConflatesSlowReader(t *testing.T) {
 // alone fit its budget.
 func TestLagKeepsTrades(t *testing.T) {
 	const rounds = 2500
-	s := startServer(t, fanout.Config{MaxQueueBytes: 512 << 10, MaxQueueAge: time.Second, SocketSendBuffer: 16 << 10})
+	s := startServer(t, fanout.Config{Transport: wsconn.Config{MaxQueueBytes: 512 << 10, MaxQueueAge: time.Second, SocketSendBuffer: 16 << 10}})
 	s.feed(instrument("BTC-USD", 2, 3), snapshot("BTC-USD", 1, roundLevels(100, 1), `[["10001.00","1.000"]]`))
 	s.sync(t)
 	c := dialSmallWindow(t, s.url)
@@ -294,7 +295,7 @@ func TestLagKeepsTrades(t *testing.T) {
 // reader, conflating its book is not enough: it is evicted with 4001, in a
 // close frame that follows whole frames.
 func TestLagTradesTooSlowEvicted(t *testing.T) {
-	s := startServer(t, fanout.Config{MaxQueueBytes: 512 << 10, MaxQueueAge: time.Second, SocketSendBuffer: 16 << 10})
+	s := startServer(t, fanout.Config{Transport: wsconn.Config{MaxQueueBytes: 512 << 10, MaxQueueAge: time.Second, SocketSendBuffer: 16 << 10}})
 	s.feed(instrument("BTC-USD", 2, 3), snapshot("BTC-USD", 1, roundLevels(100, 1), `[["10001.00","1.000"]]`))
 	s.sync(t)
 	c := dialSmallWindow(t, s.url)
@@ -345,7 +346,7 @@ func TestLagTradesTooSlowEvicted(t *testing.T) {
 // once per interval.
 func TestPingsStaggered(t *testing.T) {
 	const conns, interval = 32, 640 * time.Millisecond
-	s := startServer(t, fanout.Config{PingInterval: interval})
+	s := startServer(t, fanout.Config{Transport: wsconn.Config{PingInterval: interval}})
 	type pings struct{ first, second time.Time }
 	got := make([]pings, conns)
 	var wg sync.WaitGroup
@@ -405,7 +406,7 @@ func TestPingsStaggered(t *testing.T) {
 // same stream is unaffected.
 func TestStalledConflatingClientCut(t *testing.T) {
 	const levels = 100
-	s := startServer(t, fanout.Config{MaxQueueAge: 300 * time.Millisecond, WriteTimeout: time.Second, CloseLinger: 200 * time.Millisecond, SocketSendBuffer: 4096})
+	s := startServer(t, fanout.Config{Transport: wsconn.Config{MaxQueueAge: 300 * time.Millisecond, WriteTimeout: time.Second, CloseLinger: 200 * time.Millisecond, SocketSendBuffer: 4096}})
 	s.feed(instrument("BTC-USD", 2, 3), bigSnapshot("BTC-USD", 1, levels, 0))
 	s.sync(t)
 	stalled := dialSmallWindow(t, s.url)
@@ -438,7 +439,7 @@ func TestStalledConflatingClientCut(t *testing.T) {
 // is dropped and it gets the close frame 1001 after whole frames.
 func TestShutdownSlowReaderGetsCloseFrame(t *testing.T) {
 	const levels = 1000
-	s := startServer(t, fanout.Config{SocketSendBuffer: 32 << 10})
+	s := startServer(t, fanout.Config{Transport: wsconn.Config{SocketSendBuffer: 32 << 10}})
 	s.feed(instrument("BTC-USD", 2, 3), bigSnapshot("BTC-USD", 1, levels, 0))
 	s.sync(t)
 	c := dialSmallWindow(t, s.url)

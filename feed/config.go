@@ -2,12 +2,13 @@ package feed
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"math"
 	"net"
 	"strings"
 	"time"
+
+	"github.com/marketfeed/marketfeed/internal/configerr"
 )
 
 // Errors returned by this package.
@@ -151,19 +152,10 @@ func (cfg Config) withDefaults() Config {
 	return cfg
 }
 
-// FieldError is one invalid field of a Config. Validate and NewConsumer
+// FieldError is one invalid field of a Config: Sentinel ErrConfig, Field
+// its name ("Brokers", "MaxWait"…), Err nil. Validate and NewConsumer
 // report one per invalid field, joined; each wraps ErrConfig.
-type FieldError struct {
-	// Field names the Config field: "Brokers", "MaxWait"…
-	Field string
-	// Reason says what is wrong with its value.
-	Reason string
-}
-
-func (e *FieldError) Error() string { return ErrConfig.Error() + ": " + e.Field + ": " + e.Reason }
-
-// Unwrap returns ErrConfig.
-func (e *FieldError) Unwrap() error { return ErrConfig }
+type FieldError = configerr.FieldError
 
 // Validate reports every invalid field of cfg, its defaults applied, as
 // joined *FieldError values; nil if NewConsumer accepts it.
@@ -173,7 +165,7 @@ func (cfg Config) Validate() error { return cfg.withDefaults().validate() }
 func (cfg Config) validate() error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
-		errs = append(errs, &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)})
+		errs = append(errs, configerr.New(ErrConfig, field, nil, format, args...))
 	}
 	if len(cfg.Brokers) == 0 {
 		bad("Brokers", "at least one broker is required")

@@ -2,11 +2,11 @@ package server
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"time"
 
 	"github.com/marketfeed/marketfeed/auth"
+	"github.com/marketfeed/marketfeed/internal/configerr"
 )
 
 // Defaults of Config, applied to its zero fields by New (and used by the
@@ -23,26 +23,11 @@ const (
 // ErrConfig reports an invalid Config; every *FieldError wraps it.
 var ErrConfig = errors.New("server: invalid config")
 
-// FieldError is one invalid field of a Config, as Validate reports it.
-type FieldError struct {
-	// Field names the Config field: "Listen", "PublicHosts"…
-	Field string
-	// Reason says what is wrong with its value.
-	Reason string
-	// Err is the error of the package whose rule the value breaks, if
-	// any (for PublicHosts, auth's); Unwrap returns it beside ErrConfig.
-	Err error
-}
-
-func (e *FieldError) Error() string { return ErrConfig.Error() + ": " + e.Field + ": " + e.Reason }
-
-// Unwrap returns ErrConfig and the underlying error, if any.
-func (e *FieldError) Unwrap() []error {
-	if e.Err != nil {
-		return []error{ErrConfig, e.Err}
-	}
-	return []error{ErrConfig}
-}
+// FieldError is one invalid field of a Config, as Validate reports it:
+// Sentinel ErrConfig, Field its name ("Listen", "PublicHosts"…), Err the
+// error of the package whose rule the value breaks, if any (for
+// PublicHosts, auth's), nil otherwise.
+type FieldError = configerr.FieldError
 
 // Validate reports every invalid field of c, its defaults applied, each
 // a *FieldError, joined with the errors of c.Feed.Validate
@@ -52,7 +37,7 @@ func (e *FieldError) Unwrap() []error {
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(field string, err error, format string, a ...any) {
-		errs = append(errs, &FieldError{Field: field, Reason: fmt.Sprintf(format, a...), Err: err})
+		errs = append(errs, configerr.New(ErrConfig, field, err, format, a...))
 	}
 	if c.Listen == "" {
 		c.Listen = DefaultListen

@@ -40,7 +40,7 @@ func TestConfigValidate(t *testing.T) {
 		{func(c *server.Config) { c.PublicHosts = []string{"https://feed.example.com"} }, "PublicHosts", auth.ErrPublicHost},
 		{func(c *server.Config) { c.Feed.Start = "middle" }, "Start", feed.ErrConfig},
 		{func(c *server.Config) { c.WS.MaxSubscriptions = -1 }, "MaxSubscriptions", fanout.ErrConfig},
-		{func(c *server.Config) { c.WS.MaxMessageSize = 10 }, "MaxMessageSize", wsconn.ErrConfig},
+		{func(c *server.Config) { c.WS.Transport.MaxMessageSize = 10 }, "MaxMessageSize", wsconn.ErrConfig},
 	}
 	for _, tt := range tests {
 		c := ok
@@ -63,7 +63,7 @@ func TestNewRefusesAnInvalidConfig(t *testing.T) {
 	ln.Close()
 	cfg := server.Config{Listen: addr, Feed: feed.Config{Brokers: []string{"127.0.0.1:9092"}}}
 	cfg.ShutdownTimeout = -1
-	cfg.WS.PingInterval, cfg.WS.IdleTimeout = time.Minute, time.Second
+	cfg.WS.Transport.PingInterval, cfg.WS.Transport.IdleTimeout = time.Minute, time.Second
 	srv, err := server.New(cfg)
 	if srv != nil || !errors.Is(err, server.ErrConfig) || !errors.Is(err, fanout.ErrConfig) ||
 		!strings.Contains(err.Error(), "ShutdownTimeout: ") || !strings.Contains(err.Error(), "IdleTimeout: ") {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/marketfeed/marketfeed/fanout"
+	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/server"
 )
@@ -41,7 +42,9 @@ func (o serverOptions) config() server.Config {
 	return server.Config{
 		Listen: "127.0.0.1:0",
 		Feed:   feed.Config{Brokers: strings.Split(o.brokers, ","), Topic: o.topic, Start: feed.StartEarliest},
-		WS:     fanout.Config{MaxQueueBytes: o.maxQueueBytes, QueueFrames: o.queueFrames, SocketSendBuffer: o.sndbuf, SocketNotSentLowat: o.lowat, MaxSubscriptions: 1000},
+		WS: fanout.Config{MaxSubscriptions: 1000, Transport: wsconn.Config{
+			MaxQueueBytes: o.maxQueueBytes, QueueFrames: o.queueFrames, SocketSendBuffer: o.sndbuf, SocketNotSentLowat: o.lowat,
+		}},
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 }

@@ -2,10 +2,11 @@ package wsconn
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"math/bits"
 	"time"
+
+	"github.com/marketfeed/marketfeed/internal/configerr"
 )
 
 // The transport's defaults: what a zero field of Config means.
@@ -33,64 +34,91 @@ const (
 
 // Config tunes the transport of every connection. The zero value is
 // usable: every zero field takes the default stated on it (WithDefaults).
-// The fields mean exactly what the fields of the same names of
-// fanout.Config say.
+// The hub (package fanout) holds one as fanout.Config.Transport.
 type Config struct {
 	// MaxMessageSize is the largest client message accepted, in bytes; a
 	// larger frame closes the connection with 1009. Zero means
 	// DefaultMaxMessageSize (4096).
 	MaxMessageSize int
-	// PingInterval is how often each client is pinged. Zero means
+	// PingInterval is how often the server pings each client. Zero means
 	// DefaultPingInterval (20s).
 	PingInterval time.Duration
-	// IdleTimeout closes a connection (4000) from which no frame arrived
-	// for this long. Zero means DefaultIdleTimeout (60s).
+	// IdleTimeout closes a connection (code 4000) from which no frame,
+	// pong included, arrived for this long. Zero means DefaultIdleTimeout
+	// (60s).
 	IdleTimeout time.Duration
-	// MaxQueueAge is the lateness budget: how old the oldest unsent frame
-	// may be (past half of it a conflating connection skips ahead, past
-	// all of it one that cannot is evicted). Zero means
-	// DefaultMaxQueueAge (5s); WriteTimeout applies when shorter.
+	// MaxQueueAge is the lateness budget of a connection: how old its
+	// oldest unsent frame may be. Past half of it, a connection with book
+	// or ticker subscriptions that conflate ("lag":"snapshot", the default)
+	// skips them ahead to a fresh state (the hub's lag.go); past all of
+	// it, a connection that cannot conflate is evicted as a slow consumer
+	// (4001). Zero means DefaultMaxQueueAge (5s); WriteTimeout applies
+	// when shorter.
 	MaxQueueAge time.Duration
-	// WriteTimeout bounds how long a client may take nothing at all before
-	// it is evicted (4001). Zero means DefaultWriteTimeout (10s).
+	// WriteTimeout bounds how long a client may take nothing at all: a
+	// connection whose socket accepts no byte for this long is evicted as
+	// a slow consumer (the frame begun is completed within CloseLinger and
+	// the close frame follows; if the socket takes nothing more, it is
+	// cut). Zero means DefaultWriteTimeout (10s).
 	WriteTimeout time.Duration
-	// MaxQueueBytes is the budget of queued, unsent bytes (half of it for
-	// state frames). Zero means DefaultMaxQueueBytes (4 MiB).
+	// MaxQueueBytes is the per-connection budget of queued, unsent bytes.
+	// A book or ticker message of a subscription that conflates on lag
+	// that would take the queue past half of it starts a skip-ahead
+	// instead of being queued; any other message (trades, replies,
+	// subscriptions with "lag":"evict") that would take it past all of it
+	// evicts the client as a slow consumer (4001). Zero means
+	// DefaultMaxQueueBytes (4 MiB).
 	MaxQueueBytes int
-	// QueueFrames is the size of the lock-free ring, rounded up to a power
-	// of two; not a budget. Each slot costs 9 bytes of every connection.
-	// Zero means DefaultQueueFrames (256).
+	// QueueFrames is the size of each connection's lock-free ring of
+	// queued frames, rounded up to a power of two. It is not a budget:
+	// frames beyond it wait in an overflow list (taken under a mutex)
+	// until the writer catches up. Each slot costs 9 bytes of every
+	// connection. Zero means DefaultQueueFrames (256).
 	QueueFrames int
-	// SocketSendBuffer sets SO_SNDBUF of each socket; zero leaves the
-	// kernel's autotuning.
+	// SocketSendBuffer sets the kernel send buffer (SO_SNDBUF) of each
+	// client socket. It bounds what a stalled client's socket absorbs
+	// before its queue budget starts to fill: with the kernel's autotuning
+	// (zero, the default) that can be several MiB per connection, minutes
+	// of a quiet stream.
 	SocketSendBuffer int
-	// SocketNotSentLowat sets TCP_NOTSENT_LOWAT (Linux). Zero means
-	// DefaultSocketNotSentLowat (16 KiB); negative leaves the kernel's
-	// default (no bound).
+	// SocketNotSentLowat bounds the bytes the kernel holds unsent for each
+	// client socket (TCP_NOTSENT_LOWAT, Linux only): past it, a client's
+	// backlog waits in its connection's queue, where the server sees how
+	// late it is and can conflate it, rather than hidden in the kernel.
+	// Bytes in flight are not counted, so it does not limit throughput on
+	// long paths. Zero means DefaultSocketNotSentLowat (16 KiB); negative
+	// leaves the kernel's default (no bound).
 	SocketNotSentLowat int
-	// CloseLinger is how long a closing socket gets to take the rest of
-	// the frame being written and the close frame, and how long the
-	// client's close frame is then awaited. Zero means DefaultCloseLinger
-	// (2s).
+	// CloseLinger is how long the server gives a closing connection's
+	// socket to take the rest of the frame being written and the close
+	// frame, and how long it then waits for the client's close frame.
+	// Zero means DefaultCloseLinger (2s). (Once taken, what the client
+	// still has to read is delivered before the socket is closed, for
+	// WriteTimeout at most.)
 	CloseLinger time.Duration
-	// DisableCompression refuses permessage-deflate; by default it is
+	// DisableCompression refuses permessage-deflate. By default it is
 	// negotiated with every client that offers it.
 	DisableCompression bool
-	// CompressMinSize is the smallest frame compressed for a client that
-	// negotiated compression (Conn.Compresses). Zero means
-	// DefaultCompressMinSize (256 bytes).
+	// CompressMinSize is the smallest market-data message compressed for
+	// clients that negotiated compression (Conn.Compresses); smaller ones
+	// go out plain. Zero means DefaultCompressMinSize (256 bytes).
 	CompressMinSize int
-	// MaxLifetime closes every connection (4005) after this long, ±10 %,
-	// announced LifetimeNotice before. Zero means for ever.
+	// MaxLifetime closes every connection (code 4005) after this long,
+	// give or take 10 % so that reconnects spread out, announced by a
+	// notice LifetimeNotice before. Zero means connections live for ever.
 	MaxLifetime time.Duration
 	// LifetimeNotice is how long before the lifetime close the notice is
-	// queued. Zero means DefaultLifetimeNotice (30s); it is capped at half
+	// sent. Zero means DefaultLifetimeNotice (30s); it is capped at half
 	// of MaxLifetime.
 	LifetimeNotice time.Duration
-	// DisablePoller gives every connection a read goroutine of its own;
-	// by default plain TCP connections on Linux wait in the epoll poller.
+	// DisablePoller gives every connection a read goroutine of its own for
+	// its whole life. By default (false), on Linux, plain TCP connections
+	// wait for client data in the epoll poller and hold no goroutine and
+	// no read buffer while idle; TLS connections, and every connection on
+	// other systems, always have a read goroutine.
 	DisablePoller bool
-	// Logger receives transport events. Nil means slog.Default().
+	// Logger receives transport events. Nil means slog.Default() (the
+	// hub's Logger, when the hub holds the Config).
 	Logger *slog.Logger
 }
 
@@ -132,19 +160,10 @@ func (c Config) WithDefaults() Config {
 // ErrConfig reports an invalid Config; every *FieldError wraps it.
 var ErrConfig = errors.New("wsconn: invalid config")
 
-// FieldError is one invalid field of a Config. Validate and New report
-// one per invalid field, joined; each wraps ErrConfig.
-type FieldError struct {
-	// Field names the Config field: "MaxMessageSize", "IdleTimeout"…
-	Field string
-	// Reason says what is wrong with its value.
-	Reason string
-}
-
-func (e *FieldError) Error() string { return ErrConfig.Error() + ": " + e.Field + ": " + e.Reason }
-
-// Unwrap returns ErrConfig.
-func (e *FieldError) Unwrap() error { return ErrConfig }
+// FieldError is one invalid field of a Config: Sentinel ErrConfig, Field
+// its name ("MaxMessageSize", "IdleTimeout"…), Err nil. Validate and New
+// report one per invalid field, joined; each wraps ErrConfig.
+type FieldError = configerr.FieldError
 
 // Validate reports every invalid field of c as joined *FieldError values,
 // nil if New accepts it. Zero fields take their defaults first
@@ -158,7 +177,7 @@ func (c Config) Validate() error {
 	c = c.WithDefaults()
 	var errs []error
 	bad := func(field, format string, a ...any) {
-		errs = append(errs, &FieldError{Field: field, Reason: fmt.Sprintf(format, a...)})
+		errs = append(errs, configerr.New(ErrConfig, field, nil, format, a...))
 	}
 	if c.MaxMessageSize < MinMessageSize {
 		bad("MaxMessageSize", "must be at least %d bytes, not %d", MinMessageSize, c.MaxMessageSize)

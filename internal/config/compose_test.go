@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/marketfeed/marketfeed/auth"
+	"github.com/marketfeed/marketfeed/fanout"
+	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/server"
 )
@@ -106,5 +108,37 @@ func TestOneErrorPerRule(t *testing.T) {
 	var fe *feed.FieldError
 	if errors.As(err, &fe) {
 		t.Errorf("the consumer's error is repeated: %v", fe)
+	}
+}
+
+// The libraries' field errors, one type, are told apart by their
+// sentinels: errors of the server, the consumer, the hub and the
+// transport at once each reach their own key, once.
+func TestLibraryErrorsByTheirSentinel(t *testing.T) {
+	file := "listen: nowhere\nkafka:\n  start: middle\nwebsocket:\n  max_subscriptions: -1\n  max_queue_bytes: 100\n"
+	_, err := Resolve(writeFile(t, file), noEnv, nil)
+	want := map[string]error{
+		"listen": server.ErrConfig, "kafka.start": feed.ErrConfig,
+		"websocket.max_subscriptions": fanout.ErrConfig, "websocket.max_queue_bytes": wsconn.ErrConfig,
+	}
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		t.Fatalf("%v, want joined errors", err)
+	}
+	seen := map[string]int{}
+	for _, e := range j.Unwrap() {
+		var ke *KeyError
+		if !errors.As(e, &ke) {
+			t.Fatalf("%v is no *KeyError", e)
+		}
+		seen[ke.Key]++
+		if is, ok := want[ke.Key]; !ok || !errors.Is(e, is) {
+			t.Errorf("%v: unexpected, or not wrapping %v", e, is)
+		}
+	}
+	for key := range want {
+		if seen[key] != 1 {
+			t.Errorf("%s reported %d times: %v", key, seen[key], err)
+		}
 	}
 }

@@ -180,11 +180,11 @@ func TestREADMEDocumentsEveryKey(t *testing.T) {
 // inverted, as DisablePoller.
 func TestPollerKey(t *testing.T) {
 	c := Default()
-	if !c.WebSocket.Poller || c.Server(nil).WS.DisablePoller {
+	if !c.WebSocket.Poller || c.Server(nil).WS.Transport.DisablePoller {
 		t.Fatal("the poller is not on by default")
 	}
 	c.WebSocket.Poller = false
-	if !c.Server(nil).WS.DisablePoller {
+	if !c.Server(nil).WS.Transport.DisablePoller {
 		t.Fatal("websocket.poller false does not disable the poller")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/marketfeed/marketfeed/fanout"
+	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/server"
 )
@@ -47,23 +48,25 @@ func (c *Config) Server(log *slog.Logger) server.Config {
 		},
 		WS: fanout.Config{
 			MaxConnections:       c.WebSocket.MaxConnections,
-			MaxMessageSize:       c.WebSocket.MaxMessageSize,
 			MaxSubscriptions:     c.WebSocket.MaxSubscriptions,
 			MaxInvalidMessages:   c.WebSocket.MaxInvalidMessages,
 			MaxMessagesPerSecond: c.WebSocket.MaxMessagesPerSec,
-			MaxQueueBytes:        c.WebSocket.MaxQueueBytes,
-			QueueFrames:          c.WebSocket.QueueFrames,
-			MaxQueueAge:          time.Duration(c.WebSocket.MaxQueueAge),
-			SocketSendBuffer:     c.WebSocket.SocketSendBuffer,
-			SocketNotSentLowat:   c.WebSocket.SocketNotSentLowat,
-			DisableCompression:   !c.WebSocket.Compression,
-			DisablePoller:        !c.WebSocket.Poller,
-			CompressMinSize:      c.WebSocket.CompressMinSize,
-			PingInterval:         time.Duration(c.WebSocket.PingInterval),
-			IdleTimeout:          time.Duration(c.WebSocket.IdleTimeout),
-			WriteTimeout:         time.Duration(c.WebSocket.WriteTimeout),
-			MaxLifetime:          time.Duration(c.WebSocket.MaxLifetime),
-			LifetimeNotice:       time.Duration(c.WebSocket.LifetimeNotice),
+			Transport: wsconn.Config{
+				MaxMessageSize:     c.WebSocket.MaxMessageSize,
+				MaxQueueBytes:      c.WebSocket.MaxQueueBytes,
+				QueueFrames:        c.WebSocket.QueueFrames,
+				MaxQueueAge:        time.Duration(c.WebSocket.MaxQueueAge),
+				SocketSendBuffer:   c.WebSocket.SocketSendBuffer,
+				SocketNotSentLowat: c.WebSocket.SocketNotSentLowat,
+				DisableCompression: !c.WebSocket.Compression,
+				DisablePoller:      !c.WebSocket.Poller,
+				CompressMinSize:    c.WebSocket.CompressMinSize,
+				PingInterval:       time.Duration(c.WebSocket.PingInterval),
+				IdleTimeout:        time.Duration(c.WebSocket.IdleTimeout),
+				WriteTimeout:       time.Duration(c.WebSocket.WriteTimeout),
+				MaxLifetime:        time.Duration(c.WebSocket.MaxLifetime),
+				LifetimeNotice:     time.Duration(c.WebSocket.LifetimeNotice),
+			},
 		},
 	}
 }

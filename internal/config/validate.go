@@ -7,14 +7,16 @@ import (
 	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/feed"
+	"github.com/marketfeed/marketfeed/internal/configerr"
 	"github.com/marketfeed/marketfeed/server"
 )
 
 // KeyError is an invalid value of one key. When the rule broken is a
 // library's (server.Config.Validate, feed.Config.Validate,
-// fanout.Config.Validate, auth's), Unwrap returns that library's error (a
-// *server.FieldError, *feed.FieldError or *fanout.FieldError, which for a
-// transport field wraps the *wsconn.FieldError).
+// fanout.Config.Validate, auth's), Unwrap returns that library's error: a
+// field error (server.FieldError, feed.FieldError and fanout.FieldError
+// are one type) wrapping the library's ErrConfig, and for a transport
+// field fanout's wraps wsconn's.
 type KeyError struct {
 	// Key is the dotted key ("kafka.start").
 	Key string
@@ -74,8 +76,8 @@ func (v *validation) set(key, s, hint string) {
 func (v *validation) err() error { return errors.Join(v.errs...) }
 
 // serverKeys, feedKeys and wsKeys name the key of each library field the
-// file configures (wsKeys: the fields of fanout.Config, the transport's
-// included).
+// file configures (wsKeys: the fields of fanout.Config, those of its
+// Transport by their path, as fanout.FieldError names them).
 var (
 	serverKeys = map[string]string{
 		"Listen":          "listen",
@@ -102,26 +104,39 @@ var (
 		"ClientID":    "kafka.client_id",
 	}
 	wsKeys = map[string]string{
-		"MaxConnections":       "websocket.max_connections",
-		"MaxMessageSize":       "websocket.max_message_size",
-		"MaxSubscriptions":     "websocket.max_subscriptions",
-		"MaxInvalidMessages":   "websocket.max_invalid_messages",
-		"MaxMessagesPerSecond": "websocket.max_messages_per_second",
-		"MaxQueueBytes":        "websocket.max_queue_bytes",
-		"QueueFrames":          "websocket.queue_frames",
-		"MaxQueueAge":          "websocket.max_queue_age",
-		"SocketSendBuffer":     "websocket.socket_send_buffer",
-		"SocketNotSentLowat":   "websocket.socket_notsent_lowat",
-		"DisableCompression":   "websocket.compression",
-		"CompressMinSize":      "websocket.compress_min_size",
-		"PingInterval":         "websocket.ping_interval",
-		"IdleTimeout":          "websocket.idle_timeout",
-		"WriteTimeout":         "websocket.write_timeout",
-		"MaxLifetime":          "websocket.max_lifetime",
-		"LifetimeNotice":       "websocket.lifetime_notice",
-		"DisablePoller":        "websocket.poller",
+		"MaxConnections":               "websocket.max_connections",
+		"Transport.MaxMessageSize":     "websocket.max_message_size",
+		"MaxSubscriptions":             "websocket.max_subscriptions",
+		"MaxInvalidMessages":           "websocket.max_invalid_messages",
+		"MaxMessagesPerSecond":         "websocket.max_messages_per_second",
+		"Transport.MaxQueueBytes":      "websocket.max_queue_bytes",
+		"Transport.QueueFrames":        "websocket.queue_frames",
+		"Transport.MaxQueueAge":        "websocket.max_queue_age",
+		"Transport.SocketSendBuffer":   "websocket.socket_send_buffer",
+		"Transport.SocketNotSentLowat": "websocket.socket_notsent_lowat",
+		"Transport.DisableCompression": "websocket.compression",
+		"Transport.CompressMinSize":    "websocket.compress_min_size",
+		"Transport.PingInterval":       "websocket.ping_interval",
+		"Transport.IdleTimeout":        "websocket.idle_timeout",
+		"Transport.WriteTimeout":       "websocket.write_timeout",
+		"Transport.MaxLifetime":        "websocket.max_lifetime",
+		"Transport.LifetimeNotice":     "websocket.lifetime_notice",
+		"Transport.DisablePoller":      "websocket.poller",
 	}
 )
+
+// libraries name, by the ErrConfig sentinel of each library's
+// *configerr.FieldError, the keys of its fields. fanout's errors about a
+// transport field wrap wsconn's: the outermost field error is the
+// library's.
+var libraries = []struct {
+	sentinel error
+	keys     map[string]string
+}{
+	{server.ErrConfig, serverKeys},
+	{feed.ErrConfig, feedKeys},
+	{fanout.ErrConfig, wsKeys},
+}
 
 // library adds the errors of the libraries' Validate (err, a tree of
 // joined errors), each under its key.
@@ -129,33 +144,22 @@ func (v *validation) library(err error) {
 	if err == nil {
 		return
 	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok && !isFieldError(err) {
+	fe, isField := err.(*configerr.FieldError)
+	if j, ok := err.(interface{ Unwrap() []error }); ok && !isField {
 		for _, e := range j.Unwrap() {
 			v.library(e)
 		}
 		return
 	}
-	var se *server.FieldError
-	var fe *feed.FieldError
-	var we *fanout.FieldError
-	switch {
-	case errors.As(err, &se):
-		v.add(&KeyError{Key: keyOf(serverKeys, se.Field), Reason: se.Reason, Err: err})
-	case errors.As(err, &fe):
-		v.add(&KeyError{Key: keyOf(feedKeys, fe.Field), Reason: fe.Reason, Err: err})
-	case errors.As(err, &we):
-		v.add(&KeyError{Key: keyOf(wsKeys, we.Field), Reason: we.Reason, Err: err})
-	default:
-		v.add(&KeyError{Key: "config", Reason: err.Error(), Err: err})
+	if isField || errors.As(err, &fe) {
+		for _, l := range libraries {
+			if errors.Is(fe.Sentinel, l.sentinel) {
+				v.add(&KeyError{Key: keyOf(l.keys, fe.Field), Reason: fe.Reason, Err: err})
+				return
+			}
+		}
 	}
-}
-
-func isFieldError(err error) bool {
-	switch err.(type) {
-	case *server.FieldError, *feed.FieldError, *fanout.FieldError:
-		return true
-	}
-	return false
+	v.add(&KeyError{Key: "config", Reason: err.Error(), Err: err})
 }
 
 // keyOf returns the key of a library field; a field the file does not
