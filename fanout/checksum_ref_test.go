@@ -20,9 +20,9 @@ func (t *Streams) viewChecksum(depth int) uint32 {
 		n := min(depth, t.book.Len(side))
 		for i := range n {
 			l := t.book.At(side, i)
-			b = fixedpoint.Append(b, l.Price, t.sc().price)
+			b = fixedpoint.Append(b, l.Price, t.sc().Price)
 			b = append(b, ':')
-			b = fixedpoint.Append(b, l.Size, t.sc().size)
+			b = fixedpoint.Append(b, l.Size, t.sc().Size)
 			b = append(b, ';')
 		}
 	}

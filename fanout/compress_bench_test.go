@@ -6,13 +6,14 @@ import (
 
 	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/orderbook"
+	"github.com/marketfeed/marketfeed/schemas"
 )
 
 // BenchmarkDeflateFrame measures the cost of compressing one message (paid
 // once per stream message, whatever the number of compressing subscribers)
 // and reports the bytes saved.
 func BenchmarkDeflateFrame(b *testing.B) {
-	sc := scales{price: 2, size: 8}
+	sc := schemas.Scales{Price: 2, Size: 8}
 	for _, levels := range []int{4, 20, 100, 1000} {
 		bids := make([]orderbook.Level, levels)
 		asks := make([]orderbook.Level, levels)

@@ -10,48 +10,41 @@ import (
 // encoders (schemas/server_encode.go, tested against the decoders there);
 // each frame is built once and shared by every subscriber of the stream.
 
-// scales are the decimal scales of one instrument.
-type scales struct {
-	price, size int
-}
-
-func (sc scales) schemas() schemas.Scales { return schemas.Scales{Price: sc.price, Size: sc.size} }
-
 // tradeEntry is one trade waiting to be sent.
 type tradeEntry = schemas.Trade
 
 // encodeSnapshot builds a book snapshot frame; checksum is that of the
 // whole view (viewChecksum).
-func encodeSnapshot(channel string, seq, epoch uint64, ts int64, checksum uint32, bids, asks []orderbook.Level, sc scales) []byte {
+func encodeSnapshot(channel string, seq, epoch uint64, ts int64, checksum uint32, bids, asks []orderbook.Level, sc schemas.Scales) []byte {
 	var f frameBuilder
 	f.begin(schemas.BookMessageSize(len(bids) + len(asks)))
-	f.b = schemas.AppendSnapshot(f.b, channel, seq, epoch, ts, checksum, bids, asks, sc.schemas())
+	f.b = schemas.AppendSnapshot(f.b, channel, seq, epoch, ts, checksum, bids, asks, sc)
 	return f.finish(ws.OpText)
 }
 
 // encodeUpdate builds a book update frame covering firstSeq..seq;
 // checksum is that of the whole view after it (viewChecksum).
-func encodeUpdate(channel string, firstSeq, seq, epoch uint64, ts int64, checksum uint32, bids, asks []orderbook.Level, sc scales) []byte {
+func encodeUpdate(channel string, firstSeq, seq, epoch uint64, ts int64, checksum uint32, bids, asks []orderbook.Level, sc schemas.Scales) []byte {
 	var f frameBuilder
 	f.begin(schemas.BookMessageSize(len(bids) + len(asks)))
-	f.b = schemas.AppendUpdate(f.b, channel, firstSeq, seq, epoch, ts, checksum, bids, asks, sc.schemas())
+	f.b = schemas.AppendUpdate(f.b, channel, firstSeq, seq, epoch, ts, checksum, bids, asks, sc)
 	return f.finish(ws.OpText)
 }
 
 // encodeTrades builds a trades frame with one or more trades, oldest first.
-func encodeTrades(channel string, trades []tradeEntry, sc scales) []byte {
+func encodeTrades(channel string, trades []tradeEntry, sc schemas.Scales) []byte {
 	var f frameBuilder
 	f.begin(schemas.TradesMessageSize(len(trades)))
-	f.b = schemas.AppendTrades(f.b, channel, trades, sc.schemas())
+	f.b = schemas.AppendTrades(f.b, channel, trades, sc)
 	return f.finish(ws.OpText)
 }
 
 // encodeTicker builds a ticker frame from the book's best levels and the
 // ticker statistics. Fields without a value are left out. A book that is
 // not served is passed as nil, with its status and reason (stale only).
-func encodeTicker(channel string, ts int64, book *orderbook.Book, st *orderbook.Stats, sc scales, status, reason string) []byte {
+func encodeTicker(channel string, ts int64, book *orderbook.Book, st *orderbook.Stats, sc schemas.Scales, status, reason string) []byte {
 	var f frameBuilder
 	f.begin(schemas.TickerMessageSize)
-	f.b = schemas.AppendTicker(f.b, channel, ts, book, st, sc.schemas(), status, reason)
+	f.b = schemas.AppendTicker(f.b, channel, ts, book, st, sc, status, reason)
 	return f.finish(ws.OpText)
 }

@@ -53,8 +53,8 @@ func (t *Streams) Epoch() uint64 { return t.sym.Published().Epoch }
 // post runs fn on the owner goroutine. Safe from any goroutine.
 func (t *Streams) post(fn func()) bool { return t.sym.Exec(fn) }
 
-func (t *Streams) sc() scales {
-	return scales{price: t.sym.PriceScale(), size: t.sym.SizeScale()}
+func (t *Streams) sc() schemas.Scales {
+	return schemas.Scales{Price: t.sym.PriceScale(), Size: t.sym.SizeScale()}
 }
 
 // changed delivers a change of the book or of its serving state: a book

@@ -30,12 +30,12 @@ func (s *sideText) reset() {
 }
 
 // appendLevel appends the canonical form of one level.
-func appendLevel(b []byte, l orderbook.Level, sc scales) []byte {
-	return schemas.AppendChecksumLevelFixed(b, l, sc.schemas())
+func appendLevel(b []byte, l orderbook.Level, sc schemas.Scales) []byte {
+	return schemas.AppendChecksumLevelFixed(b, l, sc)
 }
 
 // rebuild sets the text to the top depth levels of each side of book.
-func (v *viewText) rebuild(book *orderbook.Book, depth int, sc scales) {
+func (v *viewText) rebuild(book *orderbook.Book, depth int, sc schemas.Scales) {
 	for side := orderbook.Bid; side <= orderbook.Ask; side++ {
 		s := &v.sides[side]
 		s.reset()
@@ -53,7 +53,7 @@ func (v *viewText) rebuild(book *orderbook.Book, depth int, sc scales) {
 // one, given the entries of the update message (or rebuilds it from the
 // book when it is not valid), and returns the view's checksum. scratch is
 // reused for formatting and returned.
-func (v *viewText) update(book *orderbook.Book, depth int, bids, asks []orderbook.Level, sc scales, scratch []byte) (uint32, []byte) {
+func (v *viewText) update(book *orderbook.Book, depth int, bids, asks []orderbook.Level, sc schemas.Scales, scratch []byte) (uint32, []byte) {
 	if v.valid {
 		scratch = v.sides[orderbook.Bid].apply(orderbook.Bid, bids, sc, scratch)
 		scratch = v.sides[orderbook.Ask].apply(orderbook.Ask, asks, sc, scratch)
@@ -68,7 +68,7 @@ func (v *viewText) update(book *orderbook.Book, depth int, bids, asks []orderboo
 // apply sets the levels of entries (size zero deletes) on side, whose
 // prices are ordered best first (descending for bids). scratch is reused
 // for the formatted level and returned.
-func (s *sideText) apply(side orderbook.Side, entries []orderbook.Level, sc scales, scratch []byte) []byte {
+func (s *sideText) apply(side orderbook.Side, entries []orderbook.Level, sc schemas.Scales, scratch []byte) []byte {
 	for _, e := range entries {
 		i, found := slices.BinarySearchFunc(s.prices, e.Price, func(p, q int64) int {
 			if side == orderbook.Bid {
