@@ -13,6 +13,7 @@ import (
 
 	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/feed"
+	"github.com/marketfeed/marketfeed/market"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -150,7 +151,7 @@ func TestPublisherEpochRestart(t *testing.T) {
 	if m.FirstSeq != 11 {
 		t.Fatalf("update %+v", m)
 	}
-	if n := testutil.ToFloat64(s.ingest.Rejected.WithLabelValues(feed.ReasonOldEpoch)); n != 2 {
+	if n := testutil.ToFloat64(s.ingest.Rejected.WithLabelValues(market.ReasonOldEpoch)); n != 2 {
 		t.Errorf("old_epoch rejections %v, want 2", n)
 	}
 	if n := testutil.ToFloat64(s.ingest.Snapshots.WithLabelValues("new_epoch")); n != 1 {

@@ -13,20 +13,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Rejection reasons added by the shard to those of schemas.DecodeError:
-// its own, and those of the market state (package market), under the
-// names of the rejection metric.
+// Rejection reasons added by the shard to those of schemas.DecodeError
+// and of the market state (market.ReasonOffTick, ...), under the names of
+// the rejection metric.
 const (
 	ReasonKeyMismatch   = "key_mismatch"   // record key differs from its symbol
 	ReasonUnknownSymbol = "unknown_symbol" // no instrument definition seen yet
-	ReasonPrecision     = market.ReasonPrecision
-	ReasonOutOfRange    = market.ReasonOutOfRange
-	ReasonOffTick       = market.ReasonOffTick
-	ReasonOffLot        = market.ReasonOffLot
-	ReasonSeqBackwards  = market.ReasonSeqBackwards
-	ReasonStaleSnapshot = market.ReasonStaleSnapshot
-	ReasonDuplicate     = market.ReasonDuplicate
-	ReasonOldEpoch      = market.ReasonOldEpoch
 )
 
 // Defaults of the freshness bounds of ShardConfig.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/marketfeed/marketfeed/market"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -48,7 +49,7 @@ func TestShardEpochReplacesBook(t *testing.T) {
 	if l, _ := b.Best(0); l.Price != 9 || l.Size != 3 || s.symbols["A"].Seq() != 4 {
 		t.Fatalf("book best bid %+v seq %d, want 9x3 at seq 4", l, s.symbols["A"].Seq())
 	}
-	if n := testutil.ToFloat64(s.m.Rejected.WithLabelValues(ReasonOldEpoch)); n != 2 {
+	if n := testutil.ToFloat64(s.m.Rejected.WithLabelValues(market.ReasonOldEpoch)); n != 2 {
 		t.Errorf("old_epoch rejections %v, want 2", n)
 	}
 }
@@ -74,7 +75,7 @@ func TestShardRestartWithoutEpochGoesSilent(t *testing.T) {
 	if st, reason, _, _ := served(s, "A"); st != "stale" || reason != schemas.ReasonSilent {
 		t.Fatalf("frozen book served as %s %q, want stale silent", st, reason)
 	}
-	if n := testutil.ToFloat64(s.m.Rejected.WithLabelValues(ReasonSeqBackwards)); n != 30 {
+	if n := testutil.ToFloat64(s.m.Rejected.WithLabelValues(market.ReasonSeqBackwards)); n != 30 {
 		t.Errorf("seq_backwards %v, want 30", n)
 	}
 }
