@@ -21,6 +21,15 @@ const (
 	DefaultFailureEvery = 6 * time.Second
 )
 
+// Defaults of RequestLimiter, applied to its zero fields: a caller may
+// make 20 requests at once, then 20 a second.
+const (
+	// DefaultRequestBurst is the default RequestLimiter.Burst.
+	DefaultRequestBurst = 20
+	// DefaultRequestEvery is the default RequestLimiter.Every.
+	DefaultRequestEvery = 50 * time.Millisecond
+)
+
 // ErrPublicHost reports an entry of Gate.PublicHosts that is not a host
 // name or host:port.
 var ErrPublicHost = errors.New("not a host name or host:port")

@@ -26,7 +26,9 @@
 // counts per principal are guarded by a mutex held only to compare and
 // update a counter, so "at most N connections per key" holds exactly under
 // parallel connects. The failure limiter guards its per-address buckets
-// with its own mutex. A Gate (the fanout.Authorizer) holds no state of its
+// with its own mutex, and so does the request limiter of the REST
+// endpoints (RequestLimiter) its per-caller ones; Gate.Request
+// authenticates one REST request with the same keys and limits. A Gate (the fanout.Authorizer) holds no state of its
 // own beyond these and is safe for concurrent use once built; each
 // connection's session is used by one goroutine at a time, as package
 // fanout guarantees.

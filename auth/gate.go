@@ -215,3 +215,56 @@ func (s *session) Limits() (int, int) {
 	}
 	return e.MaxSubscriptions, e.MessagesPerSecond
 }
+
+// Access is what one plain HTTP request (the REST endpoints) may see.
+type Access struct {
+	// Caller names the request's principal for rate limits: "key:" and the
+	// key id, or "addr:" and the client address for anonymous requests.
+	Caller string
+	// Entitlements are the principal's under the key file in force.
+	Entitlements *Entitlements
+
+	store *Store
+}
+
+// Allow checks a one-off read of kind for symbol at depth (0 for other
+// kinds) and returns "" when allowed, else a message naming what the plan
+// lacks; a denial is counted by reason as for a subscription. A read is
+// not a stream, so the plan's fastest interval does not apply.
+func (a Access) Allow(kind schemas.ChannelKind, symbol string, depth int) string {
+	reason, msg := a.Entitlements.Allow(kind, symbol, depth, a.Entitlements.MinInterval)
+	if reason != "" {
+		a.store.metrics.Denials.WithLabelValues(reason).Inc()
+	}
+	return msg
+}
+
+// Request authenticates a plain HTTP request with the key it presents
+// (PresentedKey: the same header and query parameter as the WebSocket
+// upgrade; none means the anonymous plan). Failures are limited per client
+// address as for the WebSocket. Browser origins are not checked: a
+// response carries no CORS header, so a page of another site cannot read
+// it. The refusal's Status is the HTTP status to answer with.
+func (g *Gate) Request(r *http.Request) (Access, *fanout.Refusal) {
+	addr := clientAddr(r)
+	lim := g.limiter()
+	if lim.Blocked(addr) {
+		g.Store.metrics.Failures.WithLabelValues("rate_limited").Inc()
+		return Access{}, &fanout.Refusal{Status: http.StatusTooManyRequests, Code: schemas.CodeRateLimited,
+			Message: "too many failed attempts; try again later"}
+	}
+	p, err := g.Store.Authenticate(PresentedKey(r))
+	var e *Entitlements
+	if err == nil {
+		e, err = g.Store.Entitlements(p)
+	}
+	if err != nil {
+		lim.Fail(addr)
+		return Access{}, &fanout.Refusal{Status: http.StatusUnauthorized, Code: schemas.CodeUnauthorized, Message: err.Error()}
+	}
+	caller := "key:" + p.ID
+	if p.Anonymous() {
+		caller = "addr:" + addr
+	}
+	return Access{Caller: caller, Entitlements: e, store: g.Store}, nil
+}

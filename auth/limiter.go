@@ -47,11 +47,15 @@ func (l *FailureLimiter) Blocked(addr string) bool {
 }
 
 // Fail records a failed attempt from addr.
-func (l *FailureLimiter) Fail(addr string) {
+func (l *FailureLimiter) Fail(addr string) { l.take(addr) }
+
+// take spends one token of key's bucket (a new bucket starts full) and
+// reports whether there was one.
+func (l *FailureLimiter) take(key string) bool {
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b := l.refill(addr, now)
+	b := l.refill(key, now)
 	if b == nil {
 		burst, _ := l.params()
 		if l.buckets == nil {
@@ -61,11 +65,43 @@ func (l *FailureLimiter) Fail(addr string) {
 			l.prune(now)
 		}
 		b = &bucket{tokens: float64(burst), last: now}
-		l.buckets[addr] = b
+		l.buckets[key] = b
 	}
-	if b.tokens >= 1 {
-		b.tokens--
+	if b.tokens < 1 {
+		return false
 	}
+	b.tokens--
+	return true
+}
+
+// RequestLimiter limits requests per caller (an API key, or a client
+// address for anonymous callers) with a token bucket: Burst requests at
+// once, refilled at one per Every. Safe for concurrent use.
+type RequestLimiter struct {
+	// Burst is the requests allowed at once. Zero means
+	// DefaultRequestBurst (20).
+	Burst int
+	// Every is the refill period of one request. Zero means
+	// DefaultRequestEvery (50ms: 20 requests a second).
+	Every time.Duration
+
+	once    sync.Once
+	buckets FailureLimiter // the same token buckets, spent by every request
+}
+
+// Allow spends one request of caller's budget and reports whether there
+// was one left.
+func (l *RequestLimiter) Allow(caller string) bool {
+	l.once.Do(func() {
+		l.buckets.Burst, l.buckets.Every = l.Burst, l.Every
+		if l.buckets.Burst <= 0 {
+			l.buckets.Burst = DefaultRequestBurst
+		}
+		if l.buckets.Every <= 0 {
+			l.buckets.Every = DefaultRequestEvery
+		}
+	})
+	return l.buckets.take(caller)
 }
 
 func (l *FailureLimiter) refill(addr string, now time.Time) *bucket {

@@ -16,7 +16,10 @@
 // subscribers takes no lock: the owner encodes the frame once and appends
 // the shared, immutable bytes to each subscriber's queue. Other goroutines
 // read only what the market state publishes with atomics (Streams.State,
-// Hub.Symbols).
+// Hub.Symbols), or post a read to the owner and wait for it (Streams.Book,
+// Ticker and Instrument, Hub.Instruments, for request/response clients:
+// the owner runs it between two events, so it is one consistent state,
+// and never waits for the requester).
 //
 // Subscribing and unsubscribing never touch a symbol's streams directly: a
 // connection's reader validates the command and posts a function to

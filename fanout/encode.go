@@ -38,13 +38,3 @@ func encodeTrades(channel string, trades []tradeEntry, sc schemas.Scales) []byte
 	f.b = schemas.AppendTrades(f.b, channel, trades, sc)
 	return f.finish(ws.OpText)
 }
-
-// encodeTicker builds a ticker frame from the book's best levels and the
-// ticker statistics. Fields without a value are left out. A book that is
-// not served is passed as nil, with its status and reason (stale only).
-func encodeTicker(channel string, ts int64, book *orderbook.Book, st *orderbook.Stats, sc schemas.Scales, status, reason string) []byte {
-	var f frameBuilder
-	f.begin(schemas.TickerMessageSize)
-	f.b = schemas.AppendTicker(f.b, channel, ts, book, st, sc, status, reason)
-	return f.finish(ws.OpText)
-}

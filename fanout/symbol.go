@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"github.com/gobwas/ws"
 	"github.com/marketfeed/marketfeed/market"
 	"github.com/marketfeed/marketfeed/orderbook"
 	"github.com/marketfeed/marketfeed/schemas"
@@ -261,9 +262,19 @@ func (t *Streams) tickerFrame() []byte {
 	if !t.sym.Known() {
 		return nil
 	}
+	var f frameBuilder
+	f.begin(schemas.TickerMessageSize)
+	f.b = t.appendTicker(f.b)
+	return f.finish(ws.OpText)
+}
+
+// appendTicker appends the ticker message of the symbol's current state
+// (the caller checks that the ticker reflects an event): the book's top
+// while it is served, else its status and reason.
+func (t *Streams) appendTicker(dst []byte) []byte {
 	st := t.sym.Ticker().Stats()
 	if state := t.sym.State(); state != market.Live {
-		return encodeTicker(t.chTicker, t.sym.TS(), nil, &st, t.sc(), state.String(), t.sym.Reason())
+		return schemas.AppendTicker(dst, t.chTicker, t.sym.TS(), nil, &st, t.sc(), state.String(), t.sym.Reason())
 	}
-	return encodeTicker(t.chTicker, t.sym.TS(), t.book, &st, t.sc(), "", "")
+	return schemas.AppendTicker(dst, t.chTicker, t.sym.TS(), t.book, &st, t.sc(), "", "")
 }

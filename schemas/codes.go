@@ -36,6 +36,11 @@ const (
 	// sent, followed by unsubscribed, when a plan is narrowed while the
 	// subscription is live.
 	CodeNotEntitled = "not_entitled"
+	// CodeNotServed (HTTP only, status 503): the book is not served
+	// (waiting for its first snapshot, or stale: the answer carries the
+	// status and reason a WebSocket status message would), or its state
+	// cannot be read now (the server is stopping).
+	CodeNotServed = "not_served"
 )
 
 // WebSocket close codes sent by the server (websocket.md).

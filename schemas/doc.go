@@ -7,6 +7,8 @@
 //     jsonschema/ws-server-message.schema.json): Command, ParseCommand and
 //     AppendCommand for client messages, ServerMessage for server messages,
 //     channel names, error codes and close codes;
+//   - the REST endpoints (openapi.yaml, embedded as OpenAPI), whose answers
+//     are the same server messages;
 //   - the server's market-data encoders (AppendSnapshot, AppendUpdate,
 //     AppendTrades, AppendTicker, AppendLevels), written from the fixed-point
 //     book and tested against ServerMessage decoding and the JSON Schema;

@@ -9,6 +9,12 @@ import "embed"
 //go:embed jsonschema/*.schema.json
 var JSONSchemas embed.FS
 
+// OpenAPI is the OpenAPI 3.1 document of the REST endpoints (YAML). Its
+// response schemas refer to the server message schema by its $id.
+//
+//go:embed openapi.yaml
+var OpenAPI []byte
+
 // Paths of the schema files inside JSONSchemas.
 const (
 	// KafkaRecordSchema describes one Kafka record value.

@@ -58,6 +58,12 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout < 0 {
 		bad("ShutdownTimeout", nil, "negative duration %v", c.ShutdownTimeout)
 	}
+	if c.RESTBurst < 0 {
+		bad("RESTBurst", nil, "negative burst %d", c.RESTBurst)
+	}
+	if c.RESTEvery < 0 {
+		bad("RESTEvery", nil, "negative duration %v", c.RESTEvery)
+	}
 	for _, h := range c.PublicHosts {
 		if err := auth.ValidatePublicHost(h); err != nil {
 			bad("PublicHosts", err, "%v", err)

@@ -31,7 +31,7 @@ const (
 )
 
 // HTTPLimits bound the HTTP side of a listener: plain requests (the page,
-// /v1/symbols, the admin endpoints) and WebSocket upgrade requests until
+// /v1/symbols and the REST endpoints, the admin endpoints) and WebSocket upgrade requests until
 // the upgrade. A connection stops counting once it is upgraded: WebSocket
 // connections have limits of their own (fanout.Config). Zero fields take
 // the Default* values; a negative one means no limit.

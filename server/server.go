@@ -77,6 +77,13 @@ type Config struct {
 	// books are announced stale with reason feed_down. Zero means
 	// feed.DefaultFeedDownAfter (2s).
 	FeedDownAfter time.Duration
+	// RESTBurst and RESTEvery rate-limit the REST endpoints per caller
+	// (an API key, or a client address for anonymous callers): RESTBurst
+	// requests at once, then one per RESTEvery. Zero means
+	// auth.DefaultRequestBurst (20) and auth.DefaultRequestEvery (50ms).
+	RESTBurst int
+	// RESTEvery: see RESTBurst.
+	RESTEvery time.Duration
 	// SilentAfter is how long a served book may go without a snapshot or
 	// delta before it is announced stale with reason silent; set it above
 	// the publisher's snapshot period. Zero means feed.DefaultSilentAfter
@@ -97,6 +104,9 @@ type Server struct {
 	adminLn  net.Listener
 	admin    *http.Server
 	keys     *auth.Store // nil without a key file
+	gate     *auth.Gate  // nil without a key file
+	// restLimit rate-limits the REST endpoints per caller.
+	restLimit *auth.RequestLimiter
 
 	shardsMu sync.Mutex
 	shards   map[int]*feed.Shard // by partition; the latest shard of each
@@ -116,7 +126,7 @@ func New(cfg Config) (*Server, error) {
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	keys, err := openKeys(&cfg, reg)
+	keys, gate, err := openKeys(&cfg, reg)
 	if err != nil {
 		return nil, err
 	}
@@ -137,15 +147,17 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		reg:      reg,
-		hub:      hub,
-		consumer: consumer,
-		ingest:   feed.NewIngestMetrics(reg),
-		ln:       ln,
-		keys:     keys,
-		shards:   map[int]*feed.Shard{},
+		cfg:       cfg,
+		log:       cfg.Logger,
+		reg:       reg,
+		hub:       hub,
+		consumer:  consumer,
+		ingest:    feed.NewIngestMetrics(reg),
+		ln:        ln,
+		keys:      keys,
+		gate:      gate,
+		restLimit: &auth.RequestLimiter{Burst: cfg.RESTBurst, Every: cfg.RESTEvery},
+		shards:    map[int]*feed.Shard{},
 	}
 	reg.MustRegister(s.bookStates())
 	if err := s.routes(ll, hm); err != nil {
@@ -177,24 +189,24 @@ func (cfg Config) withDefaults() Config {
 }
 
 // openKeys opens the key file of cfg, if any, and makes its gate the
-// hub's authorizer; nil without a key file.
-func openKeys(cfg *Config, reg *prometheus.Registry) (*auth.Store, error) {
+// hub's authorizer (and the REST endpoints'); nil without a key file.
+func openKeys(cfg *Config, reg *prometheus.Registry) (*auth.Store, *auth.Gate, error) {
 	if cfg.Keys == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	keys, err := auth.Open(cfg.Keys, auth.NewMetrics(reg), cfg.Logger)
 	if err != nil {
-		return nil, fmt.Errorf("server: %w", err)
+		return nil, nil, fmt.Errorf("server: %w", err)
 	}
 	if cfg.AnonymousPlan != "" {
 		if err := keys.SetAnonymous(cfg.AnonymousPlan); err != nil {
-			return nil, fmt.Errorf("server: anonymous plan: %w", err)
+			return nil, nil, fmt.Errorf("server: anonymous plan: %w", err)
 		}
 	}
 	gate := auth.NewGate(keys, cfg.Origins)
 	gate.PublicHosts = cfg.PublicHosts
 	cfg.WS.Authorizer = gate
-	return keys, nil
+	return keys, gate, nil
 }
 
 // routes builds the HTTP servers: client traffic on the listener ll, the
@@ -202,9 +214,9 @@ func openKeys(cfg *Config, reg *prometheus.Registry) (*auth.Store, error) {
 func (s *Server) routes(ll *limitListener, hm *httpMetrics) error {
 	mux := http.NewServeMux()
 	mux.Handle("/ws", s.hub)
-	mux.HandleFunc("/v1/symbols", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, s.hub.Symbols())
-	})
+	for pattern, h := range s.apiRoutes() {
+		mux.HandleFunc(pattern, h)
+	}
 	mux.Handle("/", web.Handler())
 	if s.cfg.AdminListen == "" {
 		s.adminRoutes(mux)

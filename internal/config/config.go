@@ -68,6 +68,10 @@ type HTTP struct {
 	// MaxConnections and MaxConnectionsPerAddress: -1 for no limit.
 	MaxConnections           int `yaml:"max_connections"`
 	MaxConnectionsPerAddress int `yaml:"max_connections_per_address"`
+	// RESTBurst and RESTEvery rate-limit the REST endpoints per caller
+	// (server.Config.RESTBurst, RESTEvery).
+	RESTBurst int      `yaml:"rest_burst"`
+	RESTEvery Duration `yaml:"rest_every"`
 }
 
 // TLS serves wss:// when both files are set.
@@ -150,6 +154,8 @@ func Default() Config {
 			IdleTimeout:              Duration(server.DefaultIdleTimeout),
 			MaxConnections:           server.DefaultMaxConns,
 			MaxConnectionsPerAddress: server.DefaultMaxConnsPerAddr,
+			RESTBurst:                auth.DefaultRequestBurst,
+			RESTEvery:                Duration(auth.DefaultRequestEvery),
 		},
 		Log: Log{Level: "info", Format: "text"},
 		Kafka: Kafka{
@@ -250,6 +256,10 @@ func (c *Config) Validate() error {
 	if c.HTTP.MaxConnectionsPerAddress < -1 || c.HTTP.MaxConnectionsPerAddress == 0 {
 		bad("http.max_connections_per_address", "must be positive, or -1 for unlimited")
 	}
+	if c.HTTP.RESTBurst < 1 {
+		bad("http.rest_burst", "must be positive")
+	}
+	positive("http.rest_every", c.HTTP.RESTEvery)
 	if c.Kafka.MaxBytes < 1<<10 {
 		bad("kafka.max_bytes", "must be at least 1024")
 	}

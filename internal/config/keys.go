@@ -129,6 +129,8 @@ var keys = []Key{
 	duration("http.idle_timeout", "an idle keep-alive HTTP connection is closed after this long", func(c *Config) *Duration { return &c.HTTP.IdleTimeout }),
 	integer("http.max_connections", "open HTTP connections per listener at most, WebSocket connections not counted once upgraded; more get 503 at accept (-1: unlimited)", func(c *Config) *int { return &c.HTTP.MaxConnections }),
 	integer("http.max_connections_per_address", "open HTTP connections per listener from one client IP address at most; more get 503 at accept (-1: unlimited; behind a proxy every client has its address)", func(c *Config) *int { return &c.HTTP.MaxConnectionsPerAddress }),
+	integer("http.rest_burst", "REST requests a caller (an API key; an address when anonymous) may make at once", func(c *Config) *int { return &c.HTTP.RESTBurst }),
+	duration("http.rest_every", "a caller's REST budget regains one request this often", func(c *Config) *Duration { return &c.HTTP.RESTEvery }),
 	str("tls.cert_file", "PEM certificate chain: serve wss:// (with tls.key_file)", func(c *Config) *string { return &c.TLS.CertFile }),
 	str("tls.key_file", "PEM private key of tls.cert_file", func(c *Config) *string { return &c.TLS.KeyFile }),
 	str("log.level", "debug, info, warn or error", func(c *Config) *string { return &c.Log.Level }),

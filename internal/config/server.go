@@ -33,6 +33,8 @@ func (c *Config) Server(log *slog.Logger) server.Config {
 		PublicHosts:   c.Auth.PublicHosts,
 		AnonymousPlan: c.Auth.AnonymousPlan,
 		KeysPoll:      time.Duration(c.Auth.KeysPoll),
+		RESTBurst:     c.HTTP.RESTBurst,
+		RESTEvery:     time.Duration(c.HTTP.RESTEvery),
 		FeedDownAfter: time.Duration(c.Kafka.FeedDownAfter),
 		SilentAfter:   time.Duration(c.Kafka.SilentAfter),
 		Feed: feed.Config{

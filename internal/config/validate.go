@@ -91,6 +91,8 @@ var (
 		"KeysPoll":        "auth.keys_poll",
 		"FeedDownAfter":   "kafka.feed_down_after",
 		"SilentAfter":     "kafka.silent_after",
+		"RESTBurst":       "http.rest_burst",
+		"RESTEvery":       "http.rest_every",
 	}
 	feedKeys = map[string]string{
 		"Brokers":     "kafka.brokers",
