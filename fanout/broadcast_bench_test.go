@@ -59,23 +59,72 @@ func (o *loopOwner) run(fn func()) {
 // rounds of 32, each through the market state as the shard applies it
 // (a delta record of one level, validated), and each round waits until every writer has drained, so
 // the time includes the writes. allocs/op is per update to all N
-// subscribers: the shared frame, nothing per subscriber.
+// subscribers: the shared frame, nothing per subscriber; allocs/delivery
+// is the same count per update and subscriber.
 //
 // cpu-ns/delivery is the CPU time of the server's process (user and
 // system, getrusage; the subscribers run in a child process) per update
 // and subscriber.
 func BenchmarkBroadcast(b *testing.B) {
 	for _, n := range []int{1, 100, 1000, 10000} {
-		benchBroadcast(b, n, false)
+		benchBroadcast(b, n, false, bookBench)
 	}
 }
+
+// BenchmarkBroadcastBBO is BenchmarkBroadcast for a raw bbo stream: every
+// update changes the best bid's size, so each is one bbo message (about
+// 150 bytes) to every subscriber. allocs/op is per update to all N
+// subscribers: the shared frame, nothing per subscriber.
+func BenchmarkBroadcastBBO(b *testing.B) {
+	for _, n := range []int{1, 100, 1000} {
+		benchBroadcast(b, n, false, bboBench)
+	}
+}
+
+// broadcastStream is the stream a broadcast benchmark's subscribers take:
+// their subscribe message and the stream's subscriber count.
+type broadcastStream struct {
+	subscribe string
+	subs      func(*Streams) int
+}
+
+var (
+	bookBench = broadcastStream{`{"op":"subscribe","channel":"book.BENCH","depth":10}`, func(t *Streams) int {
+		if bs := t.bookStream(10, schemas.Raw, false); bs != nil {
+			return bs.subs.len()
+		}
+		return 0
+	}}
+	bboBench = broadcastStream{`{"op":"subscribe","channel":"bbo.BENCH"}`, func(t *Streams) int {
+		if bs := t.bbo[schemas.Raw]; bs != nil {
+			return bs.subs.len()
+		}
+		return 0
+	}}
+)
 
 // BenchmarkBroadcastTLS is BenchmarkBroadcast over TLS connections
 // (TLS 1.3, AES-GCM), to compare cpu-ns/delivery with plain ones under the
 // same load.
 func BenchmarkBroadcastTLS(b *testing.B) {
 	for _, n := range []int{1, 100, 1000} {
-		benchBroadcast(b, n, true)
+		benchBroadcast(b, n, true, bookBench)
+	}
+}
+
+// waitSubscribed waits until subs, run on the owner, says n.
+func waitSubscribed(b *testing.B, owner *loopOwner, subs func() int, n int) {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var got int
+		owner.run(func() { got = subs() })
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d subscribed", got, n)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -86,7 +135,7 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func benchBroadcast(b *testing.B, n int, useTLS bool) {
+func benchBroadcast(b *testing.B, n int, useTLS bool, stream broadcastStream) {
 	hub, err := NewHub(Config{Transport: wsconn.Config{PingInterval: time.Hour, IdleTimeout: 2 * time.Hour}}, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -115,24 +164,9 @@ func benchBroadcast(b *testing.B, n int, useTLS bool) {
 	})
 
 	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws" // wss for https
-	sk := startSink(b, url, n, `{"op":"subscribe","channel":"book.BENCH","depth":10}`)
+	sk := startSink(b, url, n, stream.subscribe)
 	defer sk.stop()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		var subs int
-		owner.run(func() {
-			if bs := topic.bookStream(10, schemas.Raw, false); bs != nil {
-				subs = bs.subs.len()
-			}
-		})
-		if subs == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d subscribed", subs, n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitSubscribed(b, owner, func() int { return stream.subs(topic) }, n)
 	hub.mu.RLock()
 	conns := make([]*Conn, 0, n)
 	for c := range hub.conns {
@@ -163,6 +197,9 @@ func benchBroadcast(b *testing.B, n int, useTLS bool) {
 	}
 	b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
 		b.ReportAllocs()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		mallocs0 := ms.Mallocs
 		b.ResetTimer()
 		cpu0 := cpuTime()
 		for done := 0; done < b.N; done += round {
@@ -172,6 +209,8 @@ func benchBroadcast(b *testing.B, n int, useTLS bool) {
 		}
 		b.StopTimer()
 		cpu := cpuTime() - cpu0
+		runtime.ReadMemStats(&ms)
+		b.ReportMetric(float64(ms.Mallocs-mallocs0)/float64(b.N)/float64(n), "allocs/delivery")
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/delivery")
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N)/float64(n), "cpu-ns/delivery")
 		for _, c := range conns {
