@@ -59,8 +59,7 @@ func (o *loopOwner) run(fn func()) {
 // rounds of 32, each through the market state as the shard applies it
 // (a delta record of one level, validated), and each round waits until every writer has drained, so
 // the time includes the writes. allocs/op is per update to all N
-// subscribers: the shared frame, nothing per subscriber; allocs/delivery
-// is the same count per update and subscriber.
+// subscribers: the shared frame, nothing per subscriber.
 //
 // cpu-ns/delivery is the CPU time of the server's process (user and
 // system, getrusage; the subscribers run in a child process) per update
@@ -197,9 +196,6 @@ func benchBroadcast(b *testing.B, n int, useTLS bool, stream broadcastStream) {
 	}
 	b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
 		b.ReportAllocs()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		mallocs0 := ms.Mallocs
 		b.ResetTimer()
 		cpu0 := cpuTime()
 		for done := 0; done < b.N; done += round {
@@ -209,8 +205,6 @@ func benchBroadcast(b *testing.B, n int, useTLS bool, stream broadcastStream) {
 		}
 		b.StopTimer()
 		cpu := cpuTime() - cpu0
-		runtime.ReadMemStats(&ms)
-		b.ReportMetric(float64(ms.Mallocs-mallocs0)/float64(b.N)/float64(n), "allocs/delivery")
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/delivery")
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N)/float64(n), "cpu-ns/delivery")
 		for _, c := range conns {
