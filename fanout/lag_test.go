@@ -56,7 +56,7 @@ func TestLagSnapshot(t *testing.T) {
 		levels       int
 	}
 	got := make(chan msg, rounds*2)
-	bbos := make(chan msg, rounds*2)
+	bbos := make(chan lagBBO, rounds*2)
 	errc := make(chan error, 1)
 	fed := make(chan struct{})
 	go func() {
@@ -69,7 +69,7 @@ func TestLagSnapshot(t *testing.T) {
 				return
 			}
 			if m.Type == schemas.TypeBBO {
-				bbos <- msg{typ: m.Type, seq: m.Seq, firstBidSize: m.BidSize}
+				bbos <- lagBBO{m.Seq, m.BidSize}
 				bboDone = m.Seq == rounds+1
 				continue
 			}
@@ -136,22 +136,35 @@ func TestLagSnapshot(t *testing.T) {
 	if snaps < 1 {
 		t.Fatal("no snapshot after the drop")
 	}
+	checkLagBBO(t, bbos, rounds)
+	// The connection is still served.
+	c.sendText(`{"op":"ping","id":7}`)
+	c.until(func(m *schemas.ServerMessage) bool { return m.Type == schemas.TypePong })
+}
+
+// lagBBO is a bbo message of TestLagSnapshot: its seq and best bid size.
+type lagBBO struct {
+	seq     uint64
+	bidSize string
+}
+
+// checkLagBBO checks the bbo messages of TestLagSnapshot: every round
+// changes the best bid's size, so a raw bbo per round until the drop, then
+// the top at the seq of the skip-ahead; each holds the top of its seq.
+func checkLagBBO(t *testing.T, bbos <-chan lagBBO, rounds int) {
+	t.Helper()
 	var prev uint64
 	n := 0
-	for m := range bbos {
-		// Every round changes the best bid's size: a raw bbo per round,
-		// until the drop, then the top at the seq of the skip-ahead.
-		if m.seq <= prev || m.firstBidSize != fmt.Sprintf("%d.000", m.seq+1) {
-			t.Fatalf("bbo at seq %d (after %d): best bid size %s", m.seq, prev, m.firstBidSize)
+	for b := range bbos {
+		seq, size := b.seq, b.bidSize
+		if seq <= prev || size != fmt.Sprintf("%d.000", seq+1) {
+			t.Fatalf("bbo at seq %d (after %d): best bid size %s", seq, prev, size)
 		}
-		prev, n = m.seq, n+1
+		prev, n = seq, n+1
 	}
 	if n >= rounds {
 		t.Fatalf("%d bbo messages for %d rounds: the bbo never skipped ahead", n, rounds)
 	}
-	// The connection is still served.
-	c.sendText(`{"op":"ping","id":7}`)
-	c.until(func(m *schemas.ServerMessage) bool { return m.Type == schemas.TypePong })
 }
 
 // dialSmallWindow connects like dial, with a receive buffer of 8 KiB set
