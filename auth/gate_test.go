@@ -152,6 +152,10 @@ func TestSubscribeEnforcesEntitlements(t *testing.T) {
 	if m := anon.next(); m.Code != schemas.CodeNotEntitled {
 		t.Fatalf("anonymous book: %+v", m)
 	}
+	anon.send(`{"op":"subscribe","id":3,"channel":"bbo.ETH-USD"}`)
+	if m := anon.next(); m.Code != schemas.CodeNotEntitled || !strings.Contains(m.Message, "channel bbo") {
+		t.Fatalf("anonymous bbo: %+v", m)
+	}
 	anon.send(`{"op":"subscribe","id":2,"channel":"ticker.ETH-USD"}`)
 	if m := anon.next(); m.Type != schemas.TypeSubscribed {
 		t.Fatalf("anonymous ticker: %+v", m)

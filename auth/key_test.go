@@ -50,10 +50,30 @@ func TestPlanAllow(t *testing.T) {
 		{schemas.ChannelBook, "ETH-BTC", 10, time.Second, ""},
 		{schemas.ChannelTicker, "SOL-EUR", 0, 100 * time.Millisecond, ""},
 		{schemas.ChannelTrades, "BTC-USD", 0, time.Second, auth.DenyChannel},
+		{schemas.ChannelBBO, "BTC-USD", 0, time.Second, auth.DenyChannel},
 		{schemas.ChannelBook, "SOL-USD", 10, time.Second, auth.DenySymbol},
 		{schemas.ChannelBook, "BTC-USDT", 10, time.Second, auth.DenySymbol},
 		{schemas.ChannelBook, "BTC-USD", 100, time.Second, auth.DenyDepth},
 		{schemas.ChannelBook, "BTC-USD", 10, 0, auth.DenyInterval},
+	}
+	bbo, err := (&auth.Plan{Symbols: []string{"*"}, Channels: []string{"bbo"}, MaxDepth: 1}).Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := bbo.Allow(schemas.ChannelBBO, "BTC-USD", 0, 0); got != "" {
+		t.Errorf("a bbo plan refuses bbo: %q", got)
+	}
+	if got, _ := bbo.Allow(schemas.ChannelBook, "BTC-USD", 1, 0); got != auth.DenyChannel {
+		t.Errorf("a bbo plan allows book: %q", got)
+	}
+	all, err := (&auth.Plan{Symbols: []string{"*"}}).Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := schemas.ChannelBook; k < schemas.NumChannelKinds; k++ {
+		if got, _ := all.Allow(k, "BTC-USD", 1, 0); got != "" {
+			t.Errorf("a plan without channels refuses %v: %q", k, got)
+		}
 	}
 	for _, c := range cases {
 		got, msg := e.Allow(c.kind, c.symbol, c.depth, c.period)

@@ -15,8 +15,8 @@ type Plan struct {
 	// patterns in path.Match syntax ("BTC-*", "*-USD", "*"). Empty means
 	// none.
 	Symbols []string `json:"symbols"`
-	// Channels lists the channel kinds allowed: "book", "ticker",
-	// "trades". Empty means all three.
+	// Channels lists the channel kinds allowed: "book", "bbo", "ticker",
+	// "trades". Empty means all of them.
 	Channels []string `json:"channels,omitempty"`
 	// MaxDepth is the deepest book view allowed. Zero means 1000 (all).
 	MaxDepth int `json:"max_depth,omitempty"`
@@ -51,7 +51,7 @@ type Entitlements struct {
 	exact    map[string]struct{}
 	globs    []string
 	all      bool
-	channels [4]bool // indexed by schemas.ChannelKind
+	channels [schemas.NumChannelKinds]bool // indexed by schemas.ChannelKind
 	// MaxDepth is the deepest book view allowed.
 	MaxDepth int
 	// MinInterval is the shortest update period allowed; zero allows raw.
@@ -85,19 +85,16 @@ func (p *Plan) Compile() (*Entitlements, error) {
 		}
 	}
 	if len(p.Channels) == 0 {
-		e.channels = [4]bool{false, true, true, true}
+		for k := schemas.ChannelBook; k < schemas.NumChannelKinds; k++ {
+			e.channels[k] = true
+		}
 	}
 	for _, c := range p.Channels {
-		switch c {
-		case "book":
-			e.channels[schemas.ChannelBook] = true
-		case "ticker":
-			e.channels[schemas.ChannelTicker] = true
-		case "trades":
-			e.channels[schemas.ChannelTrades] = true
-		default:
-			return nil, fmt.Errorf("unknown channel kind %q (book, ticker, trades)", c)
+		k := channelKind(c)
+		if k == 0 {
+			return nil, fmt.Errorf("unknown channel kind %q (book, bbo, ticker, trades)", c)
 		}
+		e.channels[k] = true
 	}
 	if e.MaxDepth == 0 {
 		e.MaxDepth = 1000
@@ -116,6 +113,16 @@ func (p *Plan) Compile() (*Entitlements, error) {
 		return nil, fmt.Errorf("limits must not be negative")
 	}
 	return e, nil
+}
+
+// channelKind returns the kind named name ("book", ...), 0 for none.
+func channelKind(name string) schemas.ChannelKind {
+	for k := schemas.ChannelBook; k < schemas.NumChannelKinds; k++ {
+		if k.String() == name {
+			return k
+		}
+	}
+	return 0
 }
 
 // Symbol reports whether the symbol is allowed.

@@ -32,11 +32,11 @@ type SubscribeOptions struct {
 	// (20).
 	Depth int
 	// Interval is "raw", "100ms" or "1s". Empty leaves the server default
-	// ("raw" for book and trades, "100ms" for ticker).
+	// ("raw" for book, bbo and trades, "100ms" for ticker).
 	Interval string
-	// Lag is what the server does when the client falls behind (book and
-	// ticker channels): schemas.LagSnapshot skips ahead to a fresh state,
-	// schemas.LagEvict delivers every message or closes the connection
+	// Lag is what the server does when the client falls behind (book,
+	// bbo and ticker channels): schemas.LagSnapshot skips ahead to a fresh
+	// state, schemas.LagEvict delivers every message or closes the connection
 	// (4001). Empty leaves the server default (schemas.LagSnapshot).
 	Lag string
 }

@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -230,5 +231,48 @@ func TestAuthOnServer(t *testing.T) {
 	}
 	if ce.Code != schemas.CloseUnauthorized {
 		t.Fatalf("bad key: close %d, want %d", ce.Code, schemas.CloseUnauthorized)
+	}
+}
+
+// TestStreamBBOOnServer subscribes a Stream to a symbol's bbo and depth-1
+// book on the real server: the bbo event carries the verified book's top.
+func TestStreamBBOOnServer(t *testing.T) {
+	url, sym := liveServer(t, server.Config{})
+	st, err := client.NewStream(client.StreamConfig{URL: url, Subscriptions: []client.Subscription{
+		{Channel: "book." + sym, Depth: 1}, {Channel: "bbo." + sym}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var top [4]string
+	var seq uint64
+	errDone := errors.New("done")
+	err = st.Run(ctx, func(ev *client.Event) error {
+		switch ev.Kind {
+		case client.EventBook:
+			if ev.Book.Synced() {
+				bp, bs, _ := ev.Book.BestBid()
+				ap, as, _ := ev.Book.BestAsk()
+				top, seq = [4]string{bp, bs, ap, as}, ev.Book.Seq()
+			}
+		case client.EventBBO:
+			m := ev.Msg
+			if ev.Channel != "bbo."+sym || m.Seq == 0 || m.Bid == "" || m.Ask == "" {
+				return fmt.Errorf("bbo event %+v", m)
+			}
+			if m.Seq == seq {
+				if got := [4]string{m.Bid, m.BidSize, m.Ask, m.AskSize}; got != top {
+					return fmt.Errorf("bbo %v at seq %d, the book's top %v", got, seq, top)
+				}
+				return errDone
+			}
+		case client.EventStatus, client.EventError, client.EventRefused:
+			t.Logf("%s %+v", ev.Kind, ev.Msg)
+		}
+		return nil
+	})
+	if !errors.Is(err, errDone) {
+		t.Fatalf("Run: %v", err)
 	}
 }

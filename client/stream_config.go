@@ -8,14 +8,15 @@ import (
 
 // Subscription is one channel a Stream keeps subscribed.
 type Subscription struct {
-	// Channel is book.<SYMBOL>, ticker.<SYMBOL> or trades.<SYMBOL>.
+	// Channel is book.<SYMBOL>, bbo.<SYMBOL>, ticker.<SYMBOL> or
+	// trades.<SYMBOL>.
 	Channel string
 	// Depth is the number of book levels per side (book channels only).
 	// Zero leaves the server default (20).
 	Depth int
 	// Interval is "raw", "100ms" or "1s". Empty leaves the server default.
 	Interval string
-	// Lag is the lag policy (book and ticker channels): schemas.LagSnapshot
+	// Lag is the lag policy (book, bbo and ticker channels): schemas.LagSnapshot
 	// or schemas.LagEvict (see SubscribeOptions). Empty leaves the server
 	// default (schemas.LagSnapshot).
 	Lag string

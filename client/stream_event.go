@@ -12,7 +12,8 @@ type EventKind int
 
 // Event kinds. Every message received from the server yields exactly one
 // event of kind EventConnected (the welcome), EventSubscribed, EventBook,
-// EventTicker, EventTrades, EventStatus, EventError or EventMessage, with
+// EventBBO, EventTicker, EventTrades, EventStatus, EventError or
+// EventMessage, with
 // Raw set; the other kinds are the Stream's own.
 const (
 	// EventConnecting: a connection attempt starts.
@@ -30,7 +31,8 @@ const (
 	EventTicker
 	// EventTrades: a trades message of Channel (Msg.Trades).
 	EventTrades
-	// EventStatus: the server says Channel's book is "waiting" or "stale"
+	// EventStatus: the server says Channel's book (of a book or bbo
+	// channel) is "waiting" or "stale"
 	// (Msg.Status, with Msg.Reason: "gap", "feed_down", "silent",
 	// "crossed"); Book, if kept, is not synced until the next snapshot.
 	EventStatus
@@ -58,9 +60,13 @@ const (
 	// after a short random delay (EventDisconnected with ErrNotice), rather
 	// than waiting for the close.
 	EventNotice
+	// EventBBO: a bbo message of Channel (Msg): the book's best bid and ask
+	// at Msg.Seq (Msg.Bid, Msg.BidSize, Msg.Ask, Msg.AskSize; "" for an
+	// empty side). It holds until the next bbo or status of Channel.
+	EventBBO
 )
 
-var eventNames = [...]string{"connecting", "connected", "subscribed", "book", "ticker", "trades", "status", "resync", "refused", "error", "message", "disconnected", "tick", "notice"}
+var eventNames = [...]string{"connecting", "connected", "subscribed", "book", "ticker", "trades", "status", "resync", "refused", "error", "message", "disconnected", "tick", "notice", "bbo"}
 
 // String returns the kind's name, for example "book".
 func (k EventKind) String() string {

@@ -214,6 +214,8 @@ func (ss *session) handle(raw []byte) error {
 		return ErrNotice // ends the session: Run reconnects at once
 	case schemas.TypeTicker:
 		ev.Kind = EventTicker
+	case schemas.TypeBBO:
+		ev.Kind = EventBBO
 	case schemas.TypeTrades:
 		ev.Kind = EventTrades
 	default:

@@ -66,16 +66,64 @@ func (o *loopOwner) run(fn func()) {
 // and subscriber.
 func BenchmarkBroadcast(b *testing.B) {
 	for _, n := range []int{1, 100, 1000, 10000} {
-		benchBroadcast(b, n, false)
+		benchBroadcast(b, n, false, bookBench)
 	}
 }
+
+// BenchmarkBroadcastBBO is BenchmarkBroadcast for a raw bbo stream: every
+// update changes the best bid's size, so each is one bbo message (about
+// 150 bytes) to every subscriber. allocs/op is per update to all N
+// subscribers: the shared frame, nothing per subscriber.
+func BenchmarkBroadcastBBO(b *testing.B) {
+	for _, n := range []int{1, 100, 1000} {
+		benchBroadcast(b, n, false, bboBench)
+	}
+}
+
+// broadcastStream is the stream a broadcast benchmark's subscribers take:
+// their subscribe message and the stream's subscriber count.
+type broadcastStream struct {
+	subscribe string
+	subs      func(*Streams) int
+}
+
+var (
+	bookBench = broadcastStream{`{"op":"subscribe","channel":"book.BENCH","depth":10}`, func(t *Streams) int {
+		if bs := t.bookStream(10, schemas.Raw, false); bs != nil {
+			return bs.subs.len()
+		}
+		return 0
+	}}
+	bboBench = broadcastStream{`{"op":"subscribe","channel":"bbo.BENCH"}`, func(t *Streams) int {
+		if bs := t.bbo[schemas.Raw]; bs != nil {
+			return bs.subs.len()
+		}
+		return 0
+	}}
+)
 
 // BenchmarkBroadcastTLS is BenchmarkBroadcast over TLS connections
 // (TLS 1.3, AES-GCM), to compare cpu-ns/delivery with plain ones under the
 // same load.
 func BenchmarkBroadcastTLS(b *testing.B) {
 	for _, n := range []int{1, 100, 1000} {
-		benchBroadcast(b, n, true)
+		benchBroadcast(b, n, true, bookBench)
+	}
+}
+
+// waitSubscribed waits until subs, run on the owner, says n.
+func waitSubscribed(b *testing.B, owner *loopOwner, subs func() int, n int) {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var got int
+		owner.run(func() { got = subs() })
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d subscribed", got, n)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -86,7 +134,7 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func benchBroadcast(b *testing.B, n int, useTLS bool) {
+func benchBroadcast(b *testing.B, n int, useTLS bool, stream broadcastStream) {
 	hub, err := NewHub(Config{Transport: wsconn.Config{PingInterval: time.Hour, IdleTimeout: 2 * time.Hour}}, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -115,24 +163,9 @@ func benchBroadcast(b *testing.B, n int, useTLS bool) {
 	})
 
 	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws" // wss for https
-	sk := startSink(b, url, n, `{"op":"subscribe","channel":"book.BENCH","depth":10}`)
+	sk := startSink(b, url, n, stream.subscribe)
 	defer sk.stop()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		var subs int
-		owner.run(func() {
-			if bs := topic.bookStream(10, schemas.Raw, false); bs != nil {
-				subs = bs.subs.len()
-			}
-		})
-		if subs == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d subscribed", subs, n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitSubscribed(b, owner, func() int { return stream.subs(topic) }, n)
 	hub.mu.RLock()
 	conns := make([]*Conn, 0, n)
 	for c := range hub.conns {

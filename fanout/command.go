@@ -19,7 +19,7 @@ type subscription struct {
 	streams  *Streams
 	depth    int // book only
 	interval schemas.Interval
-	lag      bool        // book and ticker: conflate on lag (skip ahead to a fresh state) rather than evict
+	lag      bool        // book, bbo and ticker: conflate on lag (skip ahead to a fresh state) rather than evict
 	gone     atomic.Bool // set by the reader when the subscription ends
 }
 

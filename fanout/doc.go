@@ -45,8 +45,8 @@
 // without reading the frame), and the session gets the client's text
 // messages on the reader role (wsconn.Handler).
 //
-// Books and tickers conflate on lag by default: a connection that falls
-// behind drops its queued state frames and its book and ticker
+// Books, bbo and tickers conflate on lag by default: a connection that
+// falls behind drops its queued state frames and its book, bbo and ticker
 // subscriptions restart from a fresh state, while its trades keep flowing
 // (lag.go gives the steps and why the client never sees a gap).
 //

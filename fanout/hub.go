@@ -66,6 +66,7 @@ func (h *Hub) NewStreams(sym *market.Symbol) *Streams {
 		sym:      sym,
 		book:     sym.Book(),
 		chBook:   "book." + symbol,
+		chBBO:    "bbo." + symbol,
 		chTicker: "ticker." + symbol,
 		chTrades: "trades." + symbol,
 	}

@@ -7,7 +7,7 @@ import (
 	"github.com/marketfeed/marketfeed/schemas"
 )
 
-// Conflation on lag. Books and tickers are state: a subscriber that falls
+// Conflation on lag. Books, bbo and tickers are state: a subscriber that falls
 // behind needs the current state, not every step. Their subscriptions
 // conflate by default ("lag":"snapshot"); trades, control-plane messages
 // and subscriptions made with "lag":"evict" are never dropped.
@@ -108,6 +108,8 @@ func (t *Streams) detach(c *Conn, s *subscription) {
 				t.dropBookStream(bs)
 			}
 		}
+	case schemas.ChannelBBO:
+		t.detachBBO(c, s)
 	case schemas.ChannelTicker:
 		if ts := t.tickers[s.interval]; ts != nil {
 			ts.subs.remove(c)
@@ -158,6 +160,8 @@ func (t *Streams) attach(c *Conn, s *subscription) {
 		if bs.subs.len()+bs.joining.len() == 0 {
 			t.dropBookStream(bs)
 		}
+	case schemas.ChannelBBO:
+		t.attachBBO(c, s)
 	case schemas.ChannelTicker:
 		ts := t.tickers[s.interval]
 		if ts == nil {

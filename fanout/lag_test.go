@@ -34,7 +34,8 @@ func roundLevels(n, v int) string {
 // book changes fast. It is not evicted: its queue is dropped and its
 // subscription restarts from a fresh snapshot, and what it receives is
 // consistent: contiguous updates, a snapshot, contiguous updates, and
-// every snapshot holds the book of its seq.
+// every snapshot holds the book of its seq; its bbo subscription of the
+// same book skips ahead too, and every bbo holds the top of its seq.
 func TestLagSnapshot(t *testing.T) {
 	const levels, rounds = 100, 2000
 	s := startServer(t, fanout.Config{Transport: wsconn.Config{MaxQueueBytes: 64 << 10, WriteTimeout: 20 * time.Second}})
@@ -42,7 +43,7 @@ func TestLagSnapshot(t *testing.T) {
 	s.sync(t)
 
 	c := dialSmallWindow(t, s.url)
-	c.sendText(`{"op":"subscribe","channel":"book.BTC-USD","depth":100,"lag":"snapshot"}`)
+	c.sendText(`{"op":"subscribe","channels":["book.BTC-USD","bbo.BTC-USD"],"depth":100,"lag":"snapshot"}`)
 	c.until(func(m *schemas.ServerMessage) bool { return m.Type == schemas.TypeSnapshot })
 
 	// The client reads nothing until the book has changed rounds times
@@ -55,15 +56,22 @@ func TestLagSnapshot(t *testing.T) {
 		levels       int
 	}
 	got := make(chan msg, rounds*2)
+	bbos := make(chan lagBBO, rounds*2)
 	errc := make(chan error, 1)
 	fed := make(chan struct{})
 	go func() {
 		<-fed
-		for {
+		bookDone, bboDone := false, false
+		for !bookDone || !bboDone {
 			m, _, err := c.read(30 * time.Second)
 			if err != nil {
 				errc <- err
 				return
+			}
+			if m.Type == schemas.TypeBBO {
+				bbos <- lagBBO{m.Seq, m.BidSize}
+				bboDone = m.Seq == rounds+1
+				continue
 			}
 			if m.Channel != "book.BTC-USD" {
 				continue
@@ -73,11 +81,9 @@ func TestLagSnapshot(t *testing.T) {
 				r.firstBidSize = m.Bids[0][1]
 			}
 			got <- r
-			if m.Seq == rounds+1 {
-				errc <- nil
-				return
-			}
+			bookDone = m.Seq == rounds+1
 		}
+		errc <- nil
 	}()
 	for i := 2; i <= rounds+1; i++ {
 		s.feed(delta("BTC-USD", i, roundLevels(levels, i), "[]"))
@@ -96,6 +102,7 @@ func TestLagSnapshot(t *testing.T) {
 		t.Fatal("slow client did not reach the last seq")
 	}
 	close(got)
+	close(bbos)
 
 	if n := testutil.ToFloat64(s.m.Disconnects.WithLabelValues("slow_consumer")); n != 0 {
 		t.Fatalf("%v slow-consumer evictions, want none", n)
@@ -129,9 +136,35 @@ func TestLagSnapshot(t *testing.T) {
 	if snaps < 1 {
 		t.Fatal("no snapshot after the drop")
 	}
+	checkLagBBO(t, bbos, rounds)
 	// The connection is still served.
 	c.sendText(`{"op":"ping","id":7}`)
 	c.until(func(m *schemas.ServerMessage) bool { return m.Type == schemas.TypePong })
+}
+
+// lagBBO is a bbo message of TestLagSnapshot: its seq and best bid size.
+type lagBBO struct {
+	seq     uint64
+	bidSize string
+}
+
+// checkLagBBO checks the bbo messages of TestLagSnapshot: every round
+// changes the best bid's size, so a raw bbo per round until the drop, then
+// the top at the seq of the skip-ahead; each holds the top of its seq.
+func checkLagBBO(t *testing.T, bbos <-chan lagBBO, rounds int) {
+	t.Helper()
+	var prev uint64
+	n := 0
+	for b := range bbos {
+		seq, size := b.seq, b.bidSize
+		if seq <= prev || size != fmt.Sprintf("%d.000", seq+1) {
+			t.Fatalf("bbo at seq %d (after %d): best bid size %s", seq, prev, size)
+		}
+		prev, n = seq, n+1
+	}
+	if n >= rounds {
+		t.Fatalf("%d bbo messages for %d rounds: the bbo never skipped ahead", n, rounds)
+	}
 }
 
 // dialSmallWindow connects like dial, with a receive buffer of 8 KiB set

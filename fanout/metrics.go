@@ -73,7 +73,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		LagSnapshots: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "marketfeed_ws_lag_snapshots_total",
-			Help: "Conflations: lagging connections whose queued book and ticker messages were dropped and whose book and ticker subscriptions restarted from a fresh state.",
+			Help: "Conflations: lagging connections whose queued book, bbo and ticker messages were dropped and whose book, bbo and ticker subscriptions restarted from a fresh state.",
 		}),
 	}
 	if reg != nil {

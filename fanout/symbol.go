@@ -7,7 +7,7 @@ import (
 	"github.com/marketfeed/marketfeed/schemas"
 )
 
-// Streams is the output side of one symbol: its book, ticker and trades
+// Streams is the output side of one symbol: its book, bbo, ticker and trades
 // streams and their subscribers, served from the symbol's market state.
 // Every method whose comment does not say otherwise must be called on the
 // symbol's owner goroutine, the goroutine that changes the market state.
@@ -20,10 +20,12 @@ type Streams struct {
 
 	// Owner goroutine only.
 	chBook   string
+	chBBO    string
 	chTicker string
 	chTrades string
 
 	books   []*bookStream
+	bbo     [schemas.NumIntervals]*bboStream
 	tickers [schemas.NumIntervals]*tickerStream
 	trades  [schemas.NumIntervals]*tradesStream
 	// best is the top of the book the tickers last reported.
@@ -87,6 +89,7 @@ func (t *Streams) applied() {
 		}
 		log.Reset()
 	}
+	t.bboApplied()
 	t.checkBest(false)
 }
 
@@ -106,6 +109,7 @@ func (t *Streams) reset(resumed bool) {
 		bs.joining.send(frame)
 		bs.joining.moveTo(&bs.subs)
 	}
+	t.bboReset()
 	t.checkBest(resumed) // a ticker that said the book is not served says it is
 }
 
@@ -120,6 +124,7 @@ func (t *Streams) notServing() {
 		bs.joining.send(frame)
 		bs.joining.moveTo(&bs.subs)
 	}
+	t.bboNotServing()
 	t.tickerChanged()
 }
 
@@ -174,6 +179,7 @@ func (t *Streams) Flush(iv schemas.Interval) {
 		}
 		log.Reset()
 	}
+	t.bboFlush(iv)
 	if s := t.tickers[iv]; s != nil && s.dirty {
 		s.dirty = false
 		if f := t.tickerFrame(); f != nil {
@@ -247,9 +253,13 @@ func (t *Streams) snapshotFrame(bs *bookStream) []byte {
 	return encodeSnapshot(t.chBook, bs.emitted, t.sym.Epoch(), t.sym.BookTS(), bs.text.checksum(), bids, asks, sc)
 }
 
-func (t *Streams) statusFrame() []byte {
+func (t *Streams) statusFrame() []byte { return t.statusFrameOf(t.chBook) }
+
+// statusFrameOf returns the status message of the book's serving state
+// on channel (the book's or the bbo's).
+func (t *Streams) statusFrameOf(channel string) []byte {
 	state := t.sym.State()
-	m := schemas.ServerMessage{Type: schemas.TypeStatus, Channel: t.chBook, Status: state.String()}
+	m := schemas.ServerMessage{Type: schemas.TypeStatus, Channel: channel, Status: state.String()}
 	if state == market.Stale {
 		m.Reason = t.sym.Reason()
 	}

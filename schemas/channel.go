@@ -14,11 +14,18 @@ const (
 	ChannelTicker
 	// ChannelTrades: "trades.<SYMBOL>", executions.
 	ChannelTrades
+	// ChannelBBO: "bbo.<SYMBOL>", best bid and ask of the book.
+	ChannelBBO
+
+	// NumChannelKinds is one more than the largest kind: kinds index
+	// tables of this length.
+	NumChannelKinds
 )
 
-var channelKindNames = [...]string{"", "book", "ticker", "trades"}
+var channelKindNames = [...]string{"", "book", "ticker", "trades", "bbo"}
 
-// String returns the channel name prefix ("book", "ticker", "trades"), or
+// String returns the channel name prefix ("book", "ticker", "trades",
+// "bbo"), or
 // "" for an invalid kind.
 func (k ChannelKind) String() string {
 	if int(k) < len(channelKindNames) {
@@ -35,7 +42,7 @@ func ParseChannel(name string) (ChannelKind, string, error) {
 	prefix, symbol, ok := strings.Cut(name, ".")
 	if !ok {
 		return 0, "", &ProtocolError{Code: CodeUnknownChannel, Channel: name,
-			Message: "malformed channel name: expected book.<SYMBOL>, ticker.<SYMBOL> or trades.<SYMBOL>"}
+			Message: "malformed channel name: expected book.<SYMBOL>, bbo.<SYMBOL>, ticker.<SYMBOL> or trades.<SYMBOL>"}
 	}
 	var kind ChannelKind
 	switch prefix {
@@ -45,9 +52,11 @@ func ParseChannel(name string) (ChannelKind, string, error) {
 		kind = ChannelTicker
 	case "trades":
 		kind = ChannelTrades
+	case "bbo":
+		kind = ChannelBBO
 	default:
 		return 0, "", &ProtocolError{Code: CodeUnknownChannel, Channel: name,
-			Message: "unknown channel kind: expected book, ticker or trades"}
+			Message: "unknown channel kind: expected book, bbo, ticker or trades"}
 	}
 	if !ValidSymbol(symbol) {
 		return 0, "", &ProtocolError{Code: CodeUnknownChannel, Channel: name,
@@ -86,7 +95,7 @@ func ValidInterval(s string) bool {
 }
 
 // DefaultInterval returns the interval of a subscription without
-// "interval": "raw" for book and trades, "100ms" for ticker.
+// "interval": "raw" for book, bbo and trades, "100ms" for ticker.
 func DefaultInterval(k ChannelKind) string {
 	if k == ChannelTicker {
 		return Interval100ms

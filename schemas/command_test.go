@@ -127,6 +127,7 @@ func TestParseChannel(t *testing.T) {
 		{"book.BTC-USD", ChannelBook, "BTC-USD"},
 		{"ticker.a_b.c/d", ChannelTicker, "a_b.c/d"},
 		{"trades." + strings.Repeat("Z", 32), ChannelTrades, strings.Repeat("Z", 32)},
+		{"bbo.BTC-USD", ChannelBBO, "BTC-USD"},
 		{"book", 0, ""},
 		{"book.", 0, ""},
 		{"Book.A", 0, ""},
@@ -174,7 +175,7 @@ func TestDepthsAndIntervals(t *testing.T) {
 			t.Errorf("ValidInterval(%q) = true", s)
 		}
 	}
-	for k, want := range map[ChannelKind]string{ChannelBook: IntervalRaw, ChannelTrades: IntervalRaw, ChannelTicker: Interval100ms} {
+	for k, want := range map[ChannelKind]string{ChannelBook: IntervalRaw, ChannelBBO: IntervalRaw, ChannelTrades: IntervalRaw, ChannelTicker: Interval100ms} {
 		if got := DefaultInterval(k); got != want {
 			t.Errorf("DefaultInterval(%v) = %q, want %q", k, got, want)
 		}

@@ -222,7 +222,7 @@ func TestStringers(t *testing.T) {
 		{RecordSnapshot.String(), "snapshot"}, {RecordDelta.String(), "delta"}, {RecordTrade.String(), "trade"},
 		{RecordType(99).String(), "invalid"},
 		{SideNone.String(), "none"}, {SideBuy.String(), "buy"}, {SideSell.String(), "sell"}, {Side(9).String(), "none"},
-		{ChannelBook.String(), "book"}, {ChannelTicker.String(), "ticker"}, {ChannelTrades.String(), "trades"},
+		{ChannelBook.String(), "book"}, {ChannelTicker.String(), "ticker"}, {ChannelTrades.String(), "trades"}, {ChannelBBO.String(), "bbo"},
 		{ChannelKind(0).String(), ""},
 		{OpSubscribe.String(), "subscribe"}, {OpUnsubscribe.String(), "unsubscribe"}, {OpPing.String(), "ping"},
 		{OpList.String(), "list"}, {Op(0).String(), ""},

@@ -207,3 +207,30 @@ func appendRawStringField(dst []byte, name, v string) []byte {
 	dst = append(dst, v...)
 	return append(dst, '"')
 }
+
+// BBOMessageSize is an estimate of the encoded size of a bbo message,
+// for sizing buffers.
+const BBOMessageSize = 192
+
+// AppendBBO appends a bbo message of channel: the book's best bid and ask
+// (a side whose ok is false is empty and left out) at seq of epoch,
+// exchange time ts (µs) of event seq.
+func AppendBBO(dst []byte, channel string, seq, epoch uint64, ts int64, bid, ask orderbook.Level, bidOK, askOK bool, sc Scales) []byte {
+	dst = append(dst, `{"type":"bbo","channel":"`...)
+	dst = append(dst, channel...)
+	dst = append(dst, `","seq":`...)
+	dst = strconv.AppendUint(dst, seq, 10)
+	dst = append(dst, `,"epoch":`...)
+	dst = strconv.AppendUint(dst, epoch, 10)
+	dst = append(dst, `,"ts":`...)
+	dst = strconv.AppendInt(dst, ts, 10)
+	if bidOK {
+		dst = appendDecimalField(dst, "bid", bid.Price, sc.Price)
+		dst = appendDecimalField(dst, "bid_size", bid.Size, sc.Size)
+	}
+	if askOK {
+		dst = appendDecimalField(dst, "ask", ask.Price, sc.Price)
+		dst = appendDecimalField(dst, "ask_size", ask.Size, sc.Size)
+	}
+	return append(dst, '}')
+}

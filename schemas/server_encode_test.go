@@ -179,6 +179,25 @@ func TestTickerEncoderRoundTrip(t *testing.T) {
 	decodeServer(t, enc)
 }
 
+func TestBBOEncoderRoundTrip(t *testing.T) {
+	bid, ask := orderbook.Level{Price: 6412310, Size: 50000000}, orderbook.Level{Price: 6412320, Size: 30000000}
+	enc := AppendBBO(nil, "bbo.BTC-USD", 1045, 3, 1767225600300000, bid, ask, true, true, btc)
+	m := decodeServer(t, enc)
+	want := ServerMessage{Type: TypeBBO, Channel: "bbo.BTC-USD", Seq: 1045, Epoch: 3, TS: 1767225600300000,
+		Bid: "64123.10", BidSize: "0.50000000", Ask: "64123.20", AskSize: "0.30000000"}
+	if !equalJSON(t, m, &want) {
+		t.Fatalf("%s decodes to\n%+v, want\n%+v", enc, *m, want)
+	}
+	enc = AppendBBO(nil, "bbo.E", 7, 0, 5, orderbook.Level{}, ask, false, true, btc)
+	if want := `{"type":"bbo","channel":"bbo.E","seq":7,"epoch":0,"ts":5,"ask":"64123.20","ask_size":"0.30000000"}`; string(enc) != want {
+		t.Fatalf("got  %s\nwant %s", enc, want)
+	}
+	decodeServer(t, enc)
+	if len(enc) > BBOMessageSize {
+		t.Fatalf("%d bytes, more than BBOMessageSize", len(enc))
+	}
+}
+
 func equalJSON(t *testing.T, a, b *ServerMessage) bool {
 	t.Helper()
 	x, err1 := json.Marshal(a)
@@ -198,6 +217,7 @@ func TestServerEncodersAllocs(t *testing.T) {
 		buf = AppendSnapshot(buf[:0], "book.X", 1, 2, 3, 4, bids, asks, btc)
 		buf = AppendUpdate(buf[:0], "book.X", 1, 2, 3, 4, 5, bids[:2], asks[:1], btc)
 		buf = AppendTrades(buf[:0], "trades.X", trades, btc)
+		buf = AppendBBO(buf[:0], "bbo.X", 1, 2, 3, bids[0], asks[0], true, true, btc)
 		ck = AppendChecksumLevelFixed(ck[:0], bids[0], btc)
 		_ = ChecksumSides(ck, ck)
 	}); n != 0 {

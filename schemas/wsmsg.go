@@ -16,6 +16,7 @@ const (
 	TypeUpdate        = "update"
 	TypeStatus        = "status"
 	TypeTicker        = "ticker"
+	TypeBBO           = "bbo"
 	TypeTrades        = "trades"
 	TypeNotice        = "notice"
 	TypeAuthenticated = "authenticated"
@@ -107,7 +108,7 @@ type ServerMessage struct {
 	// ReasonSilent, ReasonCrossed); clients must accept other values.
 	Reason string `json:"reason,omitempty"`
 
-	// ticker
+	// ticker, bbo
 	Bid         string `json:"bid,omitempty"`
 	BidSize     string `json:"bid_size,omitempty"`
 	Ask         string `json:"ask,omitempty"`

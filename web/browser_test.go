@@ -398,6 +398,7 @@ func TestBrowserPage(t *testing.T) {
 
 	began := time.Now()
 	checkModule(t, ctx, sym, m.key, m.symbols)
+	checkBBOModule(t, ctx, sym, m.key)
 	t.Logf("marketfeed.js checks passed in %v", time.Since(began).Round(time.Millisecond))
 
 	// The API key field: the page reconnects with the key in the URL, and

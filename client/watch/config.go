@@ -14,8 +14,8 @@ type Config struct {
 	// URL is the server's WebSocket endpoint. Zero means
 	// ws://127.0.0.1:8080/ws.
 	URL string
-	// Channel is the channel to watch: book.<SYMBOL>, ticker.<SYMBOL> or
-	// trades.<SYMBOL>. Required.
+	// Channel is the channel to watch: book.<SYMBOL>, bbo.<SYMBOL>,
+	// ticker.<SYMBOL> or trades.<SYMBOL>. Required.
 	Channel string
 	// Depth is the number of book levels per side subscribed and shown.
 	// Zero means 10. Ignored for other channels.
@@ -56,17 +56,18 @@ const DefaultURL = "ws://127.0.0.1:8080/ws"
 // Channel kinds.
 const (
 	kindBook   = "book"
+	kindBBO    = "bbo"
 	kindTicker = "ticker"
 	kindTrades = "trades"
 )
 
 // ErrChannel reports a Config.Channel that is not book.<SYMBOL>,
-// ticker.<SYMBOL> or trades.<SYMBOL>.
-var ErrChannel = errors.New("watch: channel must be book.<SYMBOL>, ticker.<SYMBOL> or trades.<SYMBOL>")
+// bbo.<SYMBOL>, ticker.<SYMBOL> or trades.<SYMBOL>.
+var ErrChannel = errors.New("watch: channel must be book.<SYMBOL>, bbo.<SYMBOL>, ticker.<SYMBOL> or trades.<SYMBOL>")
 
 func (c Config) withDefaults() (Config, string, error) {
 	kind, sym, ok := strings.Cut(c.Channel, ".")
-	if !ok || sym == "" || (kind != kindBook && kind != kindTicker && kind != kindTrades) {
+	if !ok || sym == "" || (kind != kindBook && kind != kindBBO && kind != kindTicker && kind != kindTrades) {
 		return c, "", fmt.Errorf("%w (got %q)", ErrChannel, c.Channel)
 	}
 	if c.URL == "" {

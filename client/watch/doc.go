@@ -6,7 +6,9 @@
 // Book channels are drawn as a price ladder (asks above, best ask at the
 // bottom of the ask block, bids below, size bars, spread and mid, sequence
 // number and sync status); a gap in the update sequence or a checksum
-// mismatch triggers a resync, which brings a fresh snapshot. Ticker channels show last
+// mismatch triggers a resync, which brings a fresh snapshot. Bbo channels
+// show the best bid and ask with sizes, spread, mid and the book's seq,
+// and say when the book is not served. Ticker channels show last
 // price, 24 h change, high/low, volume, VWAP and best bid/ask. Trades
 // channels show a tape of the latest trades. The screen is redrawn in place
 // with ANSI escape sequences at most ten times per second. When the

@@ -232,6 +232,33 @@ func TestRunLiveTicker(t *testing.T) {
 	}
 }
 
+func TestRunLiveBBO(t *testing.T) {
+	stale := make(chan struct{})
+	s := wstest.NewServer(t, func(p *wstest.Peer) {
+		p.WriteText(welcome)
+		expectSubscribe(t, p, "bbo.ETH-USD", 0, "raw")
+		p.WriteText(`{"type":"subscribed","id":1,"channel":"bbo.ETH-USD","interval":"raw"}`)
+		p.WriteText(`{"type":"bbo","channel":"bbo.ETH-USD","seq":41,"epoch":0,"ts":1767225600000000,"bid":"3000.10","bid_size":"1.5000","ask":"3000.20","ask_size":"0.2500"}`)
+		<-stale
+		p.WriteText(`{"type":"status","channel":"bbo.ETH-USD","status":"stale","reason":"gap"}`)
+		p.WaitClosed()
+	})
+	out := &syncBuffer{}
+	stop, _, _ := runAsync(t, Config{URL: s.URL, Channel: "bbo.ETH-USD", Raw: false, Interval: "raw"}, out)
+	waitFor(t, out, "the bbo", func(s string) bool { return strings.Contains(lastFrame(s), "3000.20") })
+	frame := lastFrame(out.String())
+	for _, want := range []string{"3000.10", "× 1.5000", "× 0.2500", "0.10", "3000.15", "41", "2026-01-01 00:00:00.000 UTC"} {
+		if !strings.Contains(frame, want) {
+			t.Errorf("bbo frame lacks %q:\n%s", want, frame)
+		}
+	}
+	close(stale)
+	waitFor(t, out, "the status", func(s string) bool { return strings.Contains(lastFrame(s), "stale (gap)") })
+	if err := stop(); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+}
+
 func TestRunReconnects(t *testing.T) {
 	s := wstest.NewServer(t, func(p *wstest.Peer) {
 		p.WriteText(welcome)

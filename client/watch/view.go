@@ -14,7 +14,10 @@ type view struct {
 
 	book   *client.Book
 	ticker *schemas.ServerMessage
-	tape   []schemas.TradeMessage
+	// bbo is the last bbo message, bboStatus the last status while the
+	// book is not served (nil once a bbo follows).
+	bbo, bboStatus *schemas.ServerMessage
+	tape           []schemas.TradeMessage
 
 	conn   string // connection status line
 	connOK bool
@@ -35,6 +38,15 @@ func (v *view) apply(ev *client.Event) bool {
 	case client.EventBook, client.EventStatus, client.EventResync:
 		if v.kind == kindBook && ev.Book != nil {
 			v.book = ev.Book
+			return true
+		}
+		if v.kind == kindBBO && ev.Kind == client.EventStatus {
+			v.bboStatus = ev.Msg
+			return true
+		}
+	case client.EventBBO:
+		if v.kind == kindBBO {
+			v.bbo, v.bboStatus = ev.Msg, nil
 			return true
 		}
 	case client.EventTicker:
@@ -68,6 +80,8 @@ func (v *view) lines(st style) []string {
 	switch v.kind {
 	case kindBook:
 		lines = append(lines, renderBook(v.book, v.cfg.Depth, st)...)
+	case kindBBO:
+		lines = append(lines, renderBBO(v.cfg.Channel, v.bbo, v.bboStatus, st)...)
 	case kindTicker:
 		lines = append(lines, renderTicker(v.cfg.Channel, v.ticker, st)...)
 	case kindTrades:

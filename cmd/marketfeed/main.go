@@ -36,7 +36,7 @@ const usage = `marketfeed streams an exchange's market data from Kafka to WebSoc
 Usage:
   marketfeed serve [flags]           consume Kafka and serve WebSocket clients
   marketfeed demo [flags]            embedded broker + synthetic exchange + server
-  marketfeed watch [flags] CHANNEL   show book.SYM, ticker.SYM or trades.SYM live
+  marketfeed watch [flags] CHANNEL   show book.SYM, bbo.SYM, ticker.SYM or trades.SYM live
   marketfeed simulate [flags]        publish a synthetic exchange into a Kafka cluster
   marketfeed config print|validate   show the effective configuration, or check it
   marketfeed keys create|list|revoke|show [flags]   manage API keys
@@ -210,7 +210,7 @@ func runWatch(ctx context.Context, args []string) error {
 	apiKey := fs.String("api-key", env("MARKETFEED_API_KEY", ""), "API key sent in the X-API-Key header (env MARKETFEED_API_KEY)")
 	raw := fs.Bool("raw", false, "print every message as one JSON line instead of the live view")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: marketfeed watch [flags] CHANNEL   (book.SYM, ticker.SYM or trades.SYM)")
+		fmt.Fprintln(fs.Output(), "Usage: marketfeed watch [flags] CHANNEL   (book.SYM, bbo.SYM, ticker.SYM or trades.SYM)")
 		fs.PrintDefaults()
 	}
 	_ = fs.Parse(args)

@@ -230,3 +230,55 @@ function top(side, n, cmp) {
   const all = [...side.values()].sort(cmp);
   return n === undefined ? all : all.slice(0, n);
 }
+
+/**
+ * TopOfBook is the state of a bbo channel: the book's best bid and ask
+ * (bid, bidSize, ask, askSize: the decimal strings as sent, null for an
+ * empty side) at seq (a BigInt) of epoch, exchange time ts (µs). state is
+ * "waiting" before the first bbo, "live" after one, or the status the
+ * server announced ("stale" with reason...) until the next bbo: the top
+ * is then not to be trusted.
+ */
+export class TopOfBook {
+  constructor(channel) {
+    this.channel = channel;
+    this.state = "waiting";
+    this.reason = "";
+    this.seq = null;
+    this.epoch = 0;
+    this.ts = 0;
+    this.bid = this.bidSize = this.ask = this.askSize = null;
+  }
+
+  get live() {
+    return this.state === "live";
+  }
+
+  /**
+   * Applies a bbo or status message of the channel. Returns "applied"
+   * (a bbo), "status", or "ignored": another message, or a bbo older than
+   * the current one (a lower seq of the same epoch).
+   */
+  apply(msg) {
+    if (msg.type === "status") {
+      this.state = msg.status || "stale";
+      this.reason = msg.reason || "";
+      return "status";
+    }
+    if (msg.type !== "bbo") return "ignored";
+    const seq = toSeq(msg.seq);
+    const epoch = Number(msg.epoch || 0);
+    if (seq === undefined) return "ignored";
+    if (this.seq !== null && epoch === this.epoch && seq < this.seq) return "ignored";
+    this.seq = seq;
+    this.epoch = epoch;
+    this.ts = msg.ts || 0;
+    this.bid = msg.bid ?? null;
+    this.bidSize = msg.bid_size ?? null;
+    this.ask = msg.ask ?? null;
+    this.askSize = msg.ask_size ?? null;
+    this.state = "live";
+    this.reason = "";
+    return "applied";
+  }
+}

@@ -9,6 +9,9 @@
 //     if (book.synced) console.log(book.seq, book.bestBid(), book.bestAsk());
 //   });
 //   feed.subscribe("trades.BTC-USD", {}, (msg) => console.log(msg.trades));
+//   feed.subscribe("bbo.BTC-USD", {}, (msg, top) => {
+//     if (top.live) console.log(top.seq, top.bid, top.ask);
+//   });
 //
 // The feed connects, subscribes, keeps a LocalBook per book channel
 // (snapshot, then updates whose first_seq must follow the previous seq and
@@ -26,9 +29,9 @@
 // made together are sent in one subscribe message per set of options, and a
 // command the server drops with rate_limited is sent again.
 
-import { LocalBook, parseMessage } from "./book.js";
+import { LocalBook, parseMessage, TopOfBook } from "./book.js";
 
-export { compareDecimal, crc32, isZeroDecimal, LocalBook, parseMessage, viewChecksum } from "./book.js";
+export { compareDecimal, crc32, isZeroDecimal, LocalBook, parseMessage, TopOfBook, viewChecksum } from "./book.js";
 
 /**
  * MarketFeed is a self-healing connection to a marketfeed server.
@@ -79,18 +82,21 @@ export class MarketFeed {
   }
 
   /**
-   * Subscribes to channel (book.X, ticker.X, trades.X) with opts {depth,
-   * interval, lag}; handler(msg, book) gets every message of the channel,
-   * book being the LocalBook for book channels. Kept across reconnections.
+   * Subscribes to channel (book.X, bbo.X, ticker.X, trades.X) with opts
+   * {depth, interval, lag}; handler(msg, state) gets every message of the
+   * channel, state being the LocalBook for book channels and the TopOfBook
+   * for bbo channels (and what subscribe returns). Kept across
+   * reconnections.
    * Subscriptions made in one go are sent together, in one subscribe
    * message per set of options.
    */
   subscribe(channel, opts, handler) {
     const sub = { opts: opts || {}, handler, book: channel.startsWith("book.") ? new LocalBook(channel) : null };
+    if (channel.startsWith("bbo.")) sub.top = new TopOfBook(channel);
     this._subs.set(channel, sub);
     // After an unsubscribe not sent yet, both go out, in that order.
     if (this.state === "open") this._later(this._toSubscribe, channel);
-    return sub.book;
+    return sub.book || sub.top || null;
   }
 
   /** Cancels the subscription to channel. */
@@ -374,7 +380,8 @@ export class MarketFeed {
         for (const [id, ch] of this._resyncs) if (ch === msg.channel) this._resyncs.delete(id);
       }
     }
-    if (sub.handler) sub.handler(msg, sub.book);
+    if (sub.top) sub.top.apply(msg);
+    if (sub.handler) sub.handler(msg, sub.book || sub.top);
   }
 }
 

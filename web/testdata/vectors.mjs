@@ -59,6 +59,16 @@ for (const c of vec("books").cases) {
 for (const c of vec("messages").cases) {
   const msg = JSON.parse(c.text);
   for (const [k, v] of Object.entries(c.expect)) counted(same(msg[k], v), `${c.name}: ${k}`);
+  for (const k of c.absent || []) counted(!(k in msg), `${c.name}: ${k} absent`);
+  if (msg.type === "bbo") {
+    const top = new m.TopOfBook(msg.channel);
+    counted(top.apply(msg) === "applied" && top.live, `${c.name}: TopOfBook applies it`);
+    counted(top.seq === BigInt(c.expect.seq) && top.bid === (c.expect.bid ?? null) && top.askSize === (c.expect.ask_size ?? null),
+      `${c.name}: TopOfBook ${top.seq} ${top.bid} ${top.askSize}`);
+    counted(top.apply({ ...msg, seq: top.seq - 1n }) === "ignored" && top.seq === BigInt(c.expect.seq), `${c.name}: an older bbo is ignored`);
+    counted(top.apply({ type: "status", channel: msg.channel, status: "stale", reason: "gap" }) === "status" && !top.live && top.reason === "gap",
+      `${c.name}: a status freezes the top`);
+  }
 }
 
 for (const f of fails) console.log("FAIL " + f);

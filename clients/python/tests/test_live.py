@@ -500,6 +500,9 @@ async def test_cli_watch(demo: Demo) -> None:
     assert "subscribed to book.BTC-USD" in p.stderr
     p = await asyncio.to_thread(run, "--count", "1", "ticker.ETH-USD")
     assert p.returncode == 0 and re.match(r"ticker.ETH-USD bid [0-9.]+ ask [0-9.]+ ", p.stdout), p.stdout + p.stderr
+    p = await asyncio.to_thread(run, "--count", "2", "--interval", "100ms", "bbo.ETH-USD")
+    assert p.returncode == 0 and all(re.match(r"bbo.ETH-USD seq \d+  bid [0-9.]+ @ [0-9.]+  ask [0-9.]+ @ [0-9.]+$", ln)
+                                     for ln in p.stdout.splitlines()), p.stdout + p.stderr
     p = await asyncio.to_thread(run, "--count", "2", "--interval", "100ms", "trades.BTC-USD")
     assert p.returncode == 0 and all(re.match(r"trades.BTC-USD (buy|sell) [0-9.]+ @ [0-9.]+  id ", ln)
                                      for ln in p.stdout.splitlines()), p.stdout + p.stderr
@@ -507,3 +510,4 @@ async def test_cli_watch(demo: Demo) -> None:
     assert p.returncode == 1 and "unknown_symbol" in p.stderr
     p = await asyncio.to_thread(run, "--api-key", new_secret(), CH)
     assert p.returncode == 1 and "401" in p.stderr
+

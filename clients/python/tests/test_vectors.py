@@ -13,7 +13,7 @@ import pytest
 import marketfeed
 from marketfeed import _json
 from marketfeed.book import compare_decimal, is_zero_decimal, valid_decimal
-from marketfeed.events import parse_ticker, parse_trades
+from marketfeed.events import parse_bbo, parse_ticker, parse_trades
 
 VECTORS = Path(__file__).resolve().parents[3] / "testdata" / "protocol"
 
@@ -74,6 +74,13 @@ def test_message_case(case: dict[str, Any]) -> None:
             assert msg[k] == v
         else:
             assert msg[k] == v and type(msg[k]) is type(v), k
+    for k in case.get("absent", ()):
+        assert k not in msg, k
+    if msg["type"] == "bbo":
+        b = parse_bbo(msg)
+        assert (b.channel, b.seq, b.epoch, b.ts) == (want["channel"], want["seq"], want.get("epoch", 0), want["ts"])
+        for k in ("bid", "bid_size", "ask", "ask_size"):
+            assert (None if getattr(b, k) is None else str(getattr(b, k))) == want.get(k), k
     if msg["type"] == "ticker":
         t = parse_ticker(msg)
         for k, v in want.items():

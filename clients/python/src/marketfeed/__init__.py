@@ -39,6 +39,9 @@ from .errors import (
     UnknownSymbol,
 )
 from .events import (
+    BBO,
+    BBOStatus,
+    BBOUpdate,
     BookStatus,
     BookUpdate,
     Connected,
@@ -61,7 +64,7 @@ __version__ = "0.1.0"
 __all__ = [
     "connect", "Feed", "Subscription", "backoff", "OrderBook", "Level", "view_checksum",
     "canonical_string", "Event", "Connected", "Disconnected", "Subscribed", "Unsubscribed",
-    "BookUpdate", "BookStatus", "Resync", "Trades", "Trade", "TickerUpdate", "Ticker", "Notice",
+    "BookUpdate", "BookStatus", "Resync", "Trades", "Trade", "TickerUpdate", "Ticker", "BBOUpdate", "BBOStatus", "BBO", "Notice",
     "ErrorEvent", "MarketFeedError", "ConnectError", "HandshakeRejected", "AuthenticationError",
     "ForbiddenError", "TooManyAttempts", "ProtocolMismatch", "ServerClosed",
     "ConnectionLimitError", "ServerError", "SubscriptionError", "UnknownSymbol", "UnknownChannel",

@@ -1,7 +1,7 @@
 """``python -m marketfeed watch CHANNEL``: print a channel live, verified.
 
 Books print one line per verified snapshot or update (seq, best bid and
-ask); trades and tickers one line per message; connection events, statuses
+ask); bbo, trades and tickers one line per message; connection events, statuses
 and resyncs go to standard error. Exits 1 with the error when reconnecting
 cannot help (a rejected API key, an unknown symbol...), 0 on Ctrl-C.
 """
@@ -15,8 +15,8 @@ import sys
 
 from . import connect
 from .errors import MarketFeedError
-from .events import (BookStatus, BookUpdate, Connected, Disconnected, Notice, Resync, Subscribed,
-                     TickerUpdate, Trades)
+from .events import (BBOStatus, BBOUpdate, BookStatus, BookUpdate, Connected, Disconnected, Notice,
+                     Resync, Subscribed, TickerUpdate, Trades)
 from .protocol import DEPTHS, INTERVALS, channel_kind
 
 
@@ -35,6 +35,11 @@ async def watch(url: str, channel: str, depth: int | None, interval: str | None,
             elif isinstance(ev, Trades):
                 for t in ev.trades:
                     print(f"{ev.channel} {t.side} {t.size} @ {t.price}  id {t.id}", file=out)
+            elif isinstance(ev, BBOUpdate):
+                q = ev.bbo
+                bid = f"{q.bid_size} @ {q.bid}" if q.bid is not None else "-"
+                ask = f"{q.ask_size} @ {q.ask}" if q.ask is not None else "-"
+                print(f"{ev.channel} seq {q.seq}  bid {bid}  ask {ask}", file=out)
             elif isinstance(ev, TickerUpdate):
                 tk = ev.ticker
                 print(f"{ev.channel} bid {tk.bid} ask {tk.ask} last {tk.last} 24h {tk.change_pct}% "
@@ -46,7 +51,7 @@ async def watch(url: str, channel: str, depth: int | None, interval: str | None,
                     text = f"disconnected ({ev.error}); reconnecting in {ev.retry_in:.2f}s"
                 elif isinstance(ev, Subscribed):
                     text = f"subscribed to {ev.channel} (depth {ev.depth}, interval {ev.interval})"
-                elif isinstance(ev, BookStatus):
+                elif isinstance(ev, (BookStatus, BBOStatus)):
                     text = f"{ev.channel}: {ev.status}" + (f" ({ev.reason})" if ev.reason else "")
                 elif isinstance(ev, Resync):
                     text = f"{ev.channel}: {ev.reason} at seq {ev.seq}; resyncing"
@@ -65,7 +70,7 @@ async def watch(url: str, channel: str, depth: int | None, interval: str | None,
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m marketfeed", description="marketfeed client")
     sub = p.add_subparsers(dest="command", required=True)
-    w = sub.add_parser("watch", help="print a channel live (book.SYM, ticker.SYM or trades.SYM)")
+    w = sub.add_parser("watch", help="print a channel live (book.SYM, bbo.SYM, ticker.SYM or trades.SYM)")
     w.add_argument("channel")
     w.add_argument("--url", default=os.environ.get("MARKETFEED_URL", "ws://127.0.0.1:8080/ws"),
                    help="server WebSocket URL (env MARKETFEED_URL)")

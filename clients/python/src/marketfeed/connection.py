@@ -299,7 +299,7 @@ class _Connection:
         s.healthy = not self._channels
         await self._broadcast(Connected(self.url, int(welcome.get("ts", 0))))
         for ch in self._channels.values():
-            ch.confirmed, ch.resyncing, ch.resyncs = None, False, 0
+            ch.confirmed, ch.resyncing, ch.resyncs, ch.state = None, False, 0, None
             self._send_subscribe(ch)
         loads = _json.loads
         channels = self._channels
@@ -312,9 +312,11 @@ class _Connection:
                 if type(msg) is not dict:
                     continue
                 t = msg.get("type")
-                if t in ("update", "snapshot", "trades", "ticker", "status"):
+                if t in ("update", "snapshot", "bbo", "trades", "ticker", "status"):
                     route = channels.get(msg.get("channel"))  # type: ignore[arg-type]
                     if route is not None:
+                        if route.kind == "bbo":
+                            route.state = msg
                         for sub in route.subs:
                             q = sub._q
                             try:

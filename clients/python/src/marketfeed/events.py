@@ -1,5 +1,6 @@
 """Events yielded by a subscription (``async for event in
-feed.subscribe(...)``), and the typed trades and tickers they carry."""
+feed.subscribe(...)``), and the typed trades, tickers and best bid/offer
+they carry."""
 
 from __future__ import annotations
 
@@ -59,6 +60,28 @@ def parse_ticker(msg: dict[str, Any]) -> Ticker:
     count = msg.get("count")
     return Ticker(channel=msg.get("channel", ""), ts=int(msg.get("ts", 0)),
                   count=count if type(count) is int else None, **kw)
+
+
+@dataclass(frozen=True, slots=True)
+class BBO:
+    """The book's best bid and ask at ``seq`` of ``epoch`` (``ts``: the
+    exchange time of that event, µs); an empty side is None."""
+
+    channel: str
+    seq: int
+    epoch: int
+    ts: int
+    bid: Decimal | None = None
+    bid_size: Decimal | None = None
+    ask: Decimal | None = None
+    ask_size: Decimal | None = None
+
+
+def parse_bbo(msg: dict[str, Any]) -> BBO:
+    """A BBO from a decoded ``bbo`` message."""
+    return BBO(channel=msg.get("channel", ""), seq=int(msg.get("seq", 0)), epoch=int(msg.get("epoch", 0)),
+               ts=int(msg.get("ts", 0)), bid=_dec(msg.get("bid")), bid_size=_dec(msg.get("bid_size")),
+               ask=_dec(msg.get("ask")), ask_size=_dec(msg.get("ask_size")))
 
 
 def parse_trades(msg: dict[str, Any]) -> tuple[Trade, ...]:
@@ -162,6 +185,25 @@ class TickerUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class BBOUpdate:
+    """A bbo message: the top of the book until the next one."""
+
+    channel: str
+    bbo: BBO
+
+
+@dataclass(frozen=True, slots=True)
+class BBOStatus:
+    """The book of a bbo channel is not served (``status``: ``waiting``,
+    ``stale`` or one a later server defines; ``reason`` with ``stale``):
+    the last BBO is not to be trusted until the next BBOUpdate."""
+
+    channel: str
+    status: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Notice:
     """The server will close the connection (``code``: ``shutdown`` or
     ``lifetime``, or one a later server defines); the feed reconnects at
@@ -181,4 +223,4 @@ class ErrorEvent:
 
 
 Event = Union[Connected, Disconnected, Subscribed, Unsubscribed, BookUpdate, BookStatus, Resync,
-              Trades, TickerUpdate, Notice, ErrorEvent]
+              Trades, TickerUpdate, BBOUpdate, BBOStatus, Notice, ErrorEvent]

@@ -32,7 +32,7 @@ from .connection import DEFAULT_RETRY_MAX as DEFAULT_RETRY_MAX
 from .connection import DEFAULT_RETRY_MIN as DEFAULT_RETRY_MIN
 from .connection import _Connection, backoff
 from .errors import MarketFeedError, SubscriptionError
-from .events import Ticker, Trade
+from .events import BBO, Ticker, Trade
 from .protocol import DEPTHS, INTERVALS, LAG_POLICIES, channel_kind
 from .subscription import _END, Subscription, _Channel, _Watch
 
@@ -97,10 +97,10 @@ class Feed(_Connection):
         interval: str | None = None,
         lag: str | None = None,
     ) -> Subscription:
-        """Subscribes to a channel (``book.SYM``, ``ticker.SYM`` or
-        ``trades.SYM``) and returns the subscription to iterate. None leaves
-        the server's default: depth 20; interval ``raw`` for books and
-        trades, ``100ms`` for tickers; lag ``snapshot`` (``evict`` on
+        """Subscribes to a channel (``book.SYM``, ``bbo.SYM``, ``ticker.SYM``
+        or ``trades.SYM``) and returns the subscription to iterate. None
+        leaves the server's default: depth 20; interval ``raw`` for books,
+        bbo and trades, ``100ms`` for tickers; lag ``snapshot`` (``evict`` on
         servers older than that default). Several
         subscriptions of one channel share the server subscription and must
         ask for the same parameters."""
@@ -135,6 +135,8 @@ class Feed(_Connection):
         else:
             if ch.confirmed is not None:
                 sub._put_now(ch.confirmed)
+                if kind == "bbo" and ch.state is not None:
+                    sub._put_now(ch.state)  # the current top, or the book's status
             if kind == "book" and self._ws is not None:
                 # A fresh snapshot for the new book (the others reset to it).
                 self._send({"op": "resync", "channel": channel})
@@ -149,6 +151,11 @@ class Feed(_Connection):
     async def watch_ticker(self, symbol: str, interval: str | None = None) -> Ticker:
         """The next :class:`~marketfeed.Ticker` of ``ticker.<symbol>``."""
         return await self._watch(f"ticker.{symbol}", interval=interval)  # type: ignore[no-any-return]
+
+    async def watch_bbo(self, symbol: str, interval: str | None = None) -> BBO:
+        """The next :class:`~marketfeed.BBO` of ``bbo.<symbol>``: the book's
+        best bid and ask at its seq."""
+        return await self._watch(f"bbo.{symbol}", interval=interval)  # type: ignore[no-any-return]
 
     async def watch_trades(self, symbol: str) -> list[Trade]:
         """The trades of the next ``trades.<symbol>`` message, oldest

@@ -10,15 +10,16 @@ from typing import Final
 #: Protocol version this client speaks (``welcome.protocol``).
 PROTOCOL_VERSION: Final = 1
 
-#: Channel kinds: ``book.<SYMBOL>``, ``ticker.<SYMBOL>``, ``trades.<SYMBOL>``.
-CHANNEL_KINDS: Final = ("book", "ticker", "trades")
+#: Channel kinds: ``book.<SYMBOL>``, ``bbo.<SYMBOL>``, ``ticker.<SYMBOL>``,
+#: ``trades.<SYMBOL>``.
+CHANNEL_KINDS: Final = ("book", "bbo", "ticker", "trades")
 
 #: Book depths the server offers; the server's default is 20.
 DEPTHS: Final = (1, 5, 10, 20, 50, 100, 500, 1000)
 #: The server's default book depth.
 DEFAULT_DEPTH: Final = 20
 
-#: Update intervals. The server's defaults: ``raw`` for books and trades,
+#: Update intervals. The server's defaults: ``raw`` for books, bbo and trades,
 #: ``100ms`` for tickers.
 INTERVALS: Final = ("raw", "100ms", "1s")
 
@@ -82,6 +83,6 @@ def channel_kind(channel: str) -> str:
     kind, dot, symbol = channel.partition(".")
     if not dot or kind not in CHANNEL_KINDS or not symbol:
         raise ValueError(
-            f"invalid channel {channel!r}: expected book.SYMBOL, ticker.SYMBOL or trades.SYMBOL"
+            f"invalid channel {channel!r}: expected book.SYMBOL, bbo.SYMBOL, ticker.SYMBOL or trades.SYMBOL"
         )
     return kind

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from .book import RESYNC_RESULTS, OrderBook
 from .errors import MarketFeedError
 from .events import (
+    BBOStatus,
+    BBOUpdate,
     BookStatus,
     BookUpdate,
     Disconnected,
@@ -24,6 +26,7 @@ from .events import (
     Subscribed,
     TickerUpdate,
     Trades,
+    parse_bbo,
     parse_ticker,
     parse_trades,
 )
@@ -39,7 +42,7 @@ _END = object()  # ends a subscription's iteration
 class _Channel:
     """A channel the feed keeps subscribed, and its subscriptions."""
 
-    __slots__ = ("name", "kind", "command", "subs", "confirmed", "resyncing", "resyncs")
+    __slots__ = ("name", "kind", "command", "subs", "confirmed", "resyncing", "resyncs", "state")
 
     def __init__(self, name: str, kind: str, command: dict[str, Any]) -> None:
         self.name = name
@@ -49,6 +52,9 @@ class _Channel:
         self.confirmed: Subscribed | None = None
         self.resyncing = False  # a resync was sent, its snapshot not received
         self.resyncs = 0  # resyncs since the last verified snapshot
+        # bbo channels: the last bbo or status message, which a subscription
+        # joining the channel starts from.
+        self.state: dict[str, Any] | None = None
 
 
 class Subscription:
@@ -120,6 +126,11 @@ class Subscription:
             return Trades(self.channel, parse_trades(msg))
         if t == "ticker":
             return TickerUpdate(self.channel, parse_ticker(msg))
+        if t == "bbo":
+            return BBOUpdate(self.channel, parse_bbo(msg))
+        if t == "status":
+            reason = msg.get("reason")
+            return BBOStatus(self.channel, str(msg.get("status", "")), reason if isinstance(reason, str) else None)
         return None
 
     async def _put(self, item: Any) -> None:
@@ -170,6 +181,8 @@ class _Watch:
                     value = ev.book.copy()
                 elif isinstance(ev, TickerUpdate):
                     value = ev.ticker
+                elif isinstance(ev, BBOUpdate):
+                    value = ev.bbo
                 elif isinstance(ev, Trades):
                     value = list(ev.trades)
                 if value is not None:
