@@ -124,20 +124,9 @@ func TestEveryDepthAndInterval(t *testing.T) {
 		events = 300
 	}
 	e := startEnv(t, 1)
-	ex := sim.New(sim.Config{Symbols: 1, Levels: 1100, Seed: 11})
-	sym := ex.Symbols()[0]
+	rc := bootRecording(t, e, sim.Config{Symbols: 1, Levels: 1100, Seed: 11})
+	ex, sym, now, keep := rc.ex, rc.sym, rc.now, rc.keep
 	channel := "book." + sym
-	now := time.Now()
-	var records [][]byte // the symbol's records, in order, for the replay
-	keep := func(msgs []sim.Message) {
-		for _, m := range msgs {
-			records = append(records, append([]byte(nil), m.Value...))
-		}
-	}
-	boot := ex.Snapshots(now, nil)
-	keep(boot)
-	e.produce(t, boot)
-	e.waitLive(t, []string{sym})
 
 	var final struct {
 		sync.Mutex
@@ -183,10 +172,7 @@ func TestEveryDepthAndInterval(t *testing.T) {
 			time.Sleep(5 * time.Millisecond) // let throttled streams tick mid-stream
 		}
 	}
-	rep := newReplay(0)
-	for _, v := range records {
-		rep.apply(t, v)
-	}
+	rep := rc.replay(t)
 	last := touchDelta(rep, sym, now)
 	keep(last)
 	e.produce(t, last)
@@ -201,7 +187,7 @@ func TestEveryDepthAndInterval(t *testing.T) {
 		}
 	}
 
-	checked := checkViews(t, records, watchers)
+	checked := checkViews(t, rc.records, watchers)
 	for _, w := range watchers {
 		if w.resyncAt > 0 && !w.resynced {
 			t.Errorf("%s depth %d %s: no snapshot after the resync", w.channel, w.depth, w.interval)
@@ -260,4 +246,42 @@ func checkViews(t *testing.T, records [][]byte, watchers []*digestWatcher) int {
 		}
 	}
 	return checked
+}
+
+// recording is a one-symbol exchange booted in an env, with every record
+// it produced kept in order for the replay.
+type recording struct {
+	ex      *sim.Exchange
+	sym     string
+	now     time.Time
+	records [][]byte
+}
+
+// bootRecording starts the one-symbol exchange of cfg in e, publishes its
+// snapshots and waits for the book to be live.
+func bootRecording(t *testing.T, e *env, cfg sim.Config) *recording {
+	t.Helper()
+	r := &recording{ex: sim.New(cfg), now: time.Now()}
+	r.sym = r.ex.Symbols()[0]
+	boot := r.ex.Snapshots(r.now, nil)
+	r.keep(boot)
+	e.produce(t, boot)
+	e.waitLive(t, []string{r.sym})
+	return r
+}
+
+// keep records msgs, which the caller produces.
+func (r *recording) keep(msgs []sim.Message) {
+	for _, m := range msgs {
+		r.records = append(r.records, append([]byte(nil), m.Value...))
+	}
+}
+
+// replay returns the replay of every record kept.
+func (r *recording) replay(t *testing.T) *replay {
+	rep := newReplay(0)
+	for _, v := range r.records {
+		rep.apply(t, v)
+	}
+	return rep
 }

@@ -71,19 +71,8 @@ func (p *restPoller) read() error {
 // the same depth.
 func TestRESTBookUnderTraffic(t *testing.T) {
 	e := startEnv(t, 1)
-	ex := sim.New(sim.Config{Symbols: 1, Levels: 80, Seed: 13})
-	sym := ex.Symbols()[0]
-	now := time.Now()
-	var records [][]byte
-	keep := func(msgs []sim.Message) {
-		for _, m := range msgs {
-			records = append(records, append([]byte(nil), m.Value...))
-		}
-	}
-	boot := ex.Snapshots(now, nil)
-	keep(boot)
-	e.produce(t, boot)
-	e.waitLive(t, []string{sym})
+	rc := bootRecording(t, e, sim.Config{Symbols: 1, Levels: 80, Seed: 13})
+	ex, sym, now, keep := rc.ex, rc.sym, rc.now, rc.keep
 
 	var final struct {
 		sync.Mutex
@@ -113,10 +102,7 @@ func TestRESTBookUnderTraffic(t *testing.T) {
 			time.Sleep(20 * time.Millisecond) // let the reads fall between batches
 		}
 	}
-	rep := newReplay(0)
-	for _, v := range records {
-		rep.apply(t, v)
-	}
+	rep := rc.replay(t)
 	last := touchDelta(rep, sym, now)
 	keep(last)
 	e.produce(t, last)
@@ -134,6 +120,6 @@ func TestRESTBookUnderTraffic(t *testing.T) {
 	}
 	restViews := &digestWatcher{channel: "book." + sym, depth: 20, interval: "rest", views: poller.views}
 	n := len(poller.views)
-	checked := checkViews(t, records, []*digestWatcher{ws, restViews})
+	checked := checkViews(t, rc.records, []*digestWatcher{ws, restViews})
 	t.Logf("%d REST reads at %d seqs; %d views checked against the replay", poller.reads, n, checked)
 }
