@@ -47,6 +47,7 @@ ERROR_CODES: Final[dict[str, str]] = {
     "rate_limited": "commands sent too fast; the command was dropped",
     "unauthorized": "the API key is missing, invalid, revoked or expired",
     "not_entitled": "the key's plan does not include the channel, symbol, depth or interval",
+    "not_served": "REST only: the book is not served (waiting or stale), or cannot be read now",
 }
 
 #: Close codes (websocket.md section 7).
