@@ -17,6 +17,7 @@ import (
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/internal/broker"
 	"github.com/marketfeed/marketfeed/internal/sim"
+	"github.com/marketfeed/marketfeed/market"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/marketfeed/marketfeed/server"
 )
@@ -55,7 +56,21 @@ func liveServer(t *testing.T, cfg server.Config) (url, symbol string) {
 	if err := w.WriteMessages(wctx, km...); err != nil {
 		t.Fatal(err)
 	}
-	return "ws://" + srv.Addr() + "/ws", ex.Symbols()[0]
+	// Subscribing before the server has read the snapshots would be
+	// refused as unknown_symbol: wait for the book to be live.
+	sym := ex.Symbols()[0]
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if srv.Hub().Streams(sym) != nil {
+			if st, _ := srv.Hub().Streams(sym).State(); st == market.Live {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not live after 30s", sym)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return "ws://" + srv.Addr() + "/ws", sym
 }
 
 func dialLive(t *testing.T, url string) *client.Conn {
