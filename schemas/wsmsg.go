@@ -17,6 +17,7 @@ const (
 	TypeStatus        = "status"
 	TypeTicker        = "ticker"
 	TypeBBO           = "bbo"
+	TypeTickers       = "tickers"
 	TypeTrades        = "trades"
 	TypeNotice        = "notice"
 	TypeAuthenticated = "authenticated"
