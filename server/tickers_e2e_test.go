@@ -176,6 +176,28 @@ func TestTickersEntitled(t *testing.T) {
 			t.Errorf("%s: keyed tickers holds %s, anonymous %s", sym, kmsg.Tickers[i], last.Tickers[sort.SearchStrings(syms, sym)])
 		}
 	}
+
+	// A plan narrowed in the key file narrows the subscription.
+	f, err := auth.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Plans["narrow"].Symbols = []string{syms[3]}
+	if err := auth.WriteFile(path, f); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.ReloadKeys(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		got := nextTickers(ctx, t, keyed).symbols(t)
+		if reflect.DeepEqual(got, []string{syms[3]}) {
+			break
+		}
+		if i == 2 || !reflect.DeepEqual(got, narrow) {
+			t.Fatalf("keyed tickers after the plan changed hold %v", got)
+		}
+	}
 }
 
 // waitLive waits until every symbol's book is served.
