@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -177,6 +178,8 @@ func TestTickersEntitled(t *testing.T) {
 		}
 	}
 
+	streamTickers(t, url, secret, narrow)
+
 	// A plan narrowed in the key file narrows the subscription.
 	f, err := auth.ReadFile(path)
 	if err != nil {
@@ -256,4 +259,34 @@ func tickerOf(ctx context.Context, t *testing.T, url, sym string) []byte {
 		t.Fatal(err)
 	}
 	return raw
+}
+
+// streamTickers checks that a client.Stream with key delivers the tickers
+// channel as EventTickers holding the want symbols.
+func streamTickers(t *testing.T, url, key string, want []string) {
+	t.Helper()
+	st, err := client.NewStream(client.StreamConfig{URL: url, APIKey: key,
+		Subscriptions: []client.Subscription{{Channel: "tickers", Interval: "100ms"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	errDone := errors.New("done")
+	var got []string
+	err = st.Run(ctx, func(ev *client.Event) error {
+		if ev.Kind != client.EventTickers {
+			return nil
+		}
+		for _, tk := range ev.Msg.Tickers {
+			got = append(got, tk.Channel[len("ticker."):])
+		}
+		return errDone
+	})
+	if !errors.Is(err, errDone) {
+		t.Fatalf("stream: %v", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("EventTickers holds %v, want %v", got, want)
+	}
 }
