@@ -68,49 +68,9 @@ func nextTickers(ctx context.Context, t *testing.T, c *client.Conn) *tickersMsg 
 // 100ms and at its 1s default, and each symbol's ticker in it is the
 // symbol's own ticker message.
 func TestTickersEntitled(t *testing.T) {
-	b, err := broker.Start(broker.Config{Topic: "marketdata", Partitions: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	ex := sim.New(sim.Config{Symbols: 4, Seed: 11, TradeRatio: 0.5})
-	syms := ex.Symbols()
-	sort.Strings(syms)
-	narrow := []string{syms[1], syms[3]}
-	path := filepath.Join(t.TempDir(), "keys.json")
-	if err := auth.WriteFile(path, &auth.File{Anonymous: "free", Plans: map[string]*auth.Plan{
-		"free":   {Symbols: []string{"*"}},
-		"narrow": {Symbols: narrow, Channels: []string{"tickers", "ticker"}},
-	}}); err != nil {
-		t.Fatal(err)
-	}
-	secret, err := auth.CreateKey(path, "bob", "narrow", time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, _ := runServer(t, server.Config{
-		Feed:     feed.Config{Brokers: b.Addrs(), Topic: "marketdata", Start: feed.StartEarliest},
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Keys:     path,
-		KeysPoll: time.Hour,
-	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	now := time.Now()
-	msgs := ex.Snapshots(now, nil)
-	for i := 0; i < 40; i++ {
-		msgs = ex.Next(now.Add(time.Duration(i)*time.Millisecond), msgs)
-	}
-	km := make([]kafka.Message, len(msgs))
-	for i, m := range msgs {
-		km[i] = kafka.Message{Key: m.Key, Value: m.Value, Time: m.Time}
-	}
-	w := &kafka.Writer{Addr: kafka.TCP(b.Addrs()...), Topic: "marketdata", BatchTimeout: 2 * time.Millisecond}
-	t.Cleanup(func() { w.Close() })
-	if err := w.WriteMessages(ctx, km...); err != nil {
-		t.Fatal(err)
-	}
-	waitLive(t, srv, syms)
+	srv, syms, narrow, path, secret := startTickersServer(ctx, t)
 
 	url := "ws://" + srv.Addr() + "/ws"
 	anon, err := client.Dial(ctx, url, client.Options{})
@@ -180,12 +140,67 @@ func TestTickersEntitled(t *testing.T) {
 
 	streamTickers(t, url, secret, narrow)
 
-	// A plan narrowed in the key file narrows the subscription.
+	narrowPlan(ctx, t, srv, path, keyed, narrow, syms[3])
+}
+
+// startTickersServer runs a server over a real broker with four symbols
+// served and a key file: the anonymous plan sees every symbol, the key
+// secret only the symbols narrow.
+func startTickersServer(ctx context.Context, t *testing.T) (srv *server.Server, syms, narrow []string, path, secret string) {
+	t.Helper()
+	b, err := broker.Start(broker.Config{Topic: "marketdata", Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	ex := sim.New(sim.Config{Symbols: 4, Seed: 11, TradeRatio: 0.5})
+	syms = ex.Symbols()
+	sort.Strings(syms)
+	narrow = []string{syms[1], syms[3]}
+	path = filepath.Join(t.TempDir(), "keys.json")
+	if err := auth.WriteFile(path, &auth.File{Anonymous: "free", Plans: map[string]*auth.Plan{
+		"free":   {Symbols: []string{"*"}},
+		"narrow": {Symbols: narrow, Channels: []string{"tickers", "ticker"}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	secret, err = auth.CreateKey(path, "bob", "narrow", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, _ = runServer(t, server.Config{
+		Feed:     feed.Config{Brokers: b.Addrs(), Topic: "marketdata", Start: feed.StartEarliest},
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Keys:     path,
+		KeysPoll: time.Hour,
+	})
+	now := time.Now()
+	msgs := ex.Snapshots(now, nil)
+	for i := 0; i < 40; i++ {
+		msgs = ex.Next(now.Add(time.Duration(i)*time.Millisecond), msgs)
+	}
+	km := make([]kafka.Message, len(msgs))
+	for i, m := range msgs {
+		km[i] = kafka.Message{Key: m.Key, Value: m.Value, Time: m.Time}
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addrs()...), Topic: "marketdata", BatchTimeout: 2 * time.Millisecond}
+	t.Cleanup(func() { w.Close() })
+	if err := w.WriteMessages(ctx, km...); err != nil {
+		t.Fatal(err)
+	}
+	waitLive(t, srv, syms)
+	return srv, syms, narrow, path, secret
+}
+
+// narrowPlan narrows the keyed plan to sym in the key file and checks
+// that keyed's tickers follow.
+func narrowPlan(ctx context.Context, t *testing.T, srv *server.Server, path string, keyed *client.Conn, narrow []string, sym string) {
+	t.Helper()
 	f, err := auth.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.Plans["narrow"].Symbols = []string{syms[3]}
+	f.Plans["narrow"].Symbols = []string{sym}
 	if err := auth.WriteFile(path, f); err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +209,7 @@ func TestTickersEntitled(t *testing.T) {
 	}
 	for i := 0; ; i++ {
 		got := nextTickers(ctx, t, keyed).symbols(t)
-		if reflect.DeepEqual(got, []string{syms[3]}) {
+		if reflect.DeepEqual(got, []string{sym}) {
 			break
 		}
 		if i == 2 || !reflect.DeepEqual(got, narrow) {
