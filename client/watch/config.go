@@ -73,8 +73,8 @@ func (c Config) withDefaults() (Config, string, error) {
 	kind, sym, ok := strings.Cut(c.Channel, ".")
 	if c.Channel == kindTickers {
 		kind, sym, ok = kindTickers, "", true
-		if c.Interval == "" || c.Raw {
-			c.Interval, c.Raw = schemas.Interval1s, false // tickers has no raw
+		if c.Interval == "" {
+			c.Interval = schemas.Interval1s // the channel's default; it has no raw
 		}
 	} else if !ok || sym == "" || (kind != kindBook && kind != kindBBO && kind != kindTicker && kind != kindTrades) {
 		return c, "", fmt.Errorf("%w (got %q)", ErrChannel, c.Channel)
