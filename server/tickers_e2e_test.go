@@ -143,12 +143,13 @@ func TestTickersEntitled(t *testing.T) {
 	narrowPlan(ctx, t, srv, path, keyed, narrow, syms[3])
 }
 
-// startTickersServer runs a server over a real broker with four symbols
-// served and a key file: the anonymous plan sees every symbol, the key
+// startTickersServer runs a server over a real broker of three partitions
+// (so the symbols have different owners) with four symbols served and a
+// key file: the anonymous plan sees every symbol, the key
 // secret only the symbols narrow.
 func startTickersServer(ctx context.Context, t *testing.T) (srv *server.Server, syms, narrow []string, path, secret string) {
 	t.Helper()
-	b, err := broker.Start(broker.Config{Topic: "marketdata", Partitions: 1})
+	b, err := broker.Start(broker.Config{Topic: "marketdata", Partitions: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +184,7 @@ func startTickersServer(ctx context.Context, t *testing.T) (srv *server.Server, 
 	for i, m := range msgs {
 		km[i] = kafka.Message{Key: m.Key, Value: m.Value, Time: m.Time}
 	}
-	w := &kafka.Writer{Addr: kafka.TCP(b.Addrs()...), Topic: "marketdata", BatchTimeout: 2 * time.Millisecond}
+	w := newWriter(b) // keyed: a symbol's records stay on its partition
 	t.Cleanup(func() { w.Close() })
 	if err := w.WriteMessages(ctx, km...); err != nil {
 		t.Fatal(err)
