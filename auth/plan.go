@@ -92,7 +92,7 @@ func (p *Plan) Compile() (*Entitlements, error) {
 	for _, c := range p.Channels {
 		k := channelKind(c)
 		if k == 0 {
-			return nil, fmt.Errorf("unknown channel kind %q (book, bbo, ticker, trades)", c)
+			return nil, fmt.Errorf("unknown channel kind %q (book, bbo, ticker, trades, tickers)", c)
 		}
 		e.channels[k] = true
 	}
@@ -143,12 +143,14 @@ func (e *Entitlements) Symbol(symbol string) bool {
 
 // Allow checks one subscription: channel kind, symbol, book depth (0 for
 // other kinds) and update period (0 for raw). It returns "" when allowed,
-// else the Deny* reason and a message naming what is not allowed.
+// else the Deny* reason and a message naming what is not allowed. The
+// tickers channel is checked with symbol "" for the subscription and with
+// each symbol for the symbols it carries.
 func (e *Entitlements) Allow(kind schemas.ChannelKind, symbol string, depth int, period time.Duration) (reason, msg string) {
 	switch {
 	case int(kind) >= len(e.channels) || !e.channels[kind]:
 		return DenyChannel, "channel " + kind.String() + " is not included in your plan"
-	case !e.Symbol(symbol):
+	case !(kind == schemas.ChannelTickers && symbol == "") && !e.Symbol(symbol):
 		return DenySymbol, "symbol " + symbol + " is not included in your plan"
 	case kind == schemas.ChannelBook && depth > e.MaxDepth:
 		return DenyDepth, fmt.Sprintf("depth %d exceeds your plan's maximum of %d", depth, e.MaxDepth)

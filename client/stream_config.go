@@ -8,8 +8,8 @@ import (
 
 // Subscription is one channel a Stream keeps subscribed.
 type Subscription struct {
-	// Channel is book.<SYMBOL>, bbo.<SYMBOL>, ticker.<SYMBOL> or
-	// trades.<SYMBOL>.
+	// Channel is book.<SYMBOL>, bbo.<SYMBOL>, ticker.<SYMBOL>,
+	// trades.<SYMBOL> or tickers.
 	Channel string
 	// Depth is the number of book levels per side (book channels only).
 	// Zero leaves the server default (20).

@@ -12,8 +12,8 @@ type EventKind int
 
 // Event kinds. Every message received from the server yields exactly one
 // event of kind EventConnected (the welcome), EventSubscribed, EventBook,
-// EventBBO, EventTicker, EventTrades, EventStatus, EventError or
-// EventMessage, with
+// EventBBO, EventTicker, EventTickers, EventTrades, EventStatus,
+// EventError or EventMessage, with
 // Raw set; the other kinds are the Stream's own.
 const (
 	// EventConnecting: a connection attempt starts.
@@ -64,9 +64,13 @@ const (
 	// at Msg.Seq (Msg.Bid, Msg.BidSize, Msg.Ask, Msg.AskSize; "" for an
 	// empty side). It holds until the next bbo or status of Channel.
 	EventBBO
+	// EventTickers: a message of the tickers channel (Msg): Msg.Tickers
+	// holds the ticker message of every symbol the key may see, sorted by
+	// symbol.
+	EventTickers
 )
 
-var eventNames = [...]string{"connecting", "connected", "subscribed", "book", "ticker", "trades", "status", "resync", "refused", "error", "message", "disconnected", "tick", "notice", "bbo"}
+var eventNames = [...]string{"connecting", "connected", "subscribed", "book", "ticker", "trades", "status", "resync", "refused", "error", "message", "disconnected", "tick", "notice", "bbo", "tickers"}
 
 // String returns the kind's name, for example "book".
 func (k EventKind) String() string {

@@ -216,6 +216,8 @@ func (ss *session) handle(raw []byte) error {
 		ev.Kind = EventTicker
 	case schemas.TypeBBO:
 		ev.Kind = EventBBO
+	case schemas.TypeTickers:
+		ev.Kind = EventTickers
 	case schemas.TypeTrades:
 		ev.Kind = EventTrades
 	default:

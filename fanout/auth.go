@@ -86,15 +86,21 @@ func (c *Conn) recheck() {
 			c.refuse(0, r)
 		} else {
 			for ch, s := range c.subs {
-				if r := c.sess.Allow(s.kind, s.streams.symbol, s.depth, s.interval.Period()); r != nil {
+				if r := c.sess.Allow(s.kind, s.symbol(), s.depth, s.interval.Period()); r != nil {
 					c.sendError(0, r.Code, r.Message, ch)
 					ended = append(ended, c.removeSub(0, ch))
+				} else {
+					s.reallow.Store(true)
 				}
 			}
 		}
 	}
 	c.smu.Unlock()
 	for _, s := range ended {
+		if s.kind == schemas.ChannelTickers {
+			c.hub.unsubscribeTickers(c, s, 0, true)
+			continue
+		}
 		if !s.streams.post(func() { s.streams.unsubscribe(c, s, 0, true) }) {
 			c.send(&schemas.ServerMessage{Type: schemas.TypeUnsubscribed, Channel: s.channel})
 		}
@@ -122,7 +128,7 @@ func (c *Conn) allowed(id int64, s *subscription) bool {
 		c.refuse(id, r)
 		return false
 	}
-	if r := c.sess.Allow(s.kind, s.streams.symbol, s.depth, s.interval.Period()); r != nil {
+	if r := c.sess.Allow(s.kind, s.symbol(), s.depth, s.interval.Period()); r != nil {
 		c.sendError(id, r.Code, r.Message, s.channel)
 		return false
 	}

@@ -21,6 +21,17 @@ type subscription struct {
 	interval schemas.Interval
 	lag      bool        // book, bbo and ticker: conflate on lag (skip ahead to a fresh state) rather than evict
 	gone     atomic.Bool // set by the reader when the subscription ends
+	// reallow (tickers only) asks the board to check the symbols against
+	// the session again (Hub.Recheck).
+	reallow atomic.Bool
+}
+
+// symbol is the subscription's symbol, "" for tickers.
+func (s *subscription) symbol() string {
+	if s.streams == nil {
+		return ""
+	}
+	return s.streams.symbol
 }
 
 func (s *subscription) info() schemas.SubscriptionInfo {
@@ -111,6 +122,10 @@ func (c *Conn) subscribe(id int64, channel string, depth int, interval, lag stri
 	if s == nil {
 		return false
 	}
+	if s.kind == schemas.ChannelTickers {
+		c.hub.subscribeTickers(c, s, id)
+		return true
+	}
 	t := s.streams
 	// Posted without smu: Hub.Recheck may end s meanwhile (gone), and its
 	// unsubscribe may reach the owner first; the owner then leaves s out.
@@ -155,16 +170,18 @@ func (c *Conn) newSubscription(id int64, channel string, depth int, interval, la
 			fmt.Sprintf("at most %d subscriptions per connection", max), channel)
 		return nil
 	}
-	t := c.hub.Streams(symbol)
-	if t == nil {
-		c.sendError(id, schemas.CodeUnknownSymbol, "unknown symbol "+symbol, channel)
-		return nil
+	var t *Streams
+	if kind != schemas.ChannelTickers {
+		if t = c.hub.Streams(symbol); t == nil {
+			c.sendError(id, schemas.CodeUnknownSymbol, "unknown symbol "+symbol, channel)
+			return nil
+		}
 	}
 	s := &subscription{channel: channel, kind: kind, streams: t, interval: defaultInterval(kind),
-		lag: kind != schemas.ChannelTrades && lag != schemas.LagEvict}
+		lag: kind != schemas.ChannelTrades && kind != schemas.ChannelTickers && lag != schemas.LagEvict}
 	if interval != "" {
 		iv, ok := schemas.ParseInterval(interval)
-		if !ok {
+		if !ok || (kind == schemas.ChannelTickers && iv == schemas.Raw) {
 			c.sendError(id, schemas.CodeInvalidInterval, "unknown interval "+interval, channel)
 			return nil
 		}
@@ -195,6 +212,10 @@ func (c *Conn) unsubscribe(id int64, channel string) bool {
 	c.smu.Unlock()
 	if s == nil {
 		return false
+	}
+	if s.kind == schemas.ChannelTickers {
+		c.hub.unsubscribeTickers(c, s, id, true)
+		return true
 	}
 	if !c.postInOrder(s.streams, func() { s.streams.unsubscribe(c, s, id, true) }) {
 		c.send(&schemas.ServerMessage{Type: schemas.TypeUnsubscribed, ID: id, Channel: channel})

@@ -123,6 +123,10 @@ func (c *Conn) end() {
 	}
 	c.smu.Unlock()
 	for _, s := range gone {
+		if s.kind == schemas.ChannelTickers {
+			c.hub.unsubscribeTickers(c, s, 0, false)
+			continue
+		}
 		s.streams.post(func() { s.streams.unsubscribe(c, s, 0, false) })
 	}
 }

@@ -32,6 +32,14 @@
 // channels' symbols have different owners; an owner never waits for a
 // reader, so this cannot deadlock.
 //
+// The all-market tickers channel is the one output that spans owners: at
+// its Group.Tick each owner publishes its symbols' changed ticker
+// messages with an atomic store (only while the channel has
+// subscribers), and one hub goroutine, every 100 ms and every second,
+// reads them, builds one message per distinct set of symbols the
+// subscribers' sessions allow and queues the shared frame (tickers.go).
+// Owners never wait for it.
+//
 // # Connections
 //
 // A connection is a session (Conn: subscriptions, authorization,
@@ -61,7 +69,9 @@
 // owner (Owner.Exec may wait for room in the owner's queue): subscribe,
 // unsubscribe, resync, Recheck and a connection's end decide under smu and
 // post after releasing it; a subscription ended meanwhile (gone) is left
-// out by the owner. Hub.mu is never held with smu, nor during I/O.
+// out by the owner. Hub.mu is never held with smu, nor during I/O. The
+// tickers board's mu comes before smu (a flush asks the session about a
+// symbol new to a subscription); it is never taken under smu.
 //
 // # Authorization
 //

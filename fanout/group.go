@@ -73,6 +73,7 @@ func (g *Group) Traded(sym *market.Symbol, tr market.Trade) {
 func (g *Group) Tick() {
 	g.ticks++
 	for _, t := range g.streams {
+		t.publishTicker()
 		for iv := schemas.Every100ms; iv < schemas.NumIntervals; iv++ {
 			if g.ticks%iv.Ticks() == 0 {
 				t.Flush(iv)

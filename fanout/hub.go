@@ -29,6 +29,8 @@ type Hub struct {
 	// admitted counts connections from admission to their end, so the
 	// MaxConnections bound holds under parallel upgrades.
 	admitted atomic.Int64
+
+	board tickersBoard // the tickers channel
 }
 
 // NewHub returns a hub with cfg's defaults applied. m may be nil, in which
@@ -69,6 +71,8 @@ func (h *Hub) NewStreams(sym *market.Symbol) *Streams {
 		chBBO:    "bbo." + symbol,
 		chTicker: "ticker." + symbol,
 		chTrades: "trades." + symbol,
+		// published for the tickers channel at the first tick with subscribers
+		boardDirty: true,
 	}
 	h.mu.Lock()
 	h.streams[symbol] = t
@@ -219,5 +223,6 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
 	h.closed = true
 	h.mu.Unlock()
+	h.boardStop()
 	return h.tr.Shutdown(ctx, noticeShutdown)
 }

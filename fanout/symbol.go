@@ -1,6 +1,8 @@
 package fanout
 
 import (
+	"sync/atomic"
+
 	"github.com/gobwas/ws"
 	"github.com/marketfeed/marketfeed/market"
 	"github.com/marketfeed/marketfeed/orderbook"
@@ -33,6 +35,12 @@ type Streams struct {
 	bestOK  [2]bool
 	scratch [2][]orderbook.Level
 	ckbuf   []byte // scratch for formatting checksum levels
+	// boardDirty: the ticker changed since it was last published.
+	boardDirty bool
+
+	// published is the ticker message last published for the tickers
+	// channel (tickers.go); the owner stores it, the board reads it.
+	published atomic.Pointer[[]byte]
 }
 
 // Symbol returns the streams' symbol. Safe from any goroutine.
@@ -232,6 +240,7 @@ func (t *Streams) checkBest(force bool) {
 }
 
 func (t *Streams) tickerChanged() {
+	t.boardDirty = true
 	if s := t.tickers[schemas.Raw]; s != nil && s.subs.len() > 0 {
 		if f := t.tickerFrame(); f != nil {
 			s.subs.send(f)

@@ -16,17 +16,19 @@ const (
 	ChannelTrades
 	// ChannelBBO: "bbo.<SYMBOL>", best bid and ask of the book.
 	ChannelBBO
+	// ChannelTickers: "tickers", the ticker of every symbol the key may
+	// see, in one message per interval. Its symbol is "".
+	ChannelTickers
 
 	// NumChannelKinds is one more than the largest kind: kinds index
 	// tables of this length.
 	NumChannelKinds
 )
 
-var channelKindNames = [...]string{"", "book", "ticker", "trades", "bbo"}
+var channelKindNames = [...]string{"", "book", "ticker", "trades", "bbo", "tickers"}
 
 // String returns the channel name prefix ("book", "ticker", "trades",
-// "bbo"), or
-// "" for an invalid kind.
+// "bbo", "tickers"), or "" for an invalid kind.
 func (k ChannelKind) String() string {
 	if int(k) < len(channelKindNames) {
 		return channelKindNames[k]
@@ -39,6 +41,9 @@ func (k ChannelKind) String() string {
 // dots. A malformed name or unknown kind is a *ProtocolError with code
 // unknown_channel and Channel set to name.
 func ParseChannel(name string) (ChannelKind, string, error) {
+	if name == TickersChannel {
+		return ChannelTickers, "", nil
+	}
 	prefix, symbol, ok := strings.Cut(name, ".")
 	if !ok {
 		return 0, "", &ProtocolError{Code: CodeUnknownChannel, Channel: name,
@@ -64,6 +69,9 @@ func ParseChannel(name string) (ChannelKind, string, error) {
 	}
 	return kind, symbol, nil
 }
+
+// TickersChannel is the name of the all-market tickers channel.
+const TickersChannel = "tickers"
 
 // DefaultDepth is the book depth of a subscription without "depth".
 const DefaultDepth = 20
@@ -95,10 +103,14 @@ func ValidInterval(s string) bool {
 }
 
 // DefaultInterval returns the interval of a subscription without
-// "interval": "raw" for book, bbo and trades, "100ms" for ticker.
+// "interval": "raw" for book, bbo and trades, "100ms" for ticker, "1s"
+// for tickers.
 func DefaultInterval(k ChannelKind) string {
-	if k == ChannelTicker {
+	switch k {
+	case ChannelTicker:
 		return Interval100ms
+	case ChannelTickers:
+		return Interval1s
 	}
 	return IntervalRaw
 }

@@ -234,3 +234,19 @@ func AppendBBO(dst []byte, channel string, seq, epoch uint64, ts int64, bid, ask
 	}
 	return append(dst, '}')
 }
+
+// AppendTickers appends the tickers message at ts: its "tickers" array
+// holds the given ticker messages (each as AppendTicker encodes it), in
+// order.
+func AppendTickers(dst []byte, ts int64, tickers [][]byte) []byte {
+	dst = append(dst, `{"type":"tickers","channel":"tickers","ts":`...)
+	dst = strconv.AppendInt(dst, ts, 10)
+	dst = append(dst, `,"tickers":[`...)
+	for i, t := range tickers {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, t...)
+	}
+	return append(dst, "]}"...)
+}

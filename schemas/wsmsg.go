@@ -17,6 +17,7 @@ const (
 	TypeStatus        = "status"
 	TypeTicker        = "ticker"
 	TypeBBO           = "bbo"
+	TypeTickers       = "tickers"
 	TypeTrades        = "trades"
 	TypeNotice        = "notice"
 	TypeAuthenticated = "authenticated"
@@ -131,6 +132,8 @@ type ServerMessage struct {
 
 	// trades
 	Trades []TradeMessage `json:"trades,omitempty"`
+	// Tickers (tickers): the ticker message of each symbol, by symbol.
+	Tickers []ServerMessage `json:"tickers,omitempty"`
 }
 
 // SubscriptionInfo describes one subscription in subscribed and

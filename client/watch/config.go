@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/marketfeed/marketfeed/schemas"
 )
 
 // Config configures Run.
@@ -59,15 +61,22 @@ const (
 	kindBBO    = "bbo"
 	kindTicker = "ticker"
 	kindTrades = "trades"
+	// kindTickers is the tickers channel, which has no symbol.
+	kindTickers = "tickers"
 )
 
 // ErrChannel reports a Config.Channel that is not book.<SYMBOL>,
-// bbo.<SYMBOL>, ticker.<SYMBOL> or trades.<SYMBOL>.
-var ErrChannel = errors.New("watch: channel must be book.<SYMBOL>, bbo.<SYMBOL>, ticker.<SYMBOL> or trades.<SYMBOL>")
+// bbo.<SYMBOL>, ticker.<SYMBOL>, trades.<SYMBOL> or tickers.
+var ErrChannel = errors.New("watch: channel must be book.<SYMBOL>, bbo.<SYMBOL>, ticker.<SYMBOL>, trades.<SYMBOL> or tickers")
 
 func (c Config) withDefaults() (Config, string, error) {
 	kind, sym, ok := strings.Cut(c.Channel, ".")
-	if !ok || sym == "" || (kind != kindBook && kind != kindBBO && kind != kindTicker && kind != kindTrades) {
+	if c.Channel == kindTickers {
+		kind, sym, ok = kindTickers, "", true
+		if c.Interval == "" {
+			c.Interval = schemas.Interval1s // the channel's default; it has no raw
+		}
+	} else if !ok || sym == "" || (kind != kindBook && kind != kindBBO && kind != kindTicker && kind != kindTrades) {
 		return c, "", fmt.Errorf("%w (got %q)", ErrChannel, c.Channel)
 	}
 	if c.URL == "" {

@@ -314,3 +314,19 @@ func TestScreen(t *testing.T) {
 		t.Errorf("each line must clear its tail: %q", next)
 	}
 }
+
+func TestRenderTickers(t *testing.T) {
+	m := &schemas.ServerMessage{Type: schemas.TypeTickers, Channel: schemas.TickersChannel, Tickers: []schemas.ServerMessage{
+		{Type: schemas.TypeTicker, Channel: "ticker.BTC-USD", Last: "64123.10", ChangePct: "1.78", Volume: "1234.50000000"},
+		{Type: schemas.TypeTicker, Channel: "ticker.ETH-USD", Bid: "3210.50"},
+	}}
+	all := strings.Join(renderTickers(m, style{}), "\n")
+	for _, want := range []string{"BTC-USD", "64123.10", "+1.78%", "1234.50000000", "ETH-USD", "3210.50"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("tickers lack %q:\n%s", want, all)
+		}
+	}
+	if got := strings.Join(renderTickers(nil, style{}), "\n"); !strings.Contains(got, "waiting") {
+		t.Errorf("no message yet: %q", got)
+	}
+}

@@ -13,7 +13,7 @@ type view struct {
 	kind string
 
 	book   *client.Book
-	ticker *schemas.ServerMessage
+	ticker *schemas.ServerMessage // of a ticker or the tickers channel
 	// bbo is the last bbo message, bboStatus the last status while the
 	// book is not served (nil once a bbo follows).
 	bbo, bboStatus *schemas.ServerMessage
@@ -54,6 +54,11 @@ func (v *view) apply(ev *client.Event) bool {
 			v.ticker = ev.Msg
 			return true
 		}
+	case client.EventTickers:
+		if v.kind == kindTickers {
+			v.ticker = ev.Msg
+			return true
+		}
 	case client.EventTrades:
 		if v.kind == kindTrades {
 			v.tape = appendTape(v.tape, ev.Msg.Trades)
@@ -86,6 +91,8 @@ func (v *view) lines(st style) []string {
 		lines = append(lines, renderTicker(v.cfg.Channel, v.ticker, st)...)
 	case kindTrades:
 		lines = append(lines, renderTrades(v.cfg.Channel, v.tape, st)...)
+	case kindTickers:
+		lines = append(lines, renderTickers(v.ticker, st)...)
 	}
 	return lines
 }

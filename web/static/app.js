@@ -77,13 +77,17 @@ function connect() {
   feed.on("state", showState);
   feed.on("error", (e) => console.warn("marketfeed error", e.code, e.channel || "", e.message || ""));
   feed.on("resync", (e) => console.info("resynchronising", e.channel, "after seq", e.seq));
-  for (const s of symbols) {
-    feed.subscribe("ticker." + s, { interval: "1s" }, (msg) => {
-      tickers.set(s, msg);
-      dirty.board = true;
+  // One tickers subscription feeds the whole board: every second, the
+  // ticker of each symbol the key may see.
+  feed.subscribe("tickers", { interval: "1s" }, (msg) => {
+    if (msg.type !== "tickers") return;
+    for (const t of msg.tickers) {
+      const s = t.channel.slice("ticker.".length);
+      tickers.set(s, t);
       if (s === selected) dirty.header = true;
-    });
-  }
+    }
+    dirty.board = true;
+  });
   if (selected) follow(selected);
 }
 

@@ -82,7 +82,7 @@ export class MarketFeed {
   }
 
   /**
-   * Subscribes to channel (book.X, bbo.X, ticker.X, trades.X) with opts
+   * Subscribes to channel (book.X, bbo.X, ticker.X, trades.X, tickers) with opts
    * {depth, interval, lag}; handler(msg, state) gets every message of the
    * channel, state being the LocalBook for book channels and the TopOfBook
    * for bbo channels (and what subscribe returns). Kept across

@@ -53,6 +53,7 @@ from .events import (
     Subscribed,
     Ticker,
     TickerUpdate,
+    TickersUpdate,
     Trade,
     Trades,
     Unsubscribed,
@@ -64,7 +65,7 @@ __version__ = "0.1.0"
 __all__ = [
     "connect", "Feed", "Subscription", "backoff", "OrderBook", "Level", "view_checksum",
     "canonical_string", "Event", "Connected", "Disconnected", "Subscribed", "Unsubscribed",
-    "BookUpdate", "BookStatus", "Resync", "Trades", "Trade", "TickerUpdate", "Ticker", "BBOUpdate", "BBOStatus", "BBO", "Notice",
+    "BookUpdate", "BookStatus", "Resync", "Trades", "Trade", "TickerUpdate", "TickersUpdate", "Ticker", "BBOUpdate", "BBOStatus", "BBO", "Notice",
     "ErrorEvent", "MarketFeedError", "ConnectError", "HandshakeRejected", "AuthenticationError",
     "ForbiddenError", "TooManyAttempts", "ProtocolMismatch", "ServerClosed",
     "ConnectionLimitError", "ServerError", "SubscriptionError", "UnknownSymbol", "UnknownChannel",

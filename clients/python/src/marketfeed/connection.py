@@ -312,7 +312,7 @@ class _Connection:
                 if type(msg) is not dict:
                     continue
                 t = msg.get("type")
-                if t in ("update", "snapshot", "bbo", "trades", "ticker", "status"):
+                if t in ("update", "snapshot", "bbo", "trades", "ticker", "tickers", "status"):
                     route = channels.get(msg.get("channel"))  # type: ignore[arg-type]
                     if route is not None:
                         if route.kind == "bbo":

@@ -185,6 +185,15 @@ class TickerUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class TickersUpdate:
+    """A tickers message: the ticker of every symbol the key may see, by
+    symbol."""
+
+    channel: str
+    tickers: dict[str, Ticker]
+
+
+@dataclass(frozen=True, slots=True)
 class BBOUpdate:
     """A bbo message: the top of the book until the next one."""
 
@@ -223,4 +232,4 @@ class ErrorEvent:
 
 
 Event = Union[Connected, Disconnected, Subscribed, Unsubscribed, BookUpdate, BookStatus, Resync,
-              Trades, TickerUpdate, BBOUpdate, BBOStatus, Notice, ErrorEvent]
+              Trades, TickerUpdate, TickersUpdate, BBOUpdate, BBOStatus, Notice, ErrorEvent]

@@ -11,8 +11,11 @@ from typing import Final
 PROTOCOL_VERSION: Final = 1
 
 #: Channel kinds: ``book.<SYMBOL>``, ``bbo.<SYMBOL>``, ``ticker.<SYMBOL>``,
-#: ``trades.<SYMBOL>``.
-CHANNEL_KINDS: Final = ("book", "bbo", "ticker", "trades")
+#: ``trades.<SYMBOL>``, and ``tickers`` (every symbol's ticker, no symbol).
+CHANNEL_KINDS: Final = ("book", "bbo", "ticker", "trades", "tickers")
+
+#: The all-market tickers channel.
+TICKERS_CHANNEL: Final = "tickers"
 
 #: Book depths the server offers; the server's default is 20.
 DEPTHS: Final = (1, 5, 10, 20, 50, 100, 500, 1000)
@@ -81,9 +84,11 @@ NOTICE_CODES: Final = ("shutdown", "lifetime")
 def channel_kind(channel: str) -> str:
     """Returns the kind of a channel name (``book`` for ``book.BTC-USD``)
     and raises ValueError for a name the protocol does not define."""
+    if channel == TICKERS_CHANNEL:
+        return channel
     kind, dot, symbol = channel.partition(".")
-    if not dot or kind not in CHANNEL_KINDS or not symbol:
+    if not dot or kind not in CHANNEL_KINDS or kind == TICKERS_CHANNEL or not symbol:
         raise ValueError(
-            f"invalid channel {channel!r}: expected book.SYMBOL, bbo.SYMBOL, ticker.SYMBOL or trades.SYMBOL"
+            f"invalid channel {channel!r}: expected book.SYMBOL, bbo.SYMBOL, ticker.SYMBOL, trades.SYMBOL or tickers"
         )
     return kind

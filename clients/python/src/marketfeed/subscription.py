@@ -25,6 +25,7 @@ from .events import (
     Resync,
     Subscribed,
     TickerUpdate,
+    TickersUpdate,
     Trades,
     parse_bbo,
     parse_ticker,
@@ -126,6 +127,12 @@ class Subscription:
             return Trades(self.channel, parse_trades(msg))
         if t == "ticker":
             return TickerUpdate(self.channel, parse_ticker(msg))
+        if t == "tickers":
+            items = msg.get("tickers")
+            return TickersUpdate(self.channel, {
+                str(m.get("channel", ""))[len("ticker."):]: parse_ticker(m)
+                for m in (items if isinstance(items, list) else []) if isinstance(m, dict)
+            })
         if t == "bbo":
             return BBOUpdate(self.channel, parse_bbo(msg))
         if t == "status":
