@@ -70,3 +70,22 @@ func TestDeliveryLatencySample(t *testing.T) {
 		t.Fatalf("latency sum %.3fs after a trade 0.3s old, want about 0.5s", sum)
 	}
 }
+
+// The sample of an update is taken by the write that carries it, not by a
+// later one: on a connection that then stays quiet, the sample is there
+// with nothing more written.
+func TestDeliveryLatencySampleOfTheLastWrite(t *testing.T) {
+	s := startServer(t, fanout.Config{})
+	s.feed(instrument("BTC-USD", 2, 3), snapshot("BTC-USD", 10, bookBids, bookAsks))
+	s.sync(t)
+	c := dial(t, s.url)
+	c.sendText(`{"op":"subscribe","id":1,"channel":"book.BTC-USD","depth":1}`)
+	c.until(func(m *schemas.ServerMessage) bool { return m.Type == schemas.TypeSnapshot })
+	for i := range 20 {
+		s.feed(fmt.Sprintf(`{"type":"delta","symbol":"BTC-USD","ts":%d,"seq":%d,"bids":[["100.00","%d"]],"asks":[]}`, time.Now().UnixMicro(), 11+i, 2+i))
+		c.until(func(m *schemas.ServerMessage) bool { return m.Type == schemas.TypeUpdate })
+		// Nothing else is written to this connection until the next
+		// update: the sample of this one must arrive on its own.
+		waitSamples(t, s.m, uint64(i+1))
+	}
+}

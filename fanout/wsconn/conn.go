@@ -191,12 +191,17 @@ func (c *Conn) Send(frame []byte, kind Kind) bool {
 // SendAt is Send for a frame that carries an exchange event of time ts
 // (Unix µs): the delivery latency is sampled from it once per write (the
 // oldest such frame queued since the last sample).
+//
+// The sample is set before the frame is queued. Set after, it could miss
+// a writer that has already written the frame, and be taken by the next
+// write instead, however much later an idle connection makes that.
 func (c *Conn) SendAt(frame []byte, kind Kind, ts int64) bool {
+	set := c.sample.Load() < 0 && c.sample.CompareAndSwap(-1, ts)
 	if !c.Send(frame, kind) {
+		if set {
+			c.sample.CompareAndSwap(ts, -1) // the frame is not sent
+		}
 		return false
-	}
-	if c.sample.Load() < 0 {
-		c.sample.CompareAndSwap(-1, ts)
 	}
 	return true
 }
