@@ -58,6 +58,10 @@ type Command struct {
 	// LagSnapshot, or "" when absent (which means LagSnapshot for books
 	// and tickers; trades are never dropped).
 	Lag string
+	// Resume holds the positions of the subscribe option "resume", one per
+	// channel it names, ordered by channel name; nil when absent. See
+	// Resume and Command.ResumeFor.
+	Resume []Resume
 	// Key is the API key (auth only). It is a secret: never log it or
 	// echo it in a reply.
 	Key string
@@ -212,6 +216,9 @@ func (c *Command) parseOptions(m map[string]json.RawMessage) error {
 		}
 		c.Lag = s
 	}
+	if raw, ok := m["resume"]; ok {
+		return c.parseResume(raw)
+	}
 	return nil
 }
 
@@ -240,7 +247,7 @@ func rawInt(raw json.RawMessage) (int64, bool) {
 
 // AppendCommand appends c to dst as compact JSON, the form clients send:
 // "channel" for one channel, "channels" for several; id, depth, interval,
-// lag and key only when set; strings escaped with AppendJSONString.
+// lag, resume and key only when set; strings escaped with AppendJSONString.
 // ParseCommand of the output yields c again. It does not allocate when dst
 // has room.
 func AppendCommand(dst []byte, c *Command) []byte {
@@ -271,6 +278,9 @@ func AppendCommand(dst []byte, c *Command) []byte {
 	}
 	if c.Lag != "" {
 		dst = appendStringField(dst, "lag", c.Lag)
+	}
+	if len(c.Resume) > 0 {
+		dst = appendResume(dst, c)
 	}
 	if c.Key != "" {
 		dst = appendStringField(dst, "key", c.Key)

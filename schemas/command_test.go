@@ -183,7 +183,8 @@ func TestDepthsAndIntervals(t *testing.T) {
 }
 
 func commandEqual(a, b *Command) bool {
-	return a.Op == b.Op && a.ID == b.ID && slices.Equal(a.Channels, b.Channels) && a.Depth == b.Depth && a.Interval == b.Interval
+	return a.Op == b.Op && a.ID == b.ID && slices.Equal(a.Channels, b.Channels) && a.Depth == b.Depth &&
+		a.Interval == b.Interval && a.Lag == b.Lag && slices.Equal(a.Resume, b.Resume)
 }
 
 func FuzzParseCommand(f *testing.F) {
