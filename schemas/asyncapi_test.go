@@ -384,7 +384,9 @@ func opOf(names []string) Op {
 
 // checkAsyncChannels checks that each channel kind has its channel, named
 // after it, with the messages of its row in websocket.md section 4 as
-// JSON messages (and each of them but status as a binary message too).
+// JSON messages and each of them as a binary message too (binary.md: the
+// market data of a marketfeed.v1.bin connection); the control channel has
+// no binary message.
 func checkAsyncChannels(t *testing.T, d *asyncAPIDoc) {
 	t.Helper()
 	md, err := os.ReadFile("websocket.md")
@@ -413,17 +415,25 @@ func checkAsyncChannels(t *testing.T, d *asyncAPIDoc) {
 		if ch.Address == nil || *ch.Address != want {
 			t.Errorf("channel %s: address %v, want %s", k, ch.Address, want)
 		}
-		var jsonNames []string
+		var jsonNames, binNames []string
 		for _, r := range ch.Messages {
 			_, m := d.message(t, r.Ref)
 			if d.contentType(m) == "application/json" {
 				jsonNames = append(jsonNames, m.Name)
+			} else {
+				binNames = append(binNames, m.Name)
 			}
 		}
 		slices.Sort(jsonNames)
+		slices.Sort(binNames)
 		spec := slices.Sorted(slices.Values(rows[k.String()]))
-		if len(spec) == 0 || !slices.Equal(jsonNames, spec) {
-			t.Errorf("channel %s: messages %v, websocket.md section 4: %v", k, jsonNames, spec)
+		if len(spec) == 0 || !slices.Equal(jsonNames, spec) || !slices.Equal(binNames, spec) {
+			t.Errorf("channel %s: JSON messages %v, binary messages %v, websocket.md section 4: %v", k, jsonNames, binNames, spec)
+		}
+	}
+	for _, r := range d.Channels["control"].Messages {
+		if key, m := d.message(t, r.Ref); d.contentType(m) != "application/json" {
+			t.Errorf("control message %s is not JSON", key)
 		}
 	}
 	if len(d.Channels) != int(NumChannelKinds) {
