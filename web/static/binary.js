@@ -46,6 +46,8 @@ const STATUS = ["", "waiting", "stale"];
 const REASON = ["", "gap", "feed_down", "silent", "crossed"];
 const SIDE = [undefined, "buy", "sell"];
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+const POW10 = Array.from({ length: 16 }, (_, i) => 10 ** i); // exact doubles
+const ZEROS = Array.from({ length: MAX_SCALE + 1 }, (_, i) => "0".repeat(i));
 
 /**
  * decodeBinary decodes one binary frame's payload (an ArrayBuffer, a typed
@@ -146,14 +148,11 @@ class Reader {
     return (BigInt(hi) << 32n) | BigInt(lo);
   }
 
-  // decimal reads a mantissa and writes it at scale; a null one is an
-  // error unless optional (then undefined).
+  // decimal reads a mantissa and writes it at scale; a null one is
+  // undefined when optional (-2^63 written out otherwise).
   decimal(scale, optional) {
     const m = this.mantissa();
-    if (m === null) {
-      if (optional) return undefined;
-      return formatDecimal(-(2n ** 63n), scale);
-    }
+    if (m === null) return optional ? undefined : formatDecimal(-(2n ** 63n), scale);
     return formatDecimal(m, scale);
   }
 
@@ -161,9 +160,15 @@ class Reader {
   // and writes it at scale; undefined when null.
   decimal128(scale) {
     this.need(16);
-    const lo = this.v.getBigUint64(this.off, true), hi = this.v.getBigInt64(this.off + 8, true);
+    const v = this.v, o = this.off;
+    const w0 = v.getUint32(o, true), w1 = v.getInt32(o + 4, true), w2 = v.getUint32(o + 8, true), w3 = v.getInt32(o + 12, true);
     this.off += 16;
-    if (hi === -(2n ** 63n)) return undefined;
+    // hi = 0 or -1 with lo's sign: the value is lo as a signed 64-bit integer.
+    if (w2 === (w1 < 0 ? 0xffffffff : 0) && w3 === (w1 < 0 ? -1 : 0) && w1 >= -0x200000 && w1 < 0x200000) {
+      return formatDecimal(w1 * 0x100000000 + w0, scale);
+    }
+    if (w3 === NULL_HI && w2 === 0) return undefined;
+    const lo = v.getBigUint64(o, true), hi = v.getBigInt64(o + 8, true);
     return formatDecimal((hi << 64n) + lo, scale);
   }
 
@@ -217,6 +222,15 @@ class Reader {
  * 6412310 at scale 2 is "64123.10", -5 is "-0.05"; scale 0 has no point.
  */
 export function formatDecimal(m, scale) {
+  if (typeof m === "number" && scale < POW10.length) {
+    // Exact for a safe integer: m % 10^scale and the quotient are exact.
+    if (scale === 0) return "" + m;
+    const neg = m < 0;
+    if (neg) m = -m;
+    const p = POW10[scale], f = m % p, fs = "" + f;
+    const s = (m - f) / p + "." + ZEROS[scale - fs.length] + fs;
+    return neg ? "-" + s : s;
+  }
   const neg = m < 0;
   let s = (neg ? -m : m).toString();
   if (scale > 0) {
@@ -244,11 +258,19 @@ function book(r, blockLength, update) {
 function levels(r, ps, ss) {
   const [bl, n] = r.group(LEVEL_ENTRY);
   const out = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const end = r.off + bl;
-    out[i] = [r.decimal(ps, false), r.decimal(ss, false)];
-    r.off = end;
+  const v = r.v;
+  let o = r.off;
+  for (let i = 0; i < n; i++, o += bl) {
+    // The mantissas' high words: exact doubles in the usual range.
+    const ph = v.getInt32(o + 4, true), sh = v.getInt32(o + 12, true);
+    if (ph >= -0x200000 && ph < 0x200000 && sh >= -0x200000 && sh < 0x200000) {
+      out[i] = [formatDecimal(ph * 0x100000000 + v.getUint32(o, true), ps), formatDecimal(sh * 0x100000000 + v.getUint32(o + 8, true), ss)];
+    } else {
+      r.off = o;
+      out[i] = [r.decimal(ps, false), r.decimal(ss, false)];
+    }
   }
+  r.off = o;
   return out;
 }
 
@@ -303,15 +325,19 @@ function tickerBlock(r) {
   side(r, msg, "bid", "bid_size", ps, ss);
   side(r, msg, "ask", "ask_size", ps, ss);
   side(r, msg, "last", "last_size", ps, ss);
-  const open = r.decimal(ps, true), high = r.decimal(ps, true), low = r.decimal(ps, true);
+  let d;
+  if ((d = r.decimal(ps, true)) !== undefined) msg.open = d;
+  if ((d = r.decimal(ps, true)) !== undefined) msg.high = d;
+  if ((d = r.decimal(ps, true)) !== undefined) msg.low = d;
   const count = r.mantissa(), windowStart = r.mantissa();
-  const volume = r.decimal128(ss), quoteVolume = r.decimal128(ps + ss), vwap = r.decimal128(ps);
-  const change = r.decimal128(ps), changePct = r.decimal128(2);
-  const [st, reason] = r.state();
-  const opt = { open, high, low, volume, quote_volume: quoteVolume, vwap, change, change_pct: changePct };
-  for (const k in opt) if (opt[k] !== undefined) msg[k] = opt[k];
+  if ((d = r.decimal128(ss)) !== undefined) msg.volume = d;
+  if ((d = r.decimal128(ps + ss)) !== undefined) msg.quote_volume = d;
+  if ((d = r.decimal128(ps)) !== undefined) msg.vwap = d;
+  if ((d = r.decimal128(ps)) !== undefined) msg.change = d;
+  if ((d = r.decimal128(2)) !== undefined) msg.change_pct = d;
   if (count !== null) msg.count = Number(count);
   if (windowStart !== null) msg.window_start = Number(windowStart);
+  const [st, reason] = r.state();
   if (st) msg.status = st;
   if (st && reason) msg.reason = reason;
   r.off = start + TICKER_ROOT;
