@@ -112,6 +112,15 @@ for (const [name, vec, edits, want] of cases) {
   if (name.startsWith("unknown status")) check(got && got.status === "stale", `${name}: status ${got && got.status}`);
 }
 
+// formatDecimal: numbers (its fast path) as BigInts, at every scale.
+for (let scale = 0; scale <= 18; scale++) {
+  for (const v of [0, 1, -1, 5, -5, 99, 6412310, -6412310, 50000000, 2 ** 53 - 1, -(2 ** 53 - 1), 123456789012345]) {
+    check(m.formatDecimal(v, scale) === m.formatDecimal(BigInt(v), scale), `formatDecimal(${v}, ${scale}) = ${m.formatDecimal(v, scale)}`);
+  }
+}
+check(m.formatDecimal(-5, 2) === "-0.05" && m.formatDecimal(6412310n, 2) === "64123.10" && m.formatDecimal(0, 8) === "0.00000000" &&
+  m.formatDecimal(-(2n ** 63n), 18) === "-9.223372036854775808", "formatDecimal examples");
+
 // Fuzz: seeded random changes of 1 to 4 bytes of every vector, a quarter
 // of them truncated too. Each ends
 // as an error, a skipped template, or a message of the protocol's shape.

@@ -10,6 +10,7 @@ import asyncio
 import json
 import random
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from websockets.asyncio.server import ServerConnection, serve
 import marketfeed
 from marketfeed import _json
 from marketfeed import events as ev
-from marketfeed.binary import format_decimal
+from marketfeed.binary import _FORMATTERS, format_decimal
 from marketfeed.events import parse_bbo, parse_ticker, parse_trades
 
 VECTORS = json.loads((Path(__file__).resolve().parents[3] / "testdata" / "protocol" / "binary.json").read_text())["cases"]
@@ -171,6 +172,15 @@ def test_format_decimal() -> None:
     assert format_decimal(0, 8) == "0.00000000"
     assert format_decimal(-(1 << 63), 0) == "-9223372036854775808"
     assert format_decimal(7, 0) == "7"
+    # Against the decimal module, and the per-scale formatters the decoder
+    # uses against format_decimal, at every scale.
+    rng = random.Random(7)
+    for scale in range(37):
+        for _ in range(500):
+            m = rng.choice([rng.randrange(-10**20, 10**20), rng.randrange(-1000, 1000), 0, -(1 << 63), (1 << 63) - 1])
+            want = format(Decimal(m).scaleb(-scale), f".{scale}f")
+            assert format_decimal(m, scale) == want, (m, scale)
+            assert _FORMATTERS[scale](m) == want, (m, scale)
 
 
 # -- a feed with binary=True over a loopback WebSocket -------------------

@@ -13,7 +13,7 @@ both encodings. Pure functions; safe for concurrent use.
 from __future__ import annotations
 
 import struct
-from typing import Any, Final
+from typing import Any, Callable, Final
 
 from .errors import BinaryDecodeError
 
@@ -60,6 +60,29 @@ def format_decimal(m: int, scale: int) -> str:
         s = "0" * (scale + 1 - len(s)) + s
     s = s[:-scale] + "." + s[-scale:]
     return "-" + s if neg else s
+
+
+def _make_formatter(scale: int) -> Callable[[int], str]:
+    """format_decimal at one scale, in fewer steps."""
+    if scale == 0:
+        return str
+    zeros = tuple("0" * (scale - n) for n in range(scale + 1))  # by digit count
+
+    def fmt(m: int) -> str:
+        if m < 0:
+            return "-" + fmt(-m)
+        s = str(m)
+        n = len(s)
+        if n > scale:
+            return s[:-scale] + "." + s[-scale:]
+        return "0." + zeros[n] + s
+
+    return fmt
+
+
+#: The formatter of each scale, 0 to 36 (a ticker's quote volume is at
+#: priceScale + sizeScale).
+_FORMATTERS: Final = tuple(_make_formatter(i) for i in range(2 * _MAX_SCALE + 1))
 
 
 class _Reader:
@@ -120,10 +143,10 @@ def _levels(r: _Reader, ps: int, ss: int) -> list[list[str]]:
     bl, n = r.group(_LEVEL.size)
     start = r.off
     r.off += bl * n
-    fmt = format_decimal
+    fp, fs = _FORMATTERS[ps], _FORMATTERS[ss]
     if bl == _LEVEL.size:
-        return [[fmt(p, ps), fmt(s, ss)] for p, s in _LEVEL.iter_unpack(r.b[start:r.off])]
-    return [[fmt(p, ps), fmt(s, ss)] for p, s in (_LEVEL.unpack_from(r.b, start + i * bl) for i in range(n))]
+        return [[fp(p), fs(s)] for p, s in _LEVEL.iter_unpack(r.b[start:r.off])]
+    return [[fp(p), fs(s)] for p, s in (_LEVEL.unpack_from(r.b, start + i * bl) for i in range(n))]
 
 
 def _book(r: _Reader, block_length: int, update: bool) -> dict[str, Any]:
@@ -166,8 +189,8 @@ def _side(r: _Reader, msg: dict[str, Any], names: tuple[str, str], p: int, s: in
     if (p == _NULL) != (s == _NULL):
         raise r.fail(f"one of {names[0]} and {names[1]} is null")
     if p != _NULL:
-        msg[names[0]] = format_decimal(p, ps)
-        msg[names[1]] = format_decimal(s, ss)
+        msg[names[0]] = _FORMATTERS[ps](p)
+        msg[names[1]] = _FORMATTERS[ss](s)
 
 
 def _bbo(r: _Reader, block_length: int) -> dict[str, Any]:
@@ -181,7 +204,7 @@ def _bbo(r: _Reader, block_length: int) -> dict[str, Any]:
 
 
 def _int128(lo: int, hi: int, scale: int) -> str | None:
-    return None if hi == _NULL else format_decimal((hi << 64) + lo, scale)
+    return None if hi == _NULL else _FORMATTERS[scale]((hi << 64) + lo)
 
 
 def _ticker(r: _Reader, v: tuple[Any, ...], at: int) -> dict[str, Any]:
@@ -195,7 +218,7 @@ def _ticker(r: _Reader, v: tuple[Any, ...], at: int) -> dict[str, Any]:
     _side(r, msg, ("last", "last_size"), last, last_size, ps, ss)
     for name, m in (("open", open_), ("high", high), ("low", low)):
         if m != _NULL:
-            msg[name] = format_decimal(m, ps)
+            msg[name] = _FORMATTERS[ps](m)
     for name, lo, hi, scale in (("volume", v[12], v[13], ss), ("quote_volume", v[14], v[15], ps + ss),
                                 ("vwap", v[16], v[17], ps), ("change", v[18], v[19], ps),
                                 ("change_pct", v[20], v[21], 2)):
@@ -234,7 +257,7 @@ def _trades(r: _Reader, block_length: int) -> dict[str, Any]:
     _scales(r, ps, ss, at)
     bl, n = r.group(_TRADE.size)
     out = []
-    fmt = format_decimal
+    fp, fs = _FORMATTERS[ps], _FORMATTERS[ss]
     for _ in range(n):
         at = r.off
         r.need(bl)  # the ids of the trades before may have taken it
@@ -243,7 +266,7 @@ def _trades(r: _Reader, block_length: int) -> dict[str, Any]:
         if s is None:
             raise r.fail(f"trade side {side}", at + 24)
         r.off = at + bl
-        out.append({"id": r.str(), "ts": ts, "price": fmt(price, ps), "size": fmt(size, ss), "side": s})
+        out.append({"id": r.str(), "ts": ts, "price": fp(price), "size": fs(size), "side": s})
     return {"type": "trades", "channel": "", "trades": out}
 
 
