@@ -3,8 +3,9 @@
 // same messages: the shared binary vectors (testdata/protocol/binary.json)
 // and book snapshots of 20 and 1000 levels per side.
 //   node web/testdata/decode_bench.mjs
-// Each figure is the median of 5 runs of at least 300 ms; the machine is
-// shared, so compare the two columns of one run.
+// The two decoders are timed alternately, 7 runs of at least 200 ms each;
+// the figures are the medians, and the ratio the median of the 7 ratios
+// (the machine is shared: compare within a run).
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -62,33 +63,38 @@ const cases = [
   snapshot(1000),
 ];
 
-// nsPer returns the median time per call of fn in ns.
-function nsPer(fn) {
-  let n = 1;
-  for (let t0 = performance.now(); performance.now() - t0 < 50; n *= 2) for (let i = 0; i < n; i++) fn();
-  const runs = [];
-  for (let r = 0; r < 5; r++) {
-    let calls = 0;
+// timePair times f and g alternately, 7 times each for at least 200 ms,
+// and returns the median ns per call of each and the median of the 7
+// ratios f/g: pairs measured back to back see the same load.
+function timePair(f, g) {
+  const per = (fn) => {
+    let n = 1;
+    for (let t0 = performance.now(); performance.now() - t0 < 20; n *= 2) for (let i = 0; i < n; i++) fn();
+    let calls = 0, t;
     const t0 = performance.now();
-    let t;
     do {
       for (let i = 0; i < n; i++) fn();
       calls += n;
       t = performance.now() - t0;
-    } while (t < 300);
-    runs.push((t * 1e6) / calls);
+    } while (t < 200);
+    return (t * 1e6) / calls;
+  };
+  const fs = [], gs = [], rs = [];
+  for (let r = 0; r < 7; r++) {
+    const a = per(f), b = per(g);
+    fs.push(a), gs.push(b), rs.push(a / b);
   }
-  return runs.sort((a, b) => a - b)[2];
+  const med = (xs) => xs.sort((x, y) => x - y)[3];
+  return [med(fs), med(gs), med(rs)];
 }
 
-console.log(`node ${process.version}; ns per message, median of 5 runs`);
+console.log(`node ${process.version}; ns per message, median of 7 alternate runs`);
 console.log("message                 JSON bytes  bin bytes   parseMessage  decodeBinary  ratio");
 let sink = 0;
 for (const c of cases) {
   if (show(m.decodeBinary(c.bin)) !== show(m.parseMessage(c.text))) throw new Error(`${c.name}: the two encodings differ`);
-  const j = nsPer(() => { sink += m.parseMessage(c.text).type.length; });
-  const b = nsPer(() => { sink += m.decodeBinary(c.bin).type.length; });
+  const [j, b, ratio] = timePair(() => { sink += m.parseMessage(c.text).type.length; }, () => { sink += m.decodeBinary(c.bin).type.length; });
   console.log(`${c.name.padEnd(22)} ${String(c.text.length).padStart(10)} ${String(c.bin.length).padStart(10)} ` +
-    `${j.toFixed(0).padStart(14)} ${b.toFixed(0).padStart(13)} ${(j / b).toFixed(2).padStart(6)}`);
+    `${j.toFixed(0).padStart(14)} ${b.toFixed(0).padStart(13)} ${ratio.toFixed(2).padStart(6)}`);
 }
 if (sink === 0) console.log("");

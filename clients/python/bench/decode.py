@@ -6,8 +6,10 @@ and book snapshots of 20 and 1000 levels per side.
 
   python bench/decode.py
 
-Each figure is the best of 5 runs of ``timeit``; the machine is shared, so
-compare the columns of one run.
+The three are timed alternately, 5 runs each; the figures are the best
+run, and the ratio (``_json.loads`` time over binary time) the median of
+the 5 ratios of runs made back to back (the machine is shared: compare
+within a run).
 """
 
 from __future__ import annotations
@@ -53,17 +55,20 @@ def main() -> None:
             for name in ("snapshot", "update", "bbo", "ticker", "trades", "tickers")]
     msgs += [snapshot(20), snapshot(1000)]
     print(f"Python {platform.python_version()}, JSON parser {_json.PARSER}; ns per message, best of 5")
-    print(f"{'message':22} {'JSON bytes':>10} {'bin bytes':>10} {_json.PARSER:>10} {'json':>10} {'binary':>10}")
+    print(f"{'message':22} {'JSON bytes':>10} {'bin bytes':>10} {_json.PARSER:>10} {'json':>10} {'binary':>10} {'ratio':>8}")
     for name, text, b in msgs:
         if marketfeed.decode_binary(b) != _json.loads(text):
             raise SystemExit(f"{name}: the two encodings differ")
-        row = []
-        for fn in (lambda: _json.loads(text), lambda: json.loads(text), lambda: marketfeed.decode_binary(b)):
-            t = timeit.Timer(fn)
-            n, _ = t.autorange()
-            row.append(min(t.repeat(5, n)) / n * 1e9)
-        print(f"{name:22} {len(text):>10} {len(b):>10} {row[0]:>10.0f} {row[1]:>10.0f} {row[2]:>10.0f}")
-
+        fns = (lambda: _json.loads(text), lambda: json.loads(text), lambda: marketfeed.decode_binary(b))
+        timers = [timeit.Timer(fn) for fn in fns]
+        ns = [t.autorange()[0] for t in timers]
+        runs: list[list[float]] = [[], [], []]
+        for _ in range(5):  # alternately, so that the three see the same load
+            for i, t in enumerate(timers):
+                runs[i].append(t.timeit(ns[i]) / ns[i] * 1e9)
+        best = [min(r) for r in runs]
+        ratio = sorted(a / c for a, c in zip(runs[0], runs[2]))[2]
+        print(f"{name:22} {len(text):>10} {len(b):>10} {best[0]:>10.0f} {best[1]:>10.0f} {best[2]:>10.0f} {ratio:>8.2f}")
 
 if __name__ == "__main__":
     main()
