@@ -10,9 +10,10 @@ import (
 // TestBinaryVectors runs binary.js against the shared binary vectors
 // (testdata/protocol/binary.json) under Node.js: web/testdata/binary.mjs
 // checks that every vector decodes to exactly what parseMessage gives for
-// its JSON twin and that books verify through it, and that truncated,
-// extended, malformed and randomly garbled messages only ever throw
-// BinaryDecodeError or decode to a message of the protocol's shape.
+// its JSON twin (bytes after the channel ignored) and that books verify
+// through it, and that truncated, malformed and randomly garbled messages
+// only ever throw BinaryDecodeError or decode to a message of the
+// protocol's shape.
 // Without node the test is skipped, except under .ci/run (MARKETFEED_CI
 // set), where it fails.
 func TestBinaryVectors(t *testing.T) {

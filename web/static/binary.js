@@ -57,8 +57,9 @@ const ZEROS = Array.from({ length: MAX_SCALE + 1 }, (_, i) => "0".repeat(i));
  * a BinaryDecodeError for a malformed message: shorter than its header,
  * blocks, groups or strings say, of another schema or an earlier version,
  * a block shorter than this version's, a scale above 18, an unknown trade
- * side, a status message of a served book, half of an optional level,
- * invalid UTF-8, or bytes left after the channel name.
+ * side, a status message of a served book, half of an optional level, or
+ * invalid UTF-8. Bytes after the channel name, variable data a later
+ * version may append, are ignored (binary.md section 4).
  */
 export function decodeBinary(data) {
   const r = new Reader(data);
@@ -77,8 +78,7 @@ export function decodeBinary(data) {
     default: return null;
   }
   msg.channel = r.str();
-  if (r.off !== r.b.length) r.fail(`${r.b.length - r.off} bytes after the message`);
-  return msg;
+  return msg; // bytes after the channel: variable data of a later version
 }
 
 class Reader {

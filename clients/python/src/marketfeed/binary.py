@@ -295,8 +295,9 @@ def decode_binary(data: bytes | bytearray | memoryview) -> dict[str, Any] | None
     shorter than its header, blocks, groups or strings say, of another
     schema or an earlier version, a block shorter than this version's, a
     scale above 18, an unknown trade side, a status of a served book, half
-    of an optional level, a string that is not UTF-8, or bytes left after
-    the channel name (binary.md section 4: a protocol violation)."""
+    of an optional level, or a string that is not UTF-8 (binary.md section
+    4: a protocol violation). Bytes after the channel name, variable data a
+    later version may append, are ignored."""
     r = _Reader(data)
     r.need(_HEADER.size)
     block_length, template, schema, version = _HEADER.unpack_from(data, 0)
@@ -310,6 +311,4 @@ def decode_binary(data: bytes | bytearray | memoryview) -> dict[str, Any] | None
         return None
     msg = dec(r, block_length)
     msg["channel"] = r.str()
-    if r.off != len(data):
-        raise r.fail(f"{len(data) - r.off} bytes after the message")
-    return msg
+    return msg  # bytes after the channel: variable data of a later version
