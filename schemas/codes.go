@@ -43,6 +43,15 @@ const (
 	CodeNotServed = "not_served"
 )
 
+// ErrorCodes returns every code an error message of the WebSocket may
+// carry, in the order of websocket.md section 6 (a new slice each call);
+// CodeNotServed, of the REST answers only, is not among them.
+func ErrorCodes() []string {
+	return []string{CodeInvalidJSON, CodeInvalidRequest, CodeUnknownOp, CodeUnknownChannel, CodeUnknownSymbol,
+		CodeInvalidDepth, CodeInvalidInterval, CodeAlreadySubscribed, CodeNotSubscribed,
+		CodeTooManySubscriptions, CodeRateLimited, CodeUnauthorized, CodeNotEntitled}
+}
+
 // WebSocket close codes sent by the server (websocket.md).
 const (
 	// CloseNormal: normal closure.
@@ -79,3 +88,11 @@ const (
 	// concurrent connections.
 	CloseConnectionLimit = 4004
 )
+
+// CloseCodes returns every close code the server sends, in the order of
+// websocket.md section 7 (a new slice each call).
+func CloseCodes() []int {
+	return []int{CloseNormal, CloseGoingAway, CloseProtocolError, CloseUnsupportedData, CloseInvalidPayload,
+		ClosePolicyViolation, CloseMessageTooBig, CloseInternalError, CloseIdleTimeout, CloseSlowConsumer,
+		CloseTooManyErrors, CloseUnauthorized, CloseConnectionLimit, CloseLifetime}
+}

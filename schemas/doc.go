@@ -9,6 +9,11 @@
 //     channel names, error codes and close codes;
 //   - the REST endpoints (openapi.yaml, embedded as OpenAPI), whose answers
 //     are the same server messages;
+//   - the AsyncAPI 3.0 document of the WebSocket API (asyncapi.yaml,
+//     embedded as AsyncAPI), whose payloads are the JSON Schemas above and
+//     whose examples the tests check as they check the specifications';
+//     asyncapi-check holds the pinned official parser that validates it
+//     (npm ci there, then node validate.mjs ../asyncapi.yaml);
 //   - the server's market-data encoders (AppendSnapshot, AppendUpdate,
 //     AppendTrades, AppendTicker, AppendLevels), written from the fixed-point
 //     book and tested against ServerMessage decoding and the JSON Schema;

@@ -15,6 +15,13 @@ var JSONSchemas embed.FS
 //go:embed openapi.yaml
 var OpenAPI []byte
 
+// AsyncAPI is the AsyncAPI 3.0 document of the WebSocket API (YAML). Its
+// payloads refer to the JSON Schema files by relative path
+// (./jsonschema/...), as laid out in JSONSchemas.
+//
+//go:embed asyncapi.yaml
+var AsyncAPI []byte
+
 // Paths of the schema files inside JSONSchemas.
 const (
 	// KafkaRecordSchema describes one Kafka record value.

@@ -188,8 +188,7 @@ func TestSpecExamples(t *testing.T) {
 			t.Errorf("websocket.md has no %s example", o)
 		}
 	}
-	for _, ty := range []string{TypeWelcome, TypeSubscribed, TypeUnsubscribed, TypeError, TypePong, TypeSubscriptions,
-		TypeSnapshot, TypeUpdate, TypeStatus, TypeTicker, TypeTrades, TypeNotice, TypeAuthenticated} {
+	for _, ty := range MessageTypes() {
 		if !serverTypes[ty] {
 			t.Errorf("websocket.md has no %s example", ty)
 		}
@@ -251,12 +250,7 @@ func checkClientInvalidExample(t *testing.T, ex example, body []byte) {
 // TestSpecTables checks that the markdown tables and the schema enums list
 // exactly the codes the Go package defines.
 func TestSpecTables(t *testing.T) {
-	codes := []string{CodeInvalidJSON, CodeInvalidRequest, CodeUnknownOp, CodeUnknownChannel, CodeUnknownSymbol,
-		CodeInvalidDepth, CodeInvalidInterval, CodeAlreadySubscribed, CodeNotSubscribed,
-		CodeTooManySubscriptions, CodeRateLimited, CodeUnauthorized, CodeNotEntitled}
-	closes := []int{CloseNormal, CloseGoingAway, CloseProtocolError, CloseUnsupportedData, CloseInvalidPayload,
-		ClosePolicyViolation, CloseMessageTooBig, CloseInternalError, CloseIdleTimeout, CloseSlowConsumer,
-		CloseTooManyErrors, CloseUnauthorized, CloseConnectionLimit, CloseLifetime}
+	codes, closes := ErrorCodes(), CloseCodes()
 	ws, err := os.ReadFile("websocket.md")
 	if err != nil {
 		t.Fatal(err)

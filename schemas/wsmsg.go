@@ -23,6 +23,13 @@ const (
 	TypeAuthenticated = "authenticated"
 )
 
+// MessageTypes returns every server message type, in the order of
+// websocket.md section 5 (a new slice each call).
+func MessageTypes() []string {
+	return []string{TypeWelcome, TypeSubscribed, TypeUnsubscribed, TypePong, TypeSubscriptions, TypeError,
+		TypeSnapshot, TypeUpdate, TypeStatus, TypeBBO, TypeTicker, TypeTickers, TypeTrades, TypeNotice, TypeAuthenticated}
+}
+
 // Notice codes: why the server will close the connection soon.
 const (
 	// NoticeShutdown: the server is shutting down; the close (1001)

@@ -20,6 +20,7 @@ func TestHandlerServesThePage(t *testing.T) {
 		{"/marketfeed.js", "text/javascript", "export class MarketFeed", 200},
 		{"/app.js", "text/javascript", `from "./marketfeed.js"`, 200},
 		{"/book.js", "text/javascript", "export class LocalBook", 200},
+		{"/binary.js", "text/javascript", "export function decodeBinary", 200},
 		{"/style.css", "text/css", "--green", 200},
 		{"/nope.js", "", "", 404},
 	}
@@ -48,7 +49,7 @@ func TestHandlerServesThePage(t *testing.T) {
 		}
 	}
 	// Every file the page references is embedded.
-	for _, name := range []string{"index.html", "app.js", "marketfeed.js", "book.js", "style.css"} {
+	for _, name := range []string{"index.html", "app.js", "marketfeed.js", "book.js", "binary.js", "style.css"} {
 		if _, err := fs.Stat(Files(), name); err != nil {
 			t.Errorf("%s not embedded: %v", name, err)
 		}

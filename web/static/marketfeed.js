@@ -1,6 +1,6 @@
 // marketfeed.js: a dependency-free client of the marketfeed WebSocket
 // protocol (version 1, see schemas/websocket.md) for browsers. Copy it into
-// your own UI, together with book.js, which it imports.
+// your own UI, together with book.js and binary.js, which it imports.
 //
 //   import { MarketFeed } from "./marketfeed.js";
 //   const feed = new MarketFeed("ws://127.0.0.1:8080/ws", { apiKey: "..." });
@@ -25,19 +25,31 @@
 // holds exactly (websocket.md section 1): parseMessage reads them as BigInt
 // from the message text, and LocalBook.seq is a BigInt.
 //
+// With { binary: true } the feed asks for the subprotocol marketfeed.v1.bin:
+// market data then comes in binary frames (schemas/binary.md), which
+// binary.js decodes into exactly the messages the JSON frames give, so the
+// handlers, books and checksums work the same.
+//
 // Commands are paced (at most `rate` per second, default 5): subscriptions
 // made together are sent in one subscribe message per set of options, and a
 // command the server drops with rate_limited is sent again.
 
+import { BinaryDecodeError, decodeBinary, SUBPROTOCOL_BINARY } from "./binary.js";
 import { LocalBook, parseMessage, TopOfBook } from "./book.js";
 
+export { BinaryDecodeError, decodeBinary, formatDecimal, SUBPROTOCOL_BINARY, SUBPROTOCOL_JSON } from "./binary.js";
 export { compareDecimal, crc32, isZeroDecimal, LocalBook, parseMessage, TopOfBook, viewChecksum } from "./book.js";
 
 /**
  * MarketFeed is a self-healing connection to a marketfeed server.
  * Options: apiKey (sent as the api_key query parameter), retryMin (ms,
  * default 250), retryMax (ms, default 10000), rate (commands per second the
- * feed sends at most, default 5, in bursts of as many).
+ * feed sends at most, default 5, in bursts of as many), binary (default
+ * false: JSON; true offers the subprotocol marketfeed.v1.bin, and market
+ * data arrives in binary frames, decoded to the same messages; a malformed
+ * binary frame is an "error" {code: "invalid_message"} and the feed
+ * reconnects). feed.encoding is the connection's encoding as its welcome
+ * says ("json" or "bin").
  * Events (feed.on): "state" {state: "connecting"|"open"|"closed", detail,
  * retryIn}, "subscribed" {channel, interval, depth}, "error" {code, message,
  * channel}, "resync" {channel, seq, why}, "notice" {code, message,
@@ -50,6 +62,8 @@ export class MarketFeed {
     this.retryMin = options.retryMin || 250;
     this.retryMax = options.retryMax || 10000;
     this.rate = options.rate || 5;
+    this.binary = !!options.binary;
+    this.encoding = "json";
     this.state = "closed";
     this._subs = new Map(); // channel -> {opts, handler, book}
     this._toSubscribe = new Set(); // channels to subscribe at the next flush
@@ -131,13 +145,14 @@ export class MarketFeed {
     this._gen++;
     let ws;
     try {
-      ws = new WebSocket(url);
+      ws = this.binary ? new WebSocket(url, [SUBPROTOCOL_BINARY]) : new WebSocket(url);
     } catch (e) {
       this._retry(String(e));
       return;
     }
     this._ws = ws;
-    ws.onmessage = (e) => this._onMessage(e.data);
+    ws.binaryType = "arraybuffer";
+    ws.onmessage = (e) => this._onMessage(e.data, ws);
     ws.onclose = (e) => {
       if (this._ws !== ws) return;
       this._ws = null;
@@ -311,16 +326,21 @@ export class MarketFeed {
     this._send({ op: "resync", id, channel });
   }
 
-  _onMessage(data) {
+  _onMessage(data, ws) {
     let msg;
     try {
-      msg = parseMessage(data);
+      msg = typeof data === "string" ? parseMessage(data) : decodeBinary(data);
     } catch (e) {
       this._emit("error", { code: "invalid_message", message: String(e) });
+      // A malformed binary frame is a protocol violation (binary.md 4):
+      // what it carried is lost, so start again on a new connection.
+      if (e instanceof BinaryDecodeError && ws === this._ws) ws.close(1000);
       return;
     }
+    if (!msg) return; // a binary message of a later version's template
     switch (msg.type) {
       case "welcome":
+        this.encoding = msg.encoding || "json";
         this._setState("open", `connected to ${msg.server || "server"} (protocol ${msg.protocol})`);
         this._tokens = this.rate;
         this._tokensAt = Date.now();

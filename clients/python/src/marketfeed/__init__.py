@@ -20,9 +20,11 @@ after a drop. Prices and sizes are :class:`decimal.Decimal`.
 
 from __future__ import annotations
 
+from .binary import SUBPROTOCOL_BINARY, SUBPROTOCOL_JSON, decode_binary
 from .book import Level, OrderBook, canonical_string, view_checksum
 from .errors import (
     AuthenticationError,
+    BinaryDecodeError,
     ConnectError,
     ConnectionLimitError,
     ForbiddenError,
@@ -69,5 +71,6 @@ __all__ = [
     "ErrorEvent", "MarketFeedError", "ConnectError", "HandshakeRejected", "AuthenticationError",
     "ForbiddenError", "TooManyAttempts", "ProtocolMismatch", "ServerClosed",
     "ConnectionLimitError", "ServerError", "SubscriptionError", "UnknownSymbol", "UnknownChannel",
-    "NotEntitled", "InvalidSubscription",
+    "NotEntitled", "InvalidSubscription", "BinaryDecodeError", "decode_binary", "SUBPROTOCOL_BINARY",
+    "SUBPROTOCOL_JSON",
 ]

@@ -21,10 +21,10 @@ from .protocol import DEPTHS, INTERVALS, channel_kind
 
 
 async def watch(url: str, channel: str, depth: int | None, interval: str | None, api_key: str | None,
-                count: int) -> None:
+                count: int, binary: bool = False) -> None:
     out, err = sys.stdout, sys.stderr
     seen = 0
-    async with connect(url, api_key=api_key) as feed:
+    async with connect(url, api_key=api_key, binary=binary) as feed:
         async for ev in feed.subscribe(channel, depth=depth if channel_kind(channel) == "book" else None,
                                        interval=interval):
             if isinstance(ev, BookUpdate):
@@ -79,13 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--depth", type=int, choices=DEPTHS, default=None, help="book depth (server default 20)")
     w.add_argument("--interval", choices=INTERVALS, default=None, help="update interval (server default)")
     w.add_argument("--count", type=int, default=0, help="stop after this many data lines (0: never)")
+    w.add_argument("--binary", action="store_true", help="market data in binary frames (marketfeed.v1.bin)")
     args = p.parse_args(argv)
     try:
         channel_kind(args.channel)
     except ValueError as e:
         p.error(str(e))
     try:
-        asyncio.run(watch(args.url, args.channel, args.depth, args.interval, args.api_key, args.count))
+        asyncio.run(watch(args.url, args.channel, args.depth, args.interval, args.api_key, args.count, args.binary))
     except KeyboardInterrupt:
         return 0
     except MarketFeedError as e:

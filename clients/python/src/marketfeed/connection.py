@@ -18,11 +18,14 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.typing import Subprotocol
 
 from . import _json
+from .binary import SUBPROTOCOL_BINARY, decode_binary
 from .errors import (
     SUBSCRIPTION_ERRORS,
     AuthenticationError,
+    BinaryDecodeError,
     ConnectError,
     HandshakeRejected,
     MarketFeedError,
@@ -70,7 +73,7 @@ def backoff(lo: float, hi: float, failures: int) -> float:
 class _Session:
     """What a connection's end tells the reconnection loop."""
 
-    __slots__ = ("code", "reason", "error", "planned", "healthy", "fatal")
+    __slots__ = ("code", "reason", "error", "planned", "healthy", "fatal", "violation")
 
     def __init__(self) -> None:
         self.code: int | None = None
@@ -79,6 +82,7 @@ class _Session:
         self.planned = False  # left after a notice
         self.healthy = False  # a subscription was confirmed
         self.fatal: MarketFeedError | None = None
+        self.violation = False  # left after a malformed binary message
 
 
 class _Connection:
@@ -97,6 +101,7 @@ class _Connection:
         open_timeout: float = DEFAULT_OPEN_TIMEOUT,
         compression: bool = True,
         queue_size: int = DEFAULT_QUEUE_SIZE,
+        binary: bool = False,
     ) -> None:
         if retry_min <= 0 or retry_max < retry_min:
             raise ValueError("need 0 < retry_min <= retry_max")
@@ -109,6 +114,10 @@ class _Connection:
         self.open_timeout = open_timeout
         self._compression = "deflate" if compression else None
         self._queue_size = queue_size
+        self._subprotocols = [Subprotocol(SUBPROTOCOL_BINARY)] if binary else None
+        #: The encoding of the current connection's market data, as its
+        #: welcome says: ``"json"`` or ``"bin"``.
+        self.encoding = "json"
         self._channels: dict[str, _Channel] = {}
         self._watches: dict[str, _Watch] = {}  # by channel and parameters
         self._ws: ClientConnection | None = None
@@ -197,6 +206,7 @@ class _Connection:
             ws = await ws_connect(
                 self.url,
                 additional_headers=self._headers,
+                subprotocols=self._subprotocols,
                 user_agent_header=f"marketfeed-python websockets/{websockets.version.version}",
                 compression=self._compression,
                 open_timeout=self.open_timeout,
@@ -226,6 +236,8 @@ class _Connection:
             raise ProtocolMismatch(f"{self.url}: server speaks protocol {welcome.get('protocol')!r}, "
                                    f"this client {PROTOCOL_VERSION}")
         self.connections += 1
+        enc = welcome.get("encoding")
+        self.encoding = enc if isinstance(enc, str) else "json"
         return ws, welcome
 
     def _close_fatal(self, code: int, reason: str) -> MarketFeedError:
@@ -305,12 +317,23 @@ class _Connection:
         channels = self._channels
         try:
             async for raw in ws:
-                try:
-                    msg = loads(raw)
-                except ValueError:
-                    continue  # not JSON: nothing to route
-                if type(msg) is not dict:
-                    continue
+                if type(raw) is bytes:  # a binary frame (marketfeed.v1.bin)
+                    try:
+                        msg = decode_binary(raw)
+                    except BinaryDecodeError as e:
+                        # A protocol violation (binary.md 4): what it
+                        # carried is lost; start again on a new connection.
+                        s.error, s.violation = e, True
+                        break
+                    if msg is None:
+                        continue  # a later version's template
+                else:
+                    try:
+                        msg = loads(raw)
+                    except ValueError:
+                        continue  # not JSON: nothing to route
+                    if type(msg) is not dict:
+                        continue
                 t = msg.get("type")
                 if t in ("update", "snapshot", "bbo", "trades", "ticker", "tickers", "status"):
                     route = channels.get(msg.get("channel"))  # type: ignore[arg-type]
@@ -354,6 +377,9 @@ class _Connection:
             # Close in the background: reconnecting must not wait for the
             # close handshake of a server that is going away.
             self._spawn(ws.close())
+            return s
+        if s.violation:
+            self._spawn(ws.close(1002, "malformed binary message"))
             return s
         code = ws.close_code
         s.code = code

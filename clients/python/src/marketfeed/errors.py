@@ -54,6 +54,18 @@ class ProtocolMismatch(MarketFeedError):
     client does not speak."""
 
 
+class BinaryDecodeError(MarketFeedError, ValueError):
+    """A malformed binary message of the ``marketfeed.v1.bin`` subprotocol
+    (schemas/binary.md section 4): ``offset`` is the byte where the problem
+    was found, ``detail`` what it is. The feed treats it as a protocol
+    violation: it closes the connection (1002) and reconnects."""
+
+    def __init__(self, offset: int, detail: str) -> None:
+        self.offset = offset
+        self.detail = detail
+        super().__init__(f"malformed binary message at byte {offset}: {detail}")
+
+
 class ServerClosed(MarketFeedError):
     """The server closed the connection with a code reconnecting cannot fix
     (4002 too many invalid messages, 4004 connection limit of the key,

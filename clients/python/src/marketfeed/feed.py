@@ -197,6 +197,7 @@ def connect(
     open_timeout: float = DEFAULT_OPEN_TIMEOUT,
     compression: bool = True,
     queue_size: int = DEFAULT_QUEUE_SIZE,
+    binary: bool = False,
 ) -> Feed:
     """A :class:`Feed` to the server at ``url`` (``ws://host:8080/ws`` or
     ``wss://``), to use as ``async with marketfeed.connect(url) as feed:``.
@@ -212,8 +213,16 @@ def connect(
             seconds (default 10).
         compression: offer permessage-deflate (default True).
         queue_size: messages each subscription buffers (default 4096).
+        binary: offer the subprotocol ``marketfeed.v1.bin`` (default False:
+            JSON): market data then arrives in binary frames
+            (schemas/binary.md), decoded into the same messages, so every
+            event and book is the same; ``feed.encoding`` says what the
+            server chose. A malformed binary frame ends the connection
+            (close 1002, a :class:`~marketfeed.Disconnected` event carrying
+            the :class:`~marketfeed.BinaryDecodeError`) and the feed
+            reconnects.
     """
     return Feed(url, api_key=api_key, api_key_header=api_key_header, headers=headers,
                 retry_min=retry_min, retry_max=retry_max, open_timeout=open_timeout,
-                compression=compression, queue_size=queue_size)
+                compression=compression, queue_size=queue_size, binary=binary)
 
