@@ -253,7 +253,7 @@ func checkClientInvalidExample(t *testing.T, ex example, body []byte) {
 func TestSpecTables(t *testing.T) {
 	codes := []string{CodeInvalidJSON, CodeInvalidRequest, CodeUnknownOp, CodeUnknownChannel, CodeUnknownSymbol,
 		CodeInvalidDepth, CodeInvalidInterval, CodeAlreadySubscribed, CodeNotSubscribed,
-		CodeTooManySubscriptions, CodeRateLimited, CodeUnauthorized, CodeNotEntitled}
+		CodeTooManySubscriptions, CodeRateLimited, CodeUnauthorized, CodeNotEntitled, CodeUnsupportedProtocol}
 	closes := []int{CloseNormal, CloseGoingAway, CloseProtocolError, CloseUnsupportedData, CloseInvalidPayload,
 		ClosePolicyViolation, CloseMessageTooBig, CloseInternalError, CloseIdleTimeout, CloseSlowConsumer,
 		CloseTooManyErrors, CloseUnauthorized, CloseConnectionLimit, CloseLifetime}
