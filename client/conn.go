@@ -128,8 +128,8 @@ func Dial(ctx context.Context, url string, opt Options) (*Conn, error) {
 		opt:    opt,
 		binary: hs.Protocol == schemas.SubprotocolBinary,
 		msgs:   make(chan message),
-		done: make(chan struct{}),
-		quit: make(chan struct{}),
+		done:   make(chan struct{}),
+		quit:   make(chan struct{}),
 	}
 	go c.readLoop(br)
 
