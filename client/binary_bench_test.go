@@ -57,12 +57,12 @@ func BenchmarkDecode(b *testing.B) {
 		}{{"json", js[i], false}, {"bin", bin[i], true}} {
 			b.Run(fmt.Sprintf("%s/%s", name, enc.name), func(b *testing.B) {
 				b.ReportAllocs()
-				b.ReportMetric(float64(len(enc.p)), "bytes")
 				for b.Loop() {
 					if _, err := Decode(enc.p, enc.binary); err != nil {
 						b.Fatal(err)
 					}
 				}
+				b.ReportMetric(float64(len(enc.p)), "bytes")
 			})
 		}
 	}
