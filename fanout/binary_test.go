@@ -300,3 +300,43 @@ func TestBinaryAndJSONTickersAgree(t *testing.T) {
 		t.Fatalf("only %d flushes seen by both", common)
 	}
 }
+
+// TestCompressedBinaryFrames: binary market data is compressed like text
+// for a client that negotiated permessage-deflate (large messages, in
+// binary frames with RSV1), and inflates to the bytes a plain binary
+// client receives.
+func TestCompressedBinaryFrames(t *testing.T) {
+	s := startServer(t, fanout.Config{})
+	s.feed(instrument("BTC-USD", 2, 3), bigSnapshot("BTC-USD", 1, 100, 0))
+	s.sync(t)
+	plain, _, _ := dialProtocols(t, s.url, schemas.SubprotocolBinary)
+	z := dialDeflate(t, s.url, schemas.SubprotocolBinary)
+	if m := z.next(); !bytes.Contains(m, []byte(`"encoding":"bin"`)) || z.op != ws.OpText {
+		t.Fatalf("welcome: %s", m)
+	}
+	sub := `{"op":"subscribe","channel":"book.BTC-USD","depth":100}`
+	plain.sendText(sub)
+	z.sendCompressed(sub)
+	binaries := 0
+	for i := 0; i < 30; i++ {
+		switch {
+		case i == 0: // ack and snapshot
+		case i%10 == 0:
+			s.feed(bigSnapshot("BTC-USD", i+1, 100, i))
+		default:
+			s.feed(delta("BTC-USD", i+1, `[["9990.00","`+strconv.Itoa(i)+`"]]`, `[]`))
+		}
+		for range map[bool]int{true: 2, false: 1}[i == 0] {
+			p, c := plainNext(t, plain), z.next()
+			if !bytes.Equal(p, c) || plain.op != z.op {
+				t.Fatalf("message %d: plain %x (opcode %v)\ncompressed %x (opcode %v)", i, p, plain.op, c, z.op)
+			}
+			if z.op == ws.OpBinary {
+				binaries++
+			}
+		}
+	}
+	if z.deflated < 3 || binaries < 29 {
+		t.Fatalf("%d compressed frames, %d binary messages", z.deflated, binaries)
+	}
+}
