@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"compress/flate"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -14,7 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsflate"
 	"github.com/gobwas/ws/wsutil"
 	"github.com/marketfeed/marketfeed/schemas"
 )
@@ -62,13 +65,17 @@ type client struct {
 	readRate float64
 	read     int
 	start    time.Time
+	// fr and zbuf inflate compressed messages (-deflate).
+	fr   io.ReadCloser
+	zbuf bytes.Buffer
 }
 
 // dial connects client id from source address 127.0.0.(1 + id%250),
-// offering the binary subprotocol if bin, and subscribes it to channels.
+// offering the binary subprotocol if bin and permessage-deflate if
+// deflate, and subscribes it to channels.
 // A positive rcvbuf sets the socket's receive buffer before the handshake
 // (a client on a thin link); zero leaves the kernel's default.
-func dial(ctx context.Context, url string, id int, channels []string, depth int, interval string, bin bool, rcvbuf int, t *totals) (*client, error) {
+func dial(ctx context.Context, url string, id int, channels []string, depth int, interval string, bin, deflate bool, rcvbuf int, t *totals) (*client, error) {
 	d := ws.Dialer{
 		ReadBufferSize: 2048,
 		NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -85,6 +92,9 @@ func dial(ctx context.Context, url string, id int, channels []string, depth int,
 	}
 	if bin {
 		d.Protocols = []string{schemas.SubprotocolBinary}
+	}
+	if deflate {
+		d.Extensions = []httphead.Option{wsflate.DefaultParameters.Option()}
 	}
 	nc, br, _, err := d.Dial(ctx, url)
 	if err != nil {
@@ -165,6 +175,13 @@ func (c *client) run(ctx context.Context) {
 		}
 		now := time.Now().UnixMicro()
 		c.t.bytes.Add(uint64(n))
+		if hdr[0]&0x40 != 0 { // RSV1: a compressed message
+			var err error
+			if p, err = c.inflate(p); err != nil {
+				c.t.cut.Add(1)
+				return
+			}
+		}
 		switch op {
 		case ws.OpText:
 			c.message(p, now)
@@ -329,4 +346,23 @@ func (c *client) binaryMessage(p []byte, now int64) {
 		return
 	}
 	c.book(s, update, first, seq, ts, now)
+}
+
+// deflateTail ends every message compressed without context takeover
+// (RFC 7692 section 7.2.2); the sender strips it.
+var deflateTail = []byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
+
+// inflate decompresses one permessage-deflate message.
+func (c *client) inflate(p []byte) ([]byte, error) {
+	src := io.MultiReader(bytes.NewReader(p), bytes.NewReader(deflateTail))
+	if c.fr == nil {
+		c.fr = flate.NewReader(src)
+	} else if err := c.fr.(flate.Resetter).Reset(src, nil); err != nil {
+		return nil, err
+	}
+	c.zbuf.Reset()
+	if _, err := c.zbuf.ReadFrom(c.fr); err != nil && err != io.ErrUnexpectedEOF {
+		return nil, err
+	}
+	return c.zbuf.Bytes(), nil
 }
