@@ -35,6 +35,13 @@ type Options struct {
 	// MaxMessageSize is the largest message accepted from the server, in
 	// bytes. Zero means 16 MiB.
 	MaxMessageSize int64
+	// Protocol is the subprotocol offered in the upgrade request:
+	// schemas.SubprotocolJSON, or schemas.SubprotocolBinary for market
+	// data in binary frames (schemas/binary.md), which Next and Stream
+	// decode into the same messages and events as JSON. Empty offers none:
+	// the server's default, JSON. Dial fails with ErrSubprotocol when the
+	// server does not agree to the one offered.
+	Protocol string
 }
 
 const (
@@ -65,6 +72,9 @@ type Conn struct {
 
 	welcome    schemas.ServerMessage
 	welcomeRaw []byte
+	// binary: the connection speaks schemas.SubprotocolBinary; set before
+	// the reader starts.
+	binary bool
 
 	wmu       sync.Mutex
 	wbuf      bytes.Buffer
@@ -72,7 +82,7 @@ type Conn struct {
 
 	idle atomic.Int64 // read idle timeout in ns; 0 = none
 
-	msgs      chan []byte   // complete text messages, unbuffered
+	msgs      chan message  // complete data messages, unbuffered
 	done      chan struct{} // closed when the reader goroutine exits
 	err       error         // why the reader exited; set before done is closed
 	quit      chan struct{} // closed by Close
@@ -93,9 +103,19 @@ func Dial(ctx context.Context, url string, opt Options) (*Conn, error) {
 	if len(opt.Header) > 0 {
 		d.Header = ws.HandshakeHeaderHTTP(opt.Header)
 	}
-	nc, br, _, err := d.Dial(ctx, url)
+	if _, ok := schemas.EncodingOf(opt.Protocol); !ok {
+		return nil, fmt.Errorf("%w: %q is not %s or %s", ErrSubprotocol, opt.Protocol, schemas.SubprotocolJSON, schemas.SubprotocolBinary)
+	}
+	if opt.Protocol != "" {
+		d.Protocols = []string{opt.Protocol}
+	}
+	nc, br, hs, err := d.Dial(ctx, url)
 	if err != nil {
 		return nil, fmt.Errorf("client: dial %s: %w", url, err)
+	}
+	if hs.Protocol != opt.Protocol {
+		nc.Close()
+		return nil, fmt.Errorf("%w: offered %q, the server answered %q", ErrSubprotocol, opt.Protocol, hs.Protocol)
 	}
 	if br == nil {
 		br = bufio.NewReaderSize(nc, readBufferSize)
@@ -104,11 +124,12 @@ func Dial(ctx context.Context, url string, opt Options) (*Conn, error) {
 	// and keeps reading from nc once they are consumed.
 
 	c := &Conn{
-		nc:   nc,
-		opt:  opt,
-		msgs: make(chan []byte),
-		done: make(chan struct{}),
-		quit: make(chan struct{}),
+		nc:     nc,
+		opt:    opt,
+		binary: hs.Protocol == schemas.SubprotocolBinary,
+		msgs:   make(chan message),
+		done:   make(chan struct{}),
+		quit:   make(chan struct{}),
 	}
 	go c.readLoop(br)
 
@@ -153,35 +174,44 @@ func (c *Conn) Welcome() schemas.ServerMessage { return c.welcome }
 // caller must not modify it.
 func (c *Conn) WelcomeRaw() []byte { return c.welcomeRaw }
 
-// NextRaw returns the payload of the next text message from the server,
-// exactly as received; the caller owns the slice. It returns ctx.Err() when
-// ctx ends first (the connection stays usable), a *CloseError once the
-// server closed the connection, ErrClosed after Close, and otherwise the
-// error that ended the connection. Errors other than ctx's are final.
+// NextRaw returns the payload of the next message from the server,
+// exactly as received; the caller owns the slice. On a connection of
+// schemas.SubprotocolBinary, market data arrives as binary messages
+// (NextFrame says which). It returns ctx.Err() when ctx ends first (the
+// connection stays usable), a *CloseError once the server closed the
+// connection, ErrClosed after Close, and otherwise the error that ended
+// the connection. Errors other than ctx's are final.
 func (c *Conn) NextRaw(ctx context.Context) ([]byte, error) {
+	p, _, err := c.NextFrame(ctx)
+	return p, err
+}
+
+// NextFrame is NextRaw that also reports whether the message was a binary
+// one (schemas/binary.md; only on a connection of
+// schemas.SubprotocolBinary) rather than JSON text.
+func (c *Conn) NextFrame(ctx context.Context) (payload []byte, binary bool, err error) {
 	select {
 	case m := <-c.msgs:
-		return m, nil
+		return m.p, m.binary, nil
 	case <-c.done:
-		return nil, c.err
+		return nil, false, c.err
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, false, ctx.Err()
 	}
 }
+
+// Binary reports whether the connection speaks schemas.SubprotocolBinary.
+func (c *Conn) Binary() bool { return c.binary }
 
 // Next returns the next server message decoded into a ServerMessage. Errors
 // are those of NextRaw, plus a decoding error for a message that is not a
 // JSON object of the expected shape (the connection stays usable).
 func (c *Conn) Next(ctx context.Context) (*schemas.ServerMessage, error) {
-	raw, err := c.NextRaw(ctx)
+	raw, binary, err := c.NextFrame(ctx)
 	if err != nil {
 		return nil, err
 	}
-	m := new(schemas.ServerMessage)
-	if err := json.Unmarshal(raw, m); err != nil {
-		return nil, fmt.Errorf("client: decoding server message: %w", err)
-	}
-	return m, nil
+	return Decode(raw, binary)
 }
 
 // Done returns a channel closed when the connection has ended (closed by

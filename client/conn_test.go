@@ -244,6 +244,18 @@ func TestDialFailures(t *testing.T) {
 			},
 		},
 		{
+			name:   "subprotocol not agreed",
+			script: func(p *wstest.Peer) { p.Welcome() },
+			opt:    Options{Protocol: schemas.SubprotocolBinary},
+			check:  func(err error) bool { return errors.Is(err, ErrSubprotocol) },
+		},
+		{
+			name:   "unknown subprotocol",
+			script: func(p *wstest.Peer) { p.Welcome() },
+			opt:    Options{Protocol: "marketfeed.v9.bin"},
+			check:  func(err error) bool { return errors.Is(err, ErrSubprotocol) },
+		},
+		{
 			name:   "no welcome in time",
 			script: func(p *wstest.Peer) { p.WaitClosed() },
 			opt:    Options{DialTimeout: 200 * time.Millisecond},

@@ -8,7 +8,10 @@
 // List, Auth (an API key presented on a connection opened without one) or
 // SendRaw; every command is written by schemas.AppendCommand. Server
 // messages are received with Next (decoded into schemas.ServerMessage) or
-// NextRaw (the text payload as received).
+// NextRaw (the payload as received; NextFrame also says whether it was a
+// binary message). With Options.Protocol set to schemas.SubprotocolBinary
+// market data arrives in binary frames (schemas/binary.md), which Next,
+// Decode and Stream turn into the same messages and events as JSON.
 // The client answers ping frames with pong frames on its own and reports a
 // close frame from the server as a *CloseError carrying the close code and
 // reason.

@@ -22,9 +22,13 @@ var (
 	// reserved bits, bad control frame, bad continuation). The connection is
 	// closed with code 1002.
 	ErrProtocol = errors.New("client: websocket protocol violation")
-	// ErrBinaryMessage reports a binary data message; the protocol uses text
+	// ErrBinaryMessage reports a binary data message on a connection that
+	// did not negotiate schemas.SubprotocolBinary, whose messages are text
 	// frames only. The connection is closed with code 1003.
 	ErrBinaryMessage = errors.New("client: binary message received")
+	// ErrSubprotocol reports an Options.Protocol that is not a subprotocol
+	// of the protocol, or a server that did not agree to it.
+	ErrSubprotocol = errors.New("client: subprotocol not agreed")
 	// ErrInvalidUTF8 reports a text message that is not valid UTF-8. The
 	// connection is closed with code 1007.
 	ErrInvalidUTF8 = errors.New("client: text message is not valid UTF-8")

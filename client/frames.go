@@ -13,7 +13,8 @@ import (
 )
 
 // readLoop reads frames until the connection ends, answering pings and
-// handing complete text messages to NextRaw.
+// handing complete messages (text, and binary on a connection of the
+// binary subprotocol) to NextFrame.
 func (c *Conn) readLoop(r *bufio.Reader) {
 	err := c.readFrames(r)
 	select {
@@ -32,7 +33,7 @@ func (c *Conn) readLoop(r *bufio.Reader) {
 func (c *Conn) readFrames(r *bufio.Reader) error {
 	hdr := make([]byte, 2, ws.MaxHeaderSize-2)
 	var msg []byte
-	fragmented := false
+	fragmented, binary := false, false
 	for {
 		if d := c.idle.Load(); d > 0 {
 			c.nc.SetReadDeadline(time.Now().Add(time.Duration(d)))
@@ -67,12 +68,19 @@ func (c *Conn) readFrames(r *bufio.Reader) error {
 			if fragmented {
 				return c.fail(ws.StatusProtocolError, ErrProtocol, "new message inside a fragmented one")
 			}
+			binary = false
 		case ws.OpContinuation:
 			if !fragmented {
 				return c.fail(ws.StatusProtocolError, ErrProtocol, "continuation without a message")
 			}
 		case ws.OpBinary:
-			return c.fail(ws.StatusUnsupportedData, ErrBinaryMessage, "text frames only")
+			if !c.binary {
+				return c.fail(ws.StatusUnsupportedData, ErrBinaryMessage, "text frames only")
+			}
+			if fragmented {
+				return c.fail(ws.StatusProtocolError, ErrProtocol, "new message inside a fragmented one")
+			}
+			binary = true
 		default:
 			return c.fail(ws.StatusProtocolError, ErrProtocol, "reserved opcode")
 		}
@@ -89,11 +97,11 @@ func (c *Conn) readFrames(r *bufio.Reader) error {
 			continue
 		}
 		fragmented = false
-		if !utf8.Valid(msg) {
+		if !binary && !utf8.Valid(msg) {
 			return c.fail(ws.StatusInvalidFramePayloadData, ErrInvalidUTF8, "in a text message")
 		}
 		select {
-		case c.msgs <- msg:
+		case c.msgs <- message{msg, binary}:
 		case <-c.quit:
 			return ErrClosed
 		}

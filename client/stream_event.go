@@ -88,7 +88,7 @@ type Event struct {
 	Kind    EventKind
 	Channel string                 // the channel concerned, if any
 	Msg     *schemas.ServerMessage // the decoded server message, if any
-	Raw     []byte                 // the server message as received, if any
+	Raw     []byte                 // the server message as received, if any (binary bytes on a binary connection's market data)
 	Book    *Book                  // the local book of Channel (book events)
 	Err     error                  // EventError, EventResync, EventDisconnected
 	Delay   time.Duration          // EventDisconnected: wait before reconnecting

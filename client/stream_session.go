@@ -2,9 +2,7 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -83,13 +81,13 @@ func (ss *session) run(ctx context.Context) error {
 		if !deadline.IsZero() {
 			wait, cancel = context.WithDeadline(ctx, deadline)
 		}
-		raw, err := ss.conn.NextRaw(wait)
+		raw, binary, err := ss.conn.NextFrame(wait)
 		cancel()
 		if err != nil && (ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded)) {
 			return err // not just the wait for a tick or a retry ending
 		}
 		if err == nil {
-			if err := ss.handle(raw); err != nil {
+			if err := ss.handleFrame(raw, binary); err != nil {
 				return err
 			}
 		}
@@ -150,10 +148,14 @@ func (ss *session) resyncRefused(ch string) error {
 
 // handle decodes one server message, updates the local book it concerns
 // and delivers the corresponding event.
-func (ss *session) handle(raw []byte) error {
-	m := new(schemas.ServerMessage)
-	if err := json.Unmarshal(raw, m); err != nil {
-		return ss.emit(&Event{Kind: EventError, Raw: raw, Err: fmt.Errorf("client: decoding server message: %w", err)})
+func (ss *session) handle(raw []byte) error { return ss.handleFrame(raw, false) }
+
+// handleFrame is handle of a message that is a binary market-data message
+// if binary, else JSON text.
+func (ss *session) handleFrame(raw []byte, binary bool) error {
+	m, err := Decode(raw, binary)
+	if err != nil {
+		return ss.emit(&Event{Kind: EventError, Raw: raw, Err: err})
 	}
 	ev := &Event{Channel: m.Channel, Msg: m, Raw: raw}
 	switch m.Type {

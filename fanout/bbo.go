@@ -54,7 +54,8 @@ func (t *Streams) bboEmit(s *bboStream, force bool) {
 	if s.sent && !force && top == s.top {
 		return
 	}
-	s.subs.sendAt(t.bboFrame(top), t.sym.BookTS())
+	f := t.bboFrames(top, s.subs.encodings())
+	s.subs.sendFrames(&f, t.sym.BookTS())
 	s.top, s.sent = top, true
 }
 
@@ -81,15 +82,18 @@ func (t *Streams) bboReset() {
 // bboNotServing sends every bbo stream the book's status: the book is
 // not served. The next bbo follows when it is served again.
 func (t *Streams) bboNotServing() {
-	var frame []byte
+	var set encSet
+	for _, s := range t.bbo {
+		if s != nil {
+			set |= s.subs.encodings()
+		}
+	}
+	f := t.statusFrames(t.chBBO, set)
 	for _, s := range t.bbo {
 		if s == nil || s.subs.len() == 0 {
 			continue
 		}
-		if frame == nil {
-			frame = t.statusFrameOf(t.chBBO)
-		}
-		s.subs.send(frame)
+		s.subs.sendFrames(&f, -1)
 		s.sent = false
 	}
 }
@@ -105,12 +109,13 @@ func (t *Streams) attachBBO(c *Conn, s *subscription) {
 	}
 	kind := stateKind(s.lag)
 	if t.sym.State() != market.Live {
-		if c.enqueueKind(t.statusFrameOf(t.chBBO), kind) {
+		if c.enqueueKind(t.statusFrameFor(t.chBBO, c), kind) {
 			bs.subs.add(c, s.lag)
 		}
 	} else {
 		top := t.currentTop()
-		if c.sendData(t.bboFrame(top), kind) {
+		f := t.bboFrames(top, encOf(c.enc))
+		if c.sendData(f.of(c), kind) {
 			if bs.subs.len() == 0 {
 				bs.top, bs.sent = top, true
 			}

@@ -81,10 +81,12 @@ func BenchmarkBroadcastBBO(b *testing.B) {
 }
 
 // broadcastStream is the stream a broadcast benchmark's subscribers take:
-// their subscribe message and the stream's subscriber count.
+// their subscribe message and the stream's subscriber count, and the
+// subprotocol they offer ("": none, JSON).
 type broadcastStream struct {
 	subscribe string
 	subs      func(*Streams) int
+	protocol  string
 }
 
 var (
@@ -93,14 +95,25 @@ var (
 			return bs.subs.len()
 		}
 		return 0
-	}}
+	}, ""}
 	bboBench = broadcastStream{`{"op":"subscribe","channel":"bbo.BENCH"}`, func(t *Streams) int {
 		if bs := t.bbo[schemas.Raw]; bs != nil {
 			return bs.subs.len()
 		}
 		return 0
-	}}
+	}, ""}
 )
+
+// BenchmarkBroadcastBinary is BenchmarkBroadcast for subscribers of the
+// binary subprotocol: the same updates as binary frames (about 70 bytes),
+// encoded once and shared. allocs/op is per update to all N subscribers.
+func BenchmarkBroadcastBinary(b *testing.B) {
+	bin := bookBench
+	bin.protocol = schemas.SubprotocolBinary
+	for _, n := range []int{1, 100, 1000, 10000} {
+		benchBroadcast(b, n, false, bin)
+	}
+}
 
 // BenchmarkBroadcastTLS is BenchmarkBroadcast over TLS connections
 // (TLS 1.3, AES-GCM), to compare cpu-ns/delivery with plain ones under the
@@ -163,7 +176,7 @@ func benchBroadcast(b *testing.B, n int, useTLS bool, stream broadcastStream) {
 	})
 
 	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws" // wss for https
-	sk := startSink(b, url, n, stream.subscribe)
+	sk := startSink(b, url, n, stream.subscribe, stream.protocol)
 	defer sk.stop()
 	waitSubscribed(b, owner, func() int { return stream.subs(topic) }, n)
 	hub.mu.RLock()

@@ -21,14 +21,17 @@ import (
 type rawClient struct {
 	t        *testing.T
 	c        *wsClient
-	deflated int // compressed frames received
+	deflated int       // compressed frames received
+	op       ws.OpCode // opcode of the last message
 }
 
-func dialDeflate(t *testing.T, url string) *rawClient {
+// dialDeflate connects negotiating permessage-deflate and offering the
+// given subprotocols, if any.
+func dialDeflate(t *testing.T, url string, protocols ...string) *rawClient {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	d := ws.Dialer{Extensions: []httphead.Option{wsflate.DefaultParameters.Option()}}
+	d := ws.Dialer{Extensions: []httphead.Option{wsflate.DefaultParameters.Option()}, Protocols: protocols}
 	nc, br, hs, err := d.Dial(ctx, url)
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +58,7 @@ func (r *rawClient) next() []byte {
 		if f.Header.OpCode.IsControl() {
 			continue
 		}
+		r.op = f.Header.OpCode
 		if f.Header.Rsv1() {
 			r.deflated++
 			if f, err = wsflate.DecompressFrame(f); err != nil {

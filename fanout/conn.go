@@ -18,6 +18,9 @@ import (
 type Conn struct {
 	hub *Hub
 	ws  *wsconn.Conn
+	// enc is the encoding of the connection's market data, chosen by its
+	// subprotocol at the handshake; it never changes.
+	enc schemas.Encoding
 
 	lagSubs atomic.Pointer[[]*subscription] // subscriptions that conflate on lag, nil if none
 

@@ -40,6 +40,14 @@
 // subscribers' sessions allow and queues the shared frame (tickers.go).
 // Owners never wait for it.
 //
+// A connection's encoding of market data (JSON or binary, chosen by its
+// subprotocol at the handshake, codec.go) is fixed before it is served
+// and never changes, so the owners read it without synchronisation. A
+// subscriber set counts its connections per encoding (owner only), and an
+// owner encodes each message once per encoding that has subscribers in
+// the set: one shared frame per encoding, none for an encoding nobody
+// uses. The tickers board does the same per distinct set of symbols.
+//
 // # Connections
 //
 // A connection is a session (Conn: subscriptions, authorization,

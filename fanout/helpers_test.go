@@ -113,6 +113,9 @@ type wsClient struct {
 	t  *testing.T
 	nc net.Conn
 	br *bufio.Reader
+	// op is the opcode of the last message read: text, or binary on a
+	// connection of the binary subprotocol.
+	op ws.OpCode
 }
 
 func dial(t *testing.T, url string) *wsClient {
@@ -186,6 +189,14 @@ func (c *wsClient) read(timeout time.Duration) (*schemas.ServerMessage, []byte, 
 			if err := dec.Decode(&m); err != nil {
 				return nil, f.Payload, fmt.Errorf("undecodable server message %q: %w", f.Payload, err)
 			}
+			c.op = ws.OpText
+			return &m, f.Payload, nil
+		case ws.OpBinary:
+			var m schemas.ServerMessage
+			if err := schemas.DecodeBinary(f.Payload, &m); err != nil {
+				return nil, f.Payload, fmt.Errorf("undecodable binary server message %x: %w", f.Payload, err)
+			}
+			c.op = ws.OpBinary
 			return &m, f.Payload, nil
 		default:
 			return nil, nil, fmt.Errorf("unexpected opcode %v", f.Header.OpCode)

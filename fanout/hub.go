@@ -124,6 +124,10 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	enc, ok := h.negotiate(w, r)
+	if !ok {
+		return
+	}
 	if !h.reserveSlot() {
 		h.metrics.Rejected.WithLabelValues("max_connections").Inc()
 		http.Error(w, "too many connections", http.StatusServiceUnavailable)
@@ -134,13 +138,16 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.admitted.Add(-1)
 		return
 	}
-	u, err := h.tr.Upgrade(w, r)
+	u, err := h.tr.Upgrade(w, r, spoken)
 	if err != nil {
 		// The upgrade has already answered with a 4xx.
 		h.admitted.Add(-1)
 		return
 	}
-	h.serve(u, sess)
+	if e, ok := schemas.EncodingOf(u.Subprotocol()); ok {
+		enc = e
+	}
+	h.serve(u, sess, enc)
 }
 
 // reserveSlot reserves a connection slot, or reports false at
@@ -160,7 +167,7 @@ func (h *Hub) reserveSlot() bool {
 
 // serve runs a connection whose handshake is done; sess is its admitted
 // session, nil without an Authorizer.
-func (h *Hub) serve(u *wsconn.Upgraded, sess Session) {
+func (h *Hub) serve(u *wsconn.Upgraded, sess Session, enc schemas.Encoding) {
 	if sess != nil {
 		if r := sess.Start(); r != nil {
 			reason := "unauthorized"
@@ -173,7 +180,7 @@ func (h *Hub) serve(u *wsconn.Upgraded, sess Session) {
 			return
 		}
 	}
-	c := &Conn{hub: h, subs: make(map[string]*subscription), sess: sess}
+	c := &Conn{hub: h, subs: make(map[string]*subscription), sess: sess, enc: enc}
 	c.ws = h.tr.Accept(u, (*handler)(c))
 	if c.ws == nil { // shutting down
 		if sess != nil {
@@ -193,6 +200,7 @@ func (h *Hub) serve(u *wsconn.Upgraded, sess Session) {
 		Protocol:       schemas.ProtocolVersion,
 		Server:         "marketfeed",
 		PingIntervalMS: h.cfg.Transport.PingInterval.Milliseconds(),
+		Encoding:       enc.String(),
 		TS:             time.Now().UnixMicro(),
 	})
 	c.ws.Start()

@@ -147,11 +147,11 @@ func (t *Streams) attach(c *Conn, s *subscription) {
 		bs := t.bookStream(s.depth, s.interval, true)
 		switch {
 		case t.sym.State() != market.Live:
-			if c.enqueueKind(t.statusFrame(), kind) {
+			if c.enqueueKind(t.statusFrameFor(t.chBook, c), kind) {
 				bs.subs.add(c, s.lag)
 			}
 		case s.interval == schemas.Raw:
-			if c.sendData(t.snapshotFrame(bs), kind) {
+			if c.sendData(t.snapshotFrameFor(bs, c), kind) {
 				bs.subs.add(c, s.lag)
 			}
 		default:
@@ -170,7 +170,7 @@ func (t *Streams) attach(c *Conn, s *subscription) {
 		}
 		// A ticker that reflects no event yet is not sent; its first
 		// message follows with the first event.
-		if f := t.tickerFrame(); f == nil || c.sendData(f, kind) {
+		if f, ok := t.tickerFrames(encOf(c.enc)); !ok || c.sendData(f.of(c), kind) {
 			ts.subs.add(c, s.lag)
 		}
 		if ts.subs.len() == 0 {

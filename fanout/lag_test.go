@@ -36,13 +36,19 @@ func roundLevels(n, v int) string {
 // consistent: contiguous updates, a snapshot, contiguous updates, and
 // every snapshot holds the book of its seq; its bbo subscription of the
 // same book skips ahead too, and every bbo holds the top of its seq.
-func TestLagSnapshot(t *testing.T) {
+func TestLagSnapshot(t *testing.T) { testLagSnapshot(t) }
+
+// TestLagSnapshotBinary is TestLagSnapshot for a client of the binary
+// subprotocol: the same conflation, in binary frames.
+func TestLagSnapshotBinary(t *testing.T) { testLagSnapshot(t, schemas.SubprotocolBinary) }
+
+func testLagSnapshot(t *testing.T, protocols ...string) {
 	const levels, rounds = 100, 2000
 	s := startServer(t, fanout.Config{Transport: wsconn.Config{MaxQueueBytes: 64 << 10, WriteTimeout: 20 * time.Second}})
 	s.feed(instrument("BTC-USD", 2, 3), snapshot("BTC-USD", 1, roundLevels(levels, 1), `[["10001.00","1.000"]]`))
 	s.sync(t)
 
-	c := dialSmallWindow(t, s.url)
+	c := dialSmallWindow(t, s.url, protocols...)
 	c.sendText(`{"op":"subscribe","channels":["book.BTC-USD","bbo.BTC-USD"],"depth":100,"lag":"snapshot"}`)
 	c.until(func(m *schemas.ServerMessage) bool { return m.Type == schemas.TypeSnapshot })
 
@@ -75,6 +81,10 @@ func TestLagSnapshot(t *testing.T) {
 			}
 			if m.Channel != "book.BTC-USD" {
 				continue
+			}
+			if want := map[bool]ws.OpCode{false: ws.OpText, true: ws.OpBinary}[len(protocols) > 0]; c.op != want {
+				errc <- fmt.Errorf("%s in opcode %v, want %v", m.Type, c.op, want)
+				return
 			}
 			r := msg{typ: m.Type, first: m.FirstSeq, seq: m.Seq, levels: len(m.Bids)}
 			if len(m.Bids) > 0 {
@@ -169,10 +179,11 @@ func checkLagBBO(t *testing.T, bbos <-chan lagBBO, rounds int) {
 
 // dialSmallWindow connects like dial, with a receive buffer of 8 KiB set
 // before the handshake (so that the advertised window matches it), so the
-// server's backlog builds up in its own queue rather than in the kernel.
-func dialSmallWindow(t *testing.T, url string) *wsClient {
+// server's backlog builds up in its own queue rather than in the kernel;
+// it offers the given subprotocols, if any.
+func dialSmallWindow(t *testing.T, url string, protocols ...string) *wsClient {
 	t.Helper()
-	d := ws.Dialer{NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := ws.Dialer{Protocols: protocols, NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		nd := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 			var serr error
 			err := rc.Control(func(fd uintptr) {

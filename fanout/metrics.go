@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"github.com/marketfeed/marketfeed/fanout/wsconn"
+	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -27,6 +28,11 @@ type Metrics struct {
 	// WriteBatch is the number of frames per socket write: the depth of a
 	// connection's queue when its writer drained it.
 	WriteBatch prometheus.Histogram
+	// Encoded counts the market-data messages the streams encoded, by
+	// encoding (json, bin): once per message and encoding that has
+	// subscribers, the frame then shared by all of them (codec.go).
+	Encoded *prometheus.CounterVec // label: encoding
+	encoded [schemas.NumEncodings]prometheus.Counter
 }
 
 // NewMetrics creates the collectors and registers them with reg; a nil reg
@@ -71,15 +77,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Frames queued for a connection when its writer drained them into one write.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 9), // 1 to 256
 		}),
+		Encoded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "marketfeed_ws_messages_encoded_total",
+			Help: "Market-data messages encoded by the streams, by encoding (json, bin): once per message and encoding with subscribers, shared by them.",
+		}, []string{"encoding"}),
 		LagSnapshots: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "marketfeed_ws_lag_snapshots_total",
 			Help: "Conflations: lagging connections whose queued book, bbo and ticker messages were dropped and whose book, bbo and ticker subscriptions restarted from a fresh state.",
 		}),
 	}
+	for e := range m.encoded {
+		m.encoded[e] = m.Encoded.WithLabelValues(schemas.Encoding(e).String())
+	}
 	if reg != nil {
 		reg.MustRegister(m.Connections, m.ConnectionsTotal, m.Subscriptions,
 			m.MessagesSent, m.BytesSent, m.Disconnects, m.ClientErrors, m.Rejected, m.LagSnapshots,
-			m.Resyncs, m.DeliveryLatency, m.WriteBatch)
+			m.Resyncs, m.DeliveryLatency, m.WriteBatch, m.Encoded)
 	}
 	return m
 }

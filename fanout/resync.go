@@ -43,9 +43,9 @@ func (t *Streams) resync(c *Conn, s *subscription) {
 	}
 	switch {
 	case t.sym.State() != market.Live:
-		c.enqueueKind(t.statusFrame(), stateKind(s.lag))
+		c.enqueueKind(t.statusFrameFor(t.chBook, c), stateKind(s.lag))
 	case s.interval == schemas.Raw:
-		c.sendData(t.snapshotFrame(bs), stateKind(s.lag))
+		c.sendData(t.snapshotFrameFor(bs, c), stateKind(s.lag))
 	case bs.subs.remove(c):
 		bs.joining.add(c, s.lag)
 	default:

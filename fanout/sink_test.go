@@ -22,7 +22,10 @@ import (
 // subscribers fit in the per-process open-file limit and the client side's
 // work does not count in the server's allocations.
 
-const sinkEnv = "MARKETFEED_BENCH_SINK" // "url n command"
+const (
+	sinkEnv         = "MARKETFEED_BENCH_SINK"          // "url n command"
+	sinkProtocolEnv = "MARKETFEED_BENCH_SINK_PROTOCOL" // subprotocol to offer, if any
+)
 
 func TestMain(m *testing.M) {
 	if v := os.Getenv(sinkEnv); v != "" {
@@ -47,6 +50,9 @@ func runSink(v string) int {
 			nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%250))}}
 			return nd.DialContext(ctx, network, addr)
 		}, TLSConfig: &tls.Config{InsecureSkipVerify: true}} // the test server's own certificate
+		if p := os.Getenv(sinkProtocolEnv); p != "" {
+			d.Protocols = []string{p}
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		nc, br, _, err := d.Dial(ctx, url)
 		cancel()
@@ -85,10 +91,15 @@ type sink struct {
 	stdin interface{ Close() error }
 }
 
-func startSink(tb testing.TB, url string, n int, command string) *sink {
+// startSink starts a sink of n connections that send command, offering
+// the subprotocol protocol[0] if given.
+func startSink(tb testing.TB, url string, n int, command string, protocol ...string) *sink {
 	tb.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), sinkEnv+"="+url+" "+strconv.Itoa(n)+" "+strconv.Quote(command))
+	if len(protocol) > 0 {
+		cmd.Env = append(cmd.Env, sinkProtocolEnv+"="+protocol[0])
+	}
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {

@@ -1,6 +1,9 @@
 package fanout
 
-import "github.com/marketfeed/marketfeed/fanout/wsconn"
+import (
+	"github.com/marketfeed/marketfeed/fanout/wsconn"
+	"github.com/marketfeed/marketfeed/schemas"
+)
 
 // subscribers is the set of connections of one output stream. It belongs to
 // the symbol's owner goroutine, which is the only goroutine that reads or
@@ -8,6 +11,8 @@ import "github.com/marketfeed/marketfeed/fanout/wsconn"
 // each connection.
 type subscribers struct {
 	conns []member
+	// n counts the connections of each encoding (codec.go).
+	n [schemas.NumEncodings]int
 }
 
 // member is one connection of a stream; lag marks a subscription whose
@@ -19,7 +24,10 @@ type member struct {
 
 func (s *subscribers) len() int { return len(s.conns) }
 
-func (s *subscribers) add(c *Conn, lag bool) { s.conns = append(s.conns, member{c, lag}) }
+func (s *subscribers) add(c *Conn, lag bool) {
+	s.conns = append(s.conns, member{c, lag})
+	s.n[c.enc]++
+}
 
 // remove deletes c (order is not kept) and reports whether it was there.
 func (s *subscribers) remove(c *Conn) bool {
@@ -34,15 +42,18 @@ func (s *subscribers) remove(c *Conn) bool {
 
 func (s *subscribers) removeAt(i int) {
 	last := len(s.conns) - 1
+	s.n[s.conns[i].c.enc]--
 	s.conns[i] = s.conns[last]
 	s.conns[last] = member{}
 	s.conns = s.conns[:last]
 }
 
-// send enqueues frame on every connection. A connection that refuses it
-// (it is closing, or skipping ahead) leaves the set: nothing more of the
-// stream reaches it until it is attached again with a fresh state
-// (lag.go), and a closing one's cleanup finds it gone.
+// send enqueues frame on every connection, whatever its encoding (a
+// message with no binary layout); sendFrames sends each its encoding's.
+// A connection that refuses it (it is closing, or skipping ahead) leaves
+// the set: nothing more of the stream reaches it until it is attached
+// again with a fresh state (lag.go), and a closing one's cleanup finds it
+// gone.
 //
 // For subscribers that negotiated compression, a large enough frame is
 // compressed once, on first need, and those bytes are shared in turn.
@@ -53,17 +64,32 @@ func (s *subscribers) send(frame []byte) { s.sendAt(frame, -1) }
 // connections' writers sample the delivery latency from it, without
 // reading the frame. ts < 0 means no sample (send).
 func (s *subscribers) sendAt(frame []byte, ts int64) {
-	var z []byte
-	tried := false
+	f := frames{frame, frame}
+	s.deliver(&f, ts, true)
+}
+
+// sendFrames is sendAt of one message built in the encodings of the
+// subscribers (f[e] for those of encoding e).
+func (s *subscribers) sendFrames(f *frames, ts int64) { s.deliver(f, ts, false) }
+
+// deliver sends every connection its encoding's frame of f; same says
+// that every encoding has the same frame, compressed once for all.
+func (s *subscribers) deliver(fr *frames, ts int64, same bool) {
+	var z [schemas.NumEncodings][]byte
+	var tried [schemas.NumEncodings]bool
 	for i := 0; i < len(s.conns); {
 		m := s.conns[i]
-		f := frame
-		if m.c.ws.Compresses(len(frame)) {
-			if !tried {
-				z, tried = wsconn.Deflate(frame), true
+		e := m.c.enc
+		if same {
+			e = 0
+		}
+		f := fr[e]
+		if m.c.ws.Compresses(len(f)) {
+			if !tried[e] {
+				z[e], tried[e] = wsconn.Deflate(f), true
 			}
-			if z != nil {
-				f = z
+			if z[e] != nil {
+				f = z[e]
 			}
 		}
 		var ok bool
@@ -83,6 +109,10 @@ func (s *subscribers) sendAt(frame []byte, ts int64) {
 // moveTo appends every connection to dst and empties s.
 func (s *subscribers) moveTo(dst *subscribers) {
 	dst.conns = append(dst.conns, s.conns...)
+	for e, n := range s.n {
+		dst.n[e] += n
+	}
+	s.n = [schemas.NumEncodings]int{}
 	clear(s.conns)
 	s.conns = s.conns[:0]
 }

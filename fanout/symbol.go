@@ -41,6 +41,9 @@ type Streams struct {
 	// published is the ticker message last published for the tickers
 	// channel (tickers.go); the owner stores it, the board reads it.
 	published atomic.Pointer[[]byte]
+	// publishedBin is published with it in the binary encoding while the
+	// channel has binary subscribers, nil otherwise.
+	publishedBin atomic.Pointer[[]byte]
 }
 
 // Symbol returns the streams' symbol. Safe from any goroutine.
@@ -112,9 +115,9 @@ func (t *Streams) reset(resumed bool) {
 		if bs.subs.len()+bs.joining.len() == 0 {
 			continue
 		}
-		frame := t.snapshotFrame(bs)
-		bs.subs.send(frame)
-		bs.joining.send(frame)
+		f := t.snapshotFrames(bs, bs.subs.encodings()|bs.joining.encodings())
+		bs.subs.sendFrames(&f, -1)
+		bs.joining.sendFrames(&f, -1)
 		bs.joining.moveTo(&bs.subs)
 	}
 	t.bboReset()
@@ -125,11 +128,15 @@ func (t *Streams) reset(resumed bool) {
 // state and the reason); their views freeze. Tickers carry the status and
 // drop the book's top.
 func (t *Streams) notServing() {
-	frame := t.statusFrame()
+	var set encSet
+	for _, bs := range t.books {
+		set |= bs.subs.encodings() | bs.joining.encodings()
+	}
+	f := t.statusFrames(t.chBook, set)
 	for _, bs := range t.books {
 		bs.text.valid = false
-		bs.subs.send(frame)
-		bs.joining.send(frame)
+		bs.subs.sendFrames(&f, -1)
+		bs.joining.sendFrames(&f, -1)
 		bs.joining.moveTo(&bs.subs)
 	}
 	t.bboNotServing()
@@ -141,7 +148,8 @@ func (t *Streams) trade(tr market.Trade) {
 	if t.tradesSubscribed() {
 		e := tradeEntry{ID: string(tr.ID), TS: tr.TS, Price: tr.Price, Size: tr.Size, Side: tr.Side}
 		if s := t.trades[schemas.Raw]; s != nil && s.subs.len() > 0 {
-			s.subs.sendAt(encodeTrades(t.chTrades, []tradeEntry{e}, t.sc()), e.TS)
+			f := t.tradesFrames([]tradeEntry{e}, s.subs.encodings())
+			s.subs.sendFrames(&f, e.TS)
 		}
 		for iv := schemas.Every100ms; iv < schemas.NumIntervals; iv++ {
 			if s := t.trades[iv]; s != nil && s.subs.len() > 0 {
@@ -181,7 +189,8 @@ func (t *Streams) Flush(iv schemas.Interval) {
 				bs.text.valid = false
 			}
 			if bs.joining.len() > 0 {
-				bs.joining.send(t.snapshotFrame(bs))
+				f := t.snapshotFrames(bs, bs.joining.encodings())
+				bs.joining.sendFrames(&f, -1)
 				bs.joining.moveTo(&bs.subs)
 			}
 		}
@@ -190,12 +199,13 @@ func (t *Streams) Flush(iv schemas.Interval) {
 	t.bboFlush(iv)
 	if s := t.tickers[iv]; s != nil && s.dirty {
 		s.dirty = false
-		if f := t.tickerFrame(); f != nil {
-			s.subs.send(f)
+		if f, ok := t.tickerFrames(s.subs.encodings()); ok {
+			s.subs.sendFrames(&f, -1)
 		}
 	}
 	if s := t.trades[iv]; s != nil && len(s.pending) > 0 {
-		s.subs.sendAt(encodeTrades(t.chTrades, s.pending, t.sc()), s.pending[0].TS)
+		f := t.tradesFrames(s.pending, s.subs.encodings())
+		s.subs.sendFrames(&f, s.pending[0].TS)
 		clear(s.pending)
 		s.pending = s.pending[:0]
 	}
@@ -216,7 +226,8 @@ func (t *Streams) emitDelta(bs *bookStream, log *orderbook.ChangeLog) {
 		var ck uint32
 		sc := t.sc()
 		ck, t.ckbuf = bs.text.update(t.book, bs.depth, bids, asks, sc, t.ckbuf)
-		bs.subs.sendAt(encodeUpdate(t.chBook, bs.emitted+1, seq, t.sym.Epoch(), t.sym.BookTS(), ck, bids, asks, sc), t.sym.BookTS())
+		f := t.updateFrames(bs.subs.encodings(), bs.emitted+1, seq, ck, bids, asks)
+		bs.subs.sendFrames(&f, t.sym.BookTS())
 	} else {
 		bs.text.valid = false
 	}
@@ -242,8 +253,8 @@ func (t *Streams) checkBest(force bool) {
 func (t *Streams) tickerChanged() {
 	t.boardDirty = true
 	if s := t.tickers[schemas.Raw]; s != nil && s.subs.len() > 0 {
-		if f := t.tickerFrame(); f != nil {
-			s.subs.send(f)
+		if f, ok := t.tickerFrames(s.subs.encodings()); ok {
+			s.subs.sendFrames(&f, -1)
 		}
 	}
 	for iv := schemas.Every100ms; iv < schemas.NumIntervals; iv++ {
@@ -252,17 +263,6 @@ func (t *Streams) tickerChanged() {
 		}
 	}
 }
-
-func (t *Streams) snapshotFrame(bs *bookStream) []byte {
-	sc := t.sc()
-	bids := t.book.Top(orderbook.Bid, bs.depth, t.scratch[0][:0])
-	asks := t.book.Top(orderbook.Ask, bs.depth, t.scratch[1][:0])
-	t.scratch[0], t.scratch[1] = bids[:0], asks[:0]
-	bs.text.rebuild(t.book, bs.depth, sc)
-	return encodeSnapshot(t.chBook, bs.emitted, t.sym.Epoch(), t.sym.BookTS(), bs.text.checksum(), bids, asks, sc)
-}
-
-func (t *Streams) statusFrame() []byte { return t.statusFrameOf(t.chBook) }
 
 // statusFrameOf returns the status message of the book's serving state
 // on channel (the book's or the bbo's).

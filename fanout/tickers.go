@@ -26,8 +26,11 @@ type tickersBoard struct {
 	subs [schemas.NumIntervals]map[*subscription]*tickersSub
 	// active counts the subscriptions; owners publish only while some exist.
 	active atomic.Int64
-	start  sync.Once
-	stop   chan struct{}
+	// activeBin counts those of connections with binary market data;
+	// owners publish binary tickers only while some exist.
+	activeBin atomic.Int64
+	start     sync.Once
+	stop      chan struct{}
 }
 
 // tickersSub is the board's state of one subscription.
@@ -90,6 +93,9 @@ func (h *Hub) subscribeTickers(c *Conn, s *subscription, id int64) {
 		}
 		b.subs[s.interval][s] = &tickersSub{c: c}
 		b.active.Add(1)
+		if c.enc == schemas.EncodingBinary {
+			b.activeBin.Add(1)
+		}
 	}
 	b.mu.Unlock()
 	h.boardStart()
@@ -103,6 +109,9 @@ func (h *Hub) unsubscribeTickers(c *Conn, s *subscription, id int64, ack bool) {
 	if _, ok := b.subs[s.interval][s]; ok {
 		delete(b.subs[s.interval], s)
 		b.active.Add(-1)
+		if c.enc == schemas.EncodingBinary {
+			b.activeBin.Add(-1)
+		}
 	}
 	b.mu.Unlock()
 	if ack {
@@ -133,10 +142,16 @@ func (h *Hub) flushTickers(iv schemas.Interval) {
 		return
 	}
 	syms := h.boardSymbols()
-	msgs := make([][]byte, len(syms))
+	var msgs [schemas.NumEncodings][][]byte
+	for e := range msgs {
+		msgs[e] = make([][]byte, len(syms))
+	}
 	for i, t := range syms {
 		if p := t.published.Load(); p != nil {
-			msgs[i] = *p
+			msgs[schemas.EncodingJSON][i] = *p
+		}
+		if p := t.publishedBin.Load(); p != nil {
+			msgs[schemas.EncodingBinary][i] = *p
 		}
 	}
 	ts := time.Now().UnixMicro()
@@ -150,22 +165,32 @@ func (h *Hub) flushTickers(iv schemas.Interval) {
 			st.allow = nil
 		}
 		clear(set)
+		enc, complete := st.c.enc, true
 		for i, t := range syms {
-			if msgs[i] != nil && st.c.allowsTicker(st, t.symbol, iv) {
+			if msgs[schemas.EncodingJSON][i] != nil && st.c.allowsTicker(st, t.symbol, iv) {
 				set[i/8] |= 1 << (i % 8)
+				complete = complete && msgs[enc][i] != nil
 			}
 		}
-		frame, ok := frames[string(set)]
+		if !complete {
+			// A binary ticker not yet published (the first binary
+			// subscription): the message follows at the next flush.
+			continue
+		}
+		key := string(set) + string(rune(enc))
+		frame, ok := frames[key]
 		if !ok {
-			frame = tickersFrame(ts, msgs, set)
-			frames[string(set)] = frame
+			frame = tickersFrame(ts, msgs[enc], set, enc)
+			frames[key] = frame
+			h.metrics.encoded[enc].Inc()
 		}
 		st.c.sendData(frame, kindKeep)
 	}
 }
 
-// tickersFrame encodes the tickers message of the messages in set.
-func tickersFrame(ts int64, msgs [][]byte, set []byte) []byte {
+// tickersFrame encodes the tickers message of the messages in set, all
+// of encoding enc.
+func tickersFrame(ts int64, msgs [][]byte, set []byte, enc schemas.Encoding) []byte {
 	var in [][]byte
 	for i, m := range msgs {
 		if set[i/8]&(1<<(i%8)) != 0 {
@@ -178,6 +203,10 @@ func tickersFrame(ts int64, msgs [][]byte, set []byte) []byte {
 	}
 	var f frameBuilder
 	f.begin(size)
+	if enc == schemas.EncodingBinary {
+		f.b = schemas.AppendBinaryTickers(f.b, ts, in)
+		return f.finish(ws.OpBinary)
+	}
 	f.b = schemas.AppendTickers(f.b, ts, in)
 	return f.finish(ws.OpText)
 }
@@ -202,11 +231,26 @@ func (c *Conn) allowsTicker(st *tickersSub, symbol string, iv schemas.Interval) 
 // publishTicker publishes the symbol's current ticker message for the
 // tickers channel when it changed since the last publication and the
 // channel has subscribers. Owner goroutine (Group.Tick).
+//
+// While the channel has binary subscribers, the binary ticker is published
+// with it (at once when none is published yet); otherwise none is kept.
 func (t *Streams) publishTicker() {
-	if !t.boardDirty || t.hub.board.active.Load() == 0 || !t.sym.Known() {
+	b := &t.hub.board
+	if b.active.Load() == 0 || !t.sym.Known() {
+		return
+	}
+	bin := b.activeBin.Load() > 0
+	if !bin && t.publishedBin.Load() != nil {
+		t.publishedBin.Store(nil)
+	}
+	if !t.boardDirty && (!bin || t.publishedBin.Load() != nil) {
 		return
 	}
 	t.boardDirty = false
 	m := t.appendTicker(make([]byte, 0, schemas.TickerMessageSize))
 	t.published.Store(&m)
+	if bin {
+		mb := t.appendBinaryTicker(make([]byte, 0, schemas.BinaryTickerMessageSize(t.chTicker)))
+		t.publishedBin.Store(&mb)
+	}
 }

@@ -41,6 +41,10 @@ const (
 	// status and reason a WebSocket status message would), or its state
 	// cannot be read now (the server is stopping).
 	CodeNotServed = "not_served"
+	// CodeUnsupportedProtocol (HTTP only, status 400): the upgrade request
+	// offered WebSocket subprotocols (Sec-WebSocket-Protocol), none of
+	// them SubprotocolJSON or SubprotocolBinary.
+	CodeUnsupportedProtocol = "unsupported_protocol"
 )
 
 // ErrorCodes returns every code an error message of the WebSocket may
@@ -49,7 +53,7 @@ const (
 func ErrorCodes() []string {
 	return []string{CodeInvalidJSON, CodeInvalidRequest, CodeUnknownOp, CodeUnknownChannel, CodeUnknownSymbol,
 		CodeInvalidDepth, CodeInvalidInterval, CodeAlreadySubscribed, CodeNotSubscribed,
-		CodeTooManySubscriptions, CodeRateLimited, CodeUnauthorized, CodeNotEntitled}
+		CodeTooManySubscriptions, CodeRateLimited, CodeUnauthorized, CodeNotEntitled, CodeUnsupportedProtocol}
 }
 
 // WebSocket close codes sent by the server (websocket.md).

@@ -17,6 +17,11 @@
 //   - the server's market-data encoders (AppendSnapshot, AppendUpdate,
 //     AppendTrades, AppendTicker, AppendLevels), written from the fixed-point
 //     book and tested against ServerMessage decoding and the JSON Schema;
+//   - the binary encoding of market data (binary.md, marketfeed.sbe.xml):
+//     the subprotocols (SubprotocolJSON, SubprotocolBinary), the binary
+//     twins of the market-data encoders (AppendBinarySnapshot ...
+//     AppendBinaryTickers) and DecodeBinary, tested against the SBE schema
+//     and the shared vectors of testdata/protocol/binary.json;
 //   - the book checksum (BookChecksum and its pieces AppendChecksumLevel,
 //     AppendChecksumLevelFixed and ChecksumSides) and the one JSON string
 //     escaper every encoder uses (AppendJSONString).

@@ -84,6 +84,9 @@ type ServerMessage struct {
 	Protocol       int    `json:"protocol,omitempty"`
 	Server         string `json:"server,omitempty"`
 	PingIntervalMS int64  `json:"ping_interval_ms,omitempty"`
+	// Encoding is the encoding of the connection's market data, chosen by
+	// its subprotocol: "json" or "bin" (Encoding.String).
+	Encoding string `json:"encoding,omitempty"`
 
 	// subscribed / subscriptions
 	Depth         int                `json:"depth,omitempty"`

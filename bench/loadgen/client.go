@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"compress/flate"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -14,8 +15,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsflate"
 	"github.com/gobwas/ws/wsutil"
+	"github.com/marketfeed/marketfeed/schemas"
 )
 
 // totals are the counters every client adds to.
@@ -53,18 +57,25 @@ type client struct {
 	stalled bool
 	haveAll int
 	books   int // book subscriptions
+	// binary: the client negotiated the binary subprotocol, whose market
+	// data arrives in binary frames.
+	binary bool
 	// readRate, when positive, paces the client to that many messages a
 	// second: a slow reader, which reads, but slowly.
 	readRate float64
 	read     int
 	start    time.Time
+	// fr and zbuf inflate compressed messages (-deflate).
+	fr   io.ReadCloser
+	zbuf bytes.Buffer
 }
 
-// dial connects client id from source address 127.0.0.(1 + id%250) and
-// subscribes it to channels.
+// dial connects client id from source address 127.0.0.(1 + id%250),
+// offering the binary subprotocol if bin and permessage-deflate if
+// deflate, and subscribes it to channels.
 // A positive rcvbuf sets the socket's receive buffer before the handshake
 // (a client on a thin link); zero leaves the kernel's default.
-func dial(ctx context.Context, url string, id int, channels []string, depth int, interval string, rcvbuf int, t *totals) (*client, error) {
+func dial(ctx context.Context, url string, id int, channels []string, depth int, interval string, bin, deflate bool, rcvbuf int, t *totals) (*client, error) {
 	d := ws.Dialer{
 		ReadBufferSize: 2048,
 		NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -79,6 +90,12 @@ func dial(ctx context.Context, url string, id int, channels []string, depth int,
 			return nd.DialContext(ctx, network, addr)
 		},
 	}
+	if bin {
+		d.Protocols = []string{schemas.SubprotocolBinary}
+	}
+	if deflate {
+		d.Extensions = []httphead.Option{wsflate.DefaultParameters.Option()}
+	}
 	nc, br, _, err := d.Dial(ctx, url)
 	if err != nil {
 		return nil, err
@@ -86,7 +103,7 @@ func dial(ctx context.Context, url string, id int, channels []string, depth int,
 	if br == nil {
 		br = bufio.NewReaderSize(nc, 2048)
 	}
-	c := &client{id: id, nc: nc, br: br, hist: &t.hists[id%len(t.hists)], t: t}
+	c := &client{id: id, nc: nc, br: br, hist: &t.hists[id%len(t.hists)], t: t, binary: bin}
 	q := make([]byte, 0, 256)
 	q = append(q, `{"op":"subscribe","id":1,"channels":[`...)
 	for i, ch := range channels {
@@ -158,9 +175,18 @@ func (c *client) run(ctx context.Context) {
 		}
 		now := time.Now().UnixMicro()
 		c.t.bytes.Add(uint64(n))
+		if hdr[0]&0x40 != 0 { // RSV1: a compressed message
+			var err error
+			if p, err = c.inflate(p); err != nil {
+				c.t.cut.Add(1)
+				return
+			}
+		}
 		switch op {
 		case ws.OpText:
 			c.message(p, now)
+		case ws.OpBinary:
+			c.binaryMessage(p, now)
 		case ws.OpPing:
 			_ = wsutil.WriteClientMessage(c.nc, ws.OpPong, p)
 		case ws.OpClose:
@@ -206,7 +232,12 @@ func (c *client) message(p []byte, now int64) {
 		c.t.other.Add(1)
 		return
 	}
-	seq := field(p, kSeq)
+	c.book(s, update, field(p, kFirst), field(p, kSeq), int64(field(p, kTS)), now)
+}
+
+// book counts a snapshot or update of subscription s covering first..seq
+// (first 0 for a snapshot) at exchange time ts.
+func (c *client) book(s *sub, update bool, first, seq uint64, ts, now int64) {
 	if !update {
 		c.t.snapshots.Add(1)
 		if s.seq == 0 {
@@ -224,11 +255,11 @@ func (c *client) message(p []byte, now int64) {
 	if s.seq == 0 {
 		return // before its snapshot: cannot happen with a correct server
 	}
-	if field(p, kFirst) != s.seq+1 {
+	if first != s.seq+1 {
 		c.t.gaps.Add(1)
 	}
 	s.seq = seq
-	c.hist.record(now - int64(field(p, kTS)))
+	c.hist.record(now - ts)
 }
 
 func (c *client) find(p []byte) *sub {
@@ -241,7 +272,10 @@ func (c *client) find(p []byte) *sub {
 	if j < 0 {
 		return nil
 	}
-	ch := rest[:j]
+	return c.findChannel(rest[:j])
+}
+
+func (c *client) findChannel(ch []byte) *sub {
 	for k := range c.subs {
 		if bytes.Equal(c.subs[k].channel, ch) {
 			return &c.subs[k]
@@ -264,4 +298,71 @@ func field(p, key []byte) uint64 {
 		v = v*10 + uint64(b-'0')
 	}
 	return v
+}
+
+// binaryMessage checks one binary market-data message (schemas/binary.md)
+// as message does a JSON one, reading the fields at their offsets.
+func (c *client) binaryMessage(p []byte, now int64) {
+	le := binary.LittleEndian
+	if len(p) < 8 {
+		c.t.other.Add(1)
+		return
+	}
+	root, tpl := int(le.Uint16(p)), le.Uint16(p[2:])
+	update := tpl == schemas.TemplateUpdate
+	if !update && tpl != schemas.TemplateSnapshot {
+		if tpl == schemas.TemplateTrades {
+			c.t.trades.Add(1)
+		}
+		c.t.other.Add(1)
+		return
+	}
+	b := p[8:]
+	if len(b) < root {
+		c.t.other.Add(1)
+		return
+	}
+	var first uint64
+	if update {
+		first, b = le.Uint64(b), b[8:]
+	}
+	seq, ts := le.Uint64(b), int64(le.Uint64(b[16:]))
+	// The channel follows the two level groups.
+	off := 8 + root
+	for range 2 {
+		if len(p) < off+6 {
+			c.t.other.Add(1)
+			return
+		}
+		off += 6 + int(le.Uint16(p[off:]))*int(le.Uint32(p[off+2:]))
+	}
+	if len(p) < off+2 || len(p) < off+2+int(le.Uint16(p[off:])) {
+		c.t.other.Add(1)
+		return
+	}
+	s := c.findChannel(p[off+2 : off+2+int(le.Uint16(p[off:]))])
+	if s == nil {
+		c.t.other.Add(1)
+		return
+	}
+	c.book(s, update, first, seq, ts, now)
+}
+
+// deflateTail ends every message compressed without context takeover
+// (RFC 7692 section 7.2.2); the sender strips it.
+var deflateTail = []byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
+
+// inflate decompresses one permessage-deflate message.
+func (c *client) inflate(p []byte) ([]byte, error) {
+	src := io.MultiReader(bytes.NewReader(p), bytes.NewReader(deflateTail))
+	if c.fr == nil {
+		c.fr = flate.NewReader(src)
+	} else if err := c.fr.(flate.Resetter).Reset(src, nil); err != nil {
+		return nil, err
+	}
+	c.zbuf.Reset()
+	if _, err := c.zbuf.ReadFrom(c.fr); err != nil && err != io.ErrUnexpectedEOF {
+		return nil, err
+	}
+	return c.zbuf.Bytes(), nil
 }

@@ -52,6 +52,8 @@ import (
 type options struct {
 	clients, subs, symbols, depth int
 	interval                      string
+	protocol                      string
+	deflate                       bool
 	rate                          float64
 	warmup, duration, settle      time.Duration
 	stalled                       float64
@@ -74,6 +76,8 @@ func main() {
 	flag.IntVar(&o.symbols, "symbols", 100, "symbols of the synthetic exchange")
 	flag.IntVar(&o.depth, "depth", 20, "book depth of every subscription")
 	flag.StringVar(&o.interval, "interval", "raw", "subscription interval: raw, 100ms or 1s")
+	flag.StringVar(&o.protocol, "protocol", "json", "market data encoding the clients negotiate: json (no subprotocol offered) or bin (marketfeed.v1.bin)")
+	flag.BoolVar(&o.deflate, "deflate", false, "clients negotiate permessage-deflate (and inflate what arrives compressed)")
 	flag.Float64Var(&o.rate, "rate", 1000, "exchange events per second; 0 publishes snapshots only (idle connections)")
 	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "time after all clients are ready before measuring")
 	flag.DurationVar(&o.duration, "duration", 15*time.Second, "measurement time")
@@ -98,9 +102,12 @@ func main() {
 	flag.IntVar(&o.dialers, "dialers", 32, "concurrent dials while connecting")
 	flag.Parse()
 	var err error
-	if *role == "server" {
+	switch {
+	case o.protocol != "json" && o.protocol != "bin":
+		err = fmt.Errorf("-protocol %q: want json or bin", o.protocol)
+	case *role == "server":
 		err = runServerRole(o.serverOptions)
-	} else {
+	default:
 		err = run(o)
 	}
 	if err != nil {

@@ -133,8 +133,12 @@ func (r *reporter) summary(o options, a, b sample) {
 	cpu := b.cpu - a.cpu
 	rss, _ := procstat.RSSBytes(r.srv.pid)
 	conns := r.t.connected.Load()
-	fmt.Printf("\nsummary: %d clients x %d subs over %d symbols, %s, depth %d, %.0f events/s, %.1fs measured\n",
-		o.clients, o.subs, o.symbols, o.interval, o.depth, o.rate, dt)
+	enc := o.protocol
+	if o.deflate {
+		enc += "+deflate"
+	}
+	fmt.Printf("\nsummary: %d clients x %d subs over %d symbols, %s, depth %d, %s, %.0f events/s, %.1fs measured\n",
+		o.clients, o.subs, o.symbols, o.interval, o.depth, enc, o.rate, dt)
 	fmt.Printf("  deliveries/s   %.0f  (book updates %.0f/s)\n", float64(n)/dt, float64(b.updates-a.updates)/dt)
 	fmt.Printf("  bytes/s        %.1f MiB/s\n", float64(r.t.bytes.Load())/(1<<20)/time.Since(a.at).Seconds())
 	fmt.Printf("  latency        p50 %s  p99 %s  p99.9 %s  max %s  (%d updates)\n",

@@ -234,7 +234,7 @@ func (f *fleet) dial(i int) error {
 		rcvbuf, tt = o.slowRcvbuf, &f.st
 	}
 	dctx, dcancel := context.WithTimeout(f.ctx, 10*time.Second)
-	c, err := dial(dctx, f.url, i, chans, o.depth, o.interval, rcvbuf, tt)
+	c, err := dial(dctx, f.url, i, chans, o.depth, o.interval, o.protocol == "bin", o.deflate, rcvbuf, tt)
 	dcancel()
 	if err != nil {
 		return err

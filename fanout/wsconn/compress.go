@@ -45,8 +45,8 @@ func Deflate(frame []byte) []byte {
 	if len(out)-MaxHeader >= len(payload) {
 		return nil
 	}
-	z := PutHeader(out, ws.OpText)
-	z[0] |= 0x40 // RSV1: compressed message
+	z := PutHeader(out, ws.OpCode(frame[0]&0x0f)) // text or binary, as frame
+	z[0] |= 0x40                                  // RSV1: compressed message
 	return z
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,26 +81,34 @@ func (t *Transport) clock() int64 { return int64(time.Since(t.epoch)) }
 // Upgraded is a connection whose WebSocket handshake is done, not yet
 // served: Accept serves it, Refuse turns it away.
 type Upgraded struct {
-	nc      net.Conn
-	pending []byte // client bytes read with the handshake
-	deflate bool
+	nc       net.Conn
+	pending  []byte // client bytes read with the handshake
+	deflate  bool
+	protocol string
 }
 
+// Subprotocol returns the subprotocol the handshake agreed on, "" when
+// the client offered none.
+func (u *Upgraded) Subprotocol() string { return u.protocol }
+
 // Upgrade answers the WebSocket handshake of r, negotiating
-// permessage-deflate (no context takeover) unless DisableCompression. On
-// an error the client has been answered already (a 4xx).
-func (t *Transport) Upgrade(w http.ResponseWriter, r *http.Request) (*Upgraded, error) {
+// permessage-deflate (no context takeover) unless DisableCompression, and
+// the subprotocol: the first one r offers (Sec-WebSocket-Protocol, in the
+// client's order) that accept reports as spoken, named in the response;
+// none when r offers none or accept is nil. On an error the client has
+// been answered already (a 4xx).
+func (t *Transport) Upgrade(w http.ResponseWriter, r *http.Request, accept func(protocol string) bool) (*Upgraded, error) {
 	var ext *wsflate.Extension
-	up := ws.HTTPUpgrader{}
+	up := ws.HTTPUpgrader{Protocol: accept}
 	if !t.cfg.DisableCompression {
 		ext = &wsflate.Extension{Parameters: wsflate.Parameters{ServerNoContextTakeover: true, ClientNoContextTakeover: true}}
 		up.Negotiate = ext.Negotiate
 	}
-	nc, rw, _, err := up.Upgrade(r, w)
+	nc, rw, hs, err := up.Upgrade(r, w)
 	if err != nil {
 		return nil, err
 	}
-	u := &Upgraded{nc: nc}
+	u := &Upgraded{nc: nc, protocol: hs.Protocol}
 	// Keep whatever the client sent after the handshake: it is read before
 	// the socket itself.
 	if n := rw.Reader.Buffered(); n > 0 {
@@ -228,4 +237,19 @@ func (p *prefixReader) Read(b []byte) (int, error) {
 		return n, nil
 	}
 	return p.conn.Read(b)
+}
+
+// OfferedSubprotocols returns the subprotocols r offers
+// (Sec-WebSocket-Protocol, RFC 6455 section 4.1: comma-separated tokens,
+// possibly over several header lines), in the client's order.
+func OfferedSubprotocols(r *http.Request) []string {
+	var out []string
+	for _, line := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(line, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }

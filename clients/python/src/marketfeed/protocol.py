@@ -51,6 +51,7 @@ ERROR_CODES: Final[dict[str, str]] = {
     "unauthorized": "the API key is missing, invalid, revoked or expired",
     "not_entitled": "the key's plan does not include the channel, symbol, depth or interval",
     "not_served": "REST only: the book is not served (waiting or stale), or cannot be read now",
+    "unsupported_protocol": "upgrade only (HTTP 400): none of the offered subprotocols is marketfeed.v1.json or marketfeed.v1.bin",
 }
 
 #: Close codes (websocket.md section 7).
