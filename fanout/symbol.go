@@ -35,6 +35,9 @@ type Streams struct {
 	bestOK  [2]bool
 	scratch [2][]orderbook.Level
 	ckbuf   []byte // scratch for formatting checksum levels
+	// rlog and rscratch rebuild a resumer's view (resume.go).
+	rlog     orderbook.ChangeLog
+	rscratch []orderbook.Level
 	// boardDirty: the ticker changed since it was last published.
 	boardDirty bool
 
@@ -93,6 +96,9 @@ func (t *Streams) applied() {
 		for _, bs := range t.books {
 			if bs.iv == schemas.Raw {
 				t.emitDelta(bs, log)
+				if len(bs.resuming) > 0 {
+					t.resumePending(bs)
+				}
 			}
 		}
 		log.Reset()
@@ -109,13 +115,14 @@ func (t *Streams) reset(resumed bool) {
 		bs.edge = [2]orderbook.Edge{t.book.Edge(orderbook.Bid, bs.depth), t.book.Edge(orderbook.Ask, bs.depth)}
 		bs.emitted = t.sym.Seq()
 		bs.text.valid = false
-		if bs.subs.len()+bs.joining.len() == 0 {
+		if bs.subs.len()+bs.joining.len()+len(bs.resuming) == 0 {
 			continue
 		}
 		frame := t.snapshotFrame(bs)
 		bs.subs.send(frame)
 		bs.joining.send(frame)
 		bs.joining.moveTo(&bs.subs)
+		bs.resuming.sendJoin(frame, &bs.subs)
 	}
 	t.bboReset()
 	t.checkBest(resumed) // a ticker that said the book is not served says it is
@@ -131,6 +138,7 @@ func (t *Streams) notServing() {
 		bs.subs.send(frame)
 		bs.joining.send(frame)
 		bs.joining.moveTo(&bs.subs)
+		bs.resuming.sendJoin(frame, &bs.subs)
 	}
 	t.bboNotServing()
 	t.tickerChanged()
@@ -183,6 +191,9 @@ func (t *Streams) Flush(iv schemas.Interval) {
 			if bs.joining.len() > 0 {
 				bs.joining.send(t.snapshotFrame(bs))
 				bs.joining.moveTo(&bs.subs)
+			}
+			if len(bs.resuming) > 0 {
+				t.resumePending(bs)
 			}
 		}
 		log.Reset()
