@@ -13,9 +13,10 @@ import (
 
 // session is one connection of a Stream. It lives on Run's goroutine.
 type session struct {
-	cfg  StreamConfig
-	conn *Conn
-	h    Handler
+	cfg    StreamConfig
+	conn   *Conn
+	h      Handler
+	resume *resumeState
 
 	subs      map[string]Subscription
 	books     map[string]*Book     // book channels, unless RawBooks
@@ -33,14 +34,14 @@ func (s *Stream) session(ctx context.Context, h Handler) (healthy bool, err erro
 	if err := h(&Event{Kind: EventConnecting}); err != nil {
 		return false, &handlerError{err}
 	}
-	conn, err := Dial(ctx, s.cfg.URL, s.cfg.Dial)
+	conn, err := Dial(ctx, s.resume.nextURL(s.cfg.urls), s.cfg.Dial)
 	if err != nil {
 		return false, err
 	}
 	defer conn.Close()
 	ss := &session{
-		cfg: s.cfg, conn: conn, h: h,
-		subs: map[string]Subscription{}, books: map[string]*Book{}, pending: map[int64]string{},
+		cfg: s.cfg, conn: conn, h: h, resume: s.resume,
+		subs: map[string]Subscription{}, books: s.resume.books, pending: map[int64]string{},
 		resyncing: map[string]bool{}, resyncIDs: map[int64]string{}, retryAt: map[string]time.Time{},
 	}
 	err = ss.run(ctx)
@@ -61,7 +62,7 @@ func (ss *session) run(ctx context.Context) error {
 	}
 	for _, sub := range ss.cfg.Subscriptions {
 		ss.subs[sub.Channel] = sub
-		if strings.HasPrefix(sub.Channel, "book.") && !ss.cfg.RawBooks {
+		if strings.HasPrefix(sub.Channel, "book.") && !ss.cfg.RawBooks && ss.books[sub.Channel] == nil {
 			ss.books[sub.Channel] = NewBook(sub.Channel)
 		}
 		if err := ss.subscribe(sub.Channel); err != nil {
@@ -120,7 +121,8 @@ func (ss *session) subscribe(ch string) error {
 	sub := ss.subs[ch]
 	id := ss.nextID()
 	ss.pending[id] = ch
-	return ss.conn.SubscribeWith(id, []string{ch}, SubscribeOptions{Depth: sub.Depth, Interval: sub.Interval, Lag: sub.Lag})
+	return ss.conn.SubscribeWith(id, []string{ch}, SubscribeOptions{Depth: sub.Depth, Interval: sub.Interval, Lag: sub.Lag,
+		Resume: ss.resume.position(ch)})
 }
 
 // resync asks the server for a fresh snapshot of a book channel whose local
@@ -163,6 +165,8 @@ func (ss *session) handle(raw []byte) error {
 			delete(ss.pending, m.ID)
 			ss.healthy = true
 		}
+		ss.resume.confirmed[m.Channel] = true
+		ev.Resumed = m.Resumed != nil && *m.Resumed
 	case schemas.TypeError:
 		se := ServerErrorOf(m)
 		ev.Kind, ev.Err = EventError, se
@@ -202,6 +206,7 @@ func (ss *session) handle(raw []byte) error {
 		}
 	case schemas.TypeStatus:
 		ev.Kind = EventStatus
+		ss.resume.noteBBO(m)
 		if b := ss.books[m.Channel]; b != nil {
 			ev.Book = b
 			_ = b.Apply(m)
@@ -216,6 +221,7 @@ func (ss *session) handle(raw []byte) error {
 		ev.Kind = EventTicker
 	case schemas.TypeBBO:
 		ev.Kind = EventBBO
+		ss.resume.noteBBO(m)
 	case schemas.TypeTickers:
 		ev.Kind = EventTickers
 	case schemas.TypeTrades:

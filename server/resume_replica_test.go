@@ -1,0 +1,148 @@
+package server_test
+
+import (
+	"context"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/marketfeed/marketfeed/client"
+	"github.com/marketfeed/marketfeed/feed"
+	"github.com/marketfeed/marketfeed/internal/broker"
+	"github.com/marketfeed/marketfeed/internal/sim"
+	"github.com/marketfeed/marketfeed/schemas"
+	"github.com/marketfeed/marketfeed/server"
+)
+
+// resumeRecorder records what a client.Stream saw of its book channels:
+// every synced view, the snapshots, and the subscribed replies.
+type resumeRecorder struct {
+	mu        sync.Mutex
+	views     map[string][]view
+	snapshots map[string]int
+	acks      map[string][]bool // per channel: resumed, per subscribed reply
+}
+
+func (r *resumeRecorder) handle(ev *client.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch ev.Kind {
+	case client.EventSubscribed:
+		r.acks[ev.Channel] = append(r.acks[ev.Channel], ev.Resumed)
+	case client.EventBook:
+		if ev.Msg.Type == schemas.TypeSnapshot {
+			r.snapshots[ev.Channel]++
+		}
+		if ev.Book.Synced() {
+			r.views[ev.Channel] = append(r.views[ev.Channel], view{seq: ev.Book.Seq(), bids: ev.Book.Bids(), asks: ev.Book.Asks()})
+		}
+	}
+	return nil
+}
+
+func (r *resumeRecorder) lastSeq(ch string) uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if v := r.views[ch]; len(v) > 0 {
+		return v[len(v)-1].seq
+	}
+	return 0
+}
+
+// Any replica: a Stream given two servers of one topic follows its books
+// on the first; when the first shuts down, it reconnects to the second
+// and resumes there, with no snapshot and no gap: every book it holds
+// equals the reference replay at its seq, raw and throttled.
+func TestResumeOnAnotherReplica(t *testing.T) {
+	b, err := broker.Start(broker.Config{Topic: "marketdata", Partitions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	cfg := server.Config{Feed: feed.Config{Brokers: b.Addrs(), Topic: b.Topic(), Start: feed.StartEarliest}}
+	srvA, stopA := runServer(t, cfg)
+	srvB, _ := runServer(t, cfg)
+	w := newWriter(b)
+	t.Cleanup(func() { w.Close() })
+	ex := sim.New(sim.Config{Symbols: 2, Seed: 21, Epoch: 9})
+	r := &resumeEnv{env: &env{broker: b, srv: srvA, writer: w}, ex: ex, rep: newReplay(1000), now: time.Now(), syms: ex.Symbols()}
+	r.produce(t, ex.Snapshots(r.now, nil))
+	r.waitLive(t, r.syms)
+	(&env{srv: srvB}).waitLive(t, r.syms)
+
+	subs := []client.Subscription{
+		{Channel: "book." + r.syms[0], Depth: 10, Interval: "raw"},
+		{Channel: "book." + r.syms[1], Depth: 50, Interval: "100ms"},
+	}
+	rec := &resumeRecorder{views: map[string][]view{}, snapshots: map[string]int{}, acks: map[string][]bool{}}
+	s, err := client.NewStream(client.StreamConfig{URL: "ws://" + srvA.Addr() + "/ws", URLs: []string{"ws://" + srvB.Addr() + "/ws"},
+		RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond, Subscriptions: subs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, rec.handle) }()
+	caughtUp := func(srv *server.Server) func() bool {
+		return func() bool {
+			for _, sym := range r.syms {
+				if _, seq := srv.Hub().Streams(sym).State(); seq != r.rep.seq[sym] {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	for range 3 {
+		r.events(t, 300)
+	}
+	waitFor(t, "both servers caught up", 20*time.Second, func() bool { return caughtUp(srvA)() && caughtUp(srvB)() })
+	waitFor(t, "the books on the first server", 20*time.Second, func() bool { return rec.lastSeq(subs[0].Channel) > 0 && rec.lastSeq(subs[1].Channel) > 0 })
+	stopA()
+	for range 3 {
+		r.events(t, 300)
+	}
+	waitFor(t, "the second server caught up", 20*time.Second, caughtUp(srvB))
+	for _, sub := range subs {
+		sym := sub.Channel[len("book."):]
+		want := truncate(r.rep.top(sym, 1000), sub.Depth)
+		waitFor(t, sub.Channel+" at the reference's view", 20*time.Second, func() bool {
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			v := rec.views[sub.Channel]
+			return len(v) > 0 && reflect.DeepEqual(v[len(v)-1].bids, want.bids) && reflect.DeepEqual(v[len(v)-1].asks, want.asks)
+		})
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	checkResumedViews(t, r, rec, subs)
+}
+
+func checkResumedViews(t *testing.T, r *resumeEnv, rec *resumeRecorder, subs []client.Subscription) {
+	t.Helper()
+	for _, sub := range subs {
+		ch := sub.Channel
+		if acks := rec.acks[ch]; len(acks) != 2 || acks[0] || !acks[1] {
+			t.Errorf("%s: subscribed replies resumed %v, want a first subscription and a resumed one", ch, acks)
+		}
+		if n := rec.snapshots[ch]; n != 1 {
+			t.Errorf("%s: %d snapshots, want only the first subscription's", ch, n)
+		}
+		sym := ch[len("book."):]
+		for _, v := range rec.views[ch] {
+			want, ok := r.rep.views[sym][v.seq]
+			if !ok {
+				t.Fatalf("%s: synced at seq %d, which the reference never reached", ch, v.seq)
+			}
+			want = truncate(want, sub.Depth)
+			if !reflect.DeepEqual(v.bids, want.bids) || !reflect.DeepEqual(v.asks, want.asks) {
+				t.Fatalf("%s at seq %d differs from the reference", ch, v.seq)
+			}
+		}
+		t.Logf("%s: %d views checked", ch, len(rec.views[ch]))
+	}
+}
