@@ -11,6 +11,7 @@ import (
 	"github.com/marketfeed/marketfeed/feed"
 	"github.com/marketfeed/marketfeed/internal/broker"
 	"github.com/marketfeed/marketfeed/internal/sim"
+	"github.com/marketfeed/marketfeed/market"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/marketfeed/marketfeed/server"
 )
@@ -144,5 +145,31 @@ func checkResumedViews(t *testing.T, r *resumeEnv, rec *resumeRecorder, subs []c
 			}
 		}
 		t.Logf("%s: %d views checked", ch, len(rec.views[ch]))
+	}
+}
+
+// A server that starts after the client left rebuilds the history while
+// it replays the topic, and resumes the client from its old position.
+func TestResumeAfterRestart(t *testing.T) {
+	r := newResumeEnv(t, market.HistoryLimits{}, sim.New(sim.Config{Symbols: 1, Seed: 22, Epoch: 3}))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	book := client.NewBook("book." + r.syms[0])
+	conn, _ := subscribeResume(t, ctx, r.url, book, 20, "raw", nil)
+	r.events(t, 300)
+	r.follow(t, ctx, conn, book, 20)
+	conn.Close()
+	r.events(t, 300)
+	srv, _ := runServer(t, server.Config{Feed: feed.Config{Brokers: r.broker.Addrs(), Topic: r.broker.Topic(), Start: feed.StartEarliest}})
+	sym := r.syms[0]
+	waitFor(t, "the new server caught up", 20*time.Second, func() bool {
+		st := srv.Hub().Streams(sym)
+		return st != nil && st.Epoch() == 3 && st.Reason() == "" && func() bool { _, seq := st.State(); return seq == r.rep.seq[sym] }()
+	})
+	conn, ack := subscribeResume(t, ctx, "ws://"+srv.Addr()+"/ws", book, 20, "raw", []schemas.Resume{position(book)})
+	checkResumed(t, ack, true, "")
+	r.events(t, 100)
+	if n := r.follow(t, ctx, conn, book, 20); n != 0 {
+		t.Fatalf("%d snapshots after resuming on a restarted server", n)
 	}
 }
