@@ -219,7 +219,6 @@ func (s *Symbol) ApplyDelta(r *schemas.Record) (c Change) {
 			s.setLevel(orderbook.Side(side), l.Price, l.Size)
 		}
 	}
-	s.pubHistBytes.Store(int64(len(s.hist.ring) * HistoryEntryBytes))
 	s.seq, s.bookTS = r.Seq, r.TS
 	s.ts = max(s.ts, r.TS)
 	s.advanced, s.silent = true, false

@@ -1,6 +1,7 @@
 package market
 
 import (
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -70,6 +71,8 @@ type history struct {
 	// seq and ts of the delta being recorded (begin).
 	seq uint64
 	ts  int64
+	// bytes is the ring's memory, published for other goroutines.
+	bytes atomic.Int64
 }
 
 // maxEntries is the number of entries MaxBytes allows (0: no history).
@@ -147,6 +150,7 @@ func (h *history) grow() bool {
 		ring[i] = *h.at(i)
 	}
 	h.ring, h.head = ring, 0
+	h.bytes.Store(int64(size * HistoryEntryBytes))
 	return true
 }
 
@@ -222,7 +226,7 @@ func (s *Symbol) HistoryTS(seq uint64) (int64, bool) {
 // HistoryBytes returns the memory the symbol's history holds (its ring,
 // allocated up to HistoryLimits.MaxBytes and reused). Safe from any
 // goroutine.
-func (s *Symbol) HistoryBytes() int64 { return s.pubHistBytes.Load() }
+func (s *Symbol) HistoryBytes() int64 { return s.hist.bytes.Load() }
 
 // SetHistoryLimits sets the bounds of the symbol's history (the zero
 // value: the defaults) and restarts it at the book's seq when the book
@@ -235,5 +239,5 @@ func (s *Symbol) SetHistoryLimits(l HistoryLimits) {
 	} else {
 		s.hist.stop()
 	}
-	s.pubHistBytes.Store(0)
+	s.hist.bytes.Store(0)
 }

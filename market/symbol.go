@@ -86,8 +86,6 @@ type Symbol struct {
 	pubReason atomic.Uint32 // index in staleReasons
 	pubSeq    atomic.Uint64
 	pubEpoch  atomic.Uint64
-	// pubHistBytes is the memory of hist (HistoryBytes).
-	pubHistBytes atomic.Int64
 }
 
 // NewSymbol returns the state of a newly defined instrument, whose book
