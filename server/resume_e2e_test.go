@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"testing"
 	"time"
@@ -300,6 +301,64 @@ func TestResumeStateChannels(t *testing.T) {
 				t.Fatalf("book resume without epoch and seq: %+v", m)
 			}
 			return
+		}
+	}
+}
+
+// bookAt returns a client book holding the reference's view of sym at
+// seq, at depth, as a client that stopped there holds it.
+func (r *resumeEnv) bookAt(t *testing.T, sym string, seq uint64, epoch uint64, depth int) *client.Book {
+	t.Helper()
+	v, ok := r.rep.views[sym][seq]
+	if !ok {
+		t.Fatalf("the reference has no view of %s at %d", sym, seq)
+	}
+	v = truncate(v, depth)
+	ck := schemas.BookChecksum(v.bids, v.asks)
+	book := client.NewBook("book." + sym)
+	m := &schemas.ServerMessage{Type: schemas.TypeSnapshot, Channel: book.Channel(), Seq: seq, Epoch: epoch, Bids: v.bids, Asks: v.asks, Checksum: &ck}
+	if err := book.Apply(m); err != nil {
+		t.Fatal(err)
+	}
+	return book
+}
+
+// A client resumes from any seq the history holds, wherever the stream
+// it joins is: before, at or after its own seq, with the views equal or
+// not; every depth and interval; then follows live with no gap.
+func TestResumeFromAnySeq(t *testing.T) {
+	r := newResumeEnv(t, market.HistoryLimits{}, sim.New(sim.Config{Symbols: 1, Seed: 15, Epoch: 4}))
+	sym := r.syms[0]
+	first := r.rep.seq[sym]
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	// A subscriber of each stream keeps it alive, so the resumers join
+	// streams that have their own positions.
+	for _, iv := range []string{"raw", "100ms", "1s"} {
+		for _, depth := range []int{1, 10} {
+			subscribeResume(t, ctx, r.url, client.NewBook("book."+sym), depth, iv, nil)
+		}
+	}
+	r.events(t, 1500)
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, iv := range []string{"raw", "100ms", "1s"} {
+		for _, depth := range []int{1, 10, 1000} {
+			last := r.rep.seq[sym]
+			for range 4 {
+				seq := first + uint64(rng.Int64N(int64(last-first+1)))
+				book := r.bookAt(t, sym, seq, 4, depth)
+				conn, ack := subscribeResume(t, ctx, r.url, book, depth, iv, []schemas.Resume{position(book)})
+				checkResumed(t, ack, true, "")
+				// Until an update moved the resumed book on: its first_seq
+				// was seq+1, or Apply would have failed.
+				for book.Seq() == seq {
+					r.events(t, 20)
+					if n := r.follow(t, ctx, conn, book, depth); n != 0 {
+						t.Fatalf("%s depth %d from %d: %d snapshots", iv, depth, seq, n)
+					}
+				}
+				conn.Close()
+			}
 		}
 	}
 }
