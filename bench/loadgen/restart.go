@@ -160,6 +160,9 @@ func restartRun(ctx context.Context, o options, srv *serverHandle, f *fleet) err
 		time.Since(started).Round(time.Millisecond), replayCPU, f.healthy)
 	cpu0 := replayCPU
 	t0 := time.Now()
+	if srv2.profile != nil {
+		srv2.profile() // start: the burst
+	}
 	close(f.again.gate)
 	for f.again.back.Load()+f.again.failed.Load() < int64(f.healthy) {
 		if ctx.Err() != nil || time.Since(t0) > 120*time.Second {
@@ -169,6 +172,9 @@ func restartRun(ctx context.Context, o options, srv *serverHandle, f *fleet) err
 	}
 	el := time.Since(t0)
 	cpu1, _ := procstat.CPUSeconds(srv2.pid)
+	if srv2.profile != nil {
+		srv2.profile() // stop
+	}
 	time.Sleep(time.Second) // updates after the burst: gaps would show here
 	subs := int64(f.healthy) * int64(o.subs)
 	fmt.Printf("\nrestart summary (-resume=%v): %d clients x %d book subs, %s, depth %d, %.0f events/s\n",
