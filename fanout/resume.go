@@ -152,16 +152,45 @@ func (t *Streams) resumePending(bs *bookStream) {
 // done with r: joined, or refused its frame (a skip-ahead attaches it
 // again) or sent a snapshot; false means r waits.
 func (t *Streams) joinResumer(bs *bookStream, r resumer) bool {
-	kind := stateKind(r.lag)
 	if r.seq == bs.emitted {
 		bs.subs.add(r.c, r.lag)
 		return true
 	}
-	if !t.sym.ChangesSince(r.seq, &t.rlog) {
-		if r.c.sendData(t.snapshotFrame(bs), kind) {
-			bs.subs.add(r.c, r.lag)
-		}
-		return true
+	key := resumeKey{bs: bs, from: r.seq, seq: t.sym.Seq(), emitted: bs.emitted}
+	if t.rlast.key != key {
+		t.rlast = resumeFrame{key: key, frame: t.resumeFrame(bs, r.seq)}
+	}
+	if t.rlast.frame == nil {
+		return false
+	}
+	if r.c.sendData(t.rlast.frame, stateKind(r.lag)) {
+		bs.subs.add(r.c, r.lag)
+	}
+	return true
+}
+
+// resumeKey identifies what a resumer's frame depends on: the stream,
+// the resumer's seq, and where the book and the stream are.
+type resumeKey struct {
+	bs                 *bookStream
+	from, seq, emitted uint64
+}
+
+// resumeFrame is the last frame built for a resumer (a snapshot or an
+// update; nil: it waits), which the next resumers of the same stream
+// from the same seq share, as the clients of one stream of a server that
+// restarted all come back from the same seq.
+type resumeFrame struct {
+	key   resumeKey
+	frame []byte
+}
+
+// resumeFrame returns the frame that brings a view at seq from to the
+// stream's: a snapshot when the history no longer reaches back to from,
+// an update, or nil when the resumer must wait (see above).
+func (t *Streams) resumeFrame(bs *bookStream, from uint64) []byte {
+	if !t.sym.ChangesSince(from, &t.rlog) {
+		return t.snapshotFrame(bs)
 	}
 	var e orderbook.Edge
 	e, t.rscratch = t.book.EdgeBefore(orderbook.Bid, bs.depth, &t.rlog, t.rscratch)
@@ -170,8 +199,8 @@ func (t *Streams) joinResumer(bs *bookStream, r resumer) bool {
 	asks := t.book.ViewDelta(orderbook.Ask, bs.depth, e, &t.rlog, t.scratch[1][:0])
 	t.scratch[0], t.scratch[1] = bids[:0], asks[:0]
 	t.rlog.Reset()
-	if len(bids)+len(asks) == 0 || r.seq > bs.emitted {
-		return false
+	if len(bids)+len(asks) == 0 || from > bs.emitted {
+		return nil
 	}
 	ts := t.sym.BookTS()
 	if bs.emitted != t.sym.Seq() {
@@ -181,11 +210,7 @@ func (t *Streams) joinResumer(bs *bookStream, r resumer) bool {
 	if !bs.text.valid {
 		bs.text.rebuild(t.book, bs.depth, sc)
 	}
-	frame := encodeUpdate(t.chBook, r.seq+1, bs.emitted, t.sym.Epoch(), ts, bs.text.checksum(), bids, asks, sc)
-	if r.c.sendData(frame, kind) {
-		bs.subs.add(r.c, r.lag)
-	}
-	return true
+	return encodeUpdate(t.chBook, from+1, bs.emitted, t.sym.Epoch(), ts, bs.text.checksum(), bids, asks, sc)
 }
 
 // resumeFor returns the resume position cmd gives for channel, nil when

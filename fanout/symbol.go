@@ -38,6 +38,7 @@ type Streams struct {
 	// rlog and rscratch rebuild a resumer's view (resume.go).
 	rlog     orderbook.ChangeLog
 	rscratch []orderbook.Level
+	rlast    resumeFrame
 	// boardDirty: the ticker changed since it was last published.
 	boardDirty bool
 
@@ -111,6 +112,7 @@ func (t *Streams) applied() {
 // book was replaced by a snapshot, or is served again (resumed: it was
 // not served before, and the tickers say so).
 func (t *Streams) reset(resumed bool) {
+	t.rlast = resumeFrame{}
 	for _, bs := range t.books {
 		bs.edge = [2]orderbook.Edge{t.book.Edge(orderbook.Bid, bs.depth), t.book.Edge(orderbook.Ask, bs.depth)}
 		bs.emitted = t.sym.Seq()
@@ -132,6 +134,7 @@ func (t *Streams) reset(resumed bool) {
 // state and the reason); their views freeze. Tickers carry the status and
 // drop the book's top.
 func (t *Streams) notServing() {
+	t.rlast = resumeFrame{}
 	frame := t.statusFrame()
 	for _, bs := range t.books {
 		bs.text.valid = false
