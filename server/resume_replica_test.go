@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"sync"
 	"testing"
@@ -22,7 +23,7 @@ type resumeRecorder struct {
 	mu        sync.Mutex
 	views     map[string][]view
 	snapshots map[string]int
-	acks      map[string][]bool // per channel: resumed, per subscribed reply
+	acks      map[string][]string // per channel, per subscribed reply: its resumed ("" when absent)
 }
 
 func (r *resumeRecorder) handle(ev *client.Event) error {
@@ -30,7 +31,14 @@ func (r *resumeRecorder) handle(ev *client.Event) error {
 	defer r.mu.Unlock()
 	switch ev.Kind {
 	case client.EventSubscribed:
-		r.acks[ev.Channel] = append(r.acks[ev.Channel], ev.Resumed)
+		a := ""
+		if ev.Msg.Resumed != nil {
+			a = fmt.Sprint(*ev.Msg.Resumed)
+			if ev.Resumed != *ev.Msg.Resumed {
+				return fmt.Errorf("event resumed %v, message %v", ev.Resumed, a)
+			}
+		}
+		r.acks[ev.Channel] = append(r.acks[ev.Channel], a)
 	case client.EventBook:
 		if ev.Msg.Type == schemas.TypeSnapshot {
 			r.snapshots[ev.Channel]++
@@ -56,6 +64,21 @@ func (r *resumeRecorder) lastSeq(ch string) uint64 {
 // and resumes there, with no snapshot and no gap: every book it holds
 // equals the reference replay at its seq, raw and throttled.
 func TestResumeOnAnotherReplica(t *testing.T) {
+	r, rec, subs := replicaRun(t, market.HistoryLimits{})
+	checkResumedViews(t, r, rec, subs, "true", 1)
+}
+
+// On a replica that keeps no history, the Stream's books are not resumed: each is replaced by a
+// snapshot, and stays equal to the reference.
+func TestResumeRefusedOnAnotherReplica(t *testing.T) {
+	r, rec, subs := replicaRun(t, market.HistoryLimits{MaxBytes: -1})
+	checkResumedViews(t, r, rec, subs, "false", 2)
+}
+
+// replicaRun runs a Stream on two replicas, the second with history
+// limits h, stops the first, and returns once the Stream's books are at
+// the reference's final views.
+func replicaRun(t *testing.T, h market.HistoryLimits) (*resumeEnv, *resumeRecorder, []client.Subscription) {
 	b, err := broker.Start(broker.Config{Topic: "marketdata", Partitions: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +86,7 @@ func TestResumeOnAnotherReplica(t *testing.T) {
 	t.Cleanup(b.Close)
 	cfg := server.Config{Feed: feed.Config{Brokers: b.Addrs(), Topic: b.Topic(), Start: feed.StartEarliest}}
 	srvA, stopA := runServer(t, cfg)
+	cfg.History = h
 	srvB, _ := runServer(t, cfg)
 	w := newWriter(b)
 	t.Cleanup(func() { w.Close() })
@@ -76,7 +100,7 @@ func TestResumeOnAnotherReplica(t *testing.T) {
 		{Channel: "book." + r.syms[0], Depth: 10, Interval: "raw"},
 		{Channel: "book." + r.syms[1], Depth: 50, Interval: "100ms"},
 	}
-	rec := &resumeRecorder{views: map[string][]view{}, snapshots: map[string]int{}, acks: map[string][]bool{}}
+	rec := &resumeRecorder{views: map[string][]view{}, snapshots: map[string]int{}, acks: map[string][]string{}}
 	s, err := client.NewStream(client.StreamConfig{URL: "ws://" + srvA.Addr() + "/ws", URLs: []string{"ws://" + srvB.Addr() + "/ws"},
 		RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond, Subscriptions: subs})
 	if err != nil {
@@ -120,18 +144,21 @@ func TestResumeOnAnotherReplica(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Run = %v", err)
 	}
-	checkResumedViews(t, r, rec, subs)
+	return r, rec, subs
 }
 
-func checkResumedViews(t *testing.T, r *resumeEnv, rec *resumeRecorder, subs []client.Subscription) {
+// checkResumedViews checks that each book's second subscription was
+// answered resumed (want), that it saw snapshots snapshots, and that
+// every view equals the reference at its seq.
+func checkResumedViews(t *testing.T, r *resumeEnv, rec *resumeRecorder, subs []client.Subscription, resumed string, snapshots int) {
 	t.Helper()
 	for _, sub := range subs {
 		ch := sub.Channel
-		if acks := rec.acks[ch]; len(acks) != 2 || acks[0] || !acks[1] {
-			t.Errorf("%s: subscribed replies resumed %v, want a first subscription and a resumed one", ch, acks)
+		if acks := rec.acks[ch]; len(acks) != 2 || acks[0] != "" || acks[1] != resumed {
+			t.Errorf("%s: subscribed replies resumed %q, want a first subscription and one resumed %s", ch, acks, resumed)
 		}
-		if n := rec.snapshots[ch]; n != 1 {
-			t.Errorf("%s: %d snapshots, want only the first subscription's", ch, n)
+		if n := rec.snapshots[ch]; n != snapshots {
+			t.Errorf("%s: %d snapshots, want %d", ch, n, snapshots)
 		}
 		sym := ch[len("book."):]
 		for _, v := range rec.views[ch] {
