@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/marketfeed/marketfeed/bench/internal/procstat"
+	"github.com/marketfeed/marketfeed/schemas"
 )
 
 // The -restart run: the clients follow their books for -warmup, then the
@@ -187,6 +188,11 @@ func restartRun(ctx context.Context, o options, srv *serverHandle, f *fleet) err
 	fmt.Printf("  reconnected    %d clients, %d failed; all books back in %v\n", f.again.redialed.Load(), f.again.failed.Load(), el.Round(time.Millisecond))
 	fmt.Printf("  subscriptions  %d: resumed %d, refused %d, snapshots %d\n", subs, f.again.resumed.Load(), f.again.refused.Load(), f.t.resnaps.Load()-snaps0)
 	fmt.Printf("  gaps           %d\n", f.t.gaps.Load()-gaps0)
+	fmt.Printf("  server says    resumed %.0f", serverMetric(srv2.addr, `marketfeed_ws_resumes_total{kind="book",result="resumed"}`))
+	for _, reason := range schemas.ResumeReasons {
+		fmt.Printf(", %s %.0f", reason, serverMetric(srv2.addr, `marketfeed_ws_resumes_total{kind="book",result="`+reason+`"}`))
+	}
+	fmt.Printf("; lag conflations %.0f\n", serverMetric(srv2.addr, "marketfeed_ws_lag_snapshots_total"))
 	fmt.Printf("  server CPU     %.2fs until all back (%.2f ms per client); %.2fs over the %v from the reconnection\n",
 		cpu1-cpu0, (cpu1-cpu0)*1000/float64(f.healthy), cpuW-cpu0, restartWindow)
 	fmt.Printf("  received       %.1f MiB over the %v from the reconnection\n", float64(bytesW)/(1<<20), restartWindow)
