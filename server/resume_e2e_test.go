@@ -362,3 +362,30 @@ func TestResumeFromAnySeq(t *testing.T) {
 		}
 	}
 }
+
+// A resync sent while a resumed subscription waits to join gets the
+// snapshot, and the channel goes on from it with no gap.
+func TestResumeThenResync(t *testing.T) {
+	r := newResumeEnv(t, market.HistoryLimits{}, sim.New(sim.Config{Symbols: 1, Seed: 16, Epoch: 2}))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, iv := range []string{"raw", "1s"} {
+		book := client.NewBook("book." + r.syms[0])
+		conn, _ := subscribeResume(t, ctx, r.url, book, 10, iv, nil)
+		r.events(t, 200)
+		r.follow(t, ctx, conn, book, 10)
+		conn.Close()
+		r.events(t, 200)
+		conn, ack := subscribeResume(t, ctx, r.url, book, 10, iv, []schemas.Resume{position(book)})
+		checkResumed(t, ack, true, "")
+		if err := conn.Resync(2, []string{book.Channel()}); err != nil {
+			t.Fatal(err)
+		}
+		r.events(t, 200)
+		snapshots := r.follow(t, ctx, conn, book, 10)
+		if iv != "raw" && snapshots != 1 {
+			t.Fatalf("%s: %d snapshots after a resync, want 1", iv, snapshots)
+		}
+		conn.Close()
+	}
+}
