@@ -3,8 +3,11 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -252,6 +255,28 @@ func TestResumeRefused(t *testing.T) {
 	m, err := conn.Next(ctx)
 	if err != nil || m.Type != schemas.TypeStatus || m.Status != schemas.StatusStale || m.Reason != schemas.ReasonGap {
 		t.Fatalf("after a not_served resume: %+v, %v", m, err)
+	}
+	checkResumeMetrics(t, r.srv.Addr(), map[string]int{schemas.ResumeHistory: 1, schemas.ResumeAhead: 1, schemas.ResumeEpoch: 2, schemas.ResumeNotServed: 1})
+}
+
+// checkResumeMetrics checks the server's count of book resumes refused
+// by reason, and that its history gauge is exposed.
+func checkResumeMetrics(t *testing.T, addr string, refused map[string]int) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for reason, n := range refused {
+		line := fmt.Sprintf("marketfeed_ws_resumes_total{kind=\"book\",result=%q} %d\n", reason, n)
+		if !strings.Contains(string(body), line) {
+			t.Errorf("metrics lack %q", line)
+		}
+	}
+	if !strings.Contains(string(body), "\nmarketfeed_history_bytes ") {
+		t.Error("metrics lack marketfeed_history_bytes")
 	}
 }
 
