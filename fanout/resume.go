@@ -57,11 +57,12 @@ func (rs *resumers) remove(c *Conn) bool {
 	return false
 }
 
-// sendJoin sends every resumer frame (a snapshot or status) and moves
-// those that accept it to dst.
-func (rs *resumers) sendJoin(frame []byte, dst *subscribers) {
+// sendJoin sends every resumer its frame (a snapshot or status: frameOf
+// returns the one for a connection) and moves those that accept it to
+// dst.
+func (rs *resumers) sendJoin(frameOf func(*Conn) []byte, dst *subscribers) {
 	for _, r := range *rs {
-		if r.c.sendData(frame, stateKind(r.lag)) {
+		if r.c.sendData(frameOf(r.c), stateKind(r.lag)) {
 			dst.add(r.c, r.lag)
 		}
 	}

@@ -124,7 +124,7 @@ func (t *Streams) reset(resumed bool) {
 		bs.subs.send(frame)
 		bs.joining.send(frame)
 		bs.joining.moveTo(&bs.subs)
-		bs.resuming.sendJoin(frame, &bs.subs)
+		bs.resuming.sendJoin(func(*Conn) []byte { return frame }, &bs.subs)
 	}
 	t.bboReset()
 	t.checkBest(resumed) // a ticker that said the book is not served says it is
@@ -141,7 +141,7 @@ func (t *Streams) notServing() {
 		bs.subs.send(frame)
 		bs.joining.send(frame)
 		bs.joining.moveTo(&bs.subs)
-		bs.resuming.sendJoin(frame, &bs.subs)
+		bs.resuming.sendJoin(func(*Conn) []byte { return frame }, &bs.subs)
 	}
 	t.bboNotServing()
 	t.tickerChanged()
