@@ -22,9 +22,14 @@ type Handler func(*Event) error
 // closes it (1001 shutting down, 4001 slow consumer, ...) it reconnects
 // with capped, jittered exponential backoff and subscribes again. When the
 // server announces a close (a notice before a shutdown or the end of the
-// connection's lifetime) it reconnects at once, within RetryMin.
+// connection's lifetime) it reconnects at once, within RetryMin. Every
+// reconnection resumes each book, bbo, ticker and tickers channel from
+// where it was (stream_resume.go): a book the server resumes keeps its
+// state, with no snapshot.
 type Stream struct {
 	cfg StreamConfig
+	// resume is kept from one connection to the next (stream_resume.go).
+	resume *resumeState
 }
 
 // NewStream checks cfg and returns a Stream; nothing happens until Run.
@@ -33,7 +38,7 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Stream{cfg: cfg}, nil
+	return &Stream{cfg: cfg, resume: newResumeState()}, nil
 }
 
 // Run connects and delivers events to h until ctx ends (then it returns

@@ -25,8 +25,14 @@ type Subscription struct {
 // StreamConfig configures a Stream.
 type StreamConfig struct {
 	// URL is the server's WebSocket endpoint, for example
-	// ws://127.0.0.1:8080/ws. Required.
+	// ws://127.0.0.1:8080/ws. Required unless URLs is set.
 	URL string
+	// URLs are further endpoints of the same feed (replicas): the
+	// connection attempts go to URL and then to each of URLs in turn, so
+	// that a reconnection after a failure goes to the next replica (and
+	// resumes there: seqs are the same on every replica). Nil means URL
+	// alone.
+	URLs []string
 	// APIKey is sent with every upgrade request in the APIKeyHeader header.
 	// Empty sends none.
 	APIKey string
@@ -54,6 +60,8 @@ type StreamConfig struct {
 	// Dial configures each connection (its Header is replaced by Header and
 	// APIKey).
 	Dial Options
+
+	urls []string // URL, then URLs
 }
 
 // Defaults of StreamConfig.
@@ -67,7 +75,13 @@ const (
 var ErrStreamConfig = errors.New("client: invalid stream config")
 
 func (c StreamConfig) withDefaults() (StreamConfig, error) {
-	if c.URL == "" {
+	c.urls = nil
+	for _, u := range append([]string{c.URL}, c.URLs...) {
+		if u != "" {
+			c.urls = append(c.urls, u)
+		}
+	}
+	if len(c.urls) == 0 {
 		return c, errors.Join(ErrStreamConfig, errors.New("URL is empty"))
 	}
 	if len(c.Subscriptions) == 0 {

@@ -21,7 +21,10 @@ const (
 	// EventConnected: the server said welcome (Msg, Raw); subscriptions
 	// are being sent.
 	EventConnected
-	// EventSubscribed: the server confirmed the subscription of Channel.
+	// EventSubscribed: the server confirmed the subscription of Channel;
+	// Resumed says whether it continued from where the Stream was before
+	// a reconnection (Msg.ResumeReason says why not, when a position was
+	// sent: Msg.Resumed is not nil).
 	EventSubscribed
 	// EventBook: a snapshot or update of Channel (Msg) was applied to Book,
 	// which is now the verified local book (check Book.Synced()). With
@@ -92,4 +95,7 @@ type Event struct {
 	Book    *Book                  // the local book of Channel (book events)
 	Err     error                  // EventError, EventResync, EventDisconnected
 	Delay   time.Duration          // EventDisconnected: wait before reconnecting
+	// Resumed (EventSubscribed): the channel resumed from the position
+	// the Stream sent, so its Book (book channels) is kept as it was.
+	Resumed bool
 }

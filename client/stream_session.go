@@ -11,9 +11,10 @@ import (
 
 // session is one connection of a Stream. It lives on Run's goroutine.
 type session struct {
-	cfg  StreamConfig
-	conn *Conn
-	h    Handler
+	cfg    StreamConfig
+	conn   *Conn
+	h      Handler
+	resume *resumeState
 
 	subs      map[string]Subscription
 	books     map[string]*Book     // book channels, unless RawBooks
@@ -31,14 +32,14 @@ func (s *Stream) session(ctx context.Context, h Handler) (healthy bool, err erro
 	if err := h(&Event{Kind: EventConnecting}); err != nil {
 		return false, &handlerError{err}
 	}
-	conn, err := Dial(ctx, s.cfg.URL, s.cfg.Dial)
+	conn, err := Dial(ctx, s.resume.nextURL(s.cfg.urls), s.cfg.Dial)
 	if err != nil {
 		return false, err
 	}
 	defer conn.Close()
 	ss := &session{
-		cfg: s.cfg, conn: conn, h: h,
-		subs: map[string]Subscription{}, books: map[string]*Book{}, pending: map[int64]string{},
+		cfg: s.cfg, conn: conn, h: h, resume: s.resume,
+		subs: map[string]Subscription{}, books: s.resume.books, pending: map[int64]string{},
 		resyncing: map[string]bool{}, resyncIDs: map[int64]string{}, retryAt: map[string]time.Time{},
 	}
 	err = ss.run(ctx)
@@ -59,7 +60,7 @@ func (ss *session) run(ctx context.Context) error {
 	}
 	for _, sub := range ss.cfg.Subscriptions {
 		ss.subs[sub.Channel] = sub
-		if strings.HasPrefix(sub.Channel, "book.") && !ss.cfg.RawBooks {
+		if strings.HasPrefix(sub.Channel, "book.") && !ss.cfg.RawBooks && ss.books[sub.Channel] == nil {
 			ss.books[sub.Channel] = NewBook(sub.Channel)
 		}
 		if err := ss.subscribe(sub.Channel); err != nil {
@@ -118,7 +119,8 @@ func (ss *session) subscribe(ch string) error {
 	sub := ss.subs[ch]
 	id := ss.nextID()
 	ss.pending[id] = ch
-	return ss.conn.SubscribeWith(id, []string{ch}, SubscribeOptions{Depth: sub.Depth, Interval: sub.Interval, Lag: sub.Lag})
+	return ss.conn.SubscribeWith(id, []string{ch}, SubscribeOptions{Depth: sub.Depth, Interval: sub.Interval, Lag: sub.Lag,
+		Resume: ss.resume.position(ch)})
 }
 
 // resync asks the server for a fresh snapshot of a book channel whose local
@@ -165,6 +167,8 @@ func (ss *session) handleFrame(raw []byte, binary bool) error {
 			delete(ss.pending, m.ID)
 			ss.healthy = true
 		}
+		ss.resume.confirmed[m.Channel] = true
+		ev.Resumed = m.Resumed != nil && *m.Resumed
 	case schemas.TypeError:
 		se := ServerErrorOf(m)
 		ev.Kind, ev.Err = EventError, se
@@ -204,6 +208,7 @@ func (ss *session) handleFrame(raw []byte, binary bool) error {
 		}
 	case schemas.TypeStatus:
 		ev.Kind = EventStatus
+		ss.resume.noteBBO(m)
 		if b := ss.books[m.Channel]; b != nil {
 			ev.Book = b
 			_ = b.Apply(m)
@@ -218,6 +223,7 @@ func (ss *session) handleFrame(raw []byte, binary bool) error {
 		ev.Kind = EventTicker
 	case schemas.TypeBBO:
 		ev.Kind = EventBBO
+		ss.resume.noteBBO(m)
 	case schemas.TypeTickers:
 		ev.Kind = EventTickers
 	case schemas.TypeTrades:

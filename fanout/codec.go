@@ -78,9 +78,16 @@ func (t *Streams) snapshotFrames(bs *bookStream, set encSet) frames {
 	return f
 }
 
-// updateFrames builds a book update in the encodings of set.
+// updateFrames builds a book update at the book's time in the encodings
+// of set.
 func (t *Streams) updateFrames(set encSet, firstSeq, seq uint64, ck uint32, bids, asks []orderbook.Level) frames {
-	sc, epoch, ts := t.sc(), t.sym.Epoch(), t.sym.BookTS()
+	return t.updateFramesAt(set, firstSeq, seq, t.sym.BookTS(), ck, bids, asks)
+}
+
+// updateFramesAt builds a book update with exchange time ts in the
+// encodings of set.
+func (t *Streams) updateFramesAt(set encSet, firstSeq, seq uint64, ts int64, ck uint32, bids, asks []orderbook.Level) frames {
+	sc, epoch := t.sc(), t.sym.Epoch()
 	var f frames
 	t.counted(set)
 	if set.has(schemas.EncodingJSON) {

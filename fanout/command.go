@@ -24,6 +24,9 @@ type subscription struct {
 	// reallow (tickers only) asks the board to check the symbols against
 	// the session again (Hub.Recheck).
 	reallow atomic.Bool
+	// resume is the position the subscribe gave for the channel, nil
+	// when none (resume.go).
+	resume *schemas.Resume
 }
 
 // symbol is the subscription's symbol, "" for tickers.
@@ -68,7 +71,9 @@ func (c *Conn) handleText(msg []byte) bool {
 	var each func(id int64, ch string) bool
 	switch cmd.Op {
 	case schemas.OpSubscribe:
-		each = func(id int64, ch string) bool { return c.subscribe(id, ch, cmd.Depth, cmd.Interval, cmd.Lag) }
+		each = func(id int64, ch string) bool {
+			return c.subscribe(id, ch, cmd.Depth, cmd.Interval, cmd.Lag, resumeFor(&cmd, ch))
+		}
 	case schemas.OpUnsubscribe:
 		each = func(id int64, ch string) bool { return c.unsubscribe(id, ch) }
 	case schemas.OpResync:
@@ -110,9 +115,9 @@ func (c *Conn) countInvalid() bool {
 
 // subscribe validates one channel and hands the subscription to the
 // symbol's owner, which acknowledges it and sends the initial state.
-func (c *Conn) subscribe(id int64, channel string, depth int, interval, lag string) bool {
+func (c *Conn) subscribe(id int64, channel string, depth int, interval, lag string, resume *schemas.Resume) bool {
 	c.smu.Lock()
-	s := c.newSubscription(id, channel, depth, interval, lag)
+	s := c.newSubscription(id, channel, depth, interval, lag, resume)
 	if s != nil {
 		c.subs[channel] = s
 		c.updateLagSet() // before the owner sees s, for a skip-ahead under way
@@ -150,7 +155,7 @@ func (c *Conn) subscribe(id int64, channel string, depth int, interval, lag stri
 
 // newSubscription validates a subscription to channel, replying with the
 // error when it is refused (nil). smu is held.
-func (c *Conn) newSubscription(id int64, channel string, depth int, interval, lag string) *subscription {
+func (c *Conn) newSubscription(id int64, channel string, depth int, interval, lag string, resume *schemas.Resume) *subscription {
 	kind, symbol, err := schemas.ParseChannel(channel)
 	if err != nil {
 		msg := err.Error()
@@ -196,6 +201,13 @@ func (c *Conn) newSubscription(id int64, channel string, depth int, interval, la
 			}
 			s.depth = depth
 		}
+	}
+	if resume != nil {
+		if err := resume.Check(kind); err != nil {
+			c.sendError(id, schemas.CodeInvalidRequest, err.(*schemas.ProtocolError).Message, channel)
+			return nil
+		}
+		s.resume = resume
 	}
 	if !c.allowed(id, s) {
 		return nil

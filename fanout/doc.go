@@ -107,6 +107,13 @@
 // same point as the update every other subscriber receives. A resync
 // command takes the same paths: a raw subscriber gets a snapshot at once, a
 // throttled one rejoins and gets it at the next flush.
+// A subscribe that resumes from a position (resume.go) joins its stream on
+// the owner goroutine too, without a snapshot: at once or at the stream's
+// next emission for raw, at the next flush for throttled streams, with at
+// most one update of its own built from the symbol's history
+// (market.Symbol.ChangesSince); until it joins it waits in the stream's
+// resuming list, which snapshots, statuses, resync and unsubscribe handle
+// like the joining list.
 //
 // Every snapshot and update carries the checksum of the whole view
 // (schemas.BookChecksum). Each stream keeps its view as the canonical

@@ -101,10 +101,10 @@ func (t *Streams) detach(c *Conn, s *subscription) {
 	switch s.kind {
 	case schemas.ChannelBook:
 		if bs := t.bookStream(s.depth, s.interval, false); bs != nil {
-			if !bs.subs.remove(c) {
-				bs.joining.remove(c)
+			if !bs.subs.remove(c) && !bs.joining.remove(c) {
+				bs.resuming.remove(c)
 			}
-			if bs.subs.len()+bs.joining.len() == 0 {
+			if bs.subs.len()+bs.joining.len()+len(bs.resuming) == 0 {
 				t.dropBookStream(bs)
 			}
 		}
@@ -157,7 +157,7 @@ func (t *Streams) attach(c *Conn, s *subscription) {
 		default:
 			bs.joining.add(c, s.lag)
 		}
-		if bs.subs.len()+bs.joining.len() == 0 {
+		if bs.subs.len()+bs.joining.len()+len(bs.resuming) == 0 {
 			t.dropBookStream(bs)
 		}
 	case schemas.ChannelBBO:

@@ -41,6 +41,9 @@ func (t *Streams) resync(c *Conn, s *subscription) {
 	if bs == nil {
 		return // unsubscribed meanwhile
 	}
+	if bs.resuming.remove(c) {
+		bs.subs.add(c, s.lag) // it asks for a snapshot instead
+	}
 	switch {
 	case t.sym.State() != market.Live:
 		c.enqueueKind(t.statusFrameFor(t.chBook, c), stateKind(s.lag))

@@ -14,6 +14,8 @@ type bookStream struct {
 	// joining subscribers of a throttled stream wait for the next flush,
 	// where their snapshot is taken at the same point as everybody's update.
 	joining subscribers
+	// resuming subscribers wait to join from their own seq (resume.go).
+	resuming resumers
 	// edge is the worst price inside the view at the last emission.
 	edge [2]orderbook.Edge
 	// emitted is the sequence the subscribers' views are at.
@@ -43,7 +45,12 @@ type tradesStream struct {
 func (t *Streams) subscribe(c *Conn, s *subscription, id int64) {
 	info := s.info()
 	ack := &schemas.ServerMessage{Type: schemas.TypeSubscribed, ID: id, Channel: s.channel, Depth: info.Depth, Interval: info.Interval}
+	resume := t.resumeAck(s, ack)
 	if !c.enqueue(messageFrame(ack)) {
+		return
+	}
+	if resume {
+		t.attachResumed(c, s)
 		return
 	}
 	t.attach(c, s)

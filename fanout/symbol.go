@@ -35,6 +35,10 @@ type Streams struct {
 	bestOK  [2]bool
 	scratch [2][]orderbook.Level
 	ckbuf   []byte // scratch for formatting checksum levels
+	// rlog and rscratch rebuild a resumer's view (resume.go).
+	rlog     orderbook.ChangeLog
+	rscratch []orderbook.Level
+	rlast    resumeFrame
 	// boardDirty: the ticker changed since it was last published.
 	boardDirty bool
 
@@ -96,6 +100,9 @@ func (t *Streams) applied() {
 		for _, bs := range t.books {
 			if bs.iv == schemas.Raw {
 				t.emitDelta(bs, log)
+				if len(bs.resuming) > 0 {
+					t.resumePending(bs)
+				}
 			}
 		}
 		log.Reset()
@@ -108,17 +115,19 @@ func (t *Streams) applied() {
 // book was replaced by a snapshot, or is served again (resumed: it was
 // not served before, and the tickers say so).
 func (t *Streams) reset(resumed bool) {
+	t.rlast = resumeFrame{}
 	for _, bs := range t.books {
 		bs.edge = [2]orderbook.Edge{t.book.Edge(orderbook.Bid, bs.depth), t.book.Edge(orderbook.Ask, bs.depth)}
 		bs.emitted = t.sym.Seq()
 		bs.text.valid = false
-		if bs.subs.len()+bs.joining.len() == 0 {
+		if bs.subs.len()+bs.joining.len()+len(bs.resuming) == 0 {
 			continue
 		}
-		f := t.snapshotFrames(bs, bs.subs.encodings()|bs.joining.encodings())
+		f := t.snapshotFrames(bs, bs.subs.encodings()|bs.joining.encodings()|bs.resuming.encodings())
 		bs.subs.sendFrames(&f, -1)
 		bs.joining.sendFrames(&f, -1)
 		bs.joining.moveTo(&bs.subs)
+		bs.resuming.sendJoin(f.of, &bs.subs)
 	}
 	t.bboReset()
 	t.checkBest(resumed) // a ticker that said the book is not served says it is
@@ -128,9 +137,10 @@ func (t *Streams) reset(resumed bool) {
 // state and the reason); their views freeze. Tickers carry the status and
 // drop the book's top.
 func (t *Streams) notServing() {
+	t.rlast = resumeFrame{}
 	var set encSet
 	for _, bs := range t.books {
-		set |= bs.subs.encodings() | bs.joining.encodings()
+		set |= bs.subs.encodings() | bs.joining.encodings() | bs.resuming.encodings()
 	}
 	f := t.statusFrames(t.chBook, set)
 	for _, bs := range t.books {
@@ -138,6 +148,7 @@ func (t *Streams) notServing() {
 		bs.subs.sendFrames(&f, -1)
 		bs.joining.sendFrames(&f, -1)
 		bs.joining.moveTo(&bs.subs)
+		bs.resuming.sendJoin(f.of, &bs.subs)
 	}
 	t.bboNotServing()
 	t.tickerChanged()
@@ -192,6 +203,9 @@ func (t *Streams) Flush(iv schemas.Interval) {
 				f := t.snapshotFrames(bs, bs.joining.encodings())
 				bs.joining.sendFrames(&f, -1)
 				bs.joining.moveTo(&bs.subs)
+			}
+			if len(bs.resuming) > 0 {
+				t.resumePending(bs)
 			}
 		}
 		log.Reset()

@@ -85,6 +85,9 @@ func (h *Hub) boardRun(stop chan struct{}) {
 func (h *Hub) subscribeTickers(c *Conn, s *subscription, id int64) {
 	info := s.info()
 	ack := &schemas.ServerMessage{Type: schemas.TypeSubscribed, ID: id, Channel: s.channel, Interval: info.Interval}
+	if s.resume != nil {
+		h.answerResume(s.kind, ack, "") // the board sends the current state
+	}
 	b := &h.board
 	b.mu.Lock()
 	if !s.gone.Load() && c.enqueue(messageFrame(ack)) {

@@ -56,6 +56,9 @@ type ShardConfig struct {
 	// silent; it must exceed the publisher's snapshot period. Zero means
 	// DefaultSilentAfter (30s); negative disables the check.
 	SilentAfter time.Duration
+	// History bounds the book history of each symbol (the zero value:
+	// market's defaults, 60s and 1 MiB).
+	History market.HistoryLimits
 }
 
 // Shard owns the market state of the symbols of one partition and tells
@@ -76,6 +79,9 @@ type Shard struct {
 	feedDown bool           // the partition could not be fetched for FeedDownAfter
 	started  time.Time      // when the shard was created
 	checked  time.Time      // time of the last freshness check
+	// histBytes is the history memory of the shard's symbols last added
+	// to the HistoryBytes gauge.
+	histBytes int64
 
 	// Counters resolved once: WithLabelValues is a map lookup.
 	appliedDelta, appliedTrade prometheus.Counter

@@ -18,6 +18,7 @@ func (s *Shard) applyInstrument(sym *market.Symbol, r *schemas.Record) {
 	s.m.Applied.WithLabelValues("instrument").Inc()
 	if sym == nil {
 		sym = market.NewSymbol(inst, s, &s.scratch)
+		sym.SetHistoryLimits(s.cfg.History)
 		if s.feedDown {
 			sym.SetFeedDown(true, s.checked)
 		}

@@ -10,6 +10,7 @@ import "time"
 // goroutine.
 func (s *Shard) CheckFreshness(now time.Time) {
 	s.checked = now
+	s.reportHistory()
 	if s.cfg.LastFetch != nil {
 		// Before the first fetch, the bound counts from the shard's start.
 		last := s.cfg.LastFetch()
@@ -43,4 +44,15 @@ func (s *Shard) CheckFreshness(now time.Time) {
 			s.listener.StateChanged(sym, c)
 		}
 	}
+}
+
+// reportHistory adds the change of the shard's history memory since the
+// last report to the gauge of all shards.
+func (s *Shard) reportHistory() {
+	var n int64
+	for _, sym := range s.symbols {
+		n += sym.HistoryBytes()
+	}
+	s.m.HistoryBytes.Add(float64(n - s.histBytes))
+	s.histBytes = n
 }

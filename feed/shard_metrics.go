@@ -22,6 +22,9 @@ type IngestMetrics struct {
 	Snapshots *prometheus.CounterVec
 	// Crossed counts events after which a book was crossed.
 	Crossed prometheus.Counter
+	// HistoryBytes is the memory of the book histories of every symbol
+	// (market.Symbol.HistoryBytes), summed by each shard at its tick.
+	HistoryBytes prometheus.Gauge
 }
 
 // NewIngestMetrics creates the collectors and registers them with reg; a
@@ -46,9 +49,12 @@ func NewIngestMetrics(reg prometheus.Registerer) *IngestMetrics {
 		Crossed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "marketfeed_feed_crossed_books_total", Help: "Events after which a book was crossed (best bid >= best ask); such a book is stale until a snapshot that is not.",
 		}),
+		HistoryBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "marketfeed_history_bytes", Help: "Memory of the book histories from which subscribers resume, over all symbols.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Applied, m.Rejected, m.Skipped, m.Gaps, m.Snapshots, m.Crossed)
+		reg.MustRegister(m.Applied, m.Rejected, m.Skipped, m.Gaps, m.Snapshots, m.Crossed, m.HistoryBytes)
 	}
 	return m
 }

@@ -59,6 +59,7 @@ func (s *Symbol) Define(inst Instrument) (c Change) {
 	s.ticker = orderbook.NewTicker(inst.PriceScale, inst.SizeScale)
 	s.seqState, s.crossed, s.silent = Waiting, false, false
 	s.state, s.reason, s.known = Waiting, "", false
+	s.hist.stop()
 	c.Redefined, c.Status = true, true
 	s.publish()
 	return c
@@ -148,6 +149,7 @@ func (s *Symbol) ApplySnapshot(r *schemas.Record) (c Change) {
 	}
 	c.Recovered = s.seqState == Stale || s.crossed
 	s.seqState, s.epoch, s.seq, s.bookTS = Live, r.Epoch, r.Seq, r.TS
+	s.hist.restart(r.Seq)
 	s.ts = max(s.ts, r.TS)
 	s.advanced, s.silent = true, false
 	s.crossed = s.book.Crossed()
@@ -211,6 +213,7 @@ func (s *Symbol) ApplyDelta(r *schemas.Record) (c Change) {
 		s.breakSeq(&c)
 		return c
 	}
+	s.hist.begin(r.Seq, r.TS)
 	for side, lv := range s.scratch.levels {
 		for _, l := range lv {
 			s.setLevel(orderbook.Side(side), l.Price, l.Size)
@@ -233,6 +236,7 @@ func (s *Symbol) ApplyDelta(r *schemas.Record) (c Change) {
 
 func (s *Symbol) breakSeq(c *Change) {
 	s.seqState = Stale
+	s.hist.stop()
 	s.serve(c)
 	s.publish()
 }

@@ -16,6 +16,19 @@
 // sent whole again, a change of serving state, a trade. The delta path
 // does not allocate.
 //
+// # History
+//
+// Each Symbol also keeps a bounded history of its book: the level changes
+// of its recent deltas, each with the level's previous size, in a ring
+// bounded by exchange time and bytes (HistoryLimits; 60 s and 1 MiB by
+// default) whose memory is reused, so recording does not allocate once it
+// has grown. It is shared by every subscriber of the symbol: with the
+// current book it gives the book at any seq it covers (ChangesSince),
+// from which a subscriber that held the book at that seq resumes without
+// a snapshot. It restarts at each snapshot that replaces the book and
+// stops while the sequence is broken (HistoryStart). It fills while the
+// owner replays its partition at start, like the book itself.
+//
 // # Serving state
 //
 // The book's sequence state is Waiting (no snapshot yet), Live (following

@@ -79,6 +79,8 @@ type Symbol struct {
 
 	attached any // the listener's per-symbol value
 
+	hist history // recent level changes (history.go)
+
 	// Published for other goroutines.
 	pubState  atomic.Uint32
 	pubReason atomic.Uint32 // index in staleReasons
@@ -103,6 +105,7 @@ func NewSymbol(inst Instrument, owner Owner, scratch *Scratch) *Symbol {
 		// The first silence check starts the quiet time.
 		advanced: true,
 	}
+	s.hist.limits = HistoryLimits{}.resolved()
 	s.publish()
 	return s
 }
@@ -210,9 +213,11 @@ func (s *Symbol) publish() {
 	}
 }
 
-// setLevel changes one level and records the change in the logs in use.
+// setLevel changes one level and records the change in the history and
+// in the logs in use.
 func (s *Symbol) setLevel(side orderbook.Side, price, size int64) {
 	prev := s.book.Set(side, price, size)
+	s.hist.record(side, price, prev)
 	for iv := range schemas.NumIntervals {
 		if s.logUsers[iv] > 0 {
 			s.logs[iv].Record(side, price, prev)

@@ -17,6 +17,7 @@ import (
 	"github.com/marketfeed/marketfeed/auth"
 	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/feed"
+	"github.com/marketfeed/marketfeed/market"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/marketfeed/marketfeed/web"
 	"github.com/prometheus/client_golang/prometheus"
@@ -89,6 +90,9 @@ type Config struct {
 	// the publisher's snapshot period. Zero means feed.DefaultSilentAfter
 	// (30s); negative disables the check.
 	SilentAfter time.Duration
+	// History bounds each symbol's book history, from which subscribers
+	// resume; the zero value means market's defaults (60s, 1 MiB).
+	History market.HistoryLimits
 }
 
 // Server is a running marketfeed.
@@ -424,6 +428,7 @@ func (s *Server) runShard(ctx context.Context, partition int, in <-chan feed.Bat
 		LastFetch:     func() time.Time { return s.consumer.LastFetch(partition) },
 		FeedDownAfter: s.cfg.FeedDownAfter,
 		SilentAfter:   s.cfg.SilentAfter,
+		History:       s.cfg.History,
 	}, partition)
 	s.shardsMu.Lock()
 	s.shards[partition] = sh

@@ -6,10 +6,8 @@ import (
 	"compress/flate"
 	"context"
 	"encoding/binary"
-	"fmt"
 	"io"
 	"net"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -43,6 +41,8 @@ type totals struct {
 type sub struct {
 	channel []byte
 	seq     uint64 // seq of the last snapshot or update; 0 before the snapshot
+	epoch   uint64 // epoch of seq
+	back    bool   // -restart: resumed or snapshot since the reconnection
 }
 
 // client is one simulated WebSocket client: one goroutine reading raw
@@ -68,6 +68,16 @@ type client struct {
 	// fr and zbuf inflate compressed messages (-deflate).
 	fr   io.ReadCloser
 	zbuf bytes.Buffer
+	// What a reconnection needs (-restart): where, what, and the run's
+	// shared state (nil: no reconnection).
+	url      string
+	channels []string
+	depth    int
+	interval string
+	rcvbuf   int
+	again    *reconnects
+	pending  int // book subscriptions not back yet after a reconnection
+	deflate  bool
 }
 
 // dial connects client id from source address 127.0.0.(1 + id%250),
@@ -76,6 +86,34 @@ type client struct {
 // A positive rcvbuf sets the socket's receive buffer before the handshake
 // (a client on a thin link); zero leaves the kernel's default.
 func dial(ctx context.Context, url string, id int, channels []string, depth int, interval string, bin, deflate bool, rcvbuf int, t *totals) (*client, error) {
+	c := &client{id: id, hist: &t.hists[id%len(t.hists)], t: t,
+		url: url, channels: channels, depth: depth, interval: interval, rcvbuf: rcvbuf,
+		binary: bin, deflate: deflate}
+	for _, ch := range channels {
+		if strings.HasPrefix(ch, "book.") {
+			c.subs = append(c.subs, sub{channel: []byte(ch)})
+			c.books++
+		}
+	}
+	nc, br, err := c.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.nc, c.br = nc, br
+	if err := c.write(c.subscribeMessage(false)); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	t.connected.Add(1)
+	return c, nil
+}
+
+// write sends one text message.
+func (c *client) write(p []byte) error { return wsutil.WriteClientMessage(c.nc, ws.OpText, p) }
+
+// connect opens the client's WebSocket connection.
+func (c *client) connect(ctx context.Context) (net.Conn, *bufio.Reader, error) {
+	id, rcvbuf := c.id, c.rcvbuf
 	d := ws.Dialer{
 		ReadBufferSize: 2048,
 		NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -90,47 +128,40 @@ func dial(ctx context.Context, url string, id int, channels []string, depth int,
 			return nd.DialContext(ctx, network, addr)
 		},
 	}
-	if bin {
+	if c.binary {
 		d.Protocols = []string{schemas.SubprotocolBinary}
 	}
-	if deflate {
+	if c.deflate {
 		d.Extensions = []httphead.Option{wsflate.DefaultParameters.Option()}
 	}
-	nc, br, _, err := d.Dial(ctx, url)
+	nc, br, _, err := d.Dial(ctx, c.url)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if br == nil {
 		br = bufio.NewReaderSize(nc, 2048)
 	}
-	c := &client{id: id, nc: nc, br: br, hist: &t.hists[id%len(t.hists)], t: t, binary: bin}
-	q := make([]byte, 0, 256)
-	q = append(q, `{"op":"subscribe","id":1,"channels":[`...)
-	for i, ch := range channels {
-		if i > 0 {
-			q = append(q, ',')
-		}
-		q = strconv.AppendQuote(q, ch)
-		if strings.HasPrefix(ch, "book.") {
-			c.subs = append(c.subs, sub{channel: []byte(ch)})
-			c.books++
-		}
-	}
-	q = fmt.Appendf(q, `],"depth":%d,"interval":%q}`, depth, interval)
-	if err := wsutil.WriteClientMessage(nc, ws.OpText, q); err != nil {
-		nc.Close()
-		return nil, err
-	}
-	t.connected.Add(1)
-	return c, nil
+	return nc, br, nil
 }
 
-// run reads until the connection ends or ctx is done.
+// run reads until the connection ends or ctx is done; in a -restart run
+// it then reconnects once the run opens the gate, and reads again.
 func (c *client) run(ctx context.Context) {
 	defer c.t.connected.Add(-1)
-	stop := context.AfterFunc(ctx, func() { c.nc.Close() })
+	for {
+		c.readAll(ctx)
+		if c.again == nil || ctx.Err() != nil || !c.redial(ctx) {
+			return
+		}
+	}
+}
+
+// readAll reads until the connection ends or ctx is done.
+func (c *client) readAll(ctx context.Context) {
+	nc := c.nc
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	defer stop()
-	defer c.nc.Close()
+	defer nc.Close()
 	var hdr [14]byte
 	buf := make([]byte, 0, 1024)
 	c.start = time.Now()
@@ -221,6 +252,9 @@ var (
 func (c *client) message(p []byte, now int64) {
 	update := bytes.HasPrefix(p, kUpdate)
 	if !update && !bytes.HasPrefix(p, kSnapshot) {
+		if bytes.HasPrefix(p, kSubscribed) {
+			c.subscribed(p)
+		}
 		if bytes.HasPrefix(p, kTrades) {
 			c.t.trades.Add(1)
 		}
@@ -232,12 +266,12 @@ func (c *client) message(p []byte, now int64) {
 		c.t.other.Add(1)
 		return
 	}
-	c.book(s, update, field(p, kFirst), field(p, kSeq), int64(field(p, kTS)), now)
+	c.book(s, update, field(p, kFirst), field(p, kSeq), field(p, kEpoch), int64(field(p, kTS)), now)
 }
 
 // book counts a snapshot or update of subscription s covering first..seq
-// (first 0 for a snapshot) at exchange time ts.
-func (c *client) book(s *sub, update bool, first, seq uint64, ts, now int64) {
+// (first 0 for a snapshot) of epoch at exchange time ts.
+func (c *client) book(s *sub, update bool, first, seq, epoch uint64, ts, now int64) {
 	if !update {
 		c.t.snapshots.Add(1)
 		if s.seq == 0 {
@@ -247,8 +281,11 @@ func (c *client) book(s *sub, update bool, first, seq uint64, ts, now int64) {
 			}
 		} else {
 			c.t.resnaps.Add(1)
+			if c.again != nil {
+				c.isBack(s)
+			}
 		}
-		s.seq = seq
+		s.seq, s.epoch = seq, epoch
 		return
 	}
 	c.t.updates.Add(1)
@@ -326,7 +363,7 @@ func (c *client) binaryMessage(p []byte, now int64) {
 	if update {
 		first, b = le.Uint64(b), b[8:]
 	}
-	seq, ts := le.Uint64(b), int64(le.Uint64(b[16:]))
+	seq, epoch, ts := le.Uint64(b), le.Uint64(b[8:]), int64(le.Uint64(b[16:]))
 	// The channel follows the two level groups.
 	off := 8 + root
 	for range 2 {
@@ -345,7 +382,7 @@ func (c *client) binaryMessage(p []byte, now int64) {
 		c.t.other.Add(1)
 		return
 	}
-	c.book(s, update, first, seq, ts, now)
+	c.book(s, update, first, seq, epoch, ts, now)
 }
 
 // deflateTail ends every message compressed without context takeover

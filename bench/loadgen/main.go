@@ -17,6 +17,7 @@
 //	go run ./bench/loadgen -clients 2000 -subs 5 -rate 2000 -stalled 0.1
 //	go run ./bench/loadgen -clients 2000 -subs 5 -rate 800 -slow 0.1 -trades
 //	go run ./bench/loadgen -clients 2000 -subs 5 -rate 8000 -outage 10s -outage-at 5s -duration 40s
+//	go run ./bench/loadgen -clients 2000 -subs 5 -rate 1000 -restart -resume
 //
 // -slow makes a fraction of the clients read, but at a tenth
 // (-slow-factor) of the rate their subscriptions carry; they are reported
@@ -24,6 +25,10 @@
 // trades channel of every subscribed symbol. -outage makes the embedded
 // broker refuse every fetch for that long, -outage-at into the
 // measurement, so that the server catches up a backlog afterwards.
+//
+// -restart stops the server after -warmup and starts a new one on the
+// same address; the clients reconnect once it is ready, with -resume from
+// their positions (see restart.go).
 //
 // -cpuprofile FILE makes the server write a Go CPU profile covering the
 // measurement window (go tool pprof -top FILE), and its allocation
@@ -65,6 +70,7 @@ type options struct {
 	serverMode                    string
 	partitions                    int
 	dialers                       int
+	restart, resume               bool
 	serverOptions
 }
 
@@ -100,6 +106,9 @@ func main() {
 	flag.IntVar(&o.lowat, "notsent-lowat", 0, "server: TCP_NOTSENT_LOWAT of client sockets (0: the server's default, -1: no bound)")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "server: write a CPU profile of the measurement window (after -warmup, for -duration) to this file, and allocation profiles at its start and end to FILE.allocs0 and FILE.allocs1")
 	flag.IntVar(&o.dialers, "dialers", 32, "concurrent dials while connecting")
+	flag.BoolVar(&o.restart, "restart", false, "after -warmup, restart the server (same address and topic) and measure the clients' reconnection: snapshots, resumes, the new server's CPU")
+	flag.BoolVar(&o.resume, "resume", false, "with -restart: the clients reconnect with the resume position of each book")
+	flag.StringVar(&o.listen, "listen", "", "internal: the server child's address")
 	flag.Parse()
 	var err error
 	switch {

@@ -69,6 +69,9 @@ func run(o options) error {
 	if o.rate == 0 {
 		return idleReport(ctx, o, srv, rss0, f.healthy+f.stalled)
 	}
+	if o.restart {
+		return restartRun(ctx, o, srv, f)
+	}
 	r := newReporter(&f.t, srv)
 	if f.slow > 0 {
 		r.slow, r.nslow = &f.st, f.slow
@@ -156,12 +159,18 @@ type fleet struct {
 	mu                     sync.Mutex
 	healthy, stalled, slow int
 	stalledConns           []*client
+	// again is shared by the clients that reconnect (-restart); nil
+	// otherwise.
+	again *reconnects
 }
 
 func newFleet(ctx context.Context, o options, url string, symbols []string) *fleet {
 	f := &fleet{o: o, url: url, symbols: symbols,
 		perClient: o.rate * float64(o.subs) / float64(o.symbols)}
 	f.ctx, f.stop = context.WithCancel(ctx)
+	if o.restart {
+		f.again = &reconnects{resume: o.resume, gate: make(chan struct{})}
+	}
 	return f
 }
 
@@ -251,6 +260,7 @@ func (f *fleet) dial(i int) error {
 		f.slow++
 	default:
 		f.healthy++
+		c.again = f.again
 	}
 	go c.run(f.ctx)
 	return nil

@@ -36,11 +36,16 @@ type serverOptions struct {
 	sndbuf        int
 	lowat         int
 	cpuprofile    string // file for a CPU profile of the measurement window
+	listen        string // the server's address; empty: a free loopback port
 }
 
 func (o serverOptions) config() server.Config {
+	listen := o.listen
+	if listen == "" {
+		listen = "127.0.0.1:0"
+	}
 	return server.Config{
-		Listen: "127.0.0.1:0",
+		Listen: listen,
 		Feed:   feed.Config{Brokers: strings.Split(o.brokers, ","), Topic: o.topic, Start: feed.StartEarliest},
 		WS: fanout.Config{MaxSubscriptions: 1000, Transport: wsconn.Config{
 			MaxQueueBytes: o.maxQueueBytes, QueueFrames: o.queueFrames, SocketSendBuffer: o.sndbuf, SocketNotSentLowat: o.lowat,
@@ -166,7 +171,7 @@ type serverHandle struct {
 func startChild(o serverOptions) (*serverHandle, error) {
 	cmd := exec.Command(os.Args[0], "-role=server", "-brokers="+o.brokers, "-topic="+o.topic,
 		"-max-queue-bytes="+strconv.Itoa(o.maxQueueBytes), "-queue-frames="+strconv.Itoa(o.queueFrames), "-socket-sndbuf="+strconv.Itoa(o.sndbuf), "-notsent-lowat="+strconv.Itoa(o.lowat),
-		"-cpuprofile="+o.cpuprofile)
+		"-cpuprofile="+o.cpuprofile, "-listen="+o.listen)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {

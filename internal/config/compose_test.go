@@ -10,6 +10,7 @@ import (
 	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/feed"
+	"github.com/marketfeed/marketfeed/market"
 	"github.com/marketfeed/marketfeed/server"
 )
 
@@ -35,6 +36,8 @@ func TestDefaultsAreTheLibraries(t *testing.T) {
 		{"auth.keys_poll", time.Duration(d.Auth.KeysPoll), auth.DefaultKeysPoll},
 		{"http.read_header_timeout", time.Duration(d.HTTP.ReadHeaderTimeout), server.DefaultReadHeaderTimeout},
 		{"http.max_connections", d.HTTP.MaxConnections, server.DefaultMaxConns},
+		{"history.window", time.Duration(d.History.Window), market.DefaultHistoryWindow},
+		{"history.max_bytes", d.History.MaxBytes, market.DefaultHistoryMaxBytes},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

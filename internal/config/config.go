@@ -14,6 +14,7 @@ import (
 	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/feed"
+	"github.com/marketfeed/marketfeed/market"
 	"github.com/marketfeed/marketfeed/server"
 	"go.yaml.in/yaml/v3"
 )
@@ -37,6 +38,15 @@ type Config struct {
 	Kafka     Kafka     `yaml:"kafka"`
 	WebSocket WebSocket `yaml:"websocket"`
 	Auth      Auth      `yaml:"auth"`
+	History   History   `yaml:"history"`
+}
+
+// History bounds the book history of each symbol, from which
+// subscribers resume (market.HistoryLimits).
+type History struct {
+	Window Duration `yaml:"window"`
+	// MaxBytes: -1 keeps no history.
+	MaxBytes int `yaml:"max_bytes"`
 }
 
 // Auth configures API keys (package auth).
@@ -190,7 +200,8 @@ func Default() Config {
 			LifetimeNotice:     Duration(wsconn.DefaultLifetimeNotice),
 			Poller:             true,
 		},
-		Auth: Auth{KeysPoll: Duration(auth.DefaultKeysPoll)},
+		Auth:    Auth{KeysPoll: Duration(auth.DefaultKeysPoll)},
+		History: History{Window: Duration(market.DefaultHistoryWindow), MaxBytes: market.DefaultHistoryMaxBytes},
 	}
 }
 
@@ -264,6 +275,10 @@ func (c *Config) Validate() error {
 		bad("kafka.max_bytes", "must be at least 1024")
 	}
 	positive("auth.keys_poll", c.Auth.KeysPoll)
+	positive("history.window", c.History.Window)
+	if c.History.MaxBytes != -1 && c.History.MaxBytes < market.HistoryEntryBytes {
+		bad("history.max_bytes", "must be at least %d, or -1 for no history", market.HistoryEntryBytes)
+	}
 	if c.Auth.KeysFile == "" && (len(c.Auth.Origins) > 0 || len(c.Auth.PublicHosts) > 0 || c.Auth.AnonymousPlan != "") {
 		bad("auth", "origins, public_hosts and anonymous_plan apply only with keys_file")
 	}

@@ -169,6 +169,8 @@ var keys = []Key{
 	list("auth.public_hosts", "with keys_file: comma-separated host names (host, any port, or host:port) under which browsers reach the server; with auth.origins empty, pages from them may connect (the Host header is never trusted)", func(c *Config) *[]string { return &c.Auth.PublicHosts }),
 	str("auth.anonymous_plan", "with keys_file: plan of clients without a key, none to refuse them (empty: the key file's anonymous)", func(c *Config) *string { return &c.Auth.AnonymousPlan }),
 	duration("auth.keys_poll", "how often the key file is checked for changes (SIGHUP reloads at once)", func(c *Config) *Duration { return &c.Auth.KeysPoll }),
+	duration("history.window", "exchange time of book changes each symbol keeps, from which a subscriber that reconnects resumes without a snapshot", func(c *Config) *Duration { return &c.History.Window }),
+	integer("history.max_bytes", "memory of one symbol's book history at most, bytes; the oldest changes go first (-1: no history, every resume gets a snapshot)", func(c *Config) *int { return &c.History.MaxBytes }),
 }
 
 // RegisterFlags defines one flag per key on fs. Flags left unset do not
