@@ -48,7 +48,7 @@ func TestHandlerServesThePage(t *testing.T) {
 		}
 	}
 	// Every file the page references is embedded.
-	for _, name := range []string{"index.html", "app.js", "marketfeed.js", "book.js", "style.css"} {
+	for _, name := range []string{"index.html", "app.js", "marketfeed.js", "book.js", "resume.js", "style.css"} {
 		if _, err := fs.Stat(Files(), name); err != nil {
 			t.Errorf("%s not embedded: %v", name, err)
 		}

@@ -1,6 +1,6 @@
 // marketfeed.js: a dependency-free client of the marketfeed WebSocket
 // protocol (version 1, see schemas/websocket.md) for browsers. Copy it into
-// your own UI, together with book.js, which it imports.
+// your own UI, together with book.js and resume.js, which it imports.
 //
 //   import { MarketFeed } from "./marketfeed.js";
 //   const feed = new MarketFeed("ws://127.0.0.1:8080/ws", { apiKey: "..." });
@@ -18,6 +18,9 @@
 // whose checksum must match the view, websocket.md 5.7.1), asks for a
 // fresh snapshot (op resync) by itself when a book loses continuity, and
 // reconnects with capped, jittered exponential backoff, subscribing again.
+// Every reconnection resumes each channel from where it was (resume.js):
+// a book the server resumes keeps its levels and continues with updates,
+// with no snapshot; the "subscribed" event says whether it resumed.
 //
 // Prices and sizes stay the exact decimal strings the server sent; they are
 // ordered by comparing digits, never through floating point. Sequence
@@ -30,6 +33,7 @@
 // command the server drops with rate_limited is sent again.
 
 import { LocalBook, parseMessage, TopOfBook } from "./book.js";
+import * as resume from "./resume.js";
 
 export { compareDecimal, crc32, isZeroDecimal, LocalBook, parseMessage, TopOfBook, viewChecksum } from "./book.js";
 
@@ -39,7 +43,9 @@ export { compareDecimal, crc32, isZeroDecimal, LocalBook, parseMessage, TopOfBoo
  * default 250), retryMax (ms, default 10000), rate (commands per second the
  * feed sends at most, default 5, in bursts of as many).
  * Events (feed.on): "state" {state: "connecting"|"open"|"closed", detail,
- * retryIn}, "subscribed" {channel, interval, depth}, "error" {code, message,
+ * retryIn}, "subscribed" {channel, interval, depth, resumed, resumeReason}
+ * (resumed: the channel continued from where it was before a reconnection;
+ * resumeReason: why not, when a position was sent), "error" {code, message,
  * channel}, "resync" {channel, seq, why}, "notice" {code, message,
  * closeInMs} (the feed then reconnects at once).
  */
@@ -138,11 +144,16 @@ export class MarketFeed {
     }
     this._ws = ws;
     ws.onmessage = (e) => this._onMessage(e.data);
-    ws.onclose = (e) => {
+    // The end of the connection: its close, or an error (some runtimes
+    // fire no close after a failed opening handshake), whichever is first.
+    const gone = (e) => {
       if (this._ws !== ws) return;
       this._ws = null;
+      if (e.type === "error" && ws.readyState !== WebSocket.CLOSED) ws.close();
       if (!this._stopped) this._retry(e.code ? `closed (${e.code}${e.reason ? " " + e.reason : ""})` : "connection failed");
     };
+    ws.onclose = gone;
+    ws.onerror = gone;
   }
 
   // _retry reconnects after min(retryMax, retryMin * 2^failures), of which
@@ -163,7 +174,7 @@ export class MarketFeed {
     this._clearQueue();
     for (const sub of this._subs.values()) {
       sub.resyncing = false;
-      if (sub.book) sub.book.reset();
+      resume.suspend(sub); // a synced book is kept for a resume
     }
     this._setState("closed", why, delay);
     this._timer = setTimeout(() => this._connect(), delay);
@@ -227,6 +238,8 @@ export class MarketFeed {
         if (o.depth) cmd.depth = o.depth;
         if (o.interval) cmd.interval = o.interval;
         if (o.lag) cmd.lag = o.lag;
+        const positions = resume.resumeOption(chunk, this._subs);
+        if (positions) cmd.resume = positions;
         this._send(cmd);
       }
     }
@@ -246,7 +259,7 @@ export class MarketFeed {
     this._tokensAt = now;
     while (this._queue.length && this._tokens >= 1) {
       if (!this._ws || this._ws.readyState !== WebSocket.OPEN) return;
-      this._ws.send(JSON.stringify(this._queue.shift()));
+      this._ws.send(resume.stringify(this._queue.shift()));
       this._tokens--;
     }
     if (this._queue.length && !this._drainTimer) {
@@ -331,7 +344,11 @@ export class MarketFeed {
           this._failures = 0;
           this._dropped = 0;
         }
-        this._emit("subscribed", { channel: msg.channel, interval: msg.interval, depth: msg.depth });
+        {
+          const sub = this._subs.get(msg.channel);
+          const r = sub ? resume.subscribed(sub, msg) : { resumed: false };
+          this._emit("subscribed", { channel: msg.channel, interval: msg.interval, depth: msg.depth, ...r });
+        }
         return;
       case "unsubscribed":
         this._answered(this._unsubs, msg.id, msg.channel);
@@ -381,6 +398,7 @@ export class MarketFeed {
       }
     }
     if (sub.top) sub.top.apply(msg);
+    resume.noteTrades(sub, msg);
     if (sub.handler) sub.handler(msg, sub.book || sub.top);
   }
 }
