@@ -43,6 +43,7 @@ from .events import (
     Unsubscribed,
 )
 from .protocol import CLOSE_CODES, PROTOCOL_VERSION, RETRYABLE_CLOSE_CODES
+from . import _resume
 from .subscription import _END, _Channel, _Watch
 
 __all__ = ["backoff"]
@@ -148,6 +149,9 @@ class _Connection:
                 cmd: dict[str, Any] = {"op": "subscribe", "id": self._id()}
                 cmd.update(_json.loads(key))
                 cmd["channels"] = live[i:i + 100]
+                resume = _resume.option(cmd["channels"], self._channels)
+                if resume is not None:
+                    cmd["resume"] = resume
                 self._send(cmd)
 
     def _resync(self, ch: _Channel) -> None:
@@ -299,6 +303,7 @@ class _Connection:
         s.healthy = not self._channels
         await self._broadcast(Connected(self.url, int(welcome.get("ts", 0))))
         for ch in self._channels.values():
+            _resume.next_connection(ch)
             ch.confirmed, ch.resyncing, ch.resyncs, ch.state = None, False, 0, None
             self._send_subscribe(ch)
         loads = _json.loads
@@ -315,6 +320,7 @@ class _Connection:
                 if t in ("update", "snapshot", "bbo", "trades", "ticker", "tickers", "status"):
                     route = channels.get(msg.get("channel"))  # type: ignore[arg-type]
                     if route is not None:
+                        route.last = msg  # where a resume starts
                         if route.kind == "bbo":
                             route.state = msg
                         for sub in route.subs:
@@ -371,8 +377,11 @@ class _Connection:
         if ch is None:
             return
         depth, interval = msg.get("depth"), msg.get("interval")
+        reason = msg.get("resume_reason")
         ev = Subscribed(ch.name, depth if type(depth) is int else None,
-                        interval if isinstance(interval, str) else None)
+                        interval if isinstance(interval, str) else None,
+                        msg.get("resumed") is True, reason if isinstance(reason, str) else None)
+        ch.resume = None  # answered
         ch.confirmed = ev
         s.healthy = True
         self._rate_limited = 0

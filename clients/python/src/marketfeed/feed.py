@@ -4,8 +4,11 @@ A Feed keeps one WebSocket connection to a marketfeed server open for as
 long as it is used: it reconnects with capped, jittered exponential backoff
 after a drop or a server close, at once (spread over ``retry_min``) after a
 ``notice`` announcing a shutdown or the end of the connection's lifetime,
-and subscribes every channel again; each book starts over from the new
-connection's snapshot.
+and subscribes every channel again, each from where it was (a resume,
+schemas/websocket.md 3.1): a book the server resumes keeps its levels and
+continues with updates, with no snapshot; one it does not resume starts
+over from the new connection's snapshot (:class:`~marketfeed.Subscribed`
+says which).
 
 Concurrency: a Feed belongs to the asyncio event loop it was started on
 and is not thread-safe. One reader task receives and routes messages; book
@@ -22,6 +25,7 @@ it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any, Mapping
 
 from .book import OrderBook
@@ -134,7 +138,8 @@ class Feed(_Connection):
             self._send_subscribe(ch)
         else:
             if ch.confirmed is not None:
-                sub._put_now(ch.confirmed)
+                # A new subscription resumes nothing: its book starts from a snapshot.
+                sub._put_now(dataclasses.replace(ch.confirmed, resumed=False, resume_reason=None))
                 if kind == "bbo" and ch.state is not None:
                     sub._put_now(ch.state)  # the current top, or the book's status
             if kind == "book" and self._ws is not None:
