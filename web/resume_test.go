@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -515,4 +516,23 @@ func checkFinalBooks(t *testing.T, r *resumeMarket, f *nodeFeed, books map[strin
 		n := count(evs, 0, func(e nodeEvent) bool { return e.Ev == "book" && e.Channel == ch && e.State == "synced" })
 		t.Logf("%s: %d verified messages, equal to the server's book at seq %s", ch, n, seq)
 	}
+}
+
+// TestModuleResumeState runs web/testdata/resume_units.mjs under Node.js:
+// the state marketfeed.js keeps for a resume (a book kept across a
+// reconnection, the positions of each channel kind, the answers), and
+// commands that carry seqs above 2^53 exactly.
+func TestModuleResumeState(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node not installed")
+	}
+	out, err := exec.Command(node, "testdata/resume_units.mjs").CombinedOutput()
+	if err != nil {
+		t.Fatalf("resume state of marketfeed.js: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), " checks, 0 failures") {
+		t.Fatalf("unexpected output:\n%s", out)
+	}
+	t.Logf("%s", strings.TrimSpace(string(out)))
 }

@@ -6,10 +6,7 @@
 // "subscribed", "resync", "error", "book" (after each book message: its
 // type, first_seq, seq, the book's state and levels), "bbo", "trades"
 // (the ids). Runs until its standard input closes.
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { load } from "./load.mjs";
 
 const out = (o) => process.stdout.write(JSON.stringify(o, (k, v) => (typeof v === "bigint" ? v.toString() : v)) + "\n");
 if (typeof WebSocket !== "function") {
@@ -23,17 +20,7 @@ WebSocket.prototype.send = function (data) {
   return send.call(this, data);
 };
 
-const here = dirname(fileURLToPath(import.meta.url));
-const staticDir = join(here, "..", "static");
-const dir = mkdtempSync(join(tmpdir(), "marketfeed-js-"));
-let m;
-try {
-  writeFileSync(join(dir, "package.json"), '{"type": "module"}\n');
-  for (const f of readdirSync(staticDir)) if (f.endsWith(".js")) copyFileSync(join(staticDir, f), join(dir, f));
-  m = await import(pathToFileURL(join(dir, "marketfeed.js")).href);
-} finally {
-  rmSync(dir, { recursive: true, force: true });
-}
+const { m } = await load();
 
 const [url, key, subs] = process.argv.slice(2);
 const feed = new m.MarketFeed(url, { apiKey: key, retryMin: 50, retryMax: 300 });
