@@ -104,7 +104,7 @@ func startResumeMarket(t *testing.T) *resumeMarket {
 	}
 	w := producer.MustNewWriter(producer.Config{Brokers: b.Addrs(), Topic: "marketdata"})
 	t.Cleanup(func() { w.Close() })
-	r := &resumeMarket{market: market{ex: sim.New(sim.Config{Symbols: 4, Seed: 5}), w: w, key: key}, broker: b, keys: keys}
+	r := &resumeMarket{market: market{ex: sim.New(sim.Config{Symbols: 4, Seed: 5, Epoch: 1}), w: w, key: key}, broker: b, keys: keys}
 	r.symbols = r.ex.Symbols()
 	if err := r.produce(r.ex.Snapshots(time.Now(), nil)); err != nil {
 		t.Fatal(err)
@@ -167,6 +167,7 @@ type nodeEvent struct {
 	FirstSeq     string          `json:"first_seq"`
 	Seq          string          `json:"seq"`
 	BookSeq      string          `json:"bookSeq"`
+	Epoch        int             `json:"epoch"`
 	Bids         [][2]string     `json:"bids"`
 	Asks         [][2]string     `json:"asks"`
 	Resumed      bool            `json:"resumed"`
@@ -326,8 +327,9 @@ func serverBookAt(t *testing.T, addr, channel, key string, depth int) *client.Bo
 // subscribe carrying the last trade received (this server starts trades
 // anew, "resumed" absent). Then the server is down for longer than the
 // next one's history window: the books are not resumed (resume_reason
-// "history") and start again from a snapshot. At the end each book
-// equals the server's at the same seq.
+// "history") and start again from a snapshot; and once more while the
+// publisher restarts with a new epoch ("epoch", a snapshot of the new
+// epoch). At the end each book equals the server's at the same seq.
 func TestModuleResumes(t *testing.T) {
 	r := startResumeMarket(t)
 	srvA, stopA := r.serve(t, mkt.HistoryLimits{})
@@ -373,27 +375,50 @@ func TestModuleResumes(t *testing.T) {
 	lb.route("")
 	stopB()
 	time.Sleep(2500 * time.Millisecond)
-	before = f.snapshot()
-	srvC, _ := r.serve(t, mkt.HistoryLimits{Window: time.Second})
-	lb.route(srvC.Addr())
+	srvC, stopC := r.serve(t, mkt.HistoryLimits{Window: time.Second})
 	r.srv = srvC
-	evs = f.wait(t, "every channel subscribed on the third server", subscribedAgain(len(before), len(subs)))
+	startedAgain(t, f, lb, srvC, books, len(subs), "history", 1)
+
+	// A new epoch while the client is away: the publisher restarted and
+	// numbers its events anew.
+	r.pause(t)
+	lb.route("")
+	stopC()
+	r.ex = sim.New(sim.Config{Symbols: 4, Seed: 5, Epoch: 2})
+	if err := r.produce(r.ex.Snapshots(time.Now(), nil)); err != nil {
+		t.Fatal(err)
+	}
+	srvD, _ := r.serve(t, mkt.HistoryLimits{})
+	r.srv = srvD
+	r.run()
+	startedAgain(t, f, lb, srvD, books, len(subs), "epoch", 2)
+	checkFinalBooks(t, r, f, books)
+}
+
+// startedAgain routes the balancer to srv and checks that the feed
+// subscribes every channel again there, that the server does not resume
+// its books (for reason), and that each book starts again from a snapshot
+// of epoch.
+func startedAgain(t *testing.T, f *nodeFeed, lb *balancer, srv *server.Server, books map[string]int, subs int, reason string, epoch int) {
+	t.Helper()
+	before := f.snapshot()
+	lb.route(srv.Addr())
+	evs := f.wait(t, "every channel subscribed again ("+reason+")", subscribedAgain(len(before), subs))
 	for ch := range books {
-		if e := lastSubscribed(evs[len(before):], ch); e.Resumed || e.ResumeReason != "history" {
-			t.Errorf("%s after a long disconnect: resumed %v, reason %q; want not resumed, history", ch, e.Resumed, e.ResumeReason)
+		if e := lastSubscribed(evs[len(before):], ch); e.Resumed || e.ResumeReason != reason {
+			t.Errorf("%s: resumed %v, reason %q; want not resumed, %s", ch, e.Resumed, e.ResumeReason, reason)
 		}
 	}
-	f.wait(t, "a snapshot of each book", func(evs []nodeEvent) bool {
+	f.wait(t, "a snapshot of each book ("+reason+")", func(evs []nodeEvent) bool {
 		for ch := range books {
 			if count(evs, len(before), func(e nodeEvent) bool {
-				return e.Ev == "book" && e.Channel == ch && e.Type == "snapshot" && e.State == "synced"
+				return e.Ev == "book" && e.Channel == ch && e.Type == "snapshot" && e.State == "synced" && e.Epoch == epoch
 			}) == 0 {
 				return false
 			}
 		}
 		return true
 	})
-	checkFinalBooks(t, r, f, books)
 }
 
 // subscribedAgain reports whether n subscribed events came after index from.

@@ -348,6 +348,8 @@ export class MarketFeed {
           const sub = this._subs.get(msg.channel);
           const r = sub ? resume.subscribed(sub, msg) : { resumed: false };
           this._emit("subscribed", { channel: msg.channel, interval: msg.interval, depth: msg.depth, ...r });
+          // Resumed, but the book is not at the position: a snapshot is needed.
+          if (r.resumed && sub.book && !sub.book.synced) this._resync(msg.channel, sub);
         }
         return;
       case "unsubscribed":

@@ -31,7 +31,7 @@ feed.on("error", (e) => out({ ev: "error", ...e }));
 for (const [channel, opts] of JSON.parse(subs)) {
   feed.subscribe(channel, opts, (msg, st) => {
     if (st instanceof m.LocalBook) {
-      out({ ev: "book", channel, type: msg.type, first_seq: msg.first_seq, seq: msg.seq, state: st.state, bookSeq: st.seq, bids: st.bids(), asks: st.asks() });
+      out({ ev: "book", channel, type: msg.type, first_seq: msg.first_seq, seq: msg.seq, state: st.state, bookSeq: st.seq, epoch: st.epoch, bids: st.bids(), asks: st.asks() });
     } else if (msg.type === "bbo") {
       out({ ev: "bbo", channel, seq: msg.seq });
     } else if (msg.type === "trades") {
