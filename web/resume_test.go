@@ -197,8 +197,20 @@ func startNodeFeed(t *testing.T, url, key string, subs [][2]any) *nodeFeed {
 	if err != nil {
 		t.Skip("node not installed")
 	}
+	// WebSocket is global from Node.js 22 on, behind a flag in 20 and 21.
+	var args []string
+	for _, flags := range [][]string{{}, {"--experimental-websocket"}} {
+		probe := append(append([]string(nil), flags...), "-e", `process.exit(typeof WebSocket === "function" ? 0 : 3)`)
+		if exec.Command(node, probe...).Run() == nil {
+			args = flags
+			break
+		}
+	}
+	if args == nil {
+		t.Skip("this Node.js has no WebSocket (Node.js 20.10 or later needed)")
+	}
 	list, _ := json.Marshal(subs)
-	cmd := exec.Command(node, "--experimental-websocket", "testdata/resume.mjs", url, key, string(list))
+	cmd := exec.Command(node, append(args, "testdata/resume.mjs", url, key, string(list))...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
