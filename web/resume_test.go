@@ -163,6 +163,7 @@ type nodeEvent struct {
 	Ev           string          `json:"ev"`
 	Channel      string          `json:"channel"`
 	State        string          `json:"state"`
+	Detail       string          `json:"detail"`
 	Type         string          `json:"type"`
 	FirstSeq     string          `json:"first_seq"`
 	Seq          string          `json:"seq"`
@@ -191,7 +192,7 @@ type nodeFeed struct {
 	done   chan error
 }
 
-func startNodeFeed(t *testing.T, url, key string, subs [][2]any) *nodeFeed {
+func startNodeFeed(t *testing.T, url, key string, subs [][2]any, options map[string]any) *nodeFeed {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -210,7 +211,8 @@ func startNodeFeed(t *testing.T, url, key string, subs [][2]any) *nodeFeed {
 		t.Skip("this Node.js has no WebSocket (Node.js 20.10 or later needed)")
 	}
 	list, _ := json.Marshal(subs)
-	cmd := exec.Command(node, append(args, "testdata/resume.mjs", url, key, string(list))...)
+	opts, _ := json.Marshal(options)
+	cmd := exec.Command(node, append(args, "testdata/resume.mjs", url, key, string(list), string(opts))...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -358,17 +360,8 @@ func TestModuleResumes(t *testing.T) {
 		{"ticker." + s1, map[string]any{}},
 		{"trades." + s1, map[string]any{}},
 	}
-	f := startNodeFeed(t, "ws://"+lb.ln.Addr().String()+"/ws", r.key, subs)
-	followed := func(from int) func([]nodeEvent) bool {
-		return func(evs []nodeEvent) bool {
-			for ch := range books {
-				if count(evs, from, func(e nodeEvent) bool { return e.Ev == "book" && e.Channel == ch && e.State == "synced" }) < 3 {
-					return false
-				}
-			}
-			return count(evs, from, func(e nodeEvent) bool { return e.Ev == "trades" }) > 0
-		}
-	}
+	f := startNodeFeed(t, "ws://"+lb.ln.Addr().String()+"/ws", r.key, subs, nil)
+	followed := followedFrom(books)
 	f.wait(t, "books and trades on the first server", followed(0))
 
 	// A restart: the server goes away, the next one takes the address.
@@ -431,6 +424,53 @@ func startedAgain(t *testing.T, f *nodeFeed, lb *balancer, srv *server.Server, b
 		}
 		return true
 	})
+}
+
+// followedFrom reports whether, from index from on, the feed applied
+// three verified messages of each book and received trades.
+func followedFrom(books map[string]int) func(from int) func([]nodeEvent) bool {
+	return func(from int) func([]nodeEvent) bool {
+		return func(evs []nodeEvent) bool {
+			for ch := range books {
+				if count(evs, from, func(e nodeEvent) bool { return e.Ev == "book" && e.Channel == ch && e.State == "synced" }) < 3 {
+					return false
+				}
+			}
+			return count(evs, from, func(e nodeEvent) bool { return e.Ev == "trades" }) > 0
+		}
+	}
+}
+
+// TestModuleResumesOnAnotherReplica gives a MarketFeed two servers of one
+// topic (option urls): it follows its channels on the first; when the
+// first shuts down it reconnects to the second and resumes there, with
+// no snapshot and no gap, and its books end equal to the second's.
+func TestModuleResumesOnAnotherReplica(t *testing.T) {
+	r := startResumeMarket(t)
+	srvA, stopA := r.serve(t, mkt.HistoryLimits{})
+	srvB, _ := r.serve(t, mkt.HistoryLimits{})
+	r.srv = srvA
+	r.run()
+	s1 := r.symbols[2]
+	books := map[string]int{"book." + s1: 50}
+	subs := [][2]any{
+		{"book." + s1, map[string]any{"depth": 50, "interval": "raw"}},
+		{"ticker." + s1, map[string]any{"interval": "1s"}},
+		{"trades." + s1, map[string]any{}},
+	}
+	f := startNodeFeed(t, "ws://"+srvA.Addr()+"/ws", r.key, subs, map[string]any{"urls": []string{"ws://" + srvB.Addr() + "/ws"}})
+	followed := followedFrom(books)
+	f.wait(t, "the channels on the first server", followed(0))
+	before := f.snapshot()
+	stopA()
+	r.srv = srvB
+	evs := f.wait(t, "every channel subscribed on the second server", subscribedAgain(len(before), len(subs)))
+	evs = f.wait(t, "books and trades on the second server", followed(len(evs)))
+	checkResumed(t, before, evs, books, "trades."+s1)
+	if e := lastOf(evs, func(e nodeEvent) bool { return e.Ev == "state" && e.State == "connecting" }); e.Detail != "connecting to ws://"+srvB.Addr()+"/ws" {
+		t.Errorf("last connection attempt %q, want one to the second server", e.Detail)
+	}
+	checkFinalBooks(t, r, f, books)
 }
 
 // subscribedAgain reports whether n subscribed events came after index from.

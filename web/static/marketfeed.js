@@ -39,7 +39,10 @@ export { compareDecimal, crc32, isZeroDecimal, LocalBook, parseMessage, TopOfBoo
 
 /**
  * MarketFeed is a self-healing connection to a marketfeed server.
- * Options: apiKey (sent as the api_key query parameter), retryMin (ms,
+ * Options: apiKey (sent as the api_key query parameter), urls (further
+ * endpoints of the same feed, replicas: connection attempts go to url and
+ * then to each of urls in turn, and resume wherever they land; default
+ * none), retryMin (ms,
  * default 250), retryMax (ms, default 10000), rate (commands per second the
  * feed sends at most, default 5, in bursts of as many).
  * Events (feed.on): "state" {state: "connecting"|"open"|"closed", detail,
@@ -52,6 +55,8 @@ export { compareDecimal, crc32, isZeroDecimal, LocalBook, parseMessage, TopOfBoo
 export class MarketFeed {
   constructor(url, options = {}) {
     this.url = url;
+    this._urls = [url, ...(options.urls || [])];
+    this._attempts = 0; // connection attempts, which pick the URL
     this.apiKey = options.apiKey || "";
     this.retryMin = options.retryMin || 250;
     this.retryMax = options.retryMax || 10000;
@@ -131,9 +136,10 @@ export class MarketFeed {
   }
 
   _connect() {
-    let url = this.url;
+    const endpoint = this._urls[this._attempts++ % this._urls.length];
+    let url = endpoint;
     if (this.apiKey) url += (url.includes("?") ? "&" : "?") + "api_key=" + encodeURIComponent(this.apiKey);
-    this._setState("connecting", "connecting to " + this.url);
+    this._setState("connecting", "connecting to " + endpoint);
     this._gen++;
     let ws;
     try {

@@ -1,7 +1,8 @@
 // Runs a MarketFeed of marketfeed.js under Node.js against a live server,
 // for web/resume_test.go:
-//   node --experimental-websocket web/testdata/resume.mjs URL KEY SUBS
-// SUBS is a JSON array of [channel, options]. Prints one JSON line per
+//   node --experimental-websocket web/testdata/resume.mjs URL KEY SUBS [OPTIONS]
+// SUBS is a JSON array of [channel, options]; OPTIONS, a JSON object of
+// further MarketFeed options. Prints one JSON line per
 // event: "sent" (each command the feed sends, as sent), "state",
 // "subscribed", "resync", "error", "book" (after each book message: its
 // type, first_seq, seq, the book's state and levels), "bbo", "trades"
@@ -22,8 +23,8 @@ WebSocket.prototype.send = function (data) {
 
 const { m } = await load();
 
-const [url, key, subs] = process.argv.slice(2);
-const feed = new m.MarketFeed(url, { apiKey: key, retryMin: 50, retryMax: 300 });
+const [url, key, subs, options] = process.argv.slice(2);
+const feed = new m.MarketFeed(url, { apiKey: key, retryMin: 50, retryMax: 300, ...JSON.parse(options || "{}") });
 feed.on("state", (e) => out({ ev: "state", state: e.state, detail: e.detail }));
 feed.on("subscribed", (e) => out({ ev: "subscribed", ...e }));
 feed.on("resync", (e) => out({ ev: "resync", ...e }));
