@@ -141,3 +141,23 @@ async def test_a_long_disconnect_starts_again_from_a_snapshot(demo: Demo, server
         await assert_equals_server(rec, demo, times=2)
         assert rec.error is None
         await rec.close()
+
+
+async def test_resume_on_another_replica(demo: Demo, servers: Any) -> None:
+    """Two servers of one topic (``urls``): the feed follows its channels on
+    the first; when it shuts down the feed reconnects to the second and
+    resumes there, with no snapshot and no gap."""
+    a, b = start_ready(servers), start_ready(servers)
+    async with marketfeed.connect(a.url, urls=[b.url], api_key=demo.key, retry_min=0.05, retry_max=0.3) as feed:
+        sent = record_commands(feed)
+        rec = Recorder(feed.subscribe(CH, depth=20))
+        await rec.until(lambda: len(rec.views) > 3, "verified updates on the first server")
+        n = len(rec.events)
+        assert await asyncio.to_thread(a.stop) == 0
+        await rec.until(lambda: rec.index(ev.Subscribed, n) >= 0, "subscribed on the second server")
+        connected = rec.events[rec.index(ev.Connected, n)]
+        assert connected.url == b.url, connected
+        await check_resumed_book(rec, n, sent)
+        await assert_equals_server(rec, demo, times=2)
+        assert rec.error is None and feed.connections == 2
+        await rec.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import websockets
 from websockets.asyncio.client import ClientConnection
@@ -98,10 +98,14 @@ class _Connection:
         open_timeout: float = DEFAULT_OPEN_TIMEOUT,
         compression: bool = True,
         queue_size: int = DEFAULT_QUEUE_SIZE,
+        urls: Sequence[str] = (),
     ) -> None:
         if retry_min <= 0 or retry_max < retry_min:
             raise ValueError("need 0 < retry_min <= retry_max")
         self.url = url
+        self._urls = [url, *urls]  # connection attempts go to each in turn
+        self._attempts = 0
+        self._connected_url = url
         self._headers = dict(headers or {})
         if api_key:
             self._headers[api_key_header] = api_key
@@ -196,10 +200,12 @@ class _Connection:
     # -- connection -----------------------------------------------------
 
     async def _open(self) -> tuple[ClientConnection, dict[str, Any]]:
-        """Connects and reads the welcome."""
+        """Connects (to the next of the URLs) and reads the welcome."""
+        url = self._urls[self._attempts % len(self._urls)]
+        self._attempts += 1
         try:
             ws = await ws_connect(
-                self.url,
+                url,
                 additional_headers=self._headers,
                 user_agent_header=f"marketfeed-python websockets/{websockets.version.version}",
                 compression=self._compression,
@@ -213,7 +219,7 @@ class _Connection:
             body = e.response.body.decode("utf-8", "replace") if e.response.body else ""
             raise handshake_error(e.response.status_code, body[:200]) from None
         except (OSError, InvalidHandshake, TimeoutError, asyncio.TimeoutError) as e:
-            raise ConnectError(f"cannot connect to {self.url}: {e}") from e
+            raise ConnectError(f"cannot connect to {url}: {e}") from e
         try:
             first = await asyncio.wait_for(ws.recv(), self.open_timeout)
             welcome = _json.loads(first)
@@ -221,15 +227,16 @@ class _Connection:
             await ws.close()
             if isinstance(e, ConnectionClosed) and e.rcvd is not None and e.rcvd.code not in RETRYABLE_CLOSE_CODES:
                 raise self._close_fatal(e.rcvd.code, e.rcvd.reason) from None
-            raise ConnectError(f"{self.url}: no welcome from the server: {e}") from e
+            raise ConnectError(f"{url}: no welcome from the server: {e}") from e
         if not isinstance(welcome, dict) or welcome.get("type") != "welcome":
             await ws.close()
-            raise ProtocolMismatch(f"{self.url}: first message is not a welcome: {str(first)[:100]}")
+            raise ProtocolMismatch(f"{url}: first message is not a welcome: {str(first)[:100]}")
         if welcome.get("protocol") != PROTOCOL_VERSION:
             await ws.close()
-            raise ProtocolMismatch(f"{self.url}: server speaks protocol {welcome.get('protocol')!r}, "
+            raise ProtocolMismatch(f"{url}: server speaks protocol {welcome.get('protocol')!r}, "
                                    f"this client {PROTOCOL_VERSION}")
         self.connections += 1
+        self._connected_url = url
         return ws, welcome
 
     def _close_fatal(self, code: int, reason: str) -> MarketFeedError:
@@ -301,7 +308,7 @@ class _Connection:
             self._reconcile_at.cancel()
             self._reconcile_at = None
         s.healthy = not self._channels
-        await self._broadcast(Connected(self.url, int(welcome.get("ts", 0))))
+        await self._broadcast(Connected(self._connected_url, int(welcome.get("ts", 0))))
         for ch in self._channels.values():
             _resume.next_connection(ch)
             ch.confirmed, ch.resyncing, ch.resyncs, ch.state = None, False, 0, None

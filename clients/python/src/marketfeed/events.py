@@ -93,7 +93,7 @@ def parse_trades(msg: dict[str, Any]) -> tuple[Trade, ...]:
 
 @dataclass(frozen=True, slots=True)
 class Connected:
-    """A connection was established (the server said welcome); the
+    """A connection was established (the server at ``url`` said welcome); the
     subscriptions are being sent, each from where it was (a resume)."""
 
     url: str

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from .book import OrderBook
 from .connection import DEFAULT_API_KEY_HEADER as DEFAULT_API_KEY_HEADER
@@ -202,6 +202,7 @@ def connect(
     open_timeout: float = DEFAULT_OPEN_TIMEOUT,
     compression: bool = True,
     queue_size: int = DEFAULT_QUEUE_SIZE,
+    urls: Sequence[str] = (),
 ) -> Feed:
     """A :class:`Feed` to the server at ``url`` (``ws://host:8080/ws`` or
     ``wss://``), to use as ``async with marketfeed.connect(url) as feed:``.
@@ -217,8 +218,12 @@ def connect(
             seconds (default 10).
         compression: offer permessage-deflate (default True).
         queue_size: messages each subscription buffers (default 4096).
+        urls: further endpoints of the same feed (replicas): the first
+            connection goes to ``url``, each reconnection attempt to the
+            next of ``url`` and ``urls`` in turn, and resumes there (seqs
+            are the exchange's, the same on every replica); default none.
     """
     return Feed(url, api_key=api_key, api_key_header=api_key_header, headers=headers,
                 retry_min=retry_min, retry_max=retry_max, open_timeout=open_timeout,
-                compression=compression, queue_size=queue_size)
+                compression=compression, queue_size=queue_size, urls=urls)
 
