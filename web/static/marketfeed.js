@@ -330,6 +330,16 @@ export class MarketFeed {
     this._send({ op: "resync", id, channel });
   }
 
+  // _subscribed takes the server's answer to a subscribe (resume.js) and
+  // tells the application whether the channel resumed.
+  _subscribed(msg) {
+    const sub = this._subs.get(msg.channel);
+    const r = sub ? resume.subscribed(sub, msg) : { resumed: false };
+    this._emit("subscribed", { channel: msg.channel, interval: msg.interval, depth: msg.depth, ...r });
+    // Resumed, but the book is not at the position: a snapshot is needed.
+    if (r.resumed && sub.book && !sub.book.synced) this._resync(msg.channel, sub);
+  }
+
   _onMessage(data) {
     let msg;
     try {
@@ -350,13 +360,7 @@ export class MarketFeed {
           this._failures = 0;
           this._dropped = 0;
         }
-        {
-          const sub = this._subs.get(msg.channel);
-          const r = sub ? resume.subscribed(sub, msg) : { resumed: false };
-          this._emit("subscribed", { channel: msg.channel, interval: msg.interval, depth: msg.depth, ...r });
-          // Resumed, but the book is not at the position: a snapshot is needed.
-          if (r.resumed && sub.book && !sub.book.synced) this._resync(msg.channel, sub);
-        }
+        this._subscribed(msg);
         return;
       case "unsubscribed":
         this._answered(this._unsubs, msg.id, msg.channel);
