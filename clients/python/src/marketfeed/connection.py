@@ -310,8 +310,7 @@ class _Connection:
         s.healthy = not self._channels
         await self._broadcast(Connected(self._connected_url, int(welcome.get("ts", 0))))
         for ch in self._channels.values():
-            _resume.next_connection(ch)
-            ch.confirmed, ch.resyncing, ch.resyncs, ch.state = None, False, 0, None
+            ch.new_connection()
             self._send_subscribe(ch)
         loads = _json.loads
         channels = self._channels

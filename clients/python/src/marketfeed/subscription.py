@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from . import _resume
 from .book import RESUMING, RESYNC_RESULTS, OrderBook
 from .errors import MarketFeedError
 from .events import (
@@ -60,6 +61,12 @@ class _Channel:
         # and the resume position of the next subscribe (_resume.py).
         self.last: dict[str, Any] | None = None
         self.resume: dict[str, Any] | None = None
+
+    def new_connection(self) -> None:
+        """Starts the channel on a new connection: its next subscribe
+        resumes from where the last one got (_resume.py)."""
+        _resume.next_connection(self)
+        self.confirmed, self.resyncing, self.resyncs, self.state = None, False, 0, None
 
 
 class Subscription:
