@@ -552,11 +552,16 @@ const moduleChecks = `(async (sym, key, symbols) => {
   const feed = new m.MarketFeed(url, {apiKey: key, retryMin: 50, retryMax: 200});
   const events = [];
   feed.on("resync", (e) => events.push("resync:" + e.why));
-  let emptied = false;
+  // A dropped connection keeps a synced book for a resume: the feed
+  // subscribes again from its position and the server resumes it, with
+  // no snapshot.
+  let kept = false;
+  const resumed = [];
   feed.on("state", (e) => {
     events.push(e.state);
-    if (e.state === "closed" && book) emptied = !book.synced && book.bids().length === 0;
+    if (e.state === "closed" && book) kept = book.state === "resuming" && !book.synced && book.bids().length > 0;
   });
+  feed.on("subscribed", (e) => { if (e.channel === "book." + sym) resumed.push(e.resumed); });
   let book = null, snapshots = 0;
   feed.subscribe("book." + sym, {depth: 10, interval: "raw"}, (msg, bk) => { book = bk; if (msg.type === "snapshot") snapshots++; });
   if (await until("first snapshot", () => book && book.synced)) {
@@ -566,16 +571,20 @@ const moduleChecks = `(async (sym, key, symbols) => {
     await until("a fresh snapshot after the gap", () => snapshots >= 2 && book.synced);
     check(events.includes("resync:sequence"), "resync event " + events.join(","));
     check(!events.some(e => e === "resync:checksum" || e === "resync:level"), "the live stream's checksums all verify: " + events.join(","));
+    const dropAt = book.seq;
     feed._ws.close();
-    await until("reconnection", () => events.filter(e => e === "open").length >= 2 && snapshots >= 3 && book.synced);
-    check(emptied, "book emptied when the connection dropped");
+    await until("reconnection, resumed", () => events.filter(e => e === "open").length >= 2 && resumed.length >= 2 && book.synced && book.seq > dropAt);
+    check(kept, "book kept, not synced, while the connection was down");
+    check(resumed.join() === "false,true" && snapshots === 2, "resumed with no snapshot: " + resumed.join() + ", " + snapshots + " snapshots");
     // A notice: the feed leaves the connection and reconnects at once.
     const opens = events.filter(e => e === "open").length;
     let notices = 0;
     feed.on("notice", (e) => { if (e.code === "lifetime" && e.closeInMs === 30000) notices++; });
     feed._onMessage(JSON.stringify({type: "notice", code: "lifetime", message: "connection lifetime reached", close_in_ms: 30000}));
     check(notices === 1, "notice event");
-    await until("reconnection after a notice", () => events.filter(e => e === "open").length > opens && snapshots >= 4 && book.synced);
+    const noticeAt = book.seq;
+    await until("reconnection after a notice, resumed", () => events.filter(e => e === "open").length > opens && resumed.length >= 3 && book.synced && book.seq > noticeAt);
+    check(resumed[2] === true && snapshots === 2, "resumed after a notice with no snapshot: " + resumed.join() + ", " + snapshots + " snapshots");
     // Unsubscribing and subscribing again at once, with other options:
     // the new subscription starts with its own snapshot.
     let again = null;

@@ -3,8 +3,9 @@
 // an API key field. The files are embedded in the binary and need no build
 // step; static/marketfeed.js is a dependency-free client module of the
 // WebSocket protocol that browser developers may copy into their own UI,
-// with static/book.js (its verified local book) and static/binary.js (the
-// decoder of the binary subprotocol's frames), which it imports.
+// with static/book.js (its verified local book), static/binary.js (the
+// decoder of the binary subprotocol's frames) and static/resume.js (its
+// resume across reconnections), which it imports.
 //
 // Concurrency: the handler is safe for concurrent use; the files are
 // read-only.
@@ -20,7 +21,7 @@ import (
 var static embed.FS
 
 // Files returns the page's files (index.html, app.js, marketfeed.js,
-// book.js, binary.js, style.css) at the root of the file system.
+// book.js, binary.js, resume.js, style.css) at the root of the file system.
 func Files() fs.FS {
 	sub, err := fs.Sub(static, "static")
 	if err != nil {

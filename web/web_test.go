@@ -49,7 +49,7 @@ func TestHandlerServesThePage(t *testing.T) {
 		}
 	}
 	// Every file the page references is embedded.
-	for _, name := range []string{"index.html", "app.js", "marketfeed.js", "book.js", "binary.js", "style.css"} {
+	for _, name := range []string{"index.html", "app.js", "marketfeed.js", "book.js", "binary.js", "resume.js", "style.css"} {
 		if _, err := fs.Stat(Files(), name); err != nil {
 			t.Errorf("%s not embedded: %v", name, err)
 		}

@@ -116,7 +116,7 @@ export class LocalBook {
     this.seq = 0n;
     /** publisher epoch of seq: a snapshot of a restarted publisher changes it, and seq may then go down */
     this.epoch = 0;
-    /** "empty", "synced", "waiting", "stale" or "gap" */
+    /** "empty", "synced", "waiting", "stale", "gap" or "resuming" (kept across a reconnection, see suspend) */
     this.state = "empty";
     /** with state "stale": why ("gap", "feed_down", "silent", "crossed", or a later server's value) */
     this.reason = "";
@@ -138,6 +138,27 @@ export class LocalBook {
 
   get synced() {
     return this.state === "synced";
+  }
+
+  /**
+   * Keeps the view across a reconnection: a synced book becomes
+   * "resuming" (levels, seq and epoch kept, not to be trusted until
+   * resumed()), and stays so through failed attempts; any other book is
+   * reset.
+   */
+  suspend() {
+    if (this.synced || this.state === "resuming") this.state = "resuming";
+    else this.reset();
+  }
+
+  /** The position {epoch, seq} of a "resuming" book, else null. */
+  position() {
+    return this.state === "resuming" ? { epoch: this.epoch, seq: this.seq } : null;
+  }
+
+  /** The server resumed the book from its position: synced again, updates continue from seq + 1. */
+  resumed() {
+    if (this.state === "resuming") this.state = "synced";
   }
 
   apply(msg) {

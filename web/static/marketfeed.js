@@ -1,6 +1,6 @@
 // marketfeed.js: a dependency-free client of the marketfeed WebSocket
 // protocol (version 1, see schemas/websocket.md) for browsers. Copy it into
-// your own UI, together with book.js and binary.js, which it imports.
+// your own UI, together with book.js, binary.js and resume.js, which it imports.
 //
 //   import { MarketFeed } from "./marketfeed.js";
 //   const feed = new MarketFeed("ws://127.0.0.1:8080/ws", { apiKey: "..." });
@@ -18,6 +18,9 @@
 // whose checksum must match the view, websocket.md 5.7.1), asks for a
 // fresh snapshot (op resync) by itself when a book loses continuity, and
 // reconnects with capped, jittered exponential backoff, subscribing again.
+// Every reconnection resumes each channel from where it was (resume.js):
+// a book the server resumes keeps its levels and continues with updates,
+// with no snapshot; the "subscribed" event says whether it resumed.
 //
 // Prices and sizes stay the exact decimal strings the server sent; they are
 // ordered by comparing digits, never through floating point. Sequence
@@ -36,13 +39,17 @@
 
 import { BinaryDecodeError, decodeBinary, SUBPROTOCOL_BINARY } from "./binary.js";
 import { LocalBook, parseMessage, TopOfBook } from "./book.js";
+import * as resume from "./resume.js";
 
 export { BinaryDecodeError, decodeBinary, formatDecimal, SUBPROTOCOL_BINARY, SUBPROTOCOL_JSON } from "./binary.js";
 export { compareDecimal, crc32, isZeroDecimal, LocalBook, parseMessage, TopOfBook, viewChecksum } from "./book.js";
 
 /**
  * MarketFeed is a self-healing connection to a marketfeed server.
- * Options: apiKey (sent as the api_key query parameter), retryMin (ms,
+ * Options: apiKey (sent as the api_key query parameter), urls (further
+ * endpoints of the same feed, replicas: connection attempts go to url and
+ * then to each of urls in turn, and resume wherever they land; default
+ * none), retryMin (ms,
  * default 250), retryMax (ms, default 10000), rate (commands per second the
  * feed sends at most, default 5, in bursts of as many), binary (default
  * false: JSON; true offers the subprotocol marketfeed.v1.bin, and market
@@ -51,13 +58,17 @@ export { compareDecimal, crc32, isZeroDecimal, LocalBook, parseMessage, TopOfBoo
  * reconnects). feed.encoding is the connection's encoding as its welcome
  * says ("json" or "bin").
  * Events (feed.on): "state" {state: "connecting"|"open"|"closed", detail,
- * retryIn}, "subscribed" {channel, interval, depth}, "error" {code, message,
+ * retryIn}, "subscribed" {channel, interval, depth, resumed, resumeReason}
+ * (resumed: the channel continued from where it was before a reconnection;
+ * resumeReason: why not, when a position was sent), "error" {code, message,
  * channel}, "resync" {channel, seq, why}, "notice" {code, message,
  * closeInMs} (the feed then reconnects at once).
  */
 export class MarketFeed {
   constructor(url, options = {}) {
     this.url = url;
+    this._urls = [url, ...(options.urls || [])];
+    this._attempts = 0; // connection attempts, which pick the URL
     this.apiKey = options.apiKey || "";
     this.retryMin = options.retryMin || 250;
     this.retryMax = options.retryMax || 10000;
@@ -139,9 +150,10 @@ export class MarketFeed {
   }
 
   _connect() {
-    let url = this.url;
+    const endpoint = this._urls[this._attempts++ % this._urls.length];
+    let url = endpoint;
     if (this.apiKey) url += (url.includes("?") ? "&" : "?") + "api_key=" + encodeURIComponent(this.apiKey);
-    this._setState("connecting", "connecting to " + this.url);
+    this._setState("connecting", "connecting to " + endpoint);
     this._gen++;
     let ws;
     try {
@@ -153,11 +165,16 @@ export class MarketFeed {
     this._ws = ws;
     ws.binaryType = "arraybuffer";
     ws.onmessage = (e) => this._onMessage(e.data, ws);
-    ws.onclose = (e) => {
+    // The end of the connection: its close, or an error (some runtimes
+    // fire no close after a failed opening handshake), whichever is first.
+    const gone = (e) => {
       if (this._ws !== ws) return;
       this._ws = null;
+      if (e.type === "error" && ws.readyState !== WebSocket.CLOSED) ws.close();
       if (!this._stopped) this._retry(e.code ? `closed (${e.code}${e.reason ? " " + e.reason : ""})` : "connection failed");
     };
+    ws.onclose = gone;
+    ws.onerror = gone;
   }
 
   // _retry reconnects after min(retryMax, retryMin * 2^failures), of which
@@ -178,7 +195,7 @@ export class MarketFeed {
     this._clearQueue();
     for (const sub of this._subs.values()) {
       sub.resyncing = false;
-      if (sub.book) sub.book.reset();
+      resume.suspend(sub); // a synced book is kept for a resume
     }
     this._setState("closed", why, delay);
     this._timer = setTimeout(() => this._connect(), delay);
@@ -242,6 +259,8 @@ export class MarketFeed {
         if (o.depth) cmd.depth = o.depth;
         if (o.interval) cmd.interval = o.interval;
         if (o.lag) cmd.lag = o.lag;
+        const positions = resume.resumeOption(chunk, this._subs);
+        if (positions) cmd.resume = positions;
         this._send(cmd);
       }
     }
@@ -261,7 +280,7 @@ export class MarketFeed {
     this._tokensAt = now;
     while (this._queue.length && this._tokens >= 1) {
       if (!this._ws || this._ws.readyState !== WebSocket.OPEN) return;
-      this._ws.send(JSON.stringify(this._queue.shift()));
+      this._ws.send(resume.stringify(this._queue.shift()));
       this._tokens--;
     }
     if (this._queue.length && !this._drainTimer) {
@@ -326,6 +345,16 @@ export class MarketFeed {
     this._send({ op: "resync", id, channel });
   }
 
+  // _subscribed takes the server's answer to a subscribe (resume.js) and
+  // tells the application whether the channel resumed.
+  _subscribed(msg) {
+    const sub = this._subs.get(msg.channel);
+    const r = sub ? resume.subscribed(sub, msg) : { resumed: false };
+    this._emit("subscribed", { channel: msg.channel, interval: msg.interval, depth: msg.depth, ...r });
+    // Resumed, but the book is not at the position: a snapshot is needed.
+    if (r.resumed && sub.book && !sub.book.synced) this._resync(msg.channel, sub);
+  }
+
   _onMessage(data, ws) {
     let msg;
     try {
@@ -351,7 +380,7 @@ export class MarketFeed {
           this._failures = 0;
           this._dropped = 0;
         }
-        this._emit("subscribed", { channel: msg.channel, interval: msg.interval, depth: msg.depth });
+        this._subscribed(msg);
         return;
       case "unsubscribed":
         this._answered(this._unsubs, msg.id, msg.channel);
@@ -401,6 +430,7 @@ export class MarketFeed {
       }
     }
     if (sub.top) sub.top.apply(msg);
+    resume.noteTrades(sub, msg);
     if (sub.handler) sub.handler(msg, sub.book || sub.top);
   }
 }

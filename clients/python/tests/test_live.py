@@ -117,6 +117,14 @@ class Recorder:
         self.task.cancel()
 
 
+def resumed_at(rec: Recorder, start: int) -> int:
+    """The index of the first book event after a resumed subscription
+    (events[start:]), -1 when none yet."""
+    j = next((i for i in range(start, len(rec.events))
+              if isinstance(rec.events[i], ev.Subscribed) and rec.events[i].resumed), -1)
+    return -1 if j < 0 else rec.index(ev.BookUpdate, j)
+
+
 async def assert_equals_server(rec: Recorder, demo: Demo, times: int = 2) -> None:
     """The client's view equals server A's at seqs taken from fresh
     snapshots of A."""
@@ -234,8 +242,11 @@ async def test_a_stalled_consumer_gets_a_verified_book_again(demo: Demo, servers
             n = len(rec.events)
             for r in recs:
                 r.running.set()
+            # Skipped ahead to a snapshot on the connection, or evicted and
+            # resumed from its position on the next one.
+            healed = (lambda: rec.index(ev.BookUpdate, n, kind="snapshot")) if lag == "snapshot" else (lambda: resumed_at(rec, n))
             try:
-                await rec.until(lambda: rec.index(ev.BookUpdate, n, kind="snapshot") >= 0, "a fresh snapshot",
+                await rec.until(lambda: healed() >= 0, "a fresh snapshot" if lag == "snapshot" else "a resume",
                                 timeout=3 if lag == "snapshot" else 20)
                 break
             except TimeoutError:
@@ -245,7 +256,7 @@ async def test_a_stalled_consumer_gets_a_verified_book_again(demo: Demo, servers
                      for e in rec.events if not isinstance(e, ev.BookUpdate) or e.kind == "snapshot"]
             raise AssertionError(f"the server never found the consumer behind: {kinds}, "
                                  f"connections {feed.connections}")
-        lagged = rec.events[n:rec.index(ev.BookUpdate, n, kind="snapshot")]
+        lagged = rec.events[n:healed()]
         if lag == "snapshot":  # skipped ahead on the same connection
             assert not any(isinstance(e, (ev.Disconnected, ev.Resync)) for e in lagged)
             assert feed.connections == 1
@@ -272,9 +283,11 @@ async def test_forced_reconnect(demo: Demo, servers: Any, proxy_to: Any) -> None
             await rec.until(lambda: rec.index(ev.Disconnected, n) >= 0, "a disconnect")
             d = rec.events[rec.index(ev.Disconnected, n)]
             assert d.code is None and d.retry_in <= 0.5
-            await rec.until(lambda: rec.index(ev.BookUpdate, n, kind="snapshot") >= 0, "the snapshot after reconnecting")
+            # The book resumes on the new connection: kept, no snapshot.
+            await rec.until(lambda: resumed_at(rec, n) >= 0, "the book resumed after reconnecting")
             i = rec.index(ev.Connected, n)
-            assert n < i < rec.index(ev.Subscribed, n) < rec.index(ev.BookUpdate, n, kind="snapshot")
+            assert n < i < rec.index(ev.Subscribed, n) < resumed_at(rec, n)
+            assert rec.events[resumed_at(rec, n)].kind == "update" and rec.index(ev.BookUpdate, n, kind="snapshot") == -1
             await assert_equals_server(rec, demo, times=1)
         assert proxy.connections == 3 and feed.connections == 3
         await rec.close()
@@ -373,8 +386,15 @@ async def test_server_shutdown_and_restart(demo: Demo, servers: Any) -> None:
         assert i >= 0 and rec.events[i].code == "shutdown"
         assert rec.index(ev.Disconnected, n) > i
         await asyncio.to_thread(b.start)  # same port; reads the look-back window
-        await rec.until(lambda: rec.index(ev.BookUpdate, rec.index(ev.Connected, n + 1), kind="snapshot") > 0,
-                        "the snapshot of the restarted server", timeout=40)
+        # Resumed when the restarted server has caught up with the client's
+        # position when it comes back (no snapshot), else a snapshot.
+        def healed() -> bool:
+            j = rec.index(ev.Subscribed, n)
+            return j > 0 and (rec.index(ev.BookUpdate, j, kind="snapshot") > 0 or resumed_at(rec, j) > 0)
+        await rec.until(healed, "the book on the restarted server", timeout=40)
+        s = rec.events[rec.index(ev.Subscribed, n)]
+        assert (s.resumed and rec.index(ev.BookUpdate, n, kind="snapshot") == -1) or (
+            not s.resumed and s.resume_reason in ("ahead", "not_served", "history")), s
         # While down, every attempt failed and was reported with its delay.
         downs = [e for e in rec.events[n:] if isinstance(e, ev.Disconnected)]
         assert downs and all(0 < d.retry_in <= 0.5 for d in downs)
@@ -393,8 +413,9 @@ async def test_lifetime_notice_reconnects_before_the_close(demo: Demo, servers: 
         await rec.until(lambda: rec.index(ev.Disconnected) >= 0, "leaving the connection")
         d = rec.events[rec.index(ev.Disconnected)]
         assert d.retry_in <= 0.2 and d.code is None  # left by the client, not closed with 4005
-        await rec.until(lambda: rec.index(ev.BookUpdate, rec.index(ev.Disconnected), kind="snapshot") >= 0,
-                        "the snapshot on the new connection")
+        # Same server, its history holds the position: resumed, no snapshot.
+        await rec.until(lambda: resumed_at(rec, rec.index(ev.Disconnected)) >= 0, "the book resumed on the new connection")
+        assert rec.index(ev.BookUpdate, rec.index(ev.Disconnected), kind="snapshot") == -1
         await assert_equals_server(rec, demo, times=1)
         assert rec.error is None
         await rec.close()

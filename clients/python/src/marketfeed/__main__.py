@@ -51,6 +51,8 @@ async def watch(url: str, channel: str, depth: int | None, interval: str | None,
                     text = f"disconnected ({ev.error}); reconnecting in {ev.retry_in:.2f}s"
                 elif isinstance(ev, Subscribed):
                     text = f"subscribed to {ev.channel} (depth {ev.depth}, interval {ev.interval})"
+                    if ev.resumed or ev.resume_reason:
+                        text += " resumed" if ev.resumed else f" not resumed ({ev.resume_reason})"
                 elif isinstance(ev, (BookStatus, BBOStatus)):
                     text = f"{ev.channel}: {ev.status}" + (f" ({ev.reason})" if ev.reason else "")
                 elif isinstance(ev, Resync):

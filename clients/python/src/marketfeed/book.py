@@ -44,6 +44,9 @@ RESYNC_RESULTS = frozenset({"sequence", "epoch", "level", "invalid", "checksum"}
 EMPTY = "empty"
 SYNCED = "synced"
 GAP = "gap"
+#: Kept across a reconnection, until the server resumes the book (see
+#: :meth:`OrderBook.suspend`).
+RESUMING = "resuming"
 
 _DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?\Z", re.ASCII)
 
@@ -156,7 +159,9 @@ class OrderBook:
         channel: the channel it follows.
         state: ``empty`` (no snapshot yet), ``synced`` (the levels are the
             server's view at :attr:`seq`), ``gap`` (a check failed; frozen
-            until the next snapshot), or the last status the server sent
+            until the next snapshot), ``resuming`` (the view at :attr:`seq`
+            kept while the feed reconnects, not to be trusted until the
+            server resumes it), or the last status the server sent
             (``waiting``, ``stale``, or a status a later server defines).
         reason: with a ``stale`` status, the server's reason (``gap``,
             ``feed_down``, ``silent``, ``crossed``...); after a failed check,
@@ -190,6 +195,23 @@ class OrderBook:
         self._bids.clear()
         self._asks.clear()
         self.state, self.reason, self.seq, self.epoch, self.ts, self.checksum = EMPTY, None, 0, 0, 0, None
+
+    def suspend(self) -> None:
+        """Keeps the view across a reconnection: a synced book becomes
+        ``resuming`` (levels, seq and epoch kept; not synced) and stays so
+        through failed attempts; any other book is reset."""
+        if self.state in (SYNCED, RESUMING):
+            self.state = RESUMING
+        else:
+            self.reset()
+
+    def resumed(self) -> bool:
+        """The server resumed the book from its seq: a ``resuming`` book is
+        synced again (updates continue from seq + 1). Returns whether the
+        book is synced."""
+        if self.state == RESUMING:
+            self.state = SYNCED
+        return self.state == SYNCED
 
     def apply(self, msg: dict[str, Any]) -> ApplyResult:
         """Applies one decoded server message of the book's channel.

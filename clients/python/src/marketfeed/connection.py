@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import websockets
 from websockets.asyncio.client import ClientConnection
@@ -46,6 +46,7 @@ from .events import (
     Unsubscribed,
 )
 from .protocol import CLOSE_CODES, PROTOCOL_VERSION, RETRYABLE_CLOSE_CODES
+from . import _resume
 from .subscription import _END, _Channel, _Watch
 
 __all__ = ["backoff"]
@@ -102,10 +103,14 @@ class _Connection:
         compression: bool = True,
         queue_size: int = DEFAULT_QUEUE_SIZE,
         binary: bool = False,
+        urls: Sequence[str] = (),
     ) -> None:
         if retry_min <= 0 or retry_max < retry_min:
             raise ValueError("need 0 < retry_min <= retry_max")
         self.url = url
+        self._urls = [url, *urls]  # connection attempts go to each in turn
+        self._attempts = 0
+        self._connected_url = url
         self._headers = dict(headers or {})
         if api_key:
             self._headers[api_key_header] = api_key
@@ -157,6 +162,9 @@ class _Connection:
                 cmd: dict[str, Any] = {"op": "subscribe", "id": self._id()}
                 cmd.update(_json.loads(key))
                 cmd["channels"] = live[i:i + 100]
+                resume = _resume.option(cmd["channels"], self._channels)
+                if resume is not None:
+                    cmd["resume"] = resume
                 self._send(cmd)
 
     def _resync(self, ch: _Channel) -> None:
@@ -201,10 +209,12 @@ class _Connection:
     # -- connection -----------------------------------------------------
 
     async def _open(self) -> tuple[ClientConnection, dict[str, Any]]:
-        """Connects and reads the welcome."""
+        """Connects (to the next of the URLs) and reads the welcome."""
+        url = self._urls[self._attempts % len(self._urls)]
+        self._attempts += 1
         try:
             ws = await ws_connect(
-                self.url,
+                url,
                 additional_headers=self._headers,
                 subprotocols=self._subprotocols,
                 user_agent_header=f"marketfeed-python websockets/{websockets.version.version}",
@@ -219,7 +229,7 @@ class _Connection:
             body = e.response.body.decode("utf-8", "replace") if e.response.body else ""
             raise handshake_error(e.response.status_code, body[:200]) from None
         except (OSError, InvalidHandshake, TimeoutError, asyncio.TimeoutError) as e:
-            raise ConnectError(f"cannot connect to {self.url}: {e}") from e
+            raise ConnectError(f"cannot connect to {url}: {e}") from e
         try:
             first = await asyncio.wait_for(ws.recv(), self.open_timeout)
             welcome = _json.loads(first)
@@ -227,17 +237,18 @@ class _Connection:
             await ws.close()
             if isinstance(e, ConnectionClosed) and e.rcvd is not None and e.rcvd.code not in RETRYABLE_CLOSE_CODES:
                 raise self._close_fatal(e.rcvd.code, e.rcvd.reason) from None
-            raise ConnectError(f"{self.url}: no welcome from the server: {e}") from e
+            raise ConnectError(f"{url}: no welcome from the server: {e}") from e
         if not isinstance(welcome, dict) or welcome.get("type") != "welcome":
             await ws.close()
-            raise ProtocolMismatch(f"{self.url}: first message is not a welcome: {str(first)[:100]}")
+            raise ProtocolMismatch(f"{url}: first message is not a welcome: {str(first)[:100]}")
         if welcome.get("protocol") != PROTOCOL_VERSION:
             await ws.close()
-            raise ProtocolMismatch(f"{self.url}: server speaks protocol {welcome.get('protocol')!r}, "
+            raise ProtocolMismatch(f"{url}: server speaks protocol {welcome.get('protocol')!r}, "
                                    f"this client {PROTOCOL_VERSION}")
         self.connections += 1
         enc = welcome.get("encoding")
         self.encoding = enc if isinstance(enc, str) else "json"
+        self._connected_url = url
         return ws, welcome
 
     def _close_fatal(self, code: int, reason: str) -> MarketFeedError:
@@ -309,9 +320,9 @@ class _Connection:
             self._reconcile_at.cancel()
             self._reconcile_at = None
         s.healthy = not self._channels
-        await self._broadcast(Connected(self.url, int(welcome.get("ts", 0))))
+        await self._broadcast(Connected(self._connected_url, int(welcome.get("ts", 0))))
         for ch in self._channels.values():
-            ch.confirmed, ch.resyncing, ch.resyncs, ch.state = None, False, 0, None
+            ch.new_connection()
             self._send_subscribe(ch)
         loads = _json.loads
         channels = self._channels
@@ -338,6 +349,7 @@ class _Connection:
                 if t in ("update", "snapshot", "bbo", "trades", "ticker", "tickers", "status"):
                     route = channels.get(msg.get("channel"))  # type: ignore[arg-type]
                     if route is not None:
+                        route.last = msg  # where a resume starts
                         if route.kind == "bbo":
                             route.state = msg
                         for sub in route.subs:
@@ -397,8 +409,11 @@ class _Connection:
         if ch is None:
             return
         depth, interval = msg.get("depth"), msg.get("interval")
+        reason = msg.get("resume_reason")
         ev = Subscribed(ch.name, depth if type(depth) is int else None,
-                        interval if isinstance(interval, str) else None)
+                        interval if isinstance(interval, str) else None,
+                        msg.get("resumed") is True, reason if isinstance(reason, str) else None)
+        ch.resume = None  # answered
         ch.confirmed = ev
         s.healthy = True
         self._rate_limited = 0

@@ -93,8 +93,8 @@ def parse_trades(msg: dict[str, Any]) -> tuple[Trade, ...]:
 
 @dataclass(frozen=True, slots=True)
 class Connected:
-    """A connection was established (the server said welcome); the
-    subscriptions are being sent."""
+    """A connection was established (the server at ``url`` said welcome); the
+    subscriptions are being sent, each from where it was (a resume)."""
 
     url: str
     server_ts: int
@@ -103,9 +103,11 @@ class Connected:
 @dataclass(frozen=True, slots=True)
 class Disconnected:
     """The connection ended; the feed reconnects after ``retry_in`` seconds
-    and subscribes again. ``code`` is the close code (None without a close
-    frame), ``error`` what ended it. Every book is reset (not synced)
-    until its snapshot on the new connection."""
+    and subscribes again, resuming each channel from where it was.
+    ``code`` is the close code (None without a close frame), ``error``
+    what ended it. Every book is not synced until the new connection: a
+    synced one is kept (state ``resuming``) for the server to resume it,
+    the others are reset and wait for their snapshot."""
 
     error: BaseException | None
     code: int | None
@@ -115,11 +117,17 @@ class Disconnected:
 @dataclass(frozen=True, slots=True)
 class Subscribed:
     """The server accepted the subscription, with its effective depth
-    (books) and interval."""
+    (books) and interval. ``resumed``: the channel continues from where it
+    was before a reconnection (a book keeps its levels, with no snapshot);
+    ``resume_reason``: why not (``history``, ``epoch``, ``ahead``,
+    ``not_served``, or a value of a later server), when the feed sent a
+    position and the server did not resume from it."""
 
     channel: str
     depth: int | None
     interval: str | None
+    resumed: bool = False
+    resume_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,11 @@ A Feed keeps one WebSocket connection to a marketfeed server open for as
 long as it is used: it reconnects with capped, jittered exponential backoff
 after a drop or a server close, at once (spread over ``retry_min``) after a
 ``notice`` announcing a shutdown or the end of the connection's lifetime,
-and subscribes every channel again; each book starts over from the new
-connection's snapshot.
+and subscribes every channel again, each from where it was (a resume,
+schemas/websocket.md 3.1): a book the server resumes keeps its levels and
+continues with updates, with no snapshot; one it does not resume starts
+over from the new connection's snapshot (:class:`~marketfeed.Subscribed`
+says which).
 
 Concurrency: a Feed belongs to the asyncio event loop it was started on
 and is not thread-safe. One reader task receives and routes messages; book
@@ -22,7 +25,8 @@ it.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Mapping
+import dataclasses
+from typing import Any, Mapping, Sequence
 
 from .book import OrderBook
 from .connection import DEFAULT_API_KEY_HEADER as DEFAULT_API_KEY_HEADER
@@ -134,7 +138,8 @@ class Feed(_Connection):
             self._send_subscribe(ch)
         else:
             if ch.confirmed is not None:
-                sub._put_now(ch.confirmed)
+                # A new subscription resumes nothing: its book starts from a snapshot.
+                sub._put_now(dataclasses.replace(ch.confirmed, resumed=False, resume_reason=None))
                 if kind == "bbo" and ch.state is not None:
                     sub._put_now(ch.state)  # the current top, or the book's status
             if kind == "book" and self._ws is not None:
@@ -198,6 +203,7 @@ def connect(
     compression: bool = True,
     queue_size: int = DEFAULT_QUEUE_SIZE,
     binary: bool = False,
+    urls: Sequence[str] = (),
 ) -> Feed:
     """A :class:`Feed` to the server at ``url`` (``ws://host:8080/ws`` or
     ``wss://``), to use as ``async with marketfeed.connect(url) as feed:``.
@@ -221,8 +227,12 @@ def connect(
             (close 1002, a :class:`~marketfeed.Disconnected` event carrying
             the :class:`~marketfeed.BinaryDecodeError`) and the feed
             reconnects.
+        urls: further endpoints of the same feed (replicas): the first
+            connection goes to ``url``, each reconnection attempt to the
+            next of ``url`` and ``urls`` in turn, and resumes there (seqs
+            are the exchange's, the same on every replica); default none.
     """
     return Feed(url, api_key=api_key, api_key_header=api_key_header, headers=headers,
                 retry_min=retry_min, retry_max=retry_max, open_timeout=open_timeout,
-                compression=compression, queue_size=queue_size, binary=binary)
+                compression=compression, queue_size=queue_size, binary=binary, urls=urls)
 

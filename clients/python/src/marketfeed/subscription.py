@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from .book import RESYNC_RESULTS, OrderBook
+from . import _resume
+from .book import RESUMING, RESYNC_RESULTS, OrderBook
 from .errors import MarketFeedError
 from .events import (
     BBOStatus,
@@ -43,7 +44,7 @@ _END = object()  # ends a subscription's iteration
 class _Channel:
     """A channel the feed keeps subscribed, and its subscriptions."""
 
-    __slots__ = ("name", "kind", "command", "subs", "confirmed", "resyncing", "resyncs", "state")
+    __slots__ = ("name", "kind", "command", "subs", "confirmed", "resyncing", "resyncs", "state", "last", "resume")
 
     def __init__(self, name: str, kind: str, command: dict[str, Any]) -> None:
         self.name = name
@@ -56,6 +57,16 @@ class _Channel:
         # bbo channels: the last bbo or status message, which a subscription
         # joining the channel starts from.
         self.state: dict[str, Any] | None = None
+        # The last book, bbo or trades message routed (whatever its checks),
+        # and the resume position of the next subscribe (_resume.py).
+        self.last: dict[str, Any] | None = None
+        self.resume: dict[str, Any] | None = None
+
+    def new_connection(self) -> None:
+        """Starts the channel on a new connection: its next subscribe
+        resumes from where the last one got (_resume.py)."""
+        _resume.next_connection(self)
+        self.confirmed, self.resyncing, self.resyncs, self.state = None, False, 0, None
 
 
 class Subscription:
@@ -102,9 +113,25 @@ class Subscription:
                 self._done = True
                 self._feed._detach(self)
                 raise item
-            if isinstance(item, Disconnected) and self.book is not None:
-                self.book.reset()
+            if self.book is not None:
+                if isinstance(item, Disconnected):
+                    self.book.suspend()  # kept for a resume
+                elif isinstance(item, Subscribed):
+                    self._subscribed(item)
             return item  # type: ignore[no-any-return]
+
+    def _subscribed(self, ev: Subscribed) -> None:
+        """A resumed book is synced again; one not resumed is reset (its
+        snapshot follows). A resumed channel whose book is not synced at
+        the position (a check failed after the connection ended) asks for
+        a snapshot."""
+        book = self.book
+        assert book is not None
+        if not ev.resumed:
+            if book.state == RESUMING:
+                book.reset()
+        elif not book.resumed():
+            self._feed._resync(self._ch)
 
     def _message(self, msg: dict[str, Any]) -> Event | None:
         t = msg.get("type")
