@@ -56,6 +56,11 @@ type ShardConfig struct {
 	// silent; it must exceed the publisher's snapshot period. Zero means
 	// DefaultSilentAfter (30s); negative disables the check.
 	SilentAfter time.Duration
+	// Trades bounds each symbol's trade history (market.TradeHistoryConfig:
+	// 5m and 1 MiB by default).
+	Trades market.TradeHistoryConfig
+	// History measures the histories' memory. Nil means unregistered.
+	History *HistoryMetrics
 }
 
 // Shard owns the market state of the symbols of one partition and tells
@@ -81,6 +86,7 @@ type Shard struct {
 	appliedDelta, appliedTrade prometheus.Counter
 
 	position atomic.Int64 // offset of the next record to apply; -1 before the first
+	offset   int64        // offset of the record being applied; -1 when unknown (Apply called directly)
 }
 
 // NewShard returns the shard of one partition.
@@ -100,6 +106,10 @@ func NewShard(cfg ShardConfig, partition int) *Shard {
 	if cfg.SilentAfter == 0 {
 		cfg.SilentAfter = DefaultSilentAfter
 	}
+	if cfg.History == nil {
+		cfg.History = NewHistoryMetrics(nil)
+	}
+	cfg.Trades = cfg.Trades.WithDefaults()
 	sh := &Shard{
 		cfg:       cfg,
 		partition: partition,
@@ -117,6 +127,7 @@ func NewShard(cfg ShardConfig, partition int) *Shard {
 		sh.listener = nopListener{}
 	}
 	sh.position.Store(-1)
+	sh.offset = -1
 	sh.started = time.Now()
 	return sh
 }
@@ -155,8 +166,10 @@ func (s *Shard) Run(ctx context.Context, in <-chan Batch) {
 				return
 			}
 			for i := range b.Records {
+				s.offset = b.Records[i].Offset
 				s.Apply(b.Records[i].Key, b.Records[i].Value)
 			}
+			s.offset = -1
 			if n := len(b.Records); n > 0 {
 				s.position.Store(b.Records[n-1].Offset + 1)
 			}

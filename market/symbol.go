@@ -79,6 +79,8 @@ type Symbol struct {
 
 	attached any // the listener's per-symbol value
 
+	trades tradeHistory // recent trades (trades.go)
+
 	// Published for other goroutines.
 	pubState  atomic.Uint32
 	pubReason atomic.Uint32 // index in staleReasons
@@ -102,6 +104,7 @@ func NewSymbol(inst Instrument, owner Owner, scratch *Scratch) *Symbol {
 		scratch: scratch,
 		// The first silence check starts the quiet time.
 		advanced: true,
+		trades:   tradeHistory{cfg: TradeHistoryConfig{}.WithDefaults(), floor: -1},
 	}
 	s.publish()
 	return s

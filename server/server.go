@@ -17,6 +17,7 @@ import (
 	"github.com/marketfeed/marketfeed/auth"
 	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/feed"
+	"github.com/marketfeed/marketfeed/market"
 	"github.com/marketfeed/marketfeed/schemas"
 	"github.com/marketfeed/marketfeed/web"
 	"github.com/prometheus/client_golang/prometheus"
@@ -89,6 +90,10 @@ type Config struct {
 	// the publisher's snapshot period. Zero means feed.DefaultSilentAfter
 	// (30s); negative disables the check.
 	SilentAfter time.Duration
+	// TradeHistory bounds each symbol's recent trades, from which trades
+	// streams resume and GET /v1/trades answers (defaults: 5m and 1 MiB,
+	// market.DefaultTradeWindow and DefaultTradeMaxBytes).
+	TradeHistory market.TradeHistoryConfig
 }
 
 // Server is a running marketfeed.
@@ -99,6 +104,7 @@ type Server struct {
 	hub      *fanout.Hub
 	consumer *feed.Consumer
 	ingest   *feed.IngestMetrics
+	history  *feed.HistoryMetrics
 	ln       net.Listener
 	http     *http.Server
 	adminLn  net.Listener
@@ -153,6 +159,7 @@ func New(cfg Config) (*Server, error) {
 		hub:       hub,
 		consumer:  consumer,
 		ingest:    feed.NewIngestMetrics(reg),
+		history:   feed.NewHistoryMetrics(reg),
 		ln:        ln,
 		keys:      keys,
 		gate:      gate,
@@ -424,6 +431,8 @@ func (s *Server) runShard(ctx context.Context, partition int, in <-chan feed.Bat
 		LastFetch:     func() time.Time { return s.consumer.LastFetch(partition) },
 		FeedDownAfter: s.cfg.FeedDownAfter,
 		SilentAfter:   s.cfg.SilentAfter,
+		Trades:        s.cfg.TradeHistory,
+		History:       s.history,
 	}, partition)
 	s.shardsMu.Lock()
 	s.shards[partition] = sh

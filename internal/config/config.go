@@ -14,6 +14,7 @@ import (
 	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/feed"
+	"github.com/marketfeed/marketfeed/market"
 	"github.com/marketfeed/marketfeed/server"
 	"go.yaml.in/yaml/v3"
 )
@@ -37,6 +38,16 @@ type Config struct {
 	Kafka     Kafka     `yaml:"kafka"`
 	WebSocket WebSocket `yaml:"websocket"`
 	Auth      Auth      `yaml:"auth"`
+	// TradeHistory bounds each symbol's recent trades, from which trades
+	// streams resume and GET /v1/trades answers.
+	TradeHistory TradeHistory `yaml:"trade_history"`
+}
+
+// TradeHistory bounds each symbol's trade history
+// (market.TradeHistoryConfig).
+type TradeHistory struct {
+	Window   Duration `yaml:"window"`
+	MaxBytes int      `yaml:"max_bytes"`
 }
 
 // Auth configures API keys (package auth).
@@ -191,6 +202,10 @@ func Default() Config {
 			Poller:             true,
 		},
 		Auth: Auth{KeysPoll: Duration(auth.DefaultKeysPoll)},
+		TradeHistory: TradeHistory{
+			Window:   Duration(market.DefaultTradeWindow),
+			MaxBytes: market.DefaultTradeMaxBytes,
+		},
 	}
 }
 
@@ -245,6 +260,10 @@ func (c *Config) Validate() error {
 	c.validateLog(v)
 	c.validateKafka(v)
 	c.validateWebSocket(v)
+	positive("trade_history.window", c.TradeHistory.Window)
+	if c.TradeHistory.MaxBytes < 1 {
+		bad("trade_history.max_bytes", "must be positive")
+	}
 	positive("shutdown_timeout", c.ShutdownTimeout)
 	positive("http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
 	positive("http.read_timeout", c.HTTP.ReadTimeout)

@@ -7,6 +7,7 @@ import (
 	"github.com/marketfeed/marketfeed/fanout"
 	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/feed"
+	"github.com/marketfeed/marketfeed/market"
 	"github.com/marketfeed/marketfeed/server"
 )
 
@@ -37,6 +38,10 @@ func (c *Config) Server(log *slog.Logger) server.Config {
 		RESTEvery:     time.Duration(c.HTTP.RESTEvery),
 		FeedDownAfter: time.Duration(c.Kafka.FeedDownAfter),
 		SilentAfter:   time.Duration(c.Kafka.SilentAfter),
+		TradeHistory: market.TradeHistoryConfig{
+			Window:   time.Duration(c.TradeHistory.Window),
+			MaxBytes: c.TradeHistory.MaxBytes,
+		},
 		Feed: feed.Config{
 			Brokers:     c.Kafka.Brokers,
 			Topic:       c.Kafka.Topic,
