@@ -68,7 +68,9 @@ func (c *Conn) handleText(msg []byte) bool {
 	var each func(id int64, ch string) bool
 	switch cmd.Op {
 	case schemas.OpSubscribe:
-		each = func(id int64, ch string) bool { return c.subscribe(id, ch, cmd.Depth, cmd.Interval, cmd.Lag) }
+		each = func(id int64, ch string) bool {
+			return c.subscribe(id, ch, cmd.Depth, cmd.Interval, cmd.Lag, resumeOf(&cmd, ch))
+		}
 	case schemas.OpUnsubscribe:
 		each = func(id int64, ch string) bool { return c.unsubscribe(id, ch) }
 	case schemas.OpResync:
@@ -109,8 +111,12 @@ func (c *Conn) countInvalid() bool {
 }
 
 // subscribe validates one channel and hands the subscription to the
-// symbol's owner, which acknowledges it and sends the initial state.
-func (c *Conn) subscribe(id int64, channel string, depth int, interval, lag string) bool {
+// symbol's owner, which acknowledges it and sends the initial state (or
+// continues from pos, the channel's resume position, if any).
+func (c *Conn) subscribe(id int64, channel string, depth int, interval, lag string, pos *schemas.Resume) bool {
+	if pos != nil && !c.resumeValid(id, channel, *pos) {
+		return false
+	}
 	c.smu.Lock()
 	s := c.newSubscription(id, channel, depth, interval, lag)
 	if s != nil {
@@ -125,6 +131,9 @@ func (c *Conn) subscribe(id int64, channel string, depth int, interval, lag stri
 	if s.kind == schemas.ChannelTickers {
 		c.hub.subscribeTickers(c, s, id)
 		return true
+	}
+	if pos != nil && s.kind == schemas.ChannelTrades {
+		return c.subscribeTradesFrom(id, s, *pos)
 	}
 	t := s.streams
 	// Posted without smu: Hub.Recheck may end s meanwhile (gone), and its

@@ -144,7 +144,7 @@ func (t *Streams) trade(tr market.Trade) {
 			s.subs.sendAt(encodeTrades(t.chTrades, []tradeEntry{e}, t.sc()), e.TS)
 		}
 		for iv := schemas.Every100ms; iv < schemas.NumIntervals; iv++ {
-			if s := t.trades[iv]; s != nil && s.subs.len() > 0 {
+			if s := t.trades[iv]; s != nil && s.active() {
 				s.pending = append(s.pending, e)
 			}
 		}
@@ -155,7 +155,7 @@ func (t *Streams) trade(tr market.Trade) {
 // tradesSubscribed reports whether a trades stream has subscribers.
 func (t *Streams) tradesSubscribed() bool {
 	for _, s := range t.trades {
-		if s != nil && s.subs.len() > 0 {
+		if s != nil && s.active() {
 			return true
 		}
 	}
@@ -194,10 +194,8 @@ func (t *Streams) Flush(iv schemas.Interval) {
 			s.subs.send(f)
 		}
 	}
-	if s := t.trades[iv]; s != nil && len(s.pending) > 0 {
-		s.subs.sendAt(encodeTrades(t.chTrades, s.pending, t.sc()), s.pending[0].TS)
-		clear(s.pending)
-		s.pending = s.pending[:0]
+	if s := t.trades[iv]; s != nil {
+		t.flushTrades(s) // trades_resume.go
 	}
 }
 

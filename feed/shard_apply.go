@@ -18,7 +18,7 @@ func (s *Shard) applyInstrument(sym *market.Symbol, r *schemas.Record) {
 	s.m.Applied.WithLabelValues("instrument").Inc()
 	if sym == nil {
 		sym = market.NewSymbol(inst, s, &s.scratch)
-		sym.SetTradeHistory(s.cfg.Trades, s.offset)
+		sym.SetTradeHistory(s.cfg.Trades, s.partition, s.offset)
 		if s.feedDown {
 			sym.SetFeedDown(true, s.checked)
 		}
@@ -29,7 +29,7 @@ func (s *Shard) applyInstrument(sym *market.Symbol, r *schemas.Record) {
 	}
 	before := sym.TradeBytes()
 	if c := sym.Define(inst); c.Redefined {
-		sym.SetTradeHistory(s.cfg.Trades, s.offset)
+		sym.SetTradeHistory(s.cfg.Trades, s.partition, s.offset)
 		s.cfg.History.trades.Add(float64(sym.TradeBytes() - before))
 		s.log.Warn("instrument scale changed; book waits for the next snapshot", "symbol", inst.Symbol)
 		s.listener.Redefined(sym)

@@ -104,7 +104,7 @@ func NewSymbol(inst Instrument, owner Owner, scratch *Scratch) *Symbol {
 		scratch: scratch,
 		// The first silence check starts the quiet time.
 		advanced: true,
-		trades:   tradeHistory{cfg: TradeHistoryConfig{}.WithDefaults(), floor: -1},
+		trades:   tradeHistory{cfg: TradeHistoryConfig{}.WithDefaults(), floor: -1, partition: -1},
 	}
 	s.publish()
 	return s

@@ -78,6 +78,9 @@ type tradeHistory struct {
 	// dropped, or where the symbol was first defined); -1 when offsets
 	// are unknown.
 	floor int64
+	// partition is the Kafka partition of the symbol's records, -1 when
+	// unknown.
+	partition int
 }
 
 func (h *tradeHistory) at(i int) *tradeRecord { return &h.ring[(h.head+i)%len(h.ring)] }
@@ -128,13 +131,13 @@ func (h *tradeHistory) reset(offset int64) {
 	h.head, h.n, h.floor = 0, 0, offset
 }
 
-// find returns the index of the trade with id and ts, or -1. Trade ids
-// repeat rarely, but the search is from the newest trade back, and the
-// time must match too.
+// find returns the index of the trade with id and ts (any ts when ts <
+// 0), or -1. Trade ids repeat rarely, but the search is from the newest
+// trade back, and the time must match too.
 func (h *tradeHistory) find(id string, ts int64) int {
 	for i := h.n - 1; i >= 0; i-- {
 		r := h.at(i)
-		if r.ts == ts && string(r.id[:r.idLen]) == id {
+		if (ts < 0 || r.ts == ts) && string(r.id[:r.idLen]) == id {
 			return i
 		}
 	}
@@ -152,24 +155,41 @@ func (h *tradeHistory) appendFrom(dst []HeldTrade, i int) []HeldTrade {
 }
 
 // SetTradeHistory bounds the symbol's trade history (defaults applied)
-// and says where its offsets start: every trade the owner applies from
-// the record at offset on is held (until the bounds drop it); -1 when
-// the records' offsets are not known. The shard calls it when it defines
-// the symbol. It empties the history.
-func (s *Symbol) SetTradeHistory(cfg TradeHistoryConfig, offset int64) {
+// and says where its records are: in partition, and every trade the
+// owner applies from the record at offset on is held (until the bounds
+// drop it); -1 when the partition or the records' offsets are not known.
+// The shard calls it when it defines the symbol (and redefines its
+// scales). It empties the history.
+func (s *Symbol) SetTradeHistory(cfg TradeHistoryConfig, partition int, offset int64) {
 	s.trades.cfg = cfg.WithDefaults()
 	s.trades.ring = nil
+	s.trades.partition = partition
 	s.trades.reset(offset)
 }
 
+// TradesPartition returns the Kafka partition of the symbol's records
+// (SetTradeHistory), -1 when unknown.
+func (s *Symbol) TradesPartition() int { return s.trades.partition }
+
 // TradesAfter appends to dst the held trades after the one with id and
-// ts, oldest first, and reports whether that trade is held.
+// ts (the newest with that id when ts < 0), oldest first, and reports
+// whether that trade is held.
 func (s *Symbol) TradesAfter(dst []HeldTrade, id string, ts int64) ([]HeldTrade, bool) {
 	i := s.trades.find(id, ts)
 	if i < 0 {
 		return dst, false
 	}
 	return s.trades.appendFrom(dst, i+1), true
+}
+
+// TradesSince appends to dst the held trades whose exchange time is
+// after ts, oldest first.
+func (s *Symbol) TradesSince(dst []HeldTrade, ts int64) []HeldTrade {
+	i := 0
+	for i < s.trades.n && s.trades.at(i).ts <= ts {
+		i++
+	}
+	return s.trades.appendFrom(dst, i)
 }
 
 // RecentTrades appends to dst the held trades, oldest first.
@@ -197,4 +217,13 @@ func (inst Instrument) ParseTrade(r *schemas.Record) (Trade, Rejection) {
 		return Trade{}, valueRejection(err, "size")
 	}
 	return Trade{ID: r.TradeID, TS: r.TS, Price: p, Size: q, Side: r.Side}, Rejection{}
+}
+
+// OldestTradeTS returns the exchange time of the oldest held trade; ok is
+// false when none is held.
+func (s *Symbol) OldestTradeTS() (ts int64, ok bool) {
+	if s.trades.n == 0 {
+		return 0, false
+	}
+	return s.trades.at(0).ts, true
 }

@@ -24,7 +24,7 @@ func ids(ts []HeldTrade) []string {
 // offset and exact values, and knows from which offset it is complete.
 func TestTradeHistoryHoldsTradesInOrder(t *testing.T) {
 	s := live(t)
-	s.SetTradeHistory(TradeHistoryConfig{}, 100)
+	s.SetTradeHistory(TradeHistoryConfig{}, 0, 100)
 	for i := range 5 {
 		if _, c := s.ApplyTradeAt(tradeRec(t, fmt.Sprint("t", i), int64(10+i)), int64(101+i)); c.Reason != "" {
 			t.Fatal(c.Reason)
@@ -52,7 +52,7 @@ func TestTradeHistoryHoldsTradesInOrder(t *testing.T) {
 // byte bound, are dropped, and the floor moves past them.
 func TestTradeHistoryBounds(t *testing.T) {
 	s := live(t)
-	s.SetTradeHistory(TradeHistoryConfig{Window: time.Second, MaxBytes: 3 * TradeRecordBytes}, 0)
+	s.SetTradeHistory(TradeHistoryConfig{Window: time.Second, MaxBytes: 3 * TradeRecordBytes}, 0, 0)
 	for i := range 5 {
 		s.ApplyTradeAt(tradeRec(t, fmt.Sprint("t", i), int64(i)), int64(i))
 	}
@@ -78,7 +78,7 @@ func TestTradeHistoryBounds(t *testing.T) {
 // Recording a trade in a full history allocates nothing.
 func TestTradeHistoryNoAllocs(t *testing.T) {
 	s := live(t)
-	s.SetTradeHistory(TradeHistoryConfig{MaxBytes: 64 * TradeRecordBytes}, 0)
+	s.SetTradeHistory(TradeHistoryConfig{MaxBytes: 64 * TradeRecordBytes}, 0, 0)
 	r := tradeRec(t, "some-trade-id-1234", 1)
 	for i := range 200 {
 		r.TS = int64(i)

@@ -82,6 +82,8 @@ type ServerMessage struct {
 	Depth         int                `json:"depth,omitempty"`
 	Interval      string             `json:"interval,omitempty"`
 	Subscriptions []SubscriptionInfo `json:"subscriptions,omitempty"`
+	// subscribed, of a channel with a resume position
+	ResumeReply
 
 	// error, notice
 	Code    string `json:"code,omitempty"`

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -136,16 +137,22 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	consumer, err := feed.NewConsumer(cfg.Feed, feed.NewMetrics(reg))
+	if err != nil {
+		return nil, err
+	}
+	// A trades resume older than the history reads the log back, within
+	// the window the consumer's look-back keeps.
+	cfg.WS.TradeLog = consumer
+	if cfg.WS.TradeLogWindow == 0 {
+		cfg.WS.TradeLogWindow = cmp.Or(cfg.Feed.Lookback, feed.DefaultLookback)
+	}
 	hub, err := fanout.NewHub(cfg.WS, fanout.NewMetrics(reg))
 	if err != nil {
 		return nil, err
 	}
 	if keys != nil {
 		keys.OnChange(hub.Recheck)
-	}
-	consumer, err := feed.NewConsumer(cfg.Feed, feed.NewMetrics(reg))
-	if err != nil {
-		return nil, err
 	}
 	hm := newHTTPMetrics(reg)
 	ln, ll, err := listen(cfg.Listen, cfg.TLSCertFile, cfg.TLSKeyFile, cfg.HTTP, hm)
