@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -212,4 +214,38 @@ func TestTradesResumeBeyondLogWindow(t *testing.T) {
 	}
 	tape.trades(1)
 	wantIDs(t, readTradeIDs(t, c, "t31"), 31, 31)
+}
+
+// A client that reads the recent trades over REST and then subscribes
+// from the answer's last trade sees every trade once, trades written
+// between the read and the subscribe included.
+func TestTradesRESTThenStream(t *testing.T) {
+	b, err := broker.Start(broker.Config{Topic: "marketdata", Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	tape := newTradeTape(t, b, "SOL-USD", time.Now())
+	tape.trades(25)
+	srv, _ := tradesServer(t, b, 1000, 0)
+	waitTrade(t, srv, "SOL-USD", 25)
+	resp, err := http.Get("http://" + srv.Addr() + "/v1/trades/SOL-USD?limit=10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page schemas.ServerMessage
+	err = json.NewDecoder(resp.Body).Decode(&page)
+	resp.Body.Close()
+	if err != nil || len(page.Trades) != 10 || page.Trades[9].ID != "t25" || page.Trades[0].ID != "t16" {
+		t.Fatalf("REST page %+v (%v)", page, err)
+	}
+	tape.trades(5) // between the read and the subscribe
+	waitTrade(t, srv, "SOL-USD", 30)
+	last := page.Trades[9]
+	c, ack := resumeTrades(t, "ws://"+srv.Addr()+"/ws", "SOL-USD", "raw", last.ID, last.TS)
+	if ack.Resumed == nil || !*ack.Resumed {
+		t.Fatalf("ack %+v", ack)
+	}
+	tape.trades(5)
+	wantIDs(t, readTradeIDs(t, c, "t35"), 26, 35)
 }
