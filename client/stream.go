@@ -25,6 +25,9 @@ type Handler func(*Event) error
 // connection's lifetime) it reconnects at once, within RetryMin.
 type Stream struct {
 	cfg StreamConfig
+	// trades is the last trade received on each trades channel, from
+	// which every connection resumes (stream_resume.go).
+	trades *tradePositions
 }
 
 // NewStream checks cfg and returns a Stream; nothing happens until Run.
@@ -33,7 +36,7 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Stream{cfg: cfg}, nil
+	return &Stream{cfg: cfg, trades: &tradePositions{}}, nil
 }
 
 // Run connects and delivers events to h until ctx ends (then it returns

@@ -23,6 +23,7 @@ type session struct {
 	resyncing map[string]bool      // a fresh snapshot was requested
 	resyncIDs map[int64]string     // resync command id → channel
 	retryAt   map[string]time.Time // rate-limited subscriptions to send again
+	trades    *tradePositions      // the Stream's, kept across sessions
 	id        int64
 	healthy   bool // a subscription was confirmed
 }
@@ -42,6 +43,7 @@ func (s *Stream) session(ctx context.Context, h Handler) (healthy bool, err erro
 		cfg: s.cfg, conn: conn, h: h,
 		subs: map[string]Subscription{}, books: map[string]*Book{}, pending: map[int64]string{},
 		resyncing: map[string]bool{}, resyncIDs: map[int64]string{}, retryAt: map[string]time.Time{},
+		trades: s.trades,
 	}
 	err = ss.run(ctx)
 	return ss.healthy, err
@@ -120,7 +122,9 @@ func (ss *session) subscribe(ch string) error {
 	sub := ss.subs[ch]
 	id := ss.nextID()
 	ss.pending[id] = ch
-	return ss.conn.SubscribeWith(id, []string{ch}, SubscribeOptions{Depth: sub.Depth, Interval: sub.Interval, Lag: sub.Lag})
+	opt := SubscribeOptions{Depth: sub.Depth, Interval: sub.Interval, Lag: sub.Lag}
+	ss.trades.fill(ch, &opt)
+	return ss.conn.SubscribeWith(id, []string{ch}, opt)
 }
 
 // resync asks the server for a fresh snapshot of a book channel whose local
@@ -220,6 +224,7 @@ func (ss *session) handle(raw []byte) error {
 		ev.Kind = EventTickers
 	case schemas.TypeTrades:
 		ev.Kind = EventTrades
+		ss.trades.saw(m)
 	default:
 		ev.Kind = EventMessage
 	}
