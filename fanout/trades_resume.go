@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/marketfeed/marketfeed/market"
@@ -91,17 +92,29 @@ type logResult struct {
 // above). s is in c.subs; the reader calls it without smu.
 func (c *Conn) subscribeTradesFrom(id int64, s *subscription, pos schemas.Resume) bool {
 	t := s.streams
+	// handoff: 0 while undecided; the owner sets 1 when it hands a log
+	// read to the reader, the reader sets 2 when it stops waiting, and
+	// whichever comes second knows: an owner too late starts the
+	// subscription anew itself.
+	var handoff atomic.Int32
 	reqs := make(chan *logRequest, 1) // the owner never waits
 	if !t.post(func() {
-		var req *logRequest
-		if !s.gone.Load() {
-			req = t.resumeTrades(c, s, id, pos)
+		if s.gone.Load() {
+			return
+		}
+		req := t.resumeTrades(c, s, id, pos)
+		if req != nil && !handoff.CompareAndSwap(0, 1) {
+			t.startTrades(c, s, id, nil, schemas.Resumed(false, schemas.ResumeReasonUnavailable))
+			return
 		}
 		reqs <- req
 	}) {
 		return c.ownerStopped(id, s)
 	}
 	req := awaitOwner(reqs)
+	if req == nil && !handoff.CompareAndSwap(0, 2) {
+		req = <-reqs // handed over just now
+	}
 	if req == nil {
 		return true
 	}
@@ -117,7 +130,8 @@ func (c *Conn) subscribeTradesFrom(id int64, s *subscription, pos schemas.Resume
 }
 
 // awaitOwner waits for what a posted function sends on ch, at most
-// ownerWait (as postInOrder does); nil when it did not come in time.
+// ownerWait (as postInOrder does); nil when it did not come in time (or
+// the function sent nil).
 func awaitOwner[T any](ch <-chan *T) *T {
 	wait := time.NewTimer(ownerWait)
 	defer wait.Stop()

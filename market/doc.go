@@ -16,6 +16,17 @@
 // sent whole again, a change of serving state, a trade. The delta path
 // does not allocate.
 //
+// # Trade history
+//
+// A Symbol keeps its recent trades (trades.go), bounded by exchange time
+// back from its newest trade and by bytes (TradeHistoryConfig: 5 minutes
+// and 1 MiB by default), in a ring whose memory is reused, so that a trade
+// is recorded without allocating once the ring has grown. Each trade keeps
+// the Kafka offset of its record, and the history knows the offset from
+// which it holds every trade the owner applied (TradesFloor): trades
+// streams resume from it, and stitch what they read back from the log to
+// it. It belongs to the owner goroutine like the rest of the Symbol.
+//
 // # Serving state
 //
 // The book's sequence state is Waiting (no snapshot yet), Live (following
