@@ -83,7 +83,13 @@ type tradeHistory struct {
 	partition int
 }
 
-func (h *tradeHistory) at(i int) *tradeRecord { return &h.ring[(h.head+i)%len(h.ring)] }
+// at returns the i-th oldest trade (0 ≤ i < len(ring)).
+func (h *tradeHistory) at(i int) *tradeRecord {
+	if i += h.head; i >= len(h.ring) {
+		i -= len(h.ring)
+	}
+	return &h.ring[i]
+}
 
 // add records a trade, dropping the oldest ones that fall out of the
 // window or the byte bound.
@@ -122,7 +128,9 @@ func (h *tradeHistory) dropOldest() {
 			h.floor = -1
 		}
 	}
-	h.head = (h.head + 1) % len(h.ring)
+	if h.head++; h.head == len(h.ring) {
+		h.head = 0
+	}
 	h.n--
 }
 

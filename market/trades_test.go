@@ -93,3 +93,22 @@ func TestTradeHistoryNoAllocs(t *testing.T) {
 		t.Fatalf("%v allocations per trade", n)
 	}
 }
+
+// BenchmarkApplyTrade measures applying a trade to a symbol whose trade
+// history is full (steady state: the ring's memory is reused), ticker
+// included.
+func BenchmarkApplyTrade(b *testing.B) {
+	s := live(b)
+	s.SetTradeHistory(TradeHistoryConfig{}, 0, 0)
+	r := tradeRec(b, "1234567890123", 1)
+	for i := range 20_000 { // past the 1 MiB bound
+		r.TS = int64(i)
+		s.ApplyTradeAt(r, int64(i))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		r.TS = int64(20_000 + i)
+		s.ApplyTradeAt(r, int64(20_000+i))
+	}
+}

@@ -208,6 +208,9 @@ func TestTradesResumeBeyondLogWindow(t *testing.T) {
 	tape.trades(30)
 	srv, _ := tradesServer(t, b, 4, 30*time.Second)
 	waitTrade(t, srv, "ETH-USD", 30)
+	if got := metric(t, srv.Addr(), `marketfeed_history_bytes{kind="trades"}`); got != float64(4*market.TradeRecordBytes) {
+		t.Errorf("history bytes %v, want 4 trades of %d", got, market.TradeRecordBytes)
+	}
 	c, ack := resumeTrades(t, "ws://"+srv.Addr()+"/ws", "ETH-USD", "raw", "t3", tape.ts(3))
 	if ack.Type != schemas.TypeSubscribed || ack.Resumed == nil || *ack.Resumed || ack.ResumeReason != schemas.ResumeReasonHistory {
 		t.Fatalf("ack %+v", ack)
