@@ -48,41 +48,17 @@ func (r *tradesRecorder) has(id string) bool {
 	return len(r.ids) > 0 && r.ids[len(r.ids)-1] == id
 }
 
-func (r *tradesRecorder) subscribed() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.resumed)
-}
-
-// The Go client resumes its trades channels by itself on every
-// reconnection: after a short cut on the same server, and on a second
-// replica of the same topic once the first is gone (that replica keeps
-// only 5 trades, so it reads the rest from the Kafka log). At every
-// interval, the handler sees every trade once, in order.
-func TestClientResumesTradesAcrossReplicas(t *testing.T) {
-	b, err := broker.Start(broker.Config{Topic: "marketdata", Partitions: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	tape := newTradeTape(t, b, "BTC-USD", time.Now())
-	tape.trades(1)
-	srvA, stopA := tradesServer(t, b, 1000, 0)
-	srvB, _ := tradesServer(t, b, 5, 0)
-	waitTrade(t, srvA, "BTC-USD", 1)
-	waitTrade(t, srvB, "BTC-USD", 1)
-	proxy := newWSProxy(t, srvA.Addr())
-
+// runTradeStreams runs a Stream on trades.BTC-USD at each interval
+// through url until the test ends, and returns their recorders and a
+// wait for a condition on all of them.
+func runTradeStreams(t *testing.T, url string, intervals []string) ([]*tradesRecorder, func(string, func(*tradesRecorder) bool)) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
 	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	intervals := []string{"raw", "100ms", "1s"}
+	t.Cleanup(func() { cancel(); wg.Wait() })
 	recs := make([]*tradesRecorder, len(intervals))
 	for i, iv := range intervals {
 		recs[i] = &tradesRecorder{}
-		s, err := client.NewStream(client.StreamConfig{URL: proxy.url(), RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond,
+		s, err := client.NewStream(client.StreamConfig{URL: url, RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond,
 			Subscriptions: []client.Subscription{{Channel: "trades.BTC-USD", Interval: iv}}})
 		if err != nil {
 			t.Fatal(err)
@@ -110,6 +86,36 @@ func TestClientResumesTradesAcrossReplicas(t *testing.T) {
 			}
 		}
 	}
+	return recs, waitAll
+}
+
+func (r *tradesRecorder) subscribed() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.resumed)
+}
+
+// The Go client resumes its trades channels by itself on every
+// reconnection: after a short cut on the same server, and on a second
+// replica of the same topic once the first is gone (that replica keeps
+// only 5 trades, so it reads the rest from the Kafka log). At every
+// interval, the handler sees every trade once, in order.
+func TestClientResumesTradesAcrossReplicas(t *testing.T) {
+	b, err := broker.Start(broker.Config{Topic: "marketdata", Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	tape := newTradeTape(t, b, "BTC-USD", time.Now())
+	tape.trades(1)
+	srvA, stopA := tradesServer(t, b, 1000, 0)
+	srvB, _ := tradesServer(t, b, 5, 0)
+	waitTrade(t, srvA, "BTC-USD", 1)
+	waitTrade(t, srvB, "BTC-USD", 1)
+	proxy := newWSProxy(t, srvA.Addr())
+
+	intervals := []string{"raw", "100ms", "1s"}
+	recs, waitAll := runTradeStreams(t, proxy.url(), intervals)
 	waitAll("the first subscriptions", func(r *tradesRecorder) bool { return r.subscribed() == 1 })
 	tape.trades(20)
 	waitAll("t21", func(r *tradesRecorder) bool { return r.has("t21") })

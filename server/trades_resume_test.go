@@ -252,3 +252,28 @@ func TestTradesRESTThenStream(t *testing.T) {
 	tape.trades(5)
 	wantIDs(t, readTradeIDs(t, c, "t35"), 26, 35)
 }
+
+// A position the history has dropped while the broker is gone is refused
+// with the reason unavailable, once the read back gives up, and the
+// subscription starts anew.
+func TestTradesResumeLogUnavailable(t *testing.T) {
+	b, err := broker.Start(broker.Config{Topic: "marketdata", Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	tape := newTradeTape(t, b, "ETH-USD", time.Now())
+	tape.trades(20)
+	srv, _ := tradesServer(t, b, 4, 0)
+	waitTrade(t, srv, "ETH-USD", 20)
+	b.Close()
+	start := time.Now()
+	c, ack := resumeTrades(t, "ws://"+srv.Addr()+"/ws", "ETH-USD", "raw", "t3", tape.ts(3))
+	if ack.Type != schemas.TypeSubscribed || ack.Resumed == nil || *ack.Resumed || ack.ResumeReason != schemas.ResumeReasonUnavailable {
+		t.Fatalf("ack %+v", ack)
+	}
+	if d := time.Since(start); d > 8*time.Second {
+		t.Errorf("the refusal took %v", d)
+	}
+	c.Close()
+}
