@@ -39,9 +39,11 @@ type SubscribeOptions struct {
 	// state, schemas.LagEvict delivers every message or closes the connection
 	// (4001). Empty leaves the server default (schemas.LagSnapshot).
 	Lag string
-	// Resume gives channels of the subscribe the position the client
-	// reached on them (websocket.md section 3.1): the subscribed reply
-	// says whether each resumed. Nil sends none.
+	// Resume gives, per channel of the command, the position the client
+	// reached (websocket.md section 3.1, Resume): epoch and seq of the
+	// last book or bbo message applied, nothing for ticker and tickers.
+	// The subscribed reply of each says whether it resumed
+	// (schemas.ServerMessage Resumed, ResumeReason). Nil sends none.
 	Resume []schemas.Resume
 }
 

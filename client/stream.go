@@ -26,7 +26,7 @@ type Handler func(*Event) error
 type Stream struct {
 	cfg StreamConfig
 	// trades is the last trade received on each trades channel, from
-	// which every connection resumes (stream_resume.go).
+	// which every connection resumes (stream_trades.go).
 	trades *tradePositions
 }
 

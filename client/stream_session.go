@@ -122,9 +122,8 @@ func (ss *session) subscribe(ch string) error {
 	sub := ss.subs[ch]
 	id := ss.nextID()
 	ss.pending[id] = ch
-	opt := SubscribeOptions{Depth: sub.Depth, Interval: sub.Interval, Lag: sub.Lag}
-	ss.trades.fill(ch, &opt)
-	return ss.conn.SubscribeWith(id, []string{ch}, opt)
+	return ss.conn.SubscribeWith(id, []string{ch}, SubscribeOptions{Depth: sub.Depth, Interval: sub.Interval, Lag: sub.Lag,
+		Resume: ss.trades.position(ch)})
 }
 
 // resync asks the server for a fresh snapshot of a book channel whose local

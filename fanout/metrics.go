@@ -18,6 +18,10 @@ type Metrics struct {
 	Rejected         *prometheus.CounterVec // label: reason; upgrades refused
 	LagSnapshots     prometheus.Counter     // conflations: skip-aheads of lagging connections (lag.go)
 	Resyncs          prometheus.Counter     // resync commands accepted
+	// Resumes counts subscribes that gave a resume position, by channel
+	// kind (book, bbo, ticker, tickers, trades) and result ("resumed",
+	// or the schemas.ResumeReasons value of a refusal).
+	Resumes *prometheus.CounterVec
 	// DeliveryLatency is the time from the exchange timestamp of a book
 	// update or trades message to the end of the socket write that carried
 	// it, sampled once per write (the oldest such frame queued since the
@@ -60,6 +64,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Resyncs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "marketfeed_ws_resyncs_total", Help: "Resync commands accepted (fresh snapshots of one subscription).",
 		}),
+		Resumes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "marketfeed_ws_resumes_total", Help: "Subscribes with a resume position, by channel kind and result: resumed, or why not (history, epoch, ahead, not_served).",
+		}, []string{"kind", "result"}),
 		DeliveryLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "marketfeed_ws_delivery_latency_seconds",
 			Help: "Exchange timestamp to socket write of book updates and trades (one sample per write; throttled streams add up to their interval).",
@@ -79,7 +86,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.Connections, m.ConnectionsTotal, m.Subscriptions,
 			m.MessagesSent, m.BytesSent, m.Disconnects, m.ClientErrors, m.Rejected, m.LagSnapshots,
-			m.Resyncs, m.DeliveryLatency, m.WriteBatch)
+			m.Resyncs, m.Resumes, m.DeliveryLatency, m.WriteBatch)
 	}
 	return m
 }

@@ -28,8 +28,10 @@ import (
 //     and tradeLogMaxBytes, and posts what it read to the owner. There,
 //     the trades after the position below the history's floor, then every
 //     held trade (all at or above the floor), are the catch-up, and the
-//     subscriber joins in the same step. The read must reach the floor,
-//     else the history moved on meanwhile and the position is refused.
+//     subscriber joins in the same step. The read must reach the floor:
+//     when the history moved on past it meanwhile, the reader reads on
+//     from where it ended (tradeLogRounds reads at most), else the
+//     position is refused.
 //  3. Otherwise the subscription starts anew ("resumed":false).
 //
 // A raw subscriber gets the catch-up at once, one trade a message; a
@@ -50,6 +52,10 @@ const (
 	tradeLogTimeout = 5 * time.Second
 	// tradeLogMaxBytes bounds the records read back for one resume.
 	tradeLogMaxBytes = 64 << 20
+	// tradeLogRounds bounds the reads of one resume: the first from the
+	// position's time, the others on from where the previous one ended,
+	// when the history moved on meanwhile.
+	tradeLogRounds = 3
 	// maxTradesPerMessage bounds the trades of one catch-up message of a
 	// throttled stream.
 	maxTradesPerMessage = 1000
@@ -64,6 +70,8 @@ type TradeLog interface {
 	// fn returning false stops the read. key and value are valid during
 	// the call only.
 	ReadSince(ctx context.Context, partition int, since time.Time, fn func(offset int64, key, value []byte) bool) (end int64, err error)
+	// ReadFrom is ReadSince from the record at offset on.
+	ReadFrom(ctx context.Context, partition int, offset int64, fn func(offset int64, key, value []byte) bool) (end int64, err error)
 }
 
 // tradeJoiner is a throttled trades subscriber waiting for its first
@@ -92,55 +100,78 @@ type logResult struct {
 // above). s is in c.subs; the reader calls it without smu.
 func (c *Conn) subscribeTradesFrom(id int64, s *subscription, pos schemas.Resume) bool {
 	t := s.streams
-	// handoff: 0 while undecided; the owner sets 1 when it hands a log
-	// read to the reader, the reader sets 2 when it stops waiting, and
-	// whichever comes second knows: an owner too late starts the
-	// subscription anew itself.
-	var handoff atomic.Int32
-	reqs := make(chan *logRequest, 1) // the owner never waits
-	if !t.post(func() {
+	refuse := func() { t.startTrades(c, s, id, nil, schemas.ResumeHistory) }
+	var req *logRequest
+	back, posted := c.handBack(t, func() bool {
 		if s.gone.Load() {
-			return
+			return false
 		}
-		req := t.resumeTrades(c, s, id, pos)
-		if req != nil && !handoff.CompareAndSwap(0, 1) {
-			t.startTrades(c, s, id, nil, schemas.Resumed(false, schemas.ResumeReasonUnavailable))
-			return
-		}
-		reqs <- req
-	}) {
+		req = t.resumeTrades(c, s, id, pos)
+		return req != nil
+	}, refuse)
+	if !posted {
 		return c.ownerStopped(id, s)
 	}
-	req := awaitOwner(reqs)
-	if req == nil && !handoff.CompareAndSwap(0, 2) {
-		req = <-reqs // handed over just now
-	}
-	if req == nil {
+	if !back {
 		return true
 	}
-	res := c.hub.readTradeLog(t.symbol, req, pos)
-	if !c.postInOrder(t, func() {
-		if !s.gone.Load() {
+	res := c.hub.readTradeLog(t.symbol, req, -1)
+	for round := 1; ; round++ {
+		back, posted = c.handBack(t, func() bool {
+			if s.gone.Load() {
+				return false
+			}
+			// Trades applied while the log was read may have pushed the
+			// history's floor past the read's end: read on from there.
+			if round < tradeLogRounds && res.err == nil && res.end < t.sym.TradesFloor() {
+				return true
+			}
 			t.resumeTradesFromLog(c, s, id, pos, req, res)
+			return false
+		}, refuse)
+		if !posted {
+			return c.ownerStopped(id, s)
 		}
-	}) {
-		return c.ownerStopped(id, s)
+		if !back {
+			return true
+		}
+		more := c.hub.readTradeLog(t.symbol, req, res.end)
+		res.trades, res.end, res.err = append(res.trades, more.trades...), more.end, more.err
 	}
-	return true
 }
 
-// awaitOwner waits for what a posted function sends on ch, at most
-// ownerWait (as postInOrder does); nil when it did not come in time (or
-// the function sent nil).
-func awaitOwner[T any](ch <-chan *T) *T {
+// handBack runs decide on t's owner and waits for it: decide returns
+// true to hand the next step back to the reader (back). If the owner runs
+// decide only after the reader stopped waiting (ownerWait), a decide that
+// would hand back runs fallback on the owner instead, so that the
+// subscription is never left without a reply. posted is false when the
+// owner has stopped.
+func (c *Conn) handBack(t *Streams, decide func() bool, fallback func()) (back, posted bool) {
+	// 0 while undecided; the owner sets 1 when it hands back, the reader 2
+	// when it stops waiting: whichever comes second knows.
+	var state atomic.Int32
+	backs := make(chan bool, 1) // the owner never waits
+	if !t.post(func() {
+		b := decide()
+		if b && !state.CompareAndSwap(0, 1) {
+			fallback()
+			return
+		}
+		backs <- b
+	}) {
+		return false, false
+	}
 	wait := time.NewTimer(ownerWait)
 	defer wait.Stop()
 	select {
-	case v := <-ch:
-		return v
+	case b := <-backs:
+		return b, true
 	case <-wait.C:
-		return nil
 	}
+	if state.CompareAndSwap(0, 2) {
+		return false, true
+	}
+	return <-backs, true // handed back just now
 }
 
 // resumeValid checks a subscribe's position for channel (of a known
@@ -177,13 +208,13 @@ func (c *Conn) ownerStopped(id int64, s *subscription) bool {
 // the log (and starts nothing).
 func (t *Streams) resumeTrades(c *Conn, s *subscription, id int64, pos schemas.Resume) *logRequest {
 	if held, ok := t.sym.TradesAfter(nil, pos.TradeID, pos.TS); ok {
-		t.startTrades(c, s, id, held, schemas.Resumed(true, ""))
+		t.startTrades(c, s, id, held, "")
 		return nil
 	}
 	if req := t.logRequest(pos); req != nil {
 		return req
 	}
-	t.startTrades(c, s, id, nil, schemas.Resumed(false, schemas.ResumeReasonHistory))
+	t.startTrades(c, s, id, nil, schemas.ResumeHistory)
 	return nil
 }
 
@@ -207,10 +238,10 @@ func (t *Streams) logRequest(pos schemas.Resume) *logRequest {
 	return &logRequest{partition: part, since: at.Add(-tradeLogSlack), inst: t.sym.Instrument()}
 }
 
-// readTradeLog reads the symbol's trades back from the log for req, up
-// to the position and beyond: every trade of symbol from req.since.
-// Reader goroutine.
-func (h *Hub) readTradeLog(symbol string, req *logRequest, pos schemas.Resume) logResult {
+// readTradeLog reads the symbol's trades back from the log for req:
+// every trade of symbol from req.since, or from offset from when it is
+// not negative, to the partition's end. Reader goroutine.
+func (h *Hub) readTradeLog(symbol string, req *logRequest, from int64) logResult {
 	ctx, cancel := context.WithTimeout(context.Background(), tradeLogTimeout)
 	defer cancel()
 	var (
@@ -218,7 +249,7 @@ func (h *Hub) readTradeLog(symbol string, req *logRequest, pos schemas.Resume) l
 		rec  schemas.Record
 		read int
 	)
-	res.end, res.err = h.cfg.TradeLog.ReadSince(ctx, req.partition, req.since, func(off int64, key, value []byte) bool {
+	fn := func(off int64, key, value []byte) bool {
 		if read += len(value); read > tradeLogMaxBytes {
 			res.err = errLogTooLong
 			return false
@@ -233,7 +264,16 @@ func (h *Hub) readTradeLog(symbol string, req *logRequest, pos schemas.Resume) l
 				ID: string(tr.ID), TS: tr.TS, Price: tr.Price, Size: tr.Size, Side: tr.Side}})
 		}
 		return true
-	})
+	}
+	var err error
+	if from >= 0 {
+		res.end, err = h.cfg.TradeLog.ReadFrom(ctx, req.partition, from, fn)
+	} else {
+		res.end, err = h.cfg.TradeLog.ReadSince(ctx, req.partition, req.since, fn)
+	}
+	if res.err == nil {
+		res.err = err
+	}
 	if res.err != nil {
 		h.cfg.Logger.Warn("trades resume: reading the log back failed", "symbol", symbol, "partition", req.partition, "err", res.err)
 	}
@@ -246,9 +286,9 @@ var errLogTooLong = errors.New("fanout: log read back longer than its bound")
 // resumeTradesFromLog is step 2 on the owner: the trades read back after
 // the position, below the history's floor, then the held ones.
 func (t *Streams) resumeTradesFromLog(c *Conn, s *subscription, id int64, pos schemas.Resume, req *logRequest, res logResult) {
-	refuse := func(reason string) { t.startTrades(c, s, id, nil, schemas.Resumed(false, reason)) }
+	refuse := func() { t.startTrades(c, s, id, nil, schemas.ResumeHistory) }
 	if res.err != nil {
-		refuse(schemas.ResumeReasonUnavailable)
+		refuse()
 		return
 	}
 	floor := t.sym.TradesFloor()
@@ -259,7 +299,7 @@ func (t *Streams) resumeTradesFromLog(c *Conn, s *subscription, id int64, pos sc
 		}
 	}
 	if at < 0 || floor < 0 || res.end < floor || t.sym.Instrument() != req.inst {
-		refuse(schemas.ResumeReasonHistory)
+		refuse()
 		return
 	}
 	var catchUp []market.HeldTrade
@@ -268,19 +308,25 @@ func (t *Streams) resumeTradesFromLog(c *Conn, s *subscription, id int64, pos sc
 			catchUp = append(catchUp, tr)
 		}
 	}
-	t.startTrades(c, s, id, t.sym.RecentTrades(catchUp), schemas.Resumed(true, ""))
+	t.startTrades(c, s, id, t.sym.RecentTrades(catchUp), "")
 }
 
 // startTrades acknowledges the subscription with the outcome of its
-// position and attaches it: with its catch-up when resumed, as a new
-// subscription otherwise.
-func (t *Streams) startTrades(c *Conn, s *subscription, id int64, catchUp []market.HeldTrade, r schemas.ResumeReply) {
+// position, resumed (reason "") or not (the resume_reason), and attaches
+// it: with its catch-up when resumed, as a new subscription otherwise.
+func (t *Streams) startTrades(c *Conn, s *subscription, id int64, catchUp []market.HeldTrade, reason string) {
 	info := s.info()
-	ack := &schemas.ServerMessage{Type: schemas.TypeSubscribed, ID: id, Channel: s.channel, Interval: info.Interval, ResumeReply: r}
+	ack := &schemas.ServerMessage{Type: schemas.TypeSubscribed, ID: id, Channel: s.channel, Interval: info.Interval}
+	ack.SetResumed(reason)
+	result := reason
+	if result == "" {
+		result = "resumed"
+	}
+	t.hub.metrics.Resumes.WithLabelValues("trades", result).Inc()
 	if !c.enqueue(messageFrame(ack)) {
 		return
 	}
-	if !*r.Resumed {
+	if reason != "" {
 		t.attach(c, s)
 		return
 	}

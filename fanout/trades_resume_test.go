@@ -97,7 +97,7 @@ func TestTradesResumeRefused(t *testing.T) {
 	c := dial(t, s.url)
 	c.sendText(`{"op":"subscribe","id":3,"channel":"trades.BTC-USD","resume":{"trades.BTC-USD":{"trade_id":"gone","ts":1767225600000004}}}`)
 	ack := c.next()
-	if ack.Type != schemas.TypeSubscribed || ack.Resumed == nil || *ack.Resumed || ack.ResumeReason != schemas.ResumeReasonHistory {
+	if ack.Type != schemas.TypeSubscribed || ack.Resumed == nil || *ack.Resumed || ack.ResumeReason != schemas.ResumeHistory {
 		t.Fatalf("ack %+v", ack)
 	}
 	s.feed(tradeAt("BTC-USD", 6))

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/segmentio/kafka-go"
 )
 
 // ErrReadBackStalled reports a read back that stopped short of the end it
@@ -21,6 +23,21 @@ var ErrReadBackStalled = errors.New("feed: read back of the log stalled before i
 // (never the partition reader's) and the isolation of the consumer
 // (read_committed); ctx bounds it. Safe from any goroutine.
 func (c *Consumer) ReadSince(ctx context.Context, partition int, since time.Time, fn func(offset int64, key, value []byte) bool) (int64, error) {
+	return c.readBack(ctx, partition, func(conn *kafka.Conn) (int64, error) { return conn.ReadOffset(since) }, fn)
+}
+
+// ReadFrom is ReadSince from the record at offset on (the first retained
+// one when the log no longer has offset).
+func (c *Consumer) ReadFrom(ctx context.Context, partition int, offset int64, fn func(offset int64, key, value []byte) bool) (int64, error) {
+	return c.readBack(ctx, partition, func(conn *kafka.Conn) (int64, error) {
+		first, err := conn.ReadFirstOffset()
+		return max(first, offset), err
+	}, fn)
+}
+
+// readBack reads partition from the offset start gives (on a connection
+// to its leader; negative: nothing) to its end offset.
+func (c *Consumer) readBack(ctx context.Context, partition int, start func(*kafka.Conn) (int64, error), fn func(offset int64, key, value []byte) bool) (int64, error) {
 	conn, err := c.dialLeader(ctx, partition)
 	if err != nil {
 		return 0, err
@@ -33,11 +50,11 @@ func (c *Consumer) ReadSince(ctx context.Context, partition int, since time.Time
 	if err != nil {
 		return 0, err
 	}
-	start, err := conn.ReadOffset(since)
+	from, err := start(conn)
 	if err != nil {
 		return 0, err
 	}
-	if start < 0 || start >= end {
+	if from < 0 || from >= end {
 		return end, nil // nothing that recent
 	}
 	fc, err := c.dialFetch(ctx, conn, partition)
@@ -48,7 +65,7 @@ func (c *Consumer) ReadSince(ctx context.Context, partition int, since time.Time
 	stopFetch := context.AfterFunc(ctx, func() { _ = fc.Close() })
 	defer stopFetch()
 	more := true
-	for next := start; next < end && more; {
+	for next := from; next < end && more; {
 		p, err := fc.fetch(next, c.cfg.MaxBytes, c.cfg.MaxWait, c.cfg.DialTimeout)
 		if err != nil {
 			return 0, fmt.Errorf("partition %d at offset %d: %w", partition, next, err)

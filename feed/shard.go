@@ -59,8 +59,9 @@ type ShardConfig struct {
 	// Trades bounds each symbol's trade history (market.TradeHistoryConfig:
 	// 5m and 1 MiB by default).
 	Trades market.TradeHistoryConfig
-	// History measures the histories' memory. Nil means unregistered.
-	History *HistoryMetrics
+	// TradeHistory measures the trade histories' memory. Nil means
+	// unregistered.
+	TradeHistory *TradeHistoryMetrics
 }
 
 // Shard owns the market state of the symbols of one partition and tells
@@ -106,8 +107,8 @@ func NewShard(cfg ShardConfig, partition int) *Shard {
 	if cfg.SilentAfter == 0 {
 		cfg.SilentAfter = DefaultSilentAfter
 	}
-	if cfg.History == nil {
-		cfg.History = NewHistoryMetrics(nil)
+	if cfg.TradeHistory == nil {
+		cfg.TradeHistory = NewTradeHistoryMetrics(nil)
 	}
 	cfg.Trades = cfg.Trades.WithDefaults()
 	sh := &Shard{

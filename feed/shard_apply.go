@@ -30,7 +30,7 @@ func (s *Shard) applyInstrument(sym *market.Symbol, r *schemas.Record) {
 	before := sym.TradeBytes()
 	if c := sym.Define(inst); c.Redefined {
 		sym.SetTradeHistory(s.cfg.Trades, s.partition, s.offset)
-		s.cfg.History.trades.Add(float64(sym.TradeBytes() - before))
+		s.cfg.TradeHistory.Bytes.Add(float64(sym.TradeBytes() - before))
 		s.log.Warn("instrument scale changed; book waits for the next snapshot", "symbol", inst.Symbol)
 		s.listener.Redefined(sym)
 	}
@@ -110,7 +110,7 @@ func (s *Shard) applyTrade(sym *market.Symbol, r *schemas.Record) {
 		return
 	}
 	if d := sym.TradeBytes() - before; d != 0 {
-		s.cfg.History.trades.Add(float64(d))
+		s.cfg.TradeHistory.Bytes.Add(float64(d))
 	}
 	s.listener.Traded(sym, t)
 	s.appliedTrade.Inc()

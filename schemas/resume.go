@@ -150,3 +150,32 @@ func appendResume(dst []byte, c *Command) []byte {
 	}
 	return append(dst, '}')
 }
+
+// Why a channel did not resume: the resume_reason of a subscribed
+// message with "resumed":false (websocket.md section 5.2). Clients must
+// accept other values.
+const (
+	// ResumeHistory: the position is older than what the server still
+	// holds (its history, or for trades what it can still read).
+	ResumeHistory = "history"
+	// ResumeEpoch: the position belongs to another publisher epoch than
+	// the book's.
+	ResumeEpoch = "epoch"
+	// ResumeAhead: the position is beyond what this server has applied
+	// (a replica behind the one the client came from).
+	ResumeAhead = "ahead"
+	// ResumeNotServed: the book is not served (waiting or stale); its
+	// status follows as for any subscription.
+	ResumeNotServed = "not_served"
+)
+
+// ResumeReasons lists every resume_reason, in the order of the spec.
+var ResumeReasons = []string{ResumeHistory, ResumeEpoch, ResumeAhead, ResumeNotServed}
+
+// SetResumed records on a subscribed message whether its channel resumed:
+// reason "" means it did (resumed true), any other value is the
+// resume_reason of resumed false.
+func (m *ServerMessage) SetResumed(reason string) {
+	ok := reason == ""
+	m.Resumed, m.ResumeReason = &ok, reason
+}

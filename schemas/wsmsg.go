@@ -82,8 +82,13 @@ type ServerMessage struct {
 	Depth         int                `json:"depth,omitempty"`
 	Interval      string             `json:"interval,omitempty"`
 	Subscriptions []SubscriptionInfo `json:"subscriptions,omitempty"`
-	// subscribed, of a channel with a resume position
-	ResumeReply
+	// Resumed (subscribed) answers a resume position the subscribe gave
+	// for the channel: true when the channel continues from it, false
+	// (with ResumeReason) when it starts anew; nil when none was given.
+	Resumed *bool `json:"resumed,omitempty"`
+	// ResumeReason (subscribed, with Resumed false) says why the channel
+	// did not resume: one of ResumeReasons.
+	ResumeReason string `json:"resume_reason,omitempty"`
 
 	// error, notice
 	Code    string `json:"code,omitempty"`

@@ -30,13 +30,13 @@ func (r *tradesRecorder) handle(ev *client.Event) error {
 			r.ids = append(r.ids, tr.ID)
 		}
 	case client.EventSubscribed:
-		switch rr := ev.Msg.ResumeReply; {
-		case rr.Resumed == nil:
+		switch m := ev.Msg; {
+		case m.Resumed == nil:
 			r.resumed = append(r.resumed, "new")
-		case *rr.Resumed:
+		case *m.Resumed:
 			r.resumed = append(r.resumed, "true")
 		default:
-			r.resumed = append(r.resumed, "false:"+rr.ResumeReason)
+			r.resumed = append(r.resumed, "false:"+m.ResumeReason)
 		}
 	}
 	return nil

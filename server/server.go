@@ -105,13 +105,14 @@ type Server struct {
 	hub      *fanout.Hub
 	consumer *feed.Consumer
 	ingest   *feed.IngestMetrics
-	history  *feed.HistoryMetrics
-	ln       net.Listener
-	http     *http.Server
-	adminLn  net.Listener
-	admin    *http.Server
-	keys     *auth.Store // nil without a key file
-	gate     *auth.Gate  // nil without a key file
+	// tradeHistory measures the symbols' trade histories.
+	tradeHistory *feed.TradeHistoryMetrics
+	ln           net.Listener
+	http         *http.Server
+	adminLn      net.Listener
+	admin        *http.Server
+	keys         *auth.Store // nil without a key file
+	gate         *auth.Gate  // nil without a key file
 	// restLimit rate-limits the REST endpoints per caller.
 	restLimit *auth.RequestLimiter
 
@@ -160,18 +161,18 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		reg:       reg,
-		hub:       hub,
-		consumer:  consumer,
-		ingest:    feed.NewIngestMetrics(reg),
-		history:   feed.NewHistoryMetrics(reg),
-		ln:        ln,
-		keys:      keys,
-		gate:      gate,
-		restLimit: &auth.RequestLimiter{Burst: cfg.RESTBurst, Every: cfg.RESTEvery},
-		shards:    map[int]*feed.Shard{},
+		cfg:          cfg,
+		log:          cfg.Logger,
+		reg:          reg,
+		hub:          hub,
+		consumer:     consumer,
+		ingest:       feed.NewIngestMetrics(reg),
+		tradeHistory: feed.NewTradeHistoryMetrics(reg),
+		ln:           ln,
+		keys:         keys,
+		gate:         gate,
+		restLimit:    &auth.RequestLimiter{Burst: cfg.RESTBurst, Every: cfg.RESTEvery},
+		shards:       map[int]*feed.Shard{},
 	}
 	reg.MustRegister(s.bookStates())
 	if err := s.routes(ll, hm); err != nil {
@@ -439,7 +440,7 @@ func (s *Server) runShard(ctx context.Context, partition int, in <-chan feed.Bat
 		FeedDownAfter: s.cfg.FeedDownAfter,
 		SilentAfter:   s.cfg.SilentAfter,
 		Trades:        s.cfg.TradeHistory,
-		History:       s.history,
+		TradeHistory:  s.tradeHistory,
 	}, partition)
 	s.shardsMu.Lock()
 	s.shards[partition] = sh

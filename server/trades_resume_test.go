@@ -208,15 +208,18 @@ func TestTradesResumeBeyondLogWindow(t *testing.T) {
 	tape.trades(30)
 	srv, _ := tradesServer(t, b, 4, 30*time.Second)
 	waitTrade(t, srv, "ETH-USD", 30)
-	if got := metric(t, srv.Addr(), `marketfeed_history_bytes{kind="trades"}`); got != float64(4*market.TradeRecordBytes) {
+	if got := metric(t, srv.Addr(), `marketfeed_trade_history_bytes`); got != float64(4*market.TradeRecordBytes) {
 		t.Errorf("history bytes %v, want 4 trades of %d", got, market.TradeRecordBytes)
 	}
 	c, ack := resumeTrades(t, "ws://"+srv.Addr()+"/ws", "ETH-USD", "raw", "t3", tape.ts(3))
-	if ack.Type != schemas.TypeSubscribed || ack.Resumed == nil || *ack.Resumed || ack.ResumeReason != schemas.ResumeReasonHistory {
+	if ack.Type != schemas.TypeSubscribed || ack.Resumed == nil || *ack.Resumed || ack.ResumeReason != schemas.ResumeHistory {
 		t.Fatalf("ack %+v", ack)
 	}
 	tape.trades(1)
 	wantIDs(t, readTradeIDs(t, c, "t31"), 31, 31)
+	if got := metric(t, srv.Addr(), `marketfeed_ws_resumes_total{kind="trades",result="history"}`); got != 1 {
+		t.Errorf("trades resumes refused for history: %v, want 1", got)
+	}
 }
 
 // A client that reads the recent trades over REST and then subscribes
@@ -254,8 +257,8 @@ func TestTradesRESTThenStream(t *testing.T) {
 }
 
 // A position the history has dropped while the broker is gone is refused
-// with the reason unavailable, once the read back gives up, and the
-// subscription starts anew.
+// (reason history: what the server can still read), once the read back
+// gives up, and the subscription starts anew.
 func TestTradesResumeLogUnavailable(t *testing.T) {
 	b, err := broker.Start(broker.Config{Topic: "marketdata", Partitions: 1})
 	if err != nil {
@@ -269,7 +272,7 @@ func TestTradesResumeLogUnavailable(t *testing.T) {
 	b.Close()
 	start := time.Now()
 	c, ack := resumeTrades(t, "ws://"+srv.Addr()+"/ws", "ETH-USD", "raw", "t3", tape.ts(3))
-	if ack.Type != schemas.TypeSubscribed || ack.Resumed == nil || *ack.Resumed || ack.ResumeReason != schemas.ResumeReasonUnavailable {
+	if ack.Type != schemas.TypeSubscribed || ack.Resumed == nil || *ack.Resumed || ack.ResumeReason != schemas.ResumeHistory {
 		t.Fatalf("ack %+v", ack)
 	}
 	if d := time.Since(start); d > 8*time.Second {

@@ -33,14 +33,15 @@ func (p *tradePositions) saw(m *schemas.ServerMessage) {
 	p.last[m.Channel] = schemas.Resume{Channel: m.Channel, TradeID: tr.ID, TS: tr.TS, HasTrade: true}
 }
 
-// fill adds the position of trades channel ch, if one was reached, to the
-// options of its subscribe.
-func (p *tradePositions) fill(ch string, opt *SubscribeOptions) {
+// position returns the resume option of trades channel ch (for
+// SubscribeOptions.Resume): the last trade received, nil before any.
+func (p *tradePositions) position(ch string) []schemas.Resume {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if r, ok := p.last[ch]; ok {
-		opt.Resume = append(opt.Resume, r)
+		return []schemas.Resume{r}
 	}
+	return nil
 }
 
 // TradePosition returns the last trade the Stream received on trades
