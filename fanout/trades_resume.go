@@ -32,7 +32,9 @@ import (
 //     when the history moved on past it meanwhile, the reader reads on
 //     from where it ended (tradeLogRounds reads at most), else the
 //     position is refused.
-//  3. Otherwise the subscription starts anew ("resumed":false).
+//  3. Otherwise the subscription starts anew ("resumed":false, reason
+//     history; ahead for a trade newer than any this server has applied,
+//     from a replica ahead of it).
 //
 // A raw subscriber gets the catch-up at once, one trade a message; a
 // throttled one waits in the stream's joining list and gets it at the
@@ -211,6 +213,12 @@ func (t *Streams) resumeTrades(c *Conn, s *subscription, id int64, pos schemas.R
 		t.startTrades(c, s, id, held, "")
 		return nil
 	}
+	if newest, ok := t.sym.NewestTradeTS(); ok && pos.TS > newest {
+		// A trade this server has not applied yet: the client comes from
+		// a replica ahead of this one.
+		t.startTrades(c, s, id, nil, schemas.ResumeAhead)
+		return nil
+	}
 	if req := t.logRequest(pos); req != nil {
 		return req
 	}
@@ -300,6 +308,12 @@ func (t *Streams) resumeTradesFromLog(c *Conn, s *subscription, id int64, pos sc
 	}
 	if at < 0 || floor < 0 || res.end < floor || t.sym.Instrument() != req.inst {
 		refuse()
+		return
+	}
+	if res.trades[at].Offset >= floor {
+		// In the log but not applied here yet (it would be held): a
+		// replica ahead of this one.
+		t.startTrades(c, s, id, nil, schemas.ResumeAhead)
 		return
 	}
 	var catchUp []market.HeldTrade

@@ -104,6 +104,16 @@ func TestTradesResumeRefused(t *testing.T) {
 	if ids, _ := tradesUntil(t, c, "trades.BTC-USD", "t6"); len(ids) != 1 {
 		t.Fatalf("after a refused position: %v", ids)
 	}
+	// A trade newer than any applied here comes from a replica ahead.
+	ca := dial(t, s.url)
+	ca.sendText(`{"op":"subscribe","id":5,"channel":"trades.BTC-USD","resume":{"trades.BTC-USD":{"trade_id":"t9","ts":1767225600000009}}}`)
+	if ack := ca.next(); ack.Resumed == nil || *ack.Resumed || ack.ResumeReason != schemas.ResumeAhead {
+		t.Fatalf("ack of a position ahead %+v", ack)
+	}
+	s.feed(tradeAt("BTC-USD", 7))
+	if ids, _ := tradesUntil(t, ca, "trades.BTC-USD", "t7"); len(ids) != 1 {
+		t.Fatalf("after a position ahead: %v", ids)
+	}
 	// Without a position, the ack has no resumed field.
 	c2 := dial(t, s.url)
 	c2.sendText(`{"op":"subscribe","id":4,"channel":"trades.BTC-USD","interval":"1s"}`)

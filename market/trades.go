@@ -235,3 +235,12 @@ func (s *Symbol) OldestTradeTS() (ts int64, ok bool) {
 	}
 	return s.trades.at(0).ts, true
 }
+
+// NewestTradeTS returns the exchange time of the newest held trade; ok
+// is false when none is held.
+func (s *Symbol) NewestTradeTS() (ts int64, ok bool) {
+	if s.trades.n == 0 {
+		return 0, false
+	}
+	return s.trades.at(s.trades.n - 1).ts, true
+}
