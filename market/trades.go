@@ -15,7 +15,7 @@ const (
 	// reconnect.
 	DefaultTradeWindow = 5 * time.Minute
 	// DefaultTradeMaxBytes is the default TradeHistoryConfig.MaxBytes,
-	// 1 MiB per symbol (TradeRecordBytes each: about 9,000 trades).
+	// 1 MiB per symbol (TradeRecordBytes, 104, each: about 10,000 trades).
 	DefaultTradeMaxBytes = 1 << 20
 )
 

@@ -170,7 +170,7 @@ var keys = []Key{
 	str("auth.anonymous_plan", "with keys_file: plan of clients without a key, none to refuse them (empty: the key file's anonymous)", func(c *Config) *string { return &c.Auth.AnonymousPlan }),
 	duration("auth.keys_poll", "how often the key file is checked for changes (SIGHUP reloads at once)", func(c *Config) *Duration { return &c.Auth.KeysPoll }),
 	duration("trade_history.window", "exchange time of recent trades each symbol keeps, back from its newest trade, for trades resume and GET /v1/trades", func(c *Config) *Duration { return &c.TradeHistory.Window }),
-	integer("trade_history.max_bytes", "memory bound of each symbol's recent trades, bytes (about 112 a trade)", func(c *Config) *int { return &c.TradeHistory.MaxBytes }),
+	integer("trade_history.max_bytes", "memory bound of each symbol's recent trades, bytes (104 a trade)", func(c *Config) *int { return &c.TradeHistory.MaxBytes }),
 }
 
 // RegisterFlags defines one flag per key on fs. Flags left unset do not
