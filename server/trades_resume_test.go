@@ -24,7 +24,8 @@ import (
 // tradeTape writes one symbol's trades into a broker, numbered t1, t2...
 // at increasing exchange times, and remembers them.
 type tradeTape struct {
-	t      *testing.T
+	t      testing.TB
+	b      *broker.Broker // the broker written to (benchmarks)
 	w      *kafka.Writer
 	symbol string
 	base   int64 // exchange time of trade 0, µs
@@ -32,10 +33,10 @@ type tradeTape struct {
 	mu     sync.Mutex
 }
 
-func newTradeTape(t *testing.T, b *broker.Broker, symbol string, base time.Time) *tradeTape {
+func newTradeTape(t testing.TB, b *broker.Broker, symbol string, base time.Time) *tradeTape {
 	w := producer.MustNewWriter(producer.Config{Brokers: b.Addrs(), Topic: b.Topic()})
 	t.Cleanup(func() { w.Close() })
-	tp := &tradeTape{t: t, w: w, symbol: symbol, base: base.UnixMicro()}
+	tp := &tradeTape{t: t, b: b, w: w, symbol: symbol, base: base.UnixMicro()}
 	tp.write(fmt.Sprintf(`{"type":"instrument","symbol":%q,"ts":%d,"price_scale":2,"size_scale":3}`, symbol, tp.base),
 		fmt.Sprintf(`{"type":"snapshot","symbol":%q,"ts":%d,"seq":1,"bids":[["99.00","1.000"]],"asks":[["101.00","1.000"]]}`, symbol, tp.base))
 	return tp
@@ -77,7 +78,7 @@ func (tp *tradeTape) trades(k int) {
 
 // waitTrade waits until srv's symbol has applied trade n (its history's
 // newest).
-func waitTrade(t *testing.T, srv *server.Server, symbol string, n int) {
+func waitTrade(t testing.TB, srv *server.Server, symbol string, n int) {
 	t.Helper()
 	want := fmt.Sprint("t", n)
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
@@ -97,7 +98,7 @@ func waitTrade(t *testing.T, srv *server.Server, symbol string, n int) {
 
 // resumeTrades subscribes to the symbol's trades from trade n at
 // interval and returns the connection and the ack.
-func resumeTrades(t *testing.T, url, symbol, interval string, id string, ts int64) (*client.Conn, *schemas.ServerMessage) {
+func resumeTrades(t testing.TB, url, symbol, interval string, id string, ts int64) (*client.Conn, *schemas.ServerMessage) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -119,7 +120,7 @@ func resumeTrades(t *testing.T, url, symbol, interval string, id string, ts int6
 }
 
 // readTradeIDs reads trades messages until trade last and returns the ids.
-func readTradeIDs(t *testing.T, c *client.Conn, last string) []string {
+func readTradeIDs(t testing.TB, c *client.Conn, last string) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -153,7 +154,7 @@ func wantIDs(t *testing.T, got []string, from, to int) {
 }
 
 // tradesServer runs a server on b whose trade history holds keep trades.
-func tradesServer(t *testing.T, b *broker.Broker, keep int, logWindow time.Duration) (*server.Server, func()) {
+func tradesServer(t testing.TB, b *broker.Broker, keep int, logWindow time.Duration) (*server.Server, func()) {
 	return runServer(t, server.Config{
 		Feed:         feed.Config{Brokers: b.Addrs(), Topic: b.Topic(), Start: feed.StartEarliest},
 		TradeHistory: market.TradeHistoryConfig{MaxBytes: keep * market.TradeRecordBytes},
