@@ -105,14 +105,13 @@ type Server struct {
 	hub      *fanout.Hub
 	consumer *feed.Consumer
 	ingest   *feed.IngestMetrics
-	// tradeHistory measures the symbols' trade histories.
-	tradeHistory *feed.TradeHistoryMetrics
-	ln           net.Listener
-	http         *http.Server
-	adminLn      net.Listener
-	admin        *http.Server
-	keys         *auth.Store // nil without a key file
-	gate         *auth.Gate  // nil without a key file
+	trades   *feed.TradeHistoryMetrics // the symbols' trade histories
+	ln       net.Listener
+	http     *http.Server
+	adminLn  net.Listener
+	admin    *http.Server
+	keys     *auth.Store // nil without a key file
+	gate     *auth.Gate  // nil without a key file
 	// restLimit rate-limits the REST endpoints per caller.
 	restLimit *auth.RequestLimiter
 
@@ -161,18 +160,18 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:          cfg,
-		log:          cfg.Logger,
-		reg:          reg,
-		hub:          hub,
-		consumer:     consumer,
-		ingest:       feed.NewIngestMetrics(reg),
-		tradeHistory: feed.NewTradeHistoryMetrics(reg),
-		ln:           ln,
-		keys:         keys,
-		gate:         gate,
-		restLimit:    &auth.RequestLimiter{Burst: cfg.RESTBurst, Every: cfg.RESTEvery},
-		shards:       map[int]*feed.Shard{},
+		cfg:       cfg,
+		log:       cfg.Logger,
+		reg:       reg,
+		hub:       hub,
+		consumer:  consumer,
+		ingest:    feed.NewIngestMetrics(reg),
+		trades:    feed.NewTradeHistoryMetrics(reg),
+		ln:        ln,
+		keys:      keys,
+		gate:      gate,
+		restLimit: &auth.RequestLimiter{Burst: cfg.RESTBurst, Every: cfg.RESTEvery},
+		shards:    map[int]*feed.Shard{},
 	}
 	reg.MustRegister(s.bookStates())
 	if err := s.routes(ll, hm); err != nil {
@@ -440,7 +439,7 @@ func (s *Server) runShard(ctx context.Context, partition int, in <-chan feed.Bat
 		FeedDownAfter: s.cfg.FeedDownAfter,
 		SilentAfter:   s.cfg.SilentAfter,
 		Trades:        s.cfg.TradeHistory,
-		TradeHistory:  s.tradeHistory,
+		TradeHistory:  s.trades,
 	}, partition)
 	s.shardsMu.Lock()
 	s.shards[partition] = sh
