@@ -34,7 +34,13 @@
 // gap, an invalid level) the Stream requests a fresh snapshot by itself;
 // when the connection drops or the server closes it (1001, 4001, ...) it
 // reconnects with capped, jittered exponential backoff and subscribes
-// again.
+// again, resuming each trades channel after the last trade it delivered
+// (the subscribe's resume position), so that no trade is lost or repeated
+// across reconnections while the server holds the position.
+//
+// REST reads the server's REST endpoints: the book as a verified Book, the
+// ticker, the instrument definitions and the recent trades (whose last
+// trade ResumeAfter turns into a resume position).
 //
 // Concurrency: a Conn is safe for concurrent use. Commands may be sent from
 // any goroutine while another goroutine calls Next; Next and NextRaw may be
@@ -43,7 +49,8 @@
 // until the connection ends; a message is read from the socket only when a
 // caller asks for it, so a slow reader applies TCP backpressure to the
 // server. A Book is not safe for concurrent use; guard it with a lock or
-// keep it in one goroutine. A Stream calls its Handler from the goroutine
+// keep it in one goroutine. A REST is safe for concurrent use, and so is
+// Stream.TradePosition. A Stream calls its Handler from the goroutine
 // that called Run, one event at a time; the Book of an event may be read
 // during the call only.
 package client

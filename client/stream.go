@@ -30,6 +30,9 @@ type Stream struct {
 	cfg StreamConfig
 	// resume is kept from one connection to the next (stream_resume.go).
 	resume *resumeState
+	// trades is the last trade received on each trades channel, from
+	// which every connection resumes (stream_trades.go).
+	trades *tradePositions
 }
 
 // NewStream checks cfg and returns a Stream; nothing happens until Run.
@@ -38,7 +41,7 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Stream{cfg: cfg, resume: newResumeState()}, nil
+	return &Stream{cfg: cfg, resume: newResumeState(), trades: &tradePositions{}}, nil
 }
 
 // Run connects and delivers events to h until ctx ends (then it returns

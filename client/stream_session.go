@@ -22,6 +22,7 @@ type session struct {
 	resyncing map[string]bool      // a fresh snapshot was requested
 	resyncIDs map[int64]string     // resync command id → channel
 	retryAt   map[string]time.Time // rate-limited subscriptions to send again
+	trades    *tradePositions      // the Stream's, kept across sessions
 	id        int64
 	healthy   bool // a subscription was confirmed
 }
@@ -41,6 +42,7 @@ func (s *Stream) session(ctx context.Context, h Handler) (healthy bool, err erro
 		cfg: s.cfg, conn: conn, h: h, resume: s.resume,
 		subs: map[string]Subscription{}, books: s.resume.books, pending: map[int64]string{},
 		resyncing: map[string]bool{}, resyncIDs: map[int64]string{}, retryAt: map[string]time.Time{},
+		trades: s.trades,
 	}
 	err = ss.run(ctx)
 	return ss.healthy, err
@@ -120,7 +122,7 @@ func (ss *session) subscribe(ch string) error {
 	id := ss.nextID()
 	ss.pending[id] = ch
 	return ss.conn.SubscribeWith(id, []string{ch}, SubscribeOptions{Depth: sub.Depth, Interval: sub.Interval, Lag: sub.Lag,
-		Resume: ss.resume.position(ch)})
+		Resume: append(ss.resume.position(ch), ss.trades.position(ch)...)})
 }
 
 // resync asks the server for a fresh snapshot of a book channel whose local
@@ -228,6 +230,7 @@ func (ss *session) handleFrame(raw []byte, binary bool) error {
 		ev.Kind = EventTickers
 	case schemas.TypeTrades:
 		ev.Kind = EventTrades
+		ss.trades.saw(m)
 	default:
 		ev.Kind = EventMessage
 	}

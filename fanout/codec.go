@@ -160,6 +160,13 @@ func (t *Streams) tradesFrames(trades []tradeEntry, set encSet) frames {
 	return f
 }
 
+// tradesFrameFor builds a trades message in c's encoding alone: a
+// catch-up of c's own, shared with nobody.
+func (t *Streams) tradesFrameFor(c *Conn, trades []tradeEntry) []byte {
+	f := t.tradesFrames(trades, encOf(c.enc))
+	return f.of(c)
+}
+
 // tickerFrames builds the ticker message in the encodings of set; both
 // nil while the ticker reflects no event (tickerFrame).
 func (t *Streams) tickerFrames(set encSet) (frames, bool) {

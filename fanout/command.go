@@ -114,7 +114,8 @@ func (c *Conn) countInvalid() bool {
 }
 
 // subscribe validates one channel and hands the subscription to the
-// symbol's owner, which acknowledges it and sends the initial state.
+// symbol's owner, which acknowledges it and sends the initial state (or
+// continues from resume, the channel's resume position, if any).
 func (c *Conn) subscribe(id int64, channel string, depth int, interval, lag string, resume *schemas.Resume) bool {
 	c.smu.Lock()
 	s := c.newSubscription(id, channel, depth, interval, lag, resume)
@@ -130,6 +131,9 @@ func (c *Conn) subscribe(id int64, channel string, depth int, interval, lag stri
 	if s.kind == schemas.ChannelTickers {
 		c.hub.subscribeTickers(c, s, id)
 		return true
+	}
+	if resume != nil && s.kind == schemas.ChannelTrades {
+		return c.subscribeTradesFrom(id, s, *resume)
 	}
 	t := s.streams
 	// Posted without smu: Hub.Recheck may end s meanwhile (gone), and its

@@ -3,6 +3,7 @@ package fanout
 import (
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/internal/configerr"
@@ -37,6 +38,15 @@ type Config struct {
 	// Logger receives the hub's events, and the transport's when
 	// Transport.Logger is nil. Nil means slog.Default().
 	Logger *slog.Logger
+	// TradeLog reads the Kafka log back for a trades resume whose
+	// position the trade history no longer holds (trades_resume.go). Nil
+	// means such a resume is refused.
+	TradeLog TradeLog
+	// TradeLogWindow is how old a trades position may be (by its ts, from
+	// now) for the log to be read back for it: the window the log is known
+	// to hold, the consumer's look-back (kafka.lookback). Zero means
+	// DefaultTradeLogWindow (2m).
+	TradeLogWindow time.Duration
 }
 
 // The session's defaults: what a zero field of Config means. The
@@ -67,6 +77,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxInvalidMessages == 0 {
 		c.MaxInvalidMessages = DefaultMaxInvalidMessages
+	}
+	if c.TradeLogWindow == 0 {
+		c.TradeLogWindow = DefaultTradeLogWindow
 	}
 	return c
 }

@@ -61,6 +61,14 @@
 // without reading the frame), and the session gets the client's text
 // messages on the reader role (wsconn.Handler).
 //
+// A trades subscription with a resume position is resolved on the owner,
+// which holds the symbol's recent trades: the catch-up and the join to
+// the stream happen in one step there, so no trade falls between them.
+// When the history no longer holds the position, the connection's reader
+// (never the owner) reads the Kafka log back with a timeout and posts
+// what it read to the owner, which stitches it to the history at the
+// offset from which the history is complete (trades_resume.go).
+//
 // Books, bbo and tickers conflate on lag by default: a connection that
 // falls behind drops its queued state frames and its book, bbo and ticker
 // subscriptions restart from a fresh state, while its trades keep flowing

@@ -119,8 +119,10 @@ func (t *Streams) detach(c *Conn, s *subscription) {
 		}
 	case schemas.ChannelTrades:
 		if tr := t.trades[s.interval]; tr != nil {
-			tr.subs.remove(c)
-			if tr.subs.len() == 0 {
+			if !tr.subs.remove(c) {
+				tr.removeJoiner(c)
+			}
+			if !tr.active() {
 				t.trades[s.interval] = nil
 			}
 		}

@@ -35,6 +35,9 @@ type tickerStream struct {
 type tradesStream struct {
 	subs    subscribers
 	pending []tradeEntry // trades since the last flush (throttled only)
+	// joining subscribers (throttled, resumed) wait for the next flush
+	// with their catch-up (trades_resume.go).
+	joining []tradeJoiner
 }
 
 // subscribe adds c's subscription s, acknowledges it, and sends the

@@ -163,7 +163,7 @@ func (t *Streams) trade(tr market.Trade) {
 			s.subs.sendFrames(&f, e.TS)
 		}
 		for iv := schemas.Every100ms; iv < schemas.NumIntervals; iv++ {
-			if s := t.trades[iv]; s != nil && s.subs.len() > 0 {
+			if s := t.trades[iv]; s != nil && s.active() {
 				s.pending = append(s.pending, e)
 			}
 		}
@@ -174,7 +174,7 @@ func (t *Streams) trade(tr market.Trade) {
 // tradesSubscribed reports whether a trades stream has subscribers.
 func (t *Streams) tradesSubscribed() bool {
 	for _, s := range t.trades {
-		if s != nil && s.subs.len() > 0 {
+		if s != nil && s.active() {
 			return true
 		}
 	}
@@ -217,11 +217,8 @@ func (t *Streams) Flush(iv schemas.Interval) {
 			s.subs.sendFrames(&f, -1)
 		}
 	}
-	if s := t.trades[iv]; s != nil && len(s.pending) > 0 {
-		f := t.tradesFrames(s.pending, s.subs.encodings())
-		s.subs.sendFrames(&f, s.pending[0].TS)
-		clear(s.pending)
-		s.pending = s.pending[:0]
+	if s := t.trades[iv]; s != nil {
+		t.flushTrades(s) // trades_resume.go
 	}
 }
 

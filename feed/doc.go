@@ -139,6 +139,8 @@
 // returns early stops its partition's reader. Batches and the byte slices
 // they reference are never touched by the Consumer after being sent.
 // Metrics are safe for concurrent use and may be shared by Consumers.
+// ReadSince (reading a partition back, for trades resumes) is safe from
+// any goroutine and has connections of its own.
 // A Shard's Exec is safe from any goroutine; Apply, CheckFreshness and Run
 // belong to the shard's goroutine, and so do the calls of its Listener.
 package feed

@@ -59,6 +59,12 @@ type ShardConfig struct {
 	// History bounds the book history of each symbol (the zero value:
 	// market's defaults, 60s and 1 MiB).
 	History market.HistoryLimits
+	// Trades bounds each symbol's trade history (market.TradeHistoryConfig:
+	// 5m and 1 MiB by default).
+	Trades market.TradeHistoryConfig
+	// TradeHistory measures the trade histories' memory. Nil means
+	// unregistered.
+	TradeHistory *TradeHistoryMetrics
 }
 
 // Shard owns the market state of the symbols of one partition and tells
@@ -87,6 +93,7 @@ type Shard struct {
 	appliedDelta, appliedTrade prometheus.Counter
 
 	position atomic.Int64 // offset of the next record to apply; -1 before the first
+	offset   int64        // offset of the record being applied; -1 when unknown (Apply called directly)
 }
 
 // NewShard returns the shard of one partition.
@@ -106,6 +113,10 @@ func NewShard(cfg ShardConfig, partition int) *Shard {
 	if cfg.SilentAfter == 0 {
 		cfg.SilentAfter = DefaultSilentAfter
 	}
+	if cfg.TradeHistory == nil {
+		cfg.TradeHistory = NewTradeHistoryMetrics(nil)
+	}
+	cfg.Trades = cfg.Trades.WithDefaults()
 	sh := &Shard{
 		cfg:       cfg,
 		partition: partition,
@@ -123,6 +134,7 @@ func NewShard(cfg ShardConfig, partition int) *Shard {
 		sh.listener = nopListener{}
 	}
 	sh.position.Store(-1)
+	sh.offset = -1
 	sh.started = time.Now()
 	return sh
 }
@@ -161,8 +173,10 @@ func (s *Shard) Run(ctx context.Context, in <-chan Batch) {
 				return
 			}
 			for i := range b.Records {
+				s.offset = b.Records[i].Offset
 				s.Apply(b.Records[i].Key, b.Records[i].Value)
 			}
+			s.offset = -1
 			if n := len(b.Records); n > 0 {
 				s.position.Store(b.Records[n-1].Offset + 1)
 			}

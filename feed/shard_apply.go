@@ -19,6 +19,7 @@ func (s *Shard) applyInstrument(sym *market.Symbol, r *schemas.Record) {
 	if sym == nil {
 		sym = market.NewSymbol(inst, s, &s.scratch)
 		sym.SetHistoryLimits(s.cfg.History)
+		sym.SetTradeHistory(s.cfg.Trades, s.partition, s.offset)
 		if s.feedDown {
 			sym.SetFeedDown(true, s.checked)
 		}
@@ -27,7 +28,10 @@ func (s *Shard) applyInstrument(sym *market.Symbol, r *schemas.Record) {
 		s.log.Info("instrument defined", "symbol", inst.Symbol, "price_scale", inst.PriceScale, "size_scale", inst.SizeScale)
 		return
 	}
+	before := sym.TradeBytes()
 	if c := sym.Define(inst); c.Redefined {
+		sym.SetTradeHistory(s.cfg.Trades, s.partition, s.offset)
+		s.cfg.TradeHistory.Bytes.Add(float64(sym.TradeBytes() - before))
 		s.log.Warn("instrument scale changed; book waits for the next snapshot", "symbol", inst.Symbol)
 		s.listener.Redefined(sym)
 	}
@@ -100,10 +104,14 @@ func (s *Shard) applyDelta(sym *market.Symbol, r *schemas.Record) {
 }
 
 func (s *Shard) applyTrade(sym *market.Symbol, r *schemas.Record) {
-	t, c := sym.ApplyTrade(r)
+	before := sym.TradeBytes()
+	t, c := sym.ApplyTradeAt(r, s.offset)
 	if c.Reason != "" {
 		s.reject(c.Reason, c.Err)
 		return
+	}
+	if d := sym.TradeBytes() - before; d != 0 {
+		s.cfg.TradeHistory.Bytes.Add(float64(d))
 	}
 	s.listener.Traded(sym, t)
 	s.appliedTrade.Inc()

@@ -60,6 +60,7 @@ func (s *Symbol) Define(inst Instrument) (c Change) {
 	s.seqState, s.crossed, s.silent = Waiting, false, false
 	s.state, s.reason, s.known = Waiting, "", false
 	s.hist.stop()
+	s.trades.reset(-1) // prices at the old scales; the owner says where trades start again (SetTradeHistory)
 	c.Redefined, c.Status = true, true
 	s.publish()
 	return c
@@ -242,22 +243,23 @@ func (s *Symbol) breakSeq(c *Change) {
 }
 
 // ApplyTrade applies a trade record of the symbol to its ticker and
-// returns the trade.
-func (s *Symbol) ApplyTrade(r *schemas.Record) (Trade, Change) {
+// returns the trade (ApplyTradeAt with an unknown offset).
+func (s *Symbol) ApplyTrade(r *schemas.Record) (Trade, Change) { return s.ApplyTradeAt(r, -1) }
+
+// ApplyTradeAt applies a trade record of the symbol, read at offset of
+// its partition (-1: unknown), to its ticker and its trade history, and
+// returns the trade. It does not allocate once the history is full.
+func (s *Symbol) ApplyTradeAt(r *schemas.Record, offset int64) (Trade, Change) {
 	var c Change
 	s.ticker.Advance(r.TS)
-	p, err := fixedpoint.ParseBytes(r.Price, s.inst.PriceScale)
-	if err != nil {
-		c.Rejection = valueRejection(err, "price")
+	t, rej := s.inst.ParseTrade(r)
+	if rej.Reason != "" {
+		c.Rejection = rej
 		return Trade{}, c
 	}
-	q, err := fixedpoint.ParseBytes(r.Size, s.inst.SizeScale)
-	if err != nil || q <= 0 {
-		c.Rejection = valueRejection(err, "size")
-		return Trade{}, c
-	}
-	s.ticker.Add(orderbook.Trade{TS: r.TS, Price: p, Size: q})
+	s.ticker.Add(orderbook.Trade{TS: r.TS, Price: t.Price, Size: t.Size})
+	s.trades.add(&t, offset)
 	s.ts, s.known = max(s.ts, r.TS), true
 	c.Applied, c.Trade = true, true
-	return Trade{ID: r.TradeID, TS: r.TS, Price: p, Size: q, Side: r.Side}, c
+	return t, c
 }

@@ -29,6 +29,17 @@
 // stops while the sequence is broken (HistoryStart). It fills while the
 // owner replays its partition at start, like the book itself.
 //
+// # Trade history
+//
+// A Symbol keeps its recent trades (trades.go), bounded by exchange time
+// back from its newest trade and by bytes (TradeHistoryConfig: 5 minutes
+// and 1 MiB by default), in a ring whose memory is reused, so that a trade
+// is recorded without allocating once the ring has grown. Each trade keeps
+// the Kafka offset of its record, and the history knows the offset from
+// which it holds every trade the owner applied (TradesFloor): trades
+// streams resume from it, and stitch what they read back from the log to
+// it. It belongs to the owner goroutine like the rest of the Symbol.
+//
 // # Serving state
 //
 // The book's sequence state is Waiting (no snapshot yet), Live (following

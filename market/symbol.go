@@ -79,7 +79,8 @@ type Symbol struct {
 
 	attached any // the listener's per-symbol value
 
-	hist history // recent level changes (history.go)
+	hist   history      // recent level changes (history.go)
+	trades tradeHistory // recent trades (trades.go)
 
 	// Published for other goroutines.
 	pubState  atomic.Uint32
@@ -104,6 +105,7 @@ func NewSymbol(inst Instrument, owner Owner, scratch *Scratch) *Symbol {
 		scratch: scratch,
 		// The first silence check starts the quiet time.
 		advanced: true,
+		trades:   tradeHistory{cfg: TradeHistoryConfig{}.WithDefaults(), floor: -1, partition: -1},
 	}
 	s.hist.limits = HistoryLimits{}.resolved()
 	s.publish()

@@ -64,6 +64,12 @@ func (c Config) Validate() error {
 	if c.RESTEvery < 0 {
 		bad("RESTEvery", nil, "negative duration %v", c.RESTEvery)
 	}
+	if c.TradeHistory.Window < 0 {
+		bad("TradeHistory.Window", nil, "negative duration %v", c.TradeHistory.Window)
+	}
+	if c.TradeHistory.MaxBytes < 0 {
+		bad("TradeHistory.MaxBytes", nil, "negative size %d", c.TradeHistory.MaxBytes)
+	}
 	for _, h := range c.PublicHosts {
 		if err := auth.ValidatePublicHost(h); err != nil {
 			bad("PublicHosts", err, "%v", err)

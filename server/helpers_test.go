@@ -13,7 +13,7 @@ import (
 // runServer runs a server with cfg (on a free loopback port unless Listen
 // is set) until the test ends; stop shuts it down earlier (clients get
 // close 1001) and may be called more than once.
-func runServer(t *testing.T, cfg server.Config) (*server.Server, func()) {
+func runServer(t testing.TB, cfg server.Config) (*server.Server, func()) {
 	t.Helper()
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"

@@ -75,6 +75,7 @@ func (s *Server) apiRoutes() map[string]http.HandlerFunc {
 		},
 		"/v1/book/{symbol...}":   s.rest(s.getBook),
 		"/v1/ticker/{symbol...}": s.rest(s.getTicker),
+		"/v1/trades/{symbol...}": s.rest(s.getTrades),
 		"/v1/instruments":        s.rest(s.getInstruments),
 	}
 }

@@ -267,6 +267,7 @@ func TestRESTAgreesWithStream(t *testing.T) {
 	t.Run("entitlements", f.testEntitlements)
 	t.Run("errors", f.testErrors)
 	t.Run("rate", f.testRate)
+	t.Run("trades", f.testTrades) // after rate: carol's budget is spent
 	t.Run("openapi", func(t *testing.T) { checkOpenAPI(t, f.srv, f.seen) })
 }
 

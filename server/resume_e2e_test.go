@@ -72,7 +72,14 @@ func position(book *client.Book) schemas.Resume {
 // subscribed reply.
 func subscribeResume(t *testing.T, ctx context.Context, url string, book *client.Book, depth int, interval string, pos []schemas.Resume) (*client.Conn, *schemas.ServerMessage) {
 	t.Helper()
-	conn, err := client.Dial(ctx, url, client.Options{})
+	return subscribeResumeWith(t, ctx, url, client.Options{}, book, depth, interval, pos)
+}
+
+// subscribeResumeWith is subscribeResume with the client's options (its
+// subprotocol).
+func subscribeResumeWith(t *testing.T, ctx context.Context, url string, opt client.Options, book *client.Book, depth int, interval string, pos []schemas.Resume) (*client.Conn, *schemas.ServerMessage) {
+	t.Helper()
+	conn, err := client.Dial(ctx, url, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,16 +159,22 @@ func TestResumeShortDisconnect(t *testing.T) {
 	for _, tc := range []struct {
 		depth    int
 		interval string
-	}{{20, "raw"}, {5, "raw"}, {1000, "raw"}, {10, "100ms"}, {50, "1s"}} {
-		t.Run(fmt.Sprintf("%s/%d", tc.interval, tc.depth), func(t *testing.T) {
+		protocol string
+	}{{20, "raw", ""}, {5, "raw", ""}, {1000, "raw", ""}, {10, "100ms", ""}, {50, "1s", ""},
+		{20, "raw", schemas.SubprotocolBinary}, {10, "100ms", schemas.SubprotocolBinary}} {
+		t.Run(fmt.Sprintf("%s/%d/%s", tc.interval, tc.depth, tc.protocol), func(t *testing.T) {
+			opt := client.Options{Protocol: tc.protocol}
 			book := client.NewBook("book." + r.syms[0])
-			conn, _ := subscribeResume(t, ctx, r.url, book, tc.depth, tc.interval, nil)
+			conn, _ := subscribeResumeWith(t, ctx, r.url, opt, book, tc.depth, tc.interval, nil)
 			r.events(t, 300)
 			r.follow(t, ctx, conn, book, tc.depth)
 			conn.Close()
 			r.events(t, 300) // while away
-			conn, ack := subscribeResume(t, ctx, r.url, book, tc.depth, tc.interval, []schemas.Resume{position(book)})
+			conn, ack := subscribeResumeWith(t, ctx, r.url, opt, book, tc.depth, tc.interval, []schemas.Resume{position(book)})
 			checkResumed(t, ack, true, "")
+			if conn.Binary() != (tc.protocol == schemas.SubprotocolBinary) {
+				t.Fatalf("connection binary %v, offered %q", conn.Binary(), tc.protocol)
+			}
 			if n := r.follow(t, ctx, conn, book, tc.depth); n != 0 {
 				t.Fatalf("%d snapshots after a resume", n)
 			}
@@ -171,7 +184,7 @@ func TestResumeShortDisconnect(t *testing.T) {
 			}
 			conn.Close()
 			// At the book's own seq: nothing to catch up.
-			conn, ack = subscribeResume(t, ctx, r.url, book, tc.depth, tc.interval, []schemas.Resume{position(book)})
+			conn, ack = subscribeResumeWith(t, ctx, r.url, opt, book, tc.depth, tc.interval, []schemas.Resume{position(book)})
 			checkResumed(t, ack, true, "")
 			r.events(t, 200)
 			if n := r.follow(t, ctx, conn, book, tc.depth); n != 0 {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -93,6 +94,10 @@ type Config struct {
 	// History bounds each symbol's book history, from which subscribers
 	// resume; the zero value means market's defaults (60s, 1 MiB).
 	History market.HistoryLimits
+	// TradeHistory bounds each symbol's recent trades, from which trades
+	// streams resume and GET /v1/trades answers (defaults: 5m and 1 MiB,
+	// market.DefaultTradeWindow and DefaultTradeMaxBytes).
+	TradeHistory market.TradeHistoryConfig
 }
 
 // Server is a running marketfeed.
@@ -103,6 +108,7 @@ type Server struct {
 	hub      *fanout.Hub
 	consumer *feed.Consumer
 	ingest   *feed.IngestMetrics
+	trades   *feed.TradeHistoryMetrics // the symbols' trade histories
 	ln       net.Listener
 	http     *http.Server
 	adminLn  net.Listener
@@ -134,16 +140,22 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	consumer, err := feed.NewConsumer(cfg.Feed, feed.NewMetrics(reg))
+	if err != nil {
+		return nil, err
+	}
+	// A trades resume older than the history reads the log back, within
+	// the window the consumer's look-back keeps.
+	cfg.WS.TradeLog = consumer
+	if cfg.WS.TradeLogWindow == 0 {
+		cfg.WS.TradeLogWindow = cmp.Or(cfg.Feed.Lookback, feed.DefaultLookback)
+	}
 	hub, err := fanout.NewHub(cfg.WS, fanout.NewMetrics(reg))
 	if err != nil {
 		return nil, err
 	}
 	if keys != nil {
 		keys.OnChange(hub.Recheck)
-	}
-	consumer, err := feed.NewConsumer(cfg.Feed, feed.NewMetrics(reg))
-	if err != nil {
-		return nil, err
 	}
 	hm := newHTTPMetrics(reg)
 	ln, ll, err := listen(cfg.Listen, cfg.TLSCertFile, cfg.TLSKeyFile, cfg.HTTP, hm)
@@ -157,6 +169,7 @@ func New(cfg Config) (*Server, error) {
 		hub:       hub,
 		consumer:  consumer,
 		ingest:    feed.NewIngestMetrics(reg),
+		trades:    feed.NewTradeHistoryMetrics(reg),
 		ln:        ln,
 		keys:      keys,
 		gate:      gate,
@@ -429,6 +442,8 @@ func (s *Server) runShard(ctx context.Context, partition int, in <-chan feed.Bat
 		FeedDownAfter: s.cfg.FeedDownAfter,
 		SilentAfter:   s.cfg.SilentAfter,
 		History:       s.cfg.History,
+		Trades:        s.cfg.TradeHistory,
+		TradeHistory:  s.trades,
 	}, partition)
 	s.shardsMu.Lock()
 	s.shards[partition] = sh

@@ -39,6 +39,9 @@ type Config struct {
 	WebSocket WebSocket `yaml:"websocket"`
 	Auth      Auth      `yaml:"auth"`
 	History   History   `yaml:"history"`
+	// TradeHistory bounds each symbol's recent trades, from which trades
+	// streams resume and GET /v1/trades answers.
+	TradeHistory TradeHistory `yaml:"trade_history"`
 }
 
 // History bounds the book history of each symbol, from which
@@ -47,6 +50,13 @@ type History struct {
 	Window Duration `yaml:"window"`
 	// MaxBytes: -1 keeps no history.
 	MaxBytes int `yaml:"max_bytes"`
+}
+
+// TradeHistory bounds each symbol's trade history
+// (market.TradeHistoryConfig).
+type TradeHistory struct {
+	Window   Duration `yaml:"window"`
+	MaxBytes int      `yaml:"max_bytes"`
 }
 
 // Auth configures API keys (package auth).
@@ -202,6 +212,10 @@ func Default() Config {
 		},
 		Auth:    Auth{KeysPoll: Duration(auth.DefaultKeysPoll)},
 		History: History{Window: Duration(market.DefaultHistoryWindow), MaxBytes: market.DefaultHistoryMaxBytes},
+		TradeHistory: TradeHistory{
+			Window:   Duration(market.DefaultTradeWindow),
+			MaxBytes: market.DefaultTradeMaxBytes,
+		},
 	}
 }
 
@@ -256,6 +270,10 @@ func (c *Config) Validate() error {
 	c.validateLog(v)
 	c.validateKafka(v)
 	c.validateWebSocket(v)
+	positive("trade_history.window", c.TradeHistory.Window)
+	if c.TradeHistory.MaxBytes < 1 {
+		bad("trade_history.max_bytes", "must be positive")
+	}
 	positive("shutdown_timeout", c.ShutdownTimeout)
 	positive("http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
 	positive("http.read_timeout", c.HTTP.ReadTimeout)

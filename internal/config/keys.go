@@ -171,6 +171,8 @@ var keys = []Key{
 	duration("auth.keys_poll", "how often the key file is checked for changes (SIGHUP reloads at once)", func(c *Config) *Duration { return &c.Auth.KeysPoll }),
 	duration("history.window", "exchange time of book changes each symbol keeps, from which a subscriber that reconnects resumes without a snapshot", func(c *Config) *Duration { return &c.History.Window }),
 	integer("history.max_bytes", "memory of one symbol's book history at most, bytes; the oldest changes go first (-1: no history, every resume gets a snapshot)", func(c *Config) *int { return &c.History.MaxBytes }),
+	duration("trade_history.window", "exchange time of recent trades each symbol keeps, back from its newest trade, for trades resume and GET /v1/trades", func(c *Config) *Duration { return &c.TradeHistory.Window }),
+	integer("trade_history.max_bytes", "memory bound of each symbol's recent trades, bytes (104 a trade)", func(c *Config) *int { return &c.TradeHistory.MaxBytes }),
 }
 
 // RegisterFlags defines one flag per key on fs. Flags left unset do not

@@ -39,6 +39,10 @@ func (c *Config) Server(log *slog.Logger) server.Config {
 		FeedDownAfter: time.Duration(c.Kafka.FeedDownAfter),
 		SilentAfter:   time.Duration(c.Kafka.SilentAfter),
 		History:       market.HistoryLimits{Window: time.Duration(c.History.Window), MaxBytes: c.History.MaxBytes},
+		TradeHistory: market.TradeHistoryConfig{
+			Window:   time.Duration(c.TradeHistory.Window),
+			MaxBytes: c.TradeHistory.MaxBytes,
+		},
 		Feed: feed.Config{
 			Brokers:     c.Kafka.Brokers,
 			Topic:       c.Kafka.Topic,

@@ -93,6 +93,9 @@ var (
 		"SilentAfter":     "kafka.silent_after",
 		"RESTBurst":       "http.rest_burst",
 		"RESTEvery":       "http.rest_every",
+
+		"TradeHistory.Window":   "trade_history.window",
+		"TradeHistory.MaxBytes": "trade_history.max_bytes",
 	}
 	feedKeys = map[string]string{
 		"Brokers":     "kafka.brokers",
