@@ -39,6 +39,10 @@ type SubscribeOptions struct {
 	// state, schemas.LagEvict delivers every message or closes the connection
 	// (4001). Empty leaves the server default (schemas.LagSnapshot).
 	Lag string
+	// Resolution is the candles' resolution (candles channels only):
+	// "1m", "5m", "15m", "1h" or "1d". Empty leaves the server default
+	// ("1m").
+	Resolution string
 }
 
 // Subscribe asks for channels ("book.BTC-USD", "ticker.BTC-USD",
@@ -55,7 +59,7 @@ func (c *Conn) Subscribe(id int64, channels []string, depth int, interval string
 // including the lag policy.
 func (c *Conn) SubscribeWith(id int64, channels []string, opt SubscribeOptions) error {
 	return c.sendChannels(schemas.Command{Op: schemas.OpSubscribe, ID: id,
-		Depth: opt.Depth, Interval: opt.Interval, Lag: opt.Lag}, channels)
+		Depth: opt.Depth, Interval: opt.Interval, Lag: opt.Lag, Resolution: opt.Resolution}, channels)
 }
 
 // Unsubscribe cancels subscriptions to channels; id is echoed in the reply

@@ -120,7 +120,7 @@ func (ss *session) subscribe(ch string) error {
 	sub := ss.subs[ch]
 	id := ss.nextID()
 	ss.pending[id] = ch
-	return ss.conn.SubscribeWith(id, []string{ch}, SubscribeOptions{Depth: sub.Depth, Interval: sub.Interval, Lag: sub.Lag})
+	return ss.conn.SubscribeWith(id, []string{ch}, SubscribeOptions{Depth: sub.Depth, Interval: sub.Interval, Lag: sub.Lag, Resolution: sub.Resolution})
 }
 
 // resync asks the server for a fresh snapshot of a book channel whose local
@@ -220,6 +220,8 @@ func (ss *session) handle(raw []byte) error {
 		ev.Kind = EventTickers
 	case schemas.TypeTrades:
 		ev.Kind = EventTrades
+	case schemas.TypeCandles:
+		ev.Kind = EventCandles
 	default:
 		ev.Kind = EventMessage
 	}

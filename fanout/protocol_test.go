@@ -71,7 +71,7 @@ func TestBadClientMessages(t *testing.T) {
 		{"not an object", `[1,2]`, schemas.CodeInvalidRequest},
 		{"unknown op", `{"op":"dance","id":3}`, schemas.CodeUnknownOp},
 		{"missing channel", `{"op":"subscribe"}`, schemas.CodeInvalidRequest},
-		{"unknown channel kind", `{"op":"subscribe","channel":"candles.BTC-USD"}`, schemas.CodeUnknownChannel},
+		{"unknown channel kind", `{"op":"subscribe","channel":"klines.BTC-USD"}`, schemas.CodeUnknownChannel},
 		{"malformed channel", `{"op":"subscribe","channel":"book"}`, schemas.CodeUnknownChannel},
 		{"unknown symbol", `{"op":"subscribe","channel":"book.NOPE-USD"}`, schemas.CodeUnknownSymbol},
 		{"bad depth", `{"op":"subscribe","channel":"book.BTC-USD","depth":7}`, schemas.CodeInvalidDepth},

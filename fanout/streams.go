@@ -42,7 +42,7 @@ type tradesStream struct {
 // lag.go).
 func (t *Streams) subscribe(c *Conn, s *subscription, id int64) {
 	info := s.info()
-	ack := &schemas.ServerMessage{Type: schemas.TypeSubscribed, ID: id, Channel: s.channel, Depth: info.Depth, Interval: info.Interval}
+	ack := &schemas.ServerMessage{Type: schemas.TypeSubscribed, ID: id, Channel: s.channel, Depth: info.Depth, Interval: info.Interval, Resolution: info.Resolution}
 	if !c.enqueue(messageFrame(ack)) {
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gobwas/ws"
+	"github.com/marketfeed/marketfeed/candle"
 	"github.com/marketfeed/marketfeed/market"
 	"github.com/marketfeed/marketfeed/orderbook"
 	"github.com/marketfeed/marketfeed/schemas"
@@ -25,11 +26,16 @@ type Streams struct {
 	chBBO    string
 	chTicker string
 	chTrades string
+	// chCandles is the candles channel; candleBuf scratch for its
+	// messages' closed candles.
+	chCandles string
+	candleBuf []candle.Candle
 
 	books   []*bookStream
 	bbo     [schemas.NumIntervals]*bboStream
 	tickers [schemas.NumIntervals]*tickerStream
 	trades  [schemas.NumIntervals]*tradesStream
+	candles [schemas.NumResolutions][schemas.NumIntervals]*candleStream
 	// best is the top of the book the tickers last reported.
 	best    [2]orderbook.Level
 	bestOK  [2]bool
@@ -149,6 +155,7 @@ func (t *Streams) trade(tr market.Trade) {
 			}
 		}
 	}
+	t.candlesTraded(tr.TS)
 	t.tickerChanged()
 }
 
@@ -188,6 +195,7 @@ func (t *Streams) Flush(iv schemas.Interval) {
 		log.Reset()
 	}
 	t.bboFlush(iv)
+	t.candlesFlush(iv)
 	if s := t.tickers[iv]; s != nil && s.dirty {
 		s.dirty = false
 		if f := t.tickerFrame(); f != nil {

@@ -104,6 +104,9 @@ func (s *Shard) applyTrade(sym *market.Symbol, r *schemas.Record) {
 		s.reject(c.Reason, c.Err)
 		return
 	}
+	if c.CandleLate {
+		s.m.CandleLate.Inc()
+	}
 	s.listener.Traded(sym, t)
 	s.appliedTrade.Inc()
 }

@@ -22,6 +22,9 @@ type IngestMetrics struct {
 	Snapshots *prometheus.CounterVec
 	// Crossed counts events after which a book was crossed.
 	Crossed prometheus.Counter
+	// CandleLate counts trades left out of a resolution's candles for
+	// being older than its candle in progress.
+	CandleLate prometheus.Counter
 }
 
 // NewIngestMetrics creates the collectors and registers them with reg; a
@@ -46,9 +49,12 @@ func NewIngestMetrics(reg prometheus.Registerer) *IngestMetrics {
 		Crossed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "marketfeed_feed_crossed_books_total", Help: "Events after which a book was crossed (best bid >= best ask); such a book is stale until a snapshot that is not.",
 		}),
+		CandleLate: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "marketfeed_feed_candle_late_trades_total", Help: "Trades left out of the candles of a resolution for being older than its candle in progress (closed candles are final).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Applied, m.Rejected, m.Skipped, m.Gaps, m.Snapshots, m.Crossed)
+		reg.MustRegister(m.Applied, m.Rejected, m.Skipped, m.Gaps, m.Snapshots, m.Crossed, m.CandleLate)
 	}
 	return m
 }

@@ -57,6 +57,7 @@ func (s *Symbol) Define(inst Instrument) (c Change) {
 	s.inst.PriceScale, s.inst.SizeScale = inst.PriceScale, inst.SizeScale
 	s.book.Reset()
 	s.ticker = orderbook.NewTicker(inst.PriceScale, inst.SizeScale)
+	s.newCandles()
 	s.seqState, s.crossed, s.silent = Waiting, false, false
 	s.state, s.reason, s.known = Waiting, "", false
 	c.Redefined, c.Status = true, true
@@ -97,7 +98,7 @@ func (s *Symbol) parseLevels(r *schemas.Record) Rejection {
 // one of a newer epoch replaces the book whatever its seq; one at the live
 // book's seq verifies it (and replaces it if it differs).
 func (s *Symbol) ApplySnapshot(r *schemas.Record) (c Change) {
-	s.ticker.Advance(r.TS)
+	s.advance(r.TS)
 	newEpoch := r.Epoch > s.epoch
 	switch {
 	case r.Epoch < s.epoch:
@@ -181,7 +182,7 @@ func (s *Symbol) bookEquals() bool {
 // instrument is rejected whole and its seq not consumed. It does not
 // allocate.
 func (s *Symbol) ApplyDelta(r *schemas.Record) (c Change) {
-	s.ticker.Advance(r.TS)
+	s.advance(r.TS)
 	if r.Epoch < s.epoch {
 		c.Reason = ReasonOldEpoch
 		return c
@@ -237,11 +238,12 @@ func (s *Symbol) breakSeq(c *Change) {
 	s.publish()
 }
 
-// ApplyTrade applies a trade record of the symbol to its ticker and
-// returns the trade.
+// ApplyTrade applies a trade record of the symbol to its ticker and its
+// candles and returns the trade. A trade older than a resolution's candle
+// in progress is left out of that resolution (Change.CandleLate).
 func (s *Symbol) ApplyTrade(r *schemas.Record) (Trade, Change) {
 	var c Change
-	s.ticker.Advance(r.TS)
+	s.advance(r.TS)
 	p, err := fixedpoint.ParseBytes(r.Price, s.inst.PriceScale)
 	if err != nil {
 		c.Rejection = valueRejection(err, "price")
@@ -253,6 +255,11 @@ func (s *Symbol) ApplyTrade(r *schemas.Record) (Trade, Change) {
 		return Trade{}, c
 	}
 	s.ticker.Add(orderbook.Trade{TS: r.TS, Price: p, Size: q})
+	for _, cs := range s.candles {
+		if !cs.Add(r.TS, p, q) {
+			c.CandleLate = true
+		}
+	}
 	s.ts, s.known = max(s.ts, r.TS), true
 	c.Applied, c.Trade = true, true
 	return Trade{ID: r.TradeID, TS: r.TS, Price: p, Size: q, Side: r.Side}, c

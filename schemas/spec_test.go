@@ -189,7 +189,7 @@ func TestSpecExamples(t *testing.T) {
 		}
 	}
 	for _, ty := range []string{TypeWelcome, TypeSubscribed, TypeUnsubscribed, TypeError, TypePong, TypeSubscriptions,
-		TypeSnapshot, TypeUpdate, TypeStatus, TypeTicker, TypeTrades, TypeNotice, TypeAuthenticated} {
+		TypeSnapshot, TypeUpdate, TypeStatus, TypeTicker, TypeTrades, TypeNotice, TypeAuthenticated, TypeCandles} {
 		if !serverTypes[ty] {
 			t.Errorf("websocket.md has no %s example", ty)
 		}
@@ -252,7 +252,7 @@ func checkClientInvalidExample(t *testing.T, ex example, body []byte) {
 // exactly the codes the Go package defines.
 func TestSpecTables(t *testing.T) {
 	codes := []string{CodeInvalidJSON, CodeInvalidRequest, CodeUnknownOp, CodeUnknownChannel, CodeUnknownSymbol,
-		CodeInvalidDepth, CodeInvalidInterval, CodeAlreadySubscribed, CodeNotSubscribed,
+		CodeInvalidDepth, CodeInvalidInterval, CodeInvalidResolution, CodeAlreadySubscribed, CodeNotSubscribed,
 		CodeTooManySubscriptions, CodeRateLimited, CodeUnauthorized, CodeNotEntitled}
 	closes := []int{CloseNormal, CloseGoingAway, CloseProtocolError, CloseUnsupportedData, CloseInvalidPayload,
 		ClosePolicyViolation, CloseMessageTooBig, CloseInternalError, CloseIdleTimeout, CloseSlowConsumer,
