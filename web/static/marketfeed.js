@@ -9,6 +9,9 @@
 //     if (book.synced) console.log(book.seq, book.bestBid(), book.bestAsk());
 //   });
 //   feed.subscribe("trades.BTC-USD", {}, (msg) => console.log(msg.trades));
+//   feed.subscribe("candles.BTC-USD", { resolution: "5m" }, (msg, series) => {
+//     if (series.synced) console.log(series.last());
+//   });
 //   feed.subscribe("bbo.BTC-USD", {}, (msg, top) => {
 //     if (top.live) console.log(top.seq, top.bid, top.ask);
 //   });
@@ -30,6 +33,9 @@
 // command the server drops with rate_limited is sent again.
 
 import { LocalBook, parseMessage, TopOfBook } from "./book.js";
+import { CandleSeries } from "./candles.js";
+
+export { CandleSeries, DEFAULT_RESOLUTION, RESOLUTIONS } from "./candles.js";
 
 export { compareDecimal, crc32, isZeroDecimal, LocalBook, parseMessage, TopOfBook, viewChecksum } from "./book.js";
 
@@ -83,9 +89,10 @@ export class MarketFeed {
 
   /**
    * Subscribes to channel (book.X, bbo.X, ticker.X, trades.X, tickers) with opts
-   * {depth, interval, lag}; handler(msg, state) gets every message of the
-   * channel, state being the LocalBook for book channels and the TopOfBook
-   * for bbo channels (and what subscribe returns). Kept across
+   * {depth, interval, lag, resolution}; handler(msg, state) gets every
+   * message of the channel, state being the LocalBook for book channels,
+   * the TopOfBook for bbo channels and the CandleSeries for candles
+   * channels (and what subscribe returns). Kept across
    * reconnections.
    * Subscriptions made in one go are sent together, in one subscribe
    * message per set of options.
@@ -93,10 +100,11 @@ export class MarketFeed {
   subscribe(channel, opts, handler) {
     const sub = { opts: opts || {}, handler, book: channel.startsWith("book.") ? new LocalBook(channel) : null };
     if (channel.startsWith("bbo.")) sub.top = new TopOfBook(channel);
+    if (channel.startsWith("candles.")) sub.candles = new CandleSeries(channel, sub.opts.resolution);
     this._subs.set(channel, sub);
     // After an unsubscribe not sent yet, both go out, in that order.
     if (this.state === "open") this._later(this._toSubscribe, channel);
-    return sub.book || sub.top || null;
+    return sub.book || sub.top || sub.candles || null;
   }
 
   /** Cancels the subscription to channel. */
@@ -213,7 +221,8 @@ export class MarketFeed {
       const sub = this._subs.get(channel);
       if (!sub) continue;
       const o = { interval: sub.opts.interval, depth: sub.book ? sub.opts.depth : undefined, lag: sub.book ? sub.opts.lag : undefined };
-      const key = `${o.depth}|${o.interval}|${o.lag}`;
+      o.resolution = sub.candles ? sub.opts.resolution : undefined;
+      const key = `${o.depth}|${o.interval}|${o.lag}|${o.resolution}`;
       if (!groups.has(key)) groups.set(key, { o, channels: [] });
       groups.get(key).channels.push(channel);
     }
@@ -227,6 +236,7 @@ export class MarketFeed {
         if (o.depth) cmd.depth = o.depth;
         if (o.interval) cmd.interval = o.interval;
         if (o.lag) cmd.lag = o.lag;
+        if (o.resolution) cmd.resolution = o.resolution;
         this._send(cmd);
       }
     }
@@ -381,7 +391,8 @@ export class MarketFeed {
       }
     }
     if (sub.top) sub.top.apply(msg);
-    if (sub.handler) sub.handler(msg, sub.book || sub.top);
+    if (sub.candles) sub.candles.apply(msg);
+    if (sub.handler) sub.handler(msg, sub.book || sub.top || sub.candles);
   }
 }
 
