@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/schemas"
 )
 
@@ -140,7 +141,7 @@ func (h *Hub) flushTickers(iv schemas.Interval) {
 		}
 	}
 	ts := time.Now().UnixMicro()
-	frames := make(map[string][]byte)
+	frames := make(map[string]*tickersFrames)
 	set := make([]byte, (len(syms)+7)/8)
 	for s, st := range b.subs[iv] {
 		if s.gone.Load() {
@@ -155,13 +156,36 @@ func (h *Hub) flushTickers(iv schemas.Interval) {
 				set[i/8] |= 1 << (i % 8)
 			}
 		}
-		frame, ok := frames[string(set)]
+		fr, ok := frames[string(set)]
 		if !ok {
-			frame = tickersFrame(ts, msgs, set)
-			frames[string(set)] = frame
+			fr = &tickersFrames{plain: tickersFrame(ts, msgs, set)}
+			frames[string(set)] = fr
 		}
-		st.c.sendData(frame, kindKeep)
+		st.c.enqueueKind(fr.forConn(st.c), kindKeep)
 	}
+}
+
+// tickersFrames is one tickers message shared by the subscribers with the
+// same symbols: the frame, and its compressed form, made once on the
+// first subscriber that negotiated compression.
+type tickersFrames struct {
+	plain, z []byte
+	tried    bool
+}
+
+// forConn returns the frame to queue on c: the compressed one when c
+// compresses a frame of this size (and compressing helped).
+func (f *tickersFrames) forConn(c *Conn) []byte {
+	if !c.ws.Compresses(len(f.plain)) {
+		return f.plain
+	}
+	if !f.tried {
+		f.z, f.tried = wsconn.Deflate(f.plain), true
+	}
+	if f.z != nil {
+		return f.z
+	}
+	return f.plain
 }
 
 // tickersFrame encodes the tickers message of the messages in set.
