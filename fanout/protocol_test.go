@@ -76,6 +76,7 @@ func TestBadClientMessages(t *testing.T) {
 		{"unknown symbol", `{"op":"subscribe","channel":"book.NOPE-USD"}`, schemas.CodeUnknownSymbol},
 		{"bad depth", `{"op":"subscribe","channel":"book.BTC-USD","depth":7}`, schemas.CodeInvalidDepth},
 		{"bad interval", `{"op":"subscribe","channel":"book.BTC-USD","interval":"5ms"}`, schemas.CodeInvalidInterval},
+		{"bad resolution", `{"op":"subscribe","channel":"candles.BTC-USD","resolution":"4h"}`, schemas.CodeInvalidResolution},
 		{"not subscribed", `{"op":"unsubscribe","channel":"book.BTC-USD"}`, schemas.CodeNotSubscribed},
 	}
 	seq := 1
