@@ -93,7 +93,7 @@ func BenchmarkBroadcastCandles(b *testing.B) {
 
 // broadcastStream is the stream a broadcast benchmark's subscribers take:
 // their subscribe message, the stream's subscriber count, and the event
-// that updates it (nil: a delta of the best bid's size).
+// that updates it.
 type broadcastStream struct {
 	subscribe string
 	subs      func(*Streams) int
@@ -106,13 +106,13 @@ var (
 			return bs.subs.len()
 		}
 		return 0
-	}, nil}
+	}, benchDelta}
 	bboBench = broadcastStream{`{"op":"subscribe","channel":"bbo.BENCH"}`, func(t *Streams) int {
 		if bs := t.bbo[schemas.Raw]; bs != nil {
 			return bs.subs.len()
 		}
 		return 0
-	}, nil}
+	}, benchDelta}
 	candlesBench = broadcastStream{`{"op":"subscribe","channel":"candles.BENCH","interval":"raw"}`, func(t *Streams) int {
 		if cs := t.candles[schemas.Res1m][schemas.Raw]; cs != nil {
 			return cs.subs.len()
@@ -120,6 +120,20 @@ var (
 		return 0
 	}, benchTrade}
 )
+
+// benchDeltaRecord is the delta record benchDelta applies: the best bid's
+// size, changed each time.
+var benchDeltaRecord = schemas.Record{Type: schemas.RecordDelta, Symbol: []byte("BENCH"),
+	Bids: []schemas.Level{{Price: []byte("64000.00"), Size: make([]byte, 0, 32)}}}
+
+// benchDelta applies a delta record of seq to sym as a shard does and
+// delivers it.
+func benchDelta(g *Group, sym *market.Symbol, seq uint64) {
+	r := &benchDeltaRecord
+	r.Bids[0].Size = fixedpoint.Append(r.Bids[0].Size[:0], 10000+int64(seq%1000), 4)
+	r.Seq, r.TS = seq, time.Now().UnixMicro()
+	g.BookChanged(sym, sym.ApplyDelta(r))
+}
 
 // benchTradeRecord is the trade record benchTrade applies, its size
 // changed each time.
@@ -217,18 +231,10 @@ func benchBroadcast(b *testing.B, n int, useTLS bool, stream broadcastStream) {
 	const round = 32
 	seq := uint64(1)
 	var todo int
-	delta := schemas.Record{Type: schemas.RecordDelta, Symbol: []byte("BENCH"), Bids: []schemas.Level{{Price: []byte("64000.00")}}}
-	var size []byte
 	update := func() {
 		for range todo {
 			seq++
-			if stream.event != nil {
-				stream.event(group, sym, seq)
-				continue
-			}
-			size = fixedpoint.Append(size[:0], 10000+int64(seq%1000), 4)
-			delta.Seq, delta.TS, delta.Bids[0].Size = seq, time.Now().UnixMicro(), size
-			group.BookChanged(sym, sym.ApplyDelta(&delta))
+			stream.event(group, sym, seq)
 		}
 	}
 	b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
