@@ -35,16 +35,40 @@ func (t *Streams) candlesFrame(res schemas.Resolution, snapshot bool, closed []c
 	return f.finish(ws.OpText)
 }
 
+// candlesSnap is the last snapshot frame of a resolution, shared by the
+// subscribers that join while the candles stay as they are (the frame
+// holds up to 500 candles; a reconnecting crowd gets it encoded, and
+// compressed, once).
+type candlesSnap struct {
+	frames *tickersFrames
+	series *candle.Series // the series it was made from (a redefinition replaces it)
+	closed uint64
+	cur    candle.Candle
+	hasCur bool
+	from   int64 // the window start it states (-1: none)
+}
+
 // candlesSnapshot returns the snapshot frame of resolution res: the
 // closed candles the symbol keeps, then the candle in progress.
-func (t *Streams) candlesSnapshot(res schemas.Resolution) []byte {
+func (t *Streams) candlesSnapshot(res schemas.Resolution) *tickersFrames {
 	series := t.sym.Candles(res)
+	cur, ok := series.Current()
+	from, hasFrom := t.sym.CandlesFrom()
+	if !hasFrom {
+		from = -1
+	}
+	sn := &t.candleSnaps[res]
+	if sn.frames != nil && sn.series == series && sn.closed == series.Closed() && sn.hasCur == ok && sn.cur == cur && sn.from == from {
+		return sn.frames
+	}
 	t.candleBuf = series.ClosedSince(0, t.candleBuf[:0])
 	var curp *candle.Candle
-	if cur, ok := series.Current(); ok {
+	if ok {
 		curp = &cur
 	}
-	return t.candlesFrame(res, true, t.candleBuf, curp)
+	*sn = candlesSnap{frames: &tickersFrames{plain: t.candlesFrame(res, true, t.candleBuf, curp)},
+		series: series, closed: series.Closed(), cur: cur, hasCur: ok, from: from}
+	return sn.frames
 }
 
 // candlesEmit sends cs the candles that closed since its last message and
@@ -98,7 +122,7 @@ func (t *Streams) candlesReset() {
 				continue
 			}
 			if frame == nil {
-				frame = t.candlesSnapshot(schemas.Resolution(res))
+				frame = t.candlesSnapshot(schemas.Resolution(res)).plain
 			}
 			cs.subs.send(frame)
 			t.candlesSent(cs)
@@ -122,7 +146,7 @@ func (t *Streams) attachCandles(c *Conn, s *subscription) {
 		cs = &candleStream{res: s.resolution}
 		t.candles[s.resolution][s.interval] = cs
 	}
-	if c.sendData(t.candlesSnapshot(s.resolution), stateKind(s.lag)) {
+	if c.enqueueKind(t.candlesSnapshot(s.resolution).forConn(c), stateKind(s.lag)) {
 		if cs.subs.len() == 0 {
 			t.candlesSent(cs)
 		}

@@ -122,3 +122,49 @@ func TestCompressedTickers(t *testing.T) {
 		}
 	}
 }
+
+// TestCandlesSnapshotAndRedefinition: subscribers joining unchanged
+// candles get the same snapshot bytes, with the trades so far; a
+// redefinition of the instrument's scales starts the candles anew, with
+// a snapshot, and the next trade opens a candle at the new scales.
+func TestCandlesSnapshotAndRedefinition(t *testing.T) {
+	s := startServer(t, fanout.Config{})
+	s.feed(instrument("BTC-USD", 2, 3), snapshot("BTC-USD", 1, `[["100.00","1.000"]]`, `[["101.00","1.000"]]`),
+		trade("BTC-USD", "1", "100.50", "1.000", "buy"), trade("BTC-USD", "2", "100.25", "2.000", "sell"))
+	s.sync(t)
+	var raws [][]byte
+	var a *wsClient
+	for range 2 {
+		c := dial(t, s.url)
+		c.sendText(`{"op":"subscribe","channel":"candles.BTC-USD","resolution":"1h","interval":"raw"}`)
+		for {
+			m, raw, err := c.read(5 * time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Type == schemas.TypeCandles {
+				if !m.Snapshot || len(m.Candles) != 1 || m.Candles[0].Count != 2 || m.Candles[0].Close != "100.25" || m.WindowStart != 1767225600000001 {
+					t.Fatalf("snapshot %s", raw)
+				}
+				raws = append(raws, raw)
+				break
+			}
+		}
+		if a == nil {
+			a = c
+		}
+	}
+	if !bytes.Equal(raws[0], raws[1]) {
+		t.Fatalf("snapshots differ:\n%s\n%s", raws[0], raws[1])
+	}
+	s.feed(instrument("BTC-USD", 4, 3))
+	m := a.until(func(m *schemas.ServerMessage) bool { return m.Type == schemas.TypeCandles })
+	if !m.Snapshot || len(m.Candles) != 0 || m.Resolution != "1h" {
+		t.Fatalf("after the redefinition: %+v", m)
+	}
+	s.feed(trade("BTC-USD", "3", "100.1234", "0.500", "buy"))
+	m = a.until(func(m *schemas.ServerMessage) bool { return m.Type == schemas.TypeCandles })
+	if m.Snapshot || len(m.Candles) != 1 || m.Candles[0].Open != "100.1234" || m.Candles[0].QuoteVolume != "50.0617000" || m.Candles[0].Count != 1 {
+		t.Fatalf("the first candle at the new scales: %+v", m)
+	}
+}

@@ -28,8 +28,9 @@ type Streams struct {
 	chTrades string
 	// chCandles is the candles channel; candleBuf scratch for its
 	// messages' closed candles.
-	chCandles string
-	candleBuf []candle.Candle
+	chCandles   string
+	candleBuf   []candle.Candle
+	candleSnaps [schemas.NumResolutions]candlesSnap
 
 	books   []*bookStream
 	bbo     [schemas.NumIntervals]*bboStream
