@@ -13,7 +13,7 @@ const COLORS = {
   bg: "#12161c", grid: "#1e252e", text: "#7b8794", up: "#16c784", down: "#f6465d",
   upVol: "rgba(22, 199, 132, .35)", downVol: "rgba(246, 70, 93, .35)", last: "#f0b90b",
 };
-const SLOT = 9; // px per period: 7 px of body, 2 of gap
+const SLOT = 9; // least px per period (7 px of body, 2 of gap); up to 3× while few candles are held
 const AXIS = 78; // px of the price axis on the right
 const TIME = 18; // px of the time axis at the bottom
 const FONT = '11px ui-monospace, "JetBrains Mono", Menlo, Consolas, monospace';
@@ -106,8 +106,13 @@ export class CandleChart {
     }
     const period = PERIOD_US[s.resolution] || 60e6;
     const plotW = w - AXIS;
-    const slots = Math.max(1, Math.floor(plotW / SLOT));
     const last = all[all.length - 1];
+    // Periods from the first candle held: while they are few, wider candles.
+    const span = Math.round((last.start - all[0].start) / period) + 3;
+    const slot = Math.max(SLOT, Math.min(3 * SLOT, Math.floor(plotW / span)));
+    const body = Math.max(3, Math.round(slot * 0.75)) | 1; // odd: the wick in its middle
+    this._slot = slot;
+    const slots = Math.max(1, Math.floor(plotW / slot));
     const first = last.start - (slots - 1) * period; // start of the leftmost slot
     const shown = all.filter((c) => c.start >= first);
     const scale = Math.max(...shown.map((c) => fracLen(c.high)), fracLen(last.close));
@@ -123,23 +128,23 @@ export class CandleChart {
     const volH = Math.round((h - TIME) * 0.22);
     const priceH = h - TIME - volH - 6;
     const y = (v) => 4 + (priceH - 4) * (1 - Number(v - lo) / Number(hi - lo));
-    const x = (start) => Math.round(((start - first) / period) * SLOT) + 1;
+    const x = (start) => Math.round(((start - first) / period) * slot) + 1;
 
     this._priceAxis(lo, hi, scale, y, plotW, priceH);
     const ups = shown.map((c) => toScaled(c.close, scale) >= toScaled(c.open, scale));
-    this._volumes(shown, ups, x, priceH + 6, volH);
+    this._volumes(shown, ups, x, body, priceH + 6, volH);
     this._timeAxis(first, period, slots, s.resolution, plotW);
     shown.forEach((c, i) => {
       const up = ups[i];
       ctx.strokeStyle = ctx.fillStyle = up ? COLORS.up : COLORS.down;
-      const cx = x(c.start) + 3.5;
+      const cx = x(c.start) + (body - 1) / 2 + 0.5;
       ctx.beginPath();
       ctx.moveTo(cx, y(toScaled(c.high, scale)));
       ctx.lineTo(cx, y(toScaled(c.low, scale)));
       ctx.stroke();
       const top = y(toScaled(up ? c.close : c.open, scale));
       const bottom = y(toScaled(up ? c.open : c.close, scale));
-      ctx.fillRect(x(c.start), top, 7, Math.max(1, bottom - top));
+      ctx.fillRect(x(c.start), top, body, Math.max(1, bottom - top));
     });
     this._lastPrice(last.close, y(toScaled(last.close, scale)), plotW);
     el.dataset.state = "drawn";
@@ -149,10 +154,12 @@ export class CandleChart {
 
   _priceAxis(lo, hi, scale, y, plotW, priceH) {
     const { ctx } = this;
-    const step = niceStep(hi - lo, Math.max(2, Math.floor(priceH / 48)));
+    const step = niceStep(hi - lo, Math.max(4, Math.floor(priceH / 40)));
     ctx.textAlign = "left";
     ctx.textBaseline = "middle";
-    for (let v = ((lo + step - 1n) / step) * step; v <= hi; v += step) {
+    let v = (lo / step) * step; // BigInt division truncates toward zero
+    if (v < lo) v += step;
+    for (; v <= hi; v += step) {
       const py = Math.round(y(v)) + 0.5;
       ctx.strokeStyle = COLORS.grid;
       ctx.beginPath();
@@ -164,7 +171,7 @@ export class CandleChart {
     }
   }
 
-  _volumes(shown, ups, x, top, height) {
+  _volumes(shown, ups, x, body, top, height) {
     const { ctx } = this;
     // Bar heights are a display ratio only; the label is the exact string.
     let max = shown[0];
@@ -173,7 +180,7 @@ export class CandleChart {
     shown.forEach((c, i) => {
       const bh = Math.max(1, Math.round((Number(c.volume) / vmax) * (height - 2)));
       ctx.fillStyle = ups[i] ? COLORS.upVol : COLORS.downVol;
-      ctx.fillRect(x(c.start), top + height - bh, 7, bh);
+      ctx.fillRect(x(c.start), top + height - bh, body, bh);
     });
     ctx.fillStyle = COLORS.text;
     ctx.textAlign = "left";
@@ -183,14 +190,14 @@ export class CandleChart {
 
   _timeAxis(first, period, slots, resolution, plotW) {
     const { ctx, h } = this;
-    const every = Math.max(1, Math.ceil(90 / SLOT)); // a label every ~90 px
+    const every = Math.max(1, Math.ceil(90 / this._slot)); // a label every ~90 px
     ctx.fillStyle = COLORS.text;
     ctx.textAlign = "center";
     ctx.textBaseline = "bottom";
     for (let i = 0; i < slots; i++) {
       const start = first + i * period;
       if (Math.round(start / period) % every !== 0) continue;
-      const px = i * SLOT + 4.5;
+      const px = i * this._slot + this._slot / 2;
       if (px < 20 || px > plotW - 20) continue;
       ctx.fillText(timeLabel(start, resolution), px, h - 3);
     }
