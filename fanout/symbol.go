@@ -10,8 +10,9 @@ import (
 	"github.com/marketfeed/marketfeed/schemas"
 )
 
-// Streams is the output side of one symbol: its book, bbo, ticker and trades
-// streams and their subscribers, served from the symbol's market state.
+// Streams is the output side of one symbol: its book, bbo, ticker, trades
+// and candles streams and their subscribers, served from the symbol's
+// market state.
 // Every method whose comment does not say otherwise must be called on the
 // symbol's owner goroutine, the goroutine that changes the market state.
 type Streams struct {
