@@ -41,14 +41,15 @@ function fromScaled(v, scale) {
   return (neg ? "-" : "") + s;
 }
 
-// niceStep returns a step of 1, 2 or 5 × 10^k (k ≥ 0, in units of the
-// scale) that cuts span into about n intervals.
+// niceStep returns the least step of 1, 2, 2.5 or 5 × 10^k (a whole
+// number of units of the scale) that cuts span into at most n intervals.
 function niceStep(span, n) {
   const raw = span / BigInt(n) || 1n;
   let p = 1n;
   while (p * 10n <= raw) p *= 10n;
-  for (const m of [1n, 2n, 5n, 10n]) if (p * m >= raw) return p * m;
-  return p * 10n;
+  const steps = p >= 10n ? [p, 2n * p, (5n * p) / 2n, 5n * p] : [p, 2n * p, 5n * p];
+  for (const s of steps) if (s >= raw) return s;
+  return 10n * p;
 }
 
 function timeLabel(us, resolution) {
@@ -154,7 +155,7 @@ export class CandleChart {
 
   _priceAxis(lo, hi, scale, y, plotW, priceH) {
     const { ctx } = this;
-    const step = niceStep(hi - lo, Math.max(4, Math.floor(priceH / 40)));
+    const step = niceStep(hi - lo, Math.max(3, Math.floor(priceH / 32)));
     ctx.textAlign = "left";
     ctx.textBaseline = "middle";
     let v = (lo / step) * step; // BigInt division truncates toward zero
