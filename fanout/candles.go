@@ -40,7 +40,7 @@ func (t *Streams) candlesFrame(res schemas.Resolution, snapshot bool, closed []c
 // holds up to 500 candles; a reconnecting crowd gets it encoded, and
 // compressed, once).
 type candlesSnap struct {
-	frames *tickersFrames
+	frames *sharedFrames
 	series *candle.Series // the series it was made from (a redefinition replaces it)
 	closed uint64
 	cur    candle.Candle
@@ -50,7 +50,7 @@ type candlesSnap struct {
 
 // candlesSnapshot returns the snapshot frame of resolution res: the
 // closed candles the symbol keeps, then the candle in progress.
-func (t *Streams) candlesSnapshot(res schemas.Resolution) *tickersFrames {
+func (t *Streams) candlesSnapshot(res schemas.Resolution) *sharedFrames {
 	series := t.sym.Candles(res)
 	cur, ok := series.Current()
 	from, hasFrom := t.sym.CandlesFrom()
@@ -66,7 +66,7 @@ func (t *Streams) candlesSnapshot(res schemas.Resolution) *tickersFrames {
 	if ok {
 		curp = &cur
 	}
-	*sn = candlesSnap{frames: &tickersFrames{plain: t.candlesFrame(res, true, t.candleBuf, curp)},
+	*sn = candlesSnap{frames: &sharedFrames{plain: t.candlesFrame(res, true, t.candleBuf, curp)},
 		series: series, closed: series.Closed(), cur: cur, hasCur: ok, from: from}
 	return sn.frames
 }
@@ -165,6 +165,12 @@ func (t *Streams) detachCandles(c *Conn, s *subscription) {
 			t.candles[s.resolution][s.interval] = nil
 		}
 	}
+	for _, cs := range t.candles[s.resolution] {
+		if cs != nil {
+			return
+		}
+	}
+	t.candleSnaps[s.resolution] = candlesSnap{} // nobody left to join it
 }
 
 // parseResolution sets the resolution of candles subscription s (the

@@ -141,7 +141,7 @@ func (h *Hub) flushTickers(iv schemas.Interval) {
 		}
 	}
 	ts := time.Now().UnixMicro()
-	frames := make(map[string]*tickersFrames)
+	frames := make(map[string]*sharedFrames)
 	set := make([]byte, (len(syms)+7)/8)
 	for s, st := range b.subs[iv] {
 		if s.gone.Load() {
@@ -158,24 +158,25 @@ func (h *Hub) flushTickers(iv schemas.Interval) {
 		}
 		fr, ok := frames[string(set)]
 		if !ok {
-			fr = &tickersFrames{plain: tickersFrame(ts, msgs, set)}
+			fr = &sharedFrames{plain: tickersFrame(ts, msgs, set)}
 			frames[string(set)] = fr
 		}
 		st.c.enqueueKind(fr.forConn(st.c), kindKeep)
 	}
 }
 
-// tickersFrames is one tickers message shared by the subscribers with the
-// same symbols: the frame, and its compressed form, made once on the
-// first subscriber that negotiated compression.
-type tickersFrames struct {
+// sharedFrames is one message queued for several connections one by one
+// (a tickers message for the subscribers with the same symbols, a candles
+// snapshot): the frame, and its compressed form, made once on the first
+// connection that negotiated compression.
+type sharedFrames struct {
 	plain, z []byte
 	tried    bool
 }
 
 // forConn returns the frame to queue on c: the compressed one when c
 // compresses a frame of this size (and compressing helped).
-func (f *tickersFrames) forConn(c *Conn) []byte {
+func (f *sharedFrames) forConn(c *Conn) []byte {
 	if !c.ws.Compresses(len(f.plain)) {
 		return f.plain
 	}
