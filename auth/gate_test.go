@@ -156,6 +156,10 @@ func TestSubscribeEnforcesEntitlements(t *testing.T) {
 	if m := anon.next(); m.Code != schemas.CodeNotEntitled || !strings.Contains(m.Message, "channel bbo") {
 		t.Fatalf("anonymous bbo: %+v", m)
 	}
+	anon.send(`{"op":"subscribe","id":4,"channel":"candles.ETH-USD","resolution":"1h"}`)
+	if m := anon.next(); m.Code != schemas.CodeNotEntitled || !strings.Contains(m.Message, "channel candles") {
+		t.Fatalf("anonymous candles: %+v", m)
+	}
 	anon.send(`{"op":"subscribe","id":2,"channel":"ticker.ETH-USD"}`)
 	if m := anon.next(); m.Type != schemas.TypeSubscribed {
 		t.Fatalf("anonymous ticker: %+v", m)

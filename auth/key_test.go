@@ -66,6 +66,19 @@ func TestPlanAllow(t *testing.T) {
 	if got, _ := bbo.Allow(schemas.ChannelBook, "BTC-USD", 1, 0); got != auth.DenyChannel {
 		t.Errorf("a bbo plan allows book: %q", got)
 	}
+	charts, err := (&auth.Plan{Symbols: []string{"BTC-*"}, Channels: []string{"candles", "ticker"}}).Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := charts.Allow(schemas.ChannelCandles, "BTC-USD", 0, 0); got != "" {
+		t.Errorf("a candles plan refuses candles: %q", got)
+	}
+	if got, _ := charts.Allow(schemas.ChannelCandles, "ETH-USD", 0, 0); got != auth.DenySymbol {
+		t.Errorf("a candles plan allows another symbol: %q", got)
+	}
+	if got, _ := bbo.Allow(schemas.ChannelCandles, "BTC-USD", 0, 0); got != auth.DenyChannel {
+		t.Errorf("a bbo plan allows candles: %q", got)
+	}
 	all, err := (&auth.Plan{Symbols: []string{"*"}}).Compile()
 	if err != nil {
 		t.Fatal(err)

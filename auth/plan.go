@@ -16,7 +16,7 @@ type Plan struct {
 	// none.
 	Symbols []string `json:"symbols"`
 	// Channels lists the channel kinds allowed: "book", "bbo", "ticker",
-	// "trades". Empty means all of them.
+	// "trades", "tickers", "candles". Empty means all of them.
 	Channels []string `json:"channels,omitempty"`
 	// MaxDepth is the deepest book view allowed. Zero means 1000 (all).
 	MaxDepth int `json:"max_depth,omitempty"`
@@ -92,7 +92,7 @@ func (p *Plan) Compile() (*Entitlements, error) {
 	for _, c := range p.Channels {
 		k := channelKind(c)
 		if k == 0 {
-			return nil, fmt.Errorf("unknown channel kind %q (book, bbo, ticker, trades, tickers)", c)
+			return nil, fmt.Errorf("unknown channel kind %q (book, bbo, ticker, trades, tickers, candles)", c)
 		}
 		e.channels[k] = true
 	}

@@ -45,6 +45,10 @@ type SubscribeOptions struct {
 	// The subscribed reply of each says whether it resumed
 	// (schemas.ServerMessage Resumed, ResumeReason). Nil sends none.
 	Resume []schemas.Resume
+	// Resolution is the candles' resolution (candles channels only):
+	// "1m", "5m", "15m", "1h" or "1d". Empty leaves the server default
+	// ("1m").
+	Resolution string
 }
 
 // Subscribe asks for channels ("book.BTC-USD", "ticker.BTC-USD",
@@ -61,7 +65,7 @@ func (c *Conn) Subscribe(id int64, channels []string, depth int, interval string
 // including the lag policy.
 func (c *Conn) SubscribeWith(id int64, channels []string, opt SubscribeOptions) error {
 	return c.sendChannels(schemas.Command{Op: schemas.OpSubscribe, ID: id,
-		Depth: opt.Depth, Interval: opt.Interval, Lag: opt.Lag, Resume: opt.Resume}, channels)
+		Depth: opt.Depth, Interval: opt.Interval, Lag: opt.Lag, Resume: opt.Resume, Resolution: opt.Resolution}, channels)
 }
 
 // Unsubscribe cancels subscriptions to channels; id is echoed in the reply

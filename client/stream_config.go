@@ -9,7 +9,7 @@ import (
 // Subscription is one channel a Stream keeps subscribed.
 type Subscription struct {
 	// Channel is book.<SYMBOL>, bbo.<SYMBOL>, ticker.<SYMBOL>,
-	// trades.<SYMBOL> or tickers.
+	// trades.<SYMBOL>, candles.<SYMBOL> or tickers.
 	Channel string
 	// Depth is the number of book levels per side (book channels only).
 	// Zero leaves the server default (20).
@@ -20,6 +20,9 @@ type Subscription struct {
 	// or schemas.LagEvict (see SubscribeOptions). Empty leaves the server
 	// default (schemas.LagSnapshot).
 	Lag string
+	// Resolution is the candles' resolution (candles channels only): "1m",
+	// "5m", "15m", "1h" or "1d". Empty leaves the server default ("1m").
+	Resolution string
 }
 
 // StreamConfig configures a Stream.

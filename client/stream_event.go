@@ -12,7 +12,7 @@ type EventKind int
 
 // Event kinds. Every message received from the server yields exactly one
 // event of kind EventConnected (the welcome), EventSubscribed, EventBook,
-// EventBBO, EventTicker, EventTickers, EventTrades, EventStatus,
+// EventBBO, EventTicker, EventTickers, EventTrades, EventCandles, EventStatus,
 // EventError or EventMessage, with
 // Raw set; the other kinds are the Stream's own.
 const (
@@ -71,9 +71,13 @@ const (
 	// holds the ticker message of every symbol the key may see, sorted by
 	// symbol.
 	EventTickers
+	// EventCandles: a candles message of Channel (Msg): Msg.Candles, oldest
+	// first, replace the candles held with the same start; Msg.Snapshot
+	// replaces them all (Candles keeps them).
+	EventCandles
 )
 
-var eventNames = [...]string{"connecting", "connected", "subscribed", "book", "ticker", "trades", "status", "resync", "refused", "error", "message", "disconnected", "tick", "notice", "bbo", "tickers"}
+var eventNames = [...]string{"connecting", "connected", "subscribed", "book", "ticker", "trades", "status", "resync", "refused", "error", "message", "disconnected", "tick", "notice", "bbo", "tickers", "candles"}
 
 // String returns the kind's name, for example "book".
 func (k EventKind) String() string {

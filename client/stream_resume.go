@@ -57,7 +57,7 @@ func (rs *resumeState) position(ch string) []schemas.Resume {
 		if p, ok := rs.bbo[ch]; ok {
 			return []schemas.Resume{p}
 		}
-	case schemas.ChannelTicker, schemas.ChannelTickers:
+	case schemas.ChannelTicker, schemas.ChannelTickers, schemas.ChannelCandles:
 		return []schemas.Resume{{Channel: ch}}
 	}
 	return nil

@@ -122,7 +122,7 @@ func (ss *session) subscribe(ch string) error {
 	id := ss.nextID()
 	ss.pending[id] = ch
 	return ss.conn.SubscribeWith(id, []string{ch}, SubscribeOptions{Depth: sub.Depth, Interval: sub.Interval, Lag: sub.Lag,
-		Resume: append(ss.resume.position(ch), ss.trades.position(ch)...)})
+		Resolution: sub.Resolution, Resume: append(ss.resume.position(ch), ss.trades.position(ch)...)})
 }
 
 // resync asks the server for a fresh snapshot of a book channel whose local
@@ -231,6 +231,8 @@ func (ss *session) handleFrame(raw []byte, binary bool) error {
 	case schemas.TypeTrades:
 		ev.Kind = EventTrades
 		ss.trades.saw(m)
+	case schemas.TypeCandles:
+		ev.Kind = EventCandles
 	default:
 		ev.Kind = EventMessage
 	}

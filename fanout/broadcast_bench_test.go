@@ -80,12 +80,24 @@ func BenchmarkBroadcastBBO(b *testing.B) {
 	}
 }
 
+// BenchmarkBroadcastCandles is BenchmarkBroadcast for a raw one-minute
+// candles stream: every update is a trade, which changes the candle in
+// progress, so each is one candles message (about 250 bytes) to every
+// subscriber. allocs/op is per trade to all N subscribers: the shared
+// frame, nothing per subscriber.
+func BenchmarkBroadcastCandles(b *testing.B) {
+	for _, n := range []int{1, 100, 1000} {
+		benchBroadcast(b, n, false, candlesBench)
+	}
+}
+
 // broadcastStream is the stream a broadcast benchmark's subscribers take:
-// their subscribe message and the stream's subscriber count, and the
-// subprotocol they offer ("": none, JSON).
+// their subscribe message, the stream's subscriber count, the event that
+// updates it, and the subprotocol they offer ("": none, JSON).
 type broadcastStream struct {
 	subscribe string
 	subs      func(*Streams) int
+	event     func(g *Group, sym *market.Symbol, seq uint64)
 	protocol  string
 }
 
@@ -95,14 +107,48 @@ var (
 			return bs.subs.len()
 		}
 		return 0
-	}, ""}
+	}, benchDelta, ""}
 	bboBench = broadcastStream{`{"op":"subscribe","channel":"bbo.BENCH"}`, func(t *Streams) int {
 		if bs := t.bbo[schemas.Raw]; bs != nil {
 			return bs.subs.len()
 		}
 		return 0
-	}, ""}
+	}, benchDelta, ""}
+	candlesBench = broadcastStream{`{"op":"subscribe","channel":"candles.BENCH","interval":"raw"}`, func(t *Streams) int {
+		if cs := t.candles[schemas.Res1m][schemas.Raw]; cs != nil {
+			return cs.subs.len()
+		}
+		return 0
+	}, benchTrade, ""}
 )
+
+// benchDeltaRecord is the delta record benchDelta applies: the best bid's
+// size, changed each time.
+var benchDeltaRecord = schemas.Record{Type: schemas.RecordDelta, Symbol: []byte("BENCH"),
+	Bids: []schemas.Level{{Price: []byte("64000.00"), Size: make([]byte, 0, 32)}}}
+
+// benchDelta applies a delta record of seq to sym as a shard does and
+// delivers it.
+func benchDelta(g *Group, sym *market.Symbol, seq uint64) {
+	r := &benchDeltaRecord
+	r.Bids[0].Size = fixedpoint.Append(r.Bids[0].Size[:0], 10000+int64(seq%1000), 4)
+	r.Seq, r.TS = seq, time.Now().UnixMicro()
+	g.BookChanged(sym, sym.ApplyDelta(r))
+}
+
+// benchTradeRecord is the trade record benchTrade applies, its size
+// changed each time.
+var benchTradeRecord = schemas.Record{Type: schemas.RecordTrade, Symbol: []byte("BENCH"),
+	TradeID: []byte("t"), Price: []byte("64000.00"), Size: make([]byte, 0, 32), Side: schemas.SideBuy}
+
+// benchTrade applies a trade record to sym as a shard does and delivers it.
+func benchTrade(g *Group, sym *market.Symbol, seq uint64) {
+	r := &benchTradeRecord
+	r.Size = fixedpoint.Append(r.Size[:0], 1+int64(seq%1000), 4)
+	r.TS = time.Now().UnixMicro()
+	tr, _ := sym.ApplyTrade(r)
+	g.Traded(sym, tr)
+}
 
 // BenchmarkBroadcastBinary is BenchmarkBroadcast for subscribers of the
 // binary subprotocol: the same updates as binary frames (about 70 bytes),
@@ -197,14 +243,10 @@ func benchBroadcast(b *testing.B, n int, useTLS bool, stream broadcastStream) {
 	const round = 32
 	seq := uint64(1)
 	var todo int
-	delta := schemas.Record{Type: schemas.RecordDelta, Symbol: []byte("BENCH"), Bids: []schemas.Level{{Price: []byte("64000.00")}}}
-	var size []byte
 	update := func() {
 		for range todo {
 			seq++
-			size = fixedpoint.Append(size[:0], 10000+int64(seq%1000), 4)
-			delta.Seq, delta.TS, delta.Bids[0].Size = seq, time.Now().UnixMicro(), size
-			group.BookChanged(sym, sym.ApplyDelta(&delta))
+			stream.event(group, sym, seq)
 		}
 	}
 	b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {

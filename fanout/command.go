@@ -19,8 +19,10 @@ type subscription struct {
 	streams  *Streams
 	depth    int // book only
 	interval schemas.Interval
-	lag      bool        // book, bbo and ticker: conflate on lag (skip ahead to a fresh state) rather than evict
-	gone     atomic.Bool // set by the reader when the subscription ends
+	// resolution is the candles' resolution (candles only).
+	resolution schemas.Resolution
+	lag        bool        // book, bbo and ticker: conflate on lag (skip ahead to a fresh state) rather than evict
+	gone       atomic.Bool // set by the reader when the subscription ends
 	// reallow (tickers only) asks the board to check the symbols against
 	// the session again (Hub.Recheck).
 	reallow atomic.Bool
@@ -38,7 +40,11 @@ func (s *subscription) symbol() string {
 }
 
 func (s *subscription) info() schemas.SubscriptionInfo {
-	return schemas.SubscriptionInfo{Channel: s.channel, Depth: s.depth, Interval: s.interval.String()}
+	info := schemas.SubscriptionInfo{Channel: s.channel, Depth: s.depth, Interval: s.interval.String()}
+	if s.kind == schemas.ChannelCandles {
+		info.Resolution = s.resolution.String()
+	}
+	return info
 }
 
 // handleText handles one client text message (valid UTF-8: the frame
@@ -72,7 +78,7 @@ func (c *Conn) handleText(msg []byte) bool {
 	switch cmd.Op {
 	case schemas.OpSubscribe:
 		each = func(id int64, ch string) bool {
-			return c.subscribe(id, ch, cmd.Depth, cmd.Interval, cmd.Lag, resumeFor(&cmd, ch))
+			return c.subscribe(id, ch, cmd.Depth, cmd.Interval, cmd.Lag, cmd.Resolution, resumeFor(&cmd, ch))
 		}
 	case schemas.OpUnsubscribe:
 		each = func(id int64, ch string) bool { return c.unsubscribe(id, ch) }
@@ -116,9 +122,9 @@ func (c *Conn) countInvalid() bool {
 // subscribe validates one channel and hands the subscription to the
 // symbol's owner, which acknowledges it and sends the initial state (or
 // continues from resume, the channel's resume position, if any).
-func (c *Conn) subscribe(id int64, channel string, depth int, interval, lag string, resume *schemas.Resume) bool {
+func (c *Conn) subscribe(id int64, channel string, depth int, interval, lag, resolution string, resume *schemas.Resume) bool {
 	c.smu.Lock()
-	s := c.newSubscription(id, channel, depth, interval, lag, resume)
+	s := c.newSubscription(id, channel, depth, interval, lag, resolution, resume)
 	if s != nil {
 		c.subs[channel] = s
 		c.updateLagSet() // before the owner sees s, for a skip-ahead under way
@@ -159,7 +165,7 @@ func (c *Conn) subscribe(id int64, channel string, depth int, interval, lag stri
 
 // newSubscription validates a subscription to channel, replying with the
 // error when it is refused (nil). smu is held.
-func (c *Conn) newSubscription(id int64, channel string, depth int, interval, lag string, resume *schemas.Resume) *subscription {
+func (c *Conn) newSubscription(id int64, channel string, depth int, interval, lag, resolution string, resume *schemas.Resume) *subscription {
 	kind, symbol, err := schemas.ParseChannel(channel)
 	if err != nil {
 		msg := err.Error()
@@ -195,6 +201,9 @@ func (c *Conn) newSubscription(id int64, channel string, depth int, interval, la
 			return nil
 		}
 		s.interval = iv
+	}
+	if kind == schemas.ChannelCandles && !s.parseResolution(c, id, resolution) {
+		return nil
 	}
 	if kind == schemas.ChannelBook {
 		s.depth = schemas.DefaultDepth

@@ -69,9 +69,14 @@
 // what it read to the owner, which stitches it to the history at the
 // offset from which the history is complete (trades_resume.go).
 //
-// Books, bbo and tickers conflate on lag by default: a connection that
-// falls behind drops its queued state frames and its book, bbo and ticker
-// subscriptions restart from a fresh state, while its trades keep flowing
+// Candles streams (candles.go, one per resolution and interval) live on
+// the owner too: they read the candles that market.Symbol keeps from its
+// trades and send what changed, at each trade (raw) and at the owner's
+// ticks, one shared frame per message.
+//
+// Books, bbo, tickers and candles conflate on lag by default: a connection
+// that falls behind drops its queued state frames and its book, bbo,
+// ticker and candles subscriptions restart from a fresh state, while its trades keep flowing
 // (lag.go gives the steps and why the client never sees a gap).
 //
 // # Lock order

@@ -41,6 +41,7 @@ func streamsOf(sym *market.Symbol) *Streams {
 func (g *Group) Redefined(sym *market.Symbol) {
 	if t := streamsOf(sym); t != nil {
 		t.notServing()
+		t.candlesReset()
 	}
 }
 

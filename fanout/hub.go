@@ -63,14 +63,15 @@ func NewHub(cfg Config, m *Metrics) (*Hub, error) {
 func (h *Hub) NewStreams(sym *market.Symbol) *Streams {
 	symbol := sym.Name()
 	t := &Streams{
-		symbol:   symbol,
-		hub:      h,
-		sym:      sym,
-		book:     sym.Book(),
-		chBook:   "book." + symbol,
-		chBBO:    "bbo." + symbol,
-		chTicker: "ticker." + symbol,
-		chTrades: "trades." + symbol,
+		symbol:    symbol,
+		hub:       h,
+		sym:       sym,
+		book:      sym.Book(),
+		chBook:    "book." + symbol,
+		chBBO:     "bbo." + symbol,
+		chTicker:  "ticker." + symbol,
+		chTrades:  "trades." + symbol,
+		chCandles: "candles." + symbol,
 		// published for the tickers channel at the first tick with subscribers
 		boardDirty: true,
 	}

@@ -110,6 +110,8 @@ func (t *Streams) detach(c *Conn, s *subscription) {
 		}
 	case schemas.ChannelBBO:
 		t.detachBBO(c, s)
+	case schemas.ChannelCandles:
+		t.detachCandles(c, s)
 	case schemas.ChannelTicker:
 		if ts := t.tickers[s.interval]; ts != nil {
 			ts.subs.remove(c)
@@ -164,6 +166,8 @@ func (t *Streams) attach(c *Conn, s *subscription) {
 		}
 	case schemas.ChannelBBO:
 		t.attachBBO(c, s)
+	case schemas.ChannelCandles:
+		t.attachCandles(c, s)
 	case schemas.ChannelTicker:
 		ts := t.tickers[s.interval]
 		if ts == nil {

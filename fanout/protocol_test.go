@@ -71,11 +71,12 @@ func TestBadClientMessages(t *testing.T) {
 		{"not an object", `[1,2]`, schemas.CodeInvalidRequest},
 		{"unknown op", `{"op":"dance","id":3}`, schemas.CodeUnknownOp},
 		{"missing channel", `{"op":"subscribe"}`, schemas.CodeInvalidRequest},
-		{"unknown channel kind", `{"op":"subscribe","channel":"candles.BTC-USD"}`, schemas.CodeUnknownChannel},
+		{"unknown channel kind", `{"op":"subscribe","channel":"klines.BTC-USD"}`, schemas.CodeUnknownChannel},
 		{"malformed channel", `{"op":"subscribe","channel":"book"}`, schemas.CodeUnknownChannel},
 		{"unknown symbol", `{"op":"subscribe","channel":"book.NOPE-USD"}`, schemas.CodeUnknownSymbol},
 		{"bad depth", `{"op":"subscribe","channel":"book.BTC-USD","depth":7}`, schemas.CodeInvalidDepth},
 		{"bad interval", `{"op":"subscribe","channel":"book.BTC-USD","interval":"5ms"}`, schemas.CodeInvalidInterval},
+		{"bad resolution", `{"op":"subscribe","channel":"candles.BTC-USD","resolution":"4h"}`, schemas.CodeInvalidResolution},
 		{"not subscribed", `{"op":"unsubscribe","channel":"book.BTC-USD"}`, schemas.CodeNotSubscribed},
 	}
 	seq := 1

@@ -84,8 +84,9 @@ const ResumeResult = "resumed"
 
 // resumeAck answers s's resume position, if it gave one, on its
 // subscribed message ack, counts it, and reports whether s resumes. A
-// book resumes as described above; a bbo or ticker always does (it sends
-// its current state, which is all its client needs).
+// book resumes as described above; a bbo, ticker or candles channel
+// always does (it sends its current state, which is all its client
+// needs).
 func (t *Streams) resumeAck(s *subscription, ack *schemas.ServerMessage) bool {
 	if s.resume == nil {
 		return false
@@ -94,7 +95,7 @@ func (t *Streams) resumeAck(s *subscription, ack *schemas.ServerMessage) bool {
 	switch s.kind {
 	case schemas.ChannelBook:
 		reason = t.bookResumable(s.resume)
-	case schemas.ChannelBBO, schemas.ChannelTicker:
+	case schemas.ChannelBBO, schemas.ChannelTicker, schemas.ChannelCandles:
 	default:
 		return false // trades: answered by its own stream
 	}

@@ -47,7 +47,7 @@ type tradesStream struct {
 // lag.go).
 func (t *Streams) subscribe(c *Conn, s *subscription, id int64) {
 	info := s.info()
-	ack := &schemas.ServerMessage{Type: schemas.TypeSubscribed, ID: id, Channel: s.channel, Depth: info.Depth, Interval: info.Interval}
+	ack := &schemas.ServerMessage{Type: schemas.TypeSubscribed, ID: id, Channel: s.channel, Depth: info.Depth, Interval: info.Interval, Resolution: info.Resolution}
 	resume := t.resumeAck(s, ack)
 	if !c.enqueue(messageFrame(ack)) {
 		return

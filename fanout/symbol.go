@@ -4,13 +4,15 @@ import (
 	"sync/atomic"
 
 	"github.com/gobwas/ws"
+	"github.com/marketfeed/marketfeed/candle"
 	"github.com/marketfeed/marketfeed/market"
 	"github.com/marketfeed/marketfeed/orderbook"
 	"github.com/marketfeed/marketfeed/schemas"
 )
 
-// Streams is the output side of one symbol: its book, bbo, ticker and trades
-// streams and their subscribers, served from the symbol's market state.
+// Streams is the output side of one symbol: its book, bbo, ticker, trades
+// and candles streams and their subscribers, served from the symbol's
+// market state.
 // Every method whose comment does not say otherwise must be called on the
 // symbol's owner goroutine, the goroutine that changes the market state.
 type Streams struct {
@@ -25,11 +27,17 @@ type Streams struct {
 	chBBO    string
 	chTicker string
 	chTrades string
+	// chCandles is the candles channel; candleBuf scratch for its
+	// messages' closed candles.
+	chCandles   string
+	candleBuf   []candle.Candle
+	candleSnaps [schemas.NumResolutions]candlesSnap
 
 	books   []*bookStream
 	bbo     [schemas.NumIntervals]*bboStream
 	tickers [schemas.NumIntervals]*tickerStream
 	trades  [schemas.NumIntervals]*tradesStream
+	candles [schemas.NumResolutions][schemas.NumIntervals]*candleStream
 	// best is the top of the book the tickers last reported.
 	best    [2]orderbook.Level
 	bestOK  [2]bool
@@ -168,6 +176,7 @@ func (t *Streams) trade(tr market.Trade) {
 			}
 		}
 	}
+	t.candlesTraded(tr.TS)
 	t.tickerChanged()
 }
 
@@ -211,6 +220,7 @@ func (t *Streams) Flush(iv schemas.Interval) {
 		log.Reset()
 	}
 	t.bboFlush(iv)
+	t.candlesFlush(iv)
 	if s := t.tickers[iv]; s != nil && s.dirty {
 		s.dirty = false
 		if f, ok := t.tickerFrames(s.subs.encodings()); ok {

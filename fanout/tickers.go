@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/schemas"
 )
 
@@ -158,7 +159,7 @@ func (h *Hub) flushTickers(iv schemas.Interval) {
 		}
 	}
 	ts := time.Now().UnixMicro()
-	frames := make(map[string][]byte)
+	frames := make(map[string]*sharedFrames)
 	set := make([]byte, (len(syms)+7)/8)
 	for s, st := range b.subs[iv] {
 		if s.gone.Load() {
@@ -181,14 +182,38 @@ func (h *Hub) flushTickers(iv schemas.Interval) {
 			continue
 		}
 		key := string(set) + string(rune(enc))
-		frame, ok := frames[key]
+		fr, ok := frames[key]
 		if !ok {
-			frame = tickersFrame(ts, msgs[enc], set, enc)
-			frames[key] = frame
+			fr = &sharedFrames{plain: tickersFrame(ts, msgs[enc], set, enc)}
+			frames[key] = fr
 			h.metrics.encoded[enc].Inc()
 		}
-		st.c.sendData(frame, kindKeep)
+		st.c.enqueueKind(fr.forConn(st.c), kindKeep)
 	}
+}
+
+// sharedFrames is one message queued for several connections one by one
+// (a tickers message for the subscribers with the same symbols, a candles
+// snapshot): the frame, and its compressed form, made once on the first
+// connection that negotiated compression.
+type sharedFrames struct {
+	plain, z []byte
+	tried    bool
+}
+
+// forConn returns the frame to queue on c: the compressed one when c
+// compresses a frame of this size (and compressing helped).
+func (f *sharedFrames) forConn(c *Conn) []byte {
+	if !c.ws.Compresses(len(f.plain)) {
+		return f.plain
+	}
+	if !f.tried {
+		f.z, f.tried = wsconn.Deflate(f.plain), true
+	}
+	if f.z != nil {
+		return f.z
+	}
+	return f.plain
 }
 
 // tickersFrame encodes the tickers message of the messages in set, all

@@ -113,6 +113,9 @@ func (s *Shard) applyTrade(sym *market.Symbol, r *schemas.Record) {
 	if d := sym.TradeBytes() - before; d != 0 {
 		s.cfg.TradeHistory.Bytes.Add(float64(d))
 	}
+	if c.CandleLate {
+		s.m.CandleLate.Inc()
+	}
 	s.listener.Traded(sym, t)
 	s.appliedTrade.Inc()
 }

@@ -25,6 +25,9 @@ type IngestMetrics struct {
 	// HistoryBytes is the memory of the book histories of every symbol
 	// (market.Symbol.HistoryBytes), summed by each shard at its tick.
 	HistoryBytes prometheus.Gauge
+	// CandleLate counts trades left out of a resolution's candles for
+	// being older than its candle in progress.
+	CandleLate prometheus.Counter
 }
 
 // NewIngestMetrics creates the collectors and registers them with reg; a
@@ -52,9 +55,12 @@ func NewIngestMetrics(reg prometheus.Registerer) *IngestMetrics {
 		HistoryBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "marketfeed_history_bytes", Help: "Memory of the book histories from which subscribers resume, over all symbols.",
 		}),
+		CandleLate: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "marketfeed_feed_candle_late_trades_total", Help: "Trades left out of the candles of a resolution for being older than its candle in progress (closed candles are final).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Applied, m.Rejected, m.Skipped, m.Gaps, m.Snapshots, m.Crossed, m.HistoryBytes)
+		reg.MustRegister(m.Applied, m.Rejected, m.Skipped, m.Gaps, m.Snapshots, m.Crossed, m.HistoryBytes, m.CandleLate)
 	}
 	return m
 }

@@ -57,6 +57,7 @@ func (s *Symbol) Define(inst Instrument) (c Change) {
 	s.inst.PriceScale, s.inst.SizeScale = inst.PriceScale, inst.SizeScale
 	s.book.Reset()
 	s.ticker = orderbook.NewTicker(inst.PriceScale, inst.SizeScale)
+	s.newCandles()
 	s.seqState, s.crossed, s.silent = Waiting, false, false
 	s.state, s.reason, s.known = Waiting, "", false
 	s.hist.stop()
@@ -99,7 +100,7 @@ func (s *Symbol) parseLevels(r *schemas.Record) Rejection {
 // one of a newer epoch replaces the book whatever its seq; one at the live
 // book's seq verifies it (and replaces it if it differs).
 func (s *Symbol) ApplySnapshot(r *schemas.Record) (c Change) {
-	s.ticker.Advance(r.TS)
+	s.advance(r.TS)
 	newEpoch := r.Epoch > s.epoch
 	switch {
 	case r.Epoch < s.epoch:
@@ -184,7 +185,7 @@ func (s *Symbol) bookEquals() bool {
 // instrument is rejected whole and its seq not consumed. It does not
 // allocate.
 func (s *Symbol) ApplyDelta(r *schemas.Record) (c Change) {
-	s.ticker.Advance(r.TS)
+	s.advance(r.TS)
 	if r.Epoch < s.epoch {
 		c.Reason = ReasonOldEpoch
 		return c
@@ -242,22 +243,30 @@ func (s *Symbol) breakSeq(c *Change) {
 	s.publish()
 }
 
-// ApplyTrade applies a trade record of the symbol to its ticker and
-// returns the trade (ApplyTradeAt with an unknown offset).
+// ApplyTrade applies a trade record of the symbol to its ticker, its
+// candles and its trade history and returns the trade (ApplyTradeAt with
+// an unknown offset).
 func (s *Symbol) ApplyTrade(r *schemas.Record) (Trade, Change) { return s.ApplyTradeAt(r, -1) }
 
 // ApplyTradeAt applies a trade record of the symbol, read at offset of
-// its partition (-1: unknown), to its ticker and its trade history, and
-// returns the trade. It does not allocate once the history is full.
+// its partition (-1: unknown), to its ticker, its candles and its trade
+// history, and returns the trade. A trade older than a resolution's
+// candle in progress is left out of that resolution (Change.CandleLate).
+// It does not allocate once the history is full.
 func (s *Symbol) ApplyTradeAt(r *schemas.Record, offset int64) (Trade, Change) {
 	var c Change
-	s.ticker.Advance(r.TS)
+	s.advance(r.TS)
 	t, rej := s.inst.ParseTrade(r)
 	if rej.Reason != "" {
 		c.Rejection = rej
 		return Trade{}, c
 	}
 	s.ticker.Add(orderbook.Trade{TS: r.TS, Price: t.Price, Size: t.Size})
+	for _, cs := range s.candles {
+		if !cs.Add(r.TS, t.Price, t.Size) {
+			c.CandleLate = true
+		}
+	}
 	s.trades.add(&t, offset)
 	s.ts, s.known = max(s.ts, r.TS), true
 	c.Applied, c.Trade = true, true

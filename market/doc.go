@@ -1,6 +1,8 @@
 // Package market keeps the state of each symbol of the market: a Symbol
 // owns the instrument (name, price and size scales, tick and lot grid),
-// the L2 book, the rolling ticker, the book's serving state (Waiting,
+// the L2 book, the rolling ticker, the candles of each resolution
+// (package candle, fed with every trade and closed by exchange time),
+// the book's serving state (Waiting,
 // Live, Stale and why), its sequence and publisher epoch, the exchange
 // times of its last events, the freshness bookkeeping (crossed, silent,
 // partition down) and the change logs of the throttled book streams.

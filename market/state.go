@@ -137,6 +137,9 @@ type Change struct {
 	Redefined bool
 	// Trade: a trade was added to the ticker.
 	Trade bool
+	// CandleLate: the trade was older than the candle in progress of a
+	// resolution, whose closed candles are final: it was left out of it.
+	CandleLate bool
 }
 
 // Status is a symbol's published serving state.

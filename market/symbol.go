@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/marketfeed/marketfeed/candle"
 	"github.com/marketfeed/marketfeed/orderbook"
 	"github.com/marketfeed/marketfeed/schemas"
 )
@@ -51,6 +52,11 @@ type Symbol struct {
 	book    *orderbook.Book
 	ticker  *orderbook.Ticker
 	scratch *Scratch
+	// candles holds the candles of each resolution; candleFrom is the
+	// exchange time of the first record they saw (hasCandleFrom).
+	candles       [schemas.NumResolutions]*candle.Series
+	candleFrom    int64
+	hasCandleFrom bool
 
 	// seqState is the book's sequence state; state is what is served
 	// (seqState, or Stale for reason).
@@ -108,6 +114,7 @@ func NewSymbol(inst Instrument, owner Owner, scratch *Scratch) *Symbol {
 		trades:   tradeHistory{cfg: TradeHistoryConfig{}.WithDefaults(), floor: -1, partition: -1},
 	}
 	s.hist.limits = HistoryLimits{}.resolved()
+	s.newCandles()
 	s.publish()
 	return s
 }
@@ -131,6 +138,35 @@ func (s *Symbol) SizeScale() int { return s.inst.SizeScale }
 // Book returns the symbol's book. The pointer stays the same for the life
 // of the symbol.
 func (s *Symbol) Book() *orderbook.Book { return s.book }
+
+// Candles returns the symbol's candles at resolution r; a redefinition
+// replaces them.
+func (s *Symbol) Candles(r schemas.Resolution) *candle.Series { return s.candles[r] }
+
+// CandlesFrom returns the exchange time (µs) of the first record of the
+// symbol its candles saw: they hold every trade from then on. false
+// before any record.
+func (s *Symbol) CandlesFrom() (int64, bool) { return s.candleFrom, s.hasCandleFrom }
+
+// newCandles starts the candles empty.
+func (s *Symbol) newCandles() {
+	for r := range schemas.NumResolutions {
+		s.candles[r] = candle.NewSeries(r.Micros(), schemas.CandleHistory)
+	}
+	s.hasCandleFrom = false
+}
+
+// advance moves the ticker's window and the candles to exchange time ts,
+// the time of a record of the symbol.
+func (s *Symbol) advance(ts int64) {
+	s.ticker.Advance(ts)
+	if !s.hasCandleFrom {
+		s.candleFrom, s.hasCandleFrom = ts, true
+	}
+	for _, c := range s.candles {
+		c.Advance(ts)
+	}
+}
 
 // Ticker returns the symbol's ticker; a redefinition replaces it.
 func (s *Symbol) Ticker() *orderbook.Ticker { return s.ticker }

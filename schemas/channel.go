@@ -19,16 +19,19 @@ const (
 	// ChannelTickers: "tickers", the ticker of every symbol the key may
 	// see, in one message per interval. Its symbol is "".
 	ChannelTickers
+	// ChannelCandles: "candles.<SYMBOL>", OHLCV candles of the symbol's
+	// trades at a resolution.
+	ChannelCandles
 
 	// NumChannelKinds is one more than the largest kind: kinds index
 	// tables of this length.
 	NumChannelKinds
 )
 
-var channelKindNames = [...]string{"", "book", "ticker", "trades", "bbo", "tickers"}
+var channelKindNames = [...]string{"", "book", "ticker", "trades", "bbo", "tickers", "candles"}
 
 // String returns the channel name prefix ("book", "ticker", "trades",
-// "bbo", "tickers"), or "" for an invalid kind.
+// "bbo", "tickers", "candles"), or "" for an invalid kind.
 func (k ChannelKind) String() string {
 	if int(k) < len(channelKindNames) {
 		return channelKindNames[k]
@@ -47,7 +50,7 @@ func ParseChannel(name string) (ChannelKind, string, error) {
 	prefix, symbol, ok := strings.Cut(name, ".")
 	if !ok {
 		return 0, "", &ProtocolError{Code: CodeUnknownChannel, Channel: name,
-			Message: "malformed channel name: expected book.<SYMBOL>, bbo.<SYMBOL>, ticker.<SYMBOL> or trades.<SYMBOL>"}
+			Message: "malformed channel name: expected book.<SYMBOL>, bbo.<SYMBOL>, ticker.<SYMBOL>, trades.<SYMBOL> or candles.<SYMBOL>"}
 	}
 	var kind ChannelKind
 	switch prefix {
@@ -59,9 +62,11 @@ func ParseChannel(name string) (ChannelKind, string, error) {
 		kind = ChannelTrades
 	case "bbo":
 		kind = ChannelBBO
+	case "candles":
+		kind = ChannelCandles
 	default:
 		return 0, "", &ProtocolError{Code: CodeUnknownChannel, Channel: name,
-			Message: "unknown channel kind: expected book, bbo, ticker or trades"}
+			Message: "unknown channel kind: expected book, bbo, ticker, trades or candles"}
 	}
 	if !ValidSymbol(symbol) {
 		return 0, "", &ProtocolError{Code: CodeUnknownChannel, Channel: name,
@@ -104,12 +109,12 @@ func ValidInterval(s string) bool {
 
 // DefaultInterval returns the interval of a subscription without
 // "interval": "raw" for book, bbo and trades, "100ms" for ticker, "1s"
-// for tickers.
+// for tickers and candles.
 func DefaultInterval(k ChannelKind) string {
 	switch k {
 	case ChannelTicker:
 		return Interval100ms
-	case ChannelTickers:
+	case ChannelTickers, ChannelCandles:
 		return Interval1s
 	}
 	return IntervalRaw

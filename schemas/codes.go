@@ -18,6 +18,9 @@ const (
 	CodeInvalidDepth = "invalid_depth"
 	// CodeInvalidInterval: interval is not "raw", "100ms" or "1s".
 	CodeInvalidInterval = "invalid_interval"
+	// CodeInvalidResolution: resolution is not "1m", "5m", "15m", "1h"
+	// or "1d".
+	CodeInvalidResolution = "invalid_resolution"
 	// CodeAlreadySubscribed: the connection is already subscribed to the
 	// channel.
 	CodeAlreadySubscribed = "already_subscribed"
@@ -52,7 +55,7 @@ const (
 // CodeNotServed, of the REST answers only, is not among them.
 func ErrorCodes() []string {
 	return []string{CodeInvalidJSON, CodeInvalidRequest, CodeUnknownOp, CodeUnknownChannel, CodeUnknownSymbol,
-		CodeInvalidDepth, CodeInvalidInterval, CodeAlreadySubscribed, CodeNotSubscribed,
+		CodeInvalidDepth, CodeInvalidInterval, CodeInvalidResolution, CodeAlreadySubscribed, CodeNotSubscribed,
 		CodeTooManySubscriptions, CodeRateLimited, CodeUnauthorized, CodeNotEntitled, CodeUnsupportedProtocol}
 }
 

@@ -54,6 +54,10 @@ type Command struct {
 	Depth int
 	// Interval is the requested interval (subscribe only); "" when absent.
 	Interval string
+	// Resolution is the requested candle resolution (subscribe only,
+	// candles channels): "1m", "5m", "15m", "1h" or "1d"; "" when absent,
+	// which means DefaultResolution.
+	Resolution string
 	// Lag is the requested lag policy (subscribe only): LagEvict,
 	// LagSnapshot, or "" when absent (which means LagSnapshot for books
 	// and tickers; trades are never dropped).
@@ -84,7 +88,7 @@ func badRequest(msg string) error {
 
 // ParseCommand parses one client message into c, reusing its Channels
 // slice. Errors are *ProtocolError with code invalid_json, invalid_request,
-// unknown_op, invalid_depth or invalid_interval. On error c.ID holds the
+// unknown_op, invalid_depth, invalid_interval or invalid_resolution. On error c.ID holds the
 // command's id when it could be read, so the error reply can echo it.
 // Unknown fields are ignored; channel, channels, depth and interval are
 // ignored for ping, list and auth, depth and interval for unsubscribe and
@@ -209,6 +213,17 @@ func (c *Command) parseOptions(m map[string]json.RawMessage) error {
 		}
 		c.Interval = s
 	}
+	if raw, ok := m["resolution"]; ok {
+		s, ok := rawString(raw)
+		if !ok {
+			return badRequest("resolution must be a string")
+		}
+		if _, ok := ParseResolution(s); !ok {
+			return &ProtocolError{Code: CodeInvalidResolution, Channel: channel,
+				Message: `resolution must be "1m", "5m", "15m", "1h" or "1d"`}
+		}
+		c.Resolution = s
+	}
 	if raw, ok := m["lag"]; ok {
 		s, ok := rawString(raw)
 		if !ok || s != LagEvict && s != LagSnapshot {
@@ -247,7 +262,7 @@ func rawInt(raw json.RawMessage) (int64, bool) {
 
 // AppendCommand appends c to dst as compact JSON, the form clients send:
 // "channel" for one channel, "channels" for several; id, depth, interval,
-// lag, resume and key only when set; strings escaped with AppendJSONString.
+// resolution, lag, resume and key only when set; strings escaped with AppendJSONString.
 // ParseCommand of the output yields c again. It does not allocate when dst
 // has room.
 func AppendCommand(dst []byte, c *Command) []byte {
@@ -275,6 +290,9 @@ func AppendCommand(dst []byte, c *Command) []byte {
 	}
 	if c.Interval != "" {
 		dst = appendStringField(dst, "interval", c.Interval)
+	}
+	if c.Resolution != "" {
+		dst = appendStringField(dst, "resolution", c.Resolution)
 	}
 	if c.Lag != "" {
 		dst = appendStringField(dst, "lag", c.Lag)

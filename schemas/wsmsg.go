@@ -19,6 +19,7 @@ const (
 	TypeBBO           = "bbo"
 	TypeTickers       = "tickers"
 	TypeTrades        = "trades"
+	TypeCandles       = "candles"
 	TypeNotice        = "notice"
 	TypeAuthenticated = "authenticated"
 )
@@ -27,7 +28,7 @@ const (
 // websocket.md section 5 (a new slice each call).
 func MessageTypes() []string {
 	return []string{TypeWelcome, TypeSubscribed, TypeUnsubscribed, TypePong, TypeSubscriptions, TypeError,
-		TypeSnapshot, TypeUpdate, TypeStatus, TypeBBO, TypeTicker, TypeTickers, TypeTrades, TypeNotice, TypeAuthenticated}
+		TypeSnapshot, TypeUpdate, TypeStatus, TypeBBO, TypeTicker, TypeTickers, TypeTrades, TypeCandles, TypeNotice, TypeAuthenticated}
 }
 
 // Notice codes: why the server will close the connection soon.
@@ -89,8 +90,10 @@ type ServerMessage struct {
 	Encoding string `json:"encoding,omitempty"`
 
 	// subscribed / subscriptions
-	Depth         int                `json:"depth,omitempty"`
-	Interval      string             `json:"interval,omitempty"`
+	Depth    int    `json:"depth,omitempty"`
+	Interval string `json:"interval,omitempty"`
+	// Resolution (subscribed, candles) is the candles' resolution.
+	Resolution    string             `json:"resolution,omitempty"`
 	Subscriptions []SubscriptionInfo `json:"subscriptions,omitempty"`
 	// Resumed (subscribed) answers a resume position the subscribe gave
 	// for the channel: true when the channel continues from it, false
@@ -151,6 +154,12 @@ type ServerMessage struct {
 	Trades []TradeMessage `json:"trades,omitempty"`
 	// Tickers (tickers): the ticker message of each symbol, by symbol.
 	Tickers []ServerMessage `json:"tickers,omitempty"`
+
+	// candles: Snapshot marks the message that replaces the client's
+	// candles; Candles holds them, oldest first (WindowStart above says
+	// from when they hold every trade).
+	Snapshot bool            `json:"snapshot,omitempty"`
+	Candles  []CandleMessage `json:"candles,omitempty"`
 }
 
 // SubscriptionInfo describes one subscription in subscribed and
@@ -159,6 +168,21 @@ type SubscriptionInfo struct {
 	Channel  string `json:"channel"`
 	Depth    int    `json:"depth,omitempty"`
 	Interval string `json:"interval"`
+	// Resolution is the candles' resolution; candles channels only.
+	Resolution string `json:"resolution,omitempty"`
+}
+
+// CandleMessage is one candle inside a candles message.
+type CandleMessage struct {
+	Start       int64  `json:"start"` // µs, a UTC boundary of the resolution
+	Open        string `json:"open"`
+	High        string `json:"high"`
+	Low         string `json:"low"`
+	Close       string `json:"close"`
+	Volume      string `json:"volume"`
+	QuoteVolume string `json:"quote_volume"`
+	Count       int64  `json:"count"`
+	Final       bool   `json:"final"`
 }
 
 // TradeMessage is one trade inside a trades message.

@@ -1,11 +1,13 @@
 // Package web serves marketfeed's browser page: a live order-book ladder,
-// a ticker board of every symbol, a trades tape, the connection status and
-// an API key field. The files are embedded in the binary and need no build
-// step; static/marketfeed.js is a dependency-free client module of the
-// WebSocket protocol that browser developers may copy into their own UI,
-// with static/book.js (its verified local book), static/binary.js (the
-// decoder of the binary subprotocol's frames) and static/resume.js (its
-// resume across reconnections), which it imports.
+// a candlestick chart with volume at a chosen resolution (static/chart.js,
+// drawn on a canvas), a ticker board of every symbol, a trades tape, the
+// connection status and an API key field. The files are embedded in the
+// binary and need no build step; static/marketfeed.js is a
+// dependency-free client module of the WebSocket protocol that browser
+// developers may copy into their own UI, with static/book.js (its verified
+// local book), static/candles.js (its candle series), static/binary.js
+// (the decoder of the binary subprotocol's frames) and static/resume.js
+// (its resume across reconnections), which it imports.
 //
 // Concurrency: the handler is safe for concurrent use; the files are
 // read-only.

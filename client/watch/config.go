@@ -17,7 +17,8 @@ type Config struct {
 	// ws://127.0.0.1:8080/ws.
 	URL string
 	// Channel is the channel to watch: book.<SYMBOL>, bbo.<SYMBOL>,
-	// ticker.<SYMBOL> or trades.<SYMBOL>. Required.
+	// ticker.<SYMBOL>, trades.<SYMBOL>, candles.<SYMBOL> or tickers.
+	// Required.
 	Channel string
 	// Depth is the number of book levels per side subscribed and shown.
 	// Zero means 10. Ignored for other channels.
@@ -25,6 +26,9 @@ type Config struct {
 	// Interval is the subscription interval ("raw", "100ms", "1s"). Zero
 	// means "100ms" in the live view and the server's default in raw mode.
 	Interval string
+	// Resolution is the candles' resolution ("1m", "5m", "15m", "1h",
+	// "1d"; candles channels only). Zero means the server's default ("1m").
+	Resolution string
 	// Raw prints one JSON message per line, as received, instead of the
 	// live view.
 	Raw bool
@@ -57,17 +61,19 @@ const DefaultURL = "ws://127.0.0.1:8080/ws"
 
 // Channel kinds.
 const (
-	kindBook   = "book"
-	kindBBO    = "bbo"
-	kindTicker = "ticker"
-	kindTrades = "trades"
+	kindBook    = "book"
+	kindBBO     = "bbo"
+	kindTicker  = "ticker"
+	kindTrades  = "trades"
+	kindCandles = "candles"
 	// kindTickers is the tickers channel, which has no symbol.
 	kindTickers = "tickers"
 )
 
 // ErrChannel reports a Config.Channel that is not book.<SYMBOL>,
-// bbo.<SYMBOL>, ticker.<SYMBOL>, trades.<SYMBOL> or tickers.
-var ErrChannel = errors.New("watch: channel must be book.<SYMBOL>, bbo.<SYMBOL>, ticker.<SYMBOL>, trades.<SYMBOL> or tickers")
+// bbo.<SYMBOL>, ticker.<SYMBOL>, trades.<SYMBOL>, candles.<SYMBOL> or
+// tickers.
+var ErrChannel = errors.New("watch: channel must be book.<SYMBOL>, bbo.<SYMBOL>, ticker.<SYMBOL>, trades.<SYMBOL>, candles.<SYMBOL> or tickers")
 
 func (c Config) withDefaults() (Config, string, error) {
 	kind, sym, ok := strings.Cut(c.Channel, ".")
@@ -76,7 +82,7 @@ func (c Config) withDefaults() (Config, string, error) {
 		if c.Interval == "" {
 			c.Interval = schemas.Interval1s // the channel's default; it has no raw
 		}
-	} else if !ok || sym == "" || (kind != kindBook && kind != kindBBO && kind != kindTicker && kind != kindTrades) {
+	} else if !ok || sym == "" || (kind != kindBook && kind != kindBBO && kind != kindTicker && kind != kindTrades && kind != kindCandles) {
 		return c, "", fmt.Errorf("%w (got %q)", ErrChannel, c.Channel)
 	}
 	if c.URL == "" {

@@ -10,7 +10,9 @@
 // show the best bid and ask with sizes, spread, mid and the book's seq,
 // and say when the book is not served. Ticker channels show last
 // price, 24 h change, high/low, volume, VWAP and best bid/ask. Trades
-// channels show a tape of the latest trades. The screen is redrawn in place
+// channels show a tape of the latest trades. Candles channels show the
+// newest candles (UTC start, open, high, low, close, volume, trades), the
+// one in progress marked. The screen is redrawn in place
 // with ANSI escape sequences at most ten times per second. When the
 // connection drops, the viewer says so and reconnects with jittered
 // exponential backoff.

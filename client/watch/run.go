@@ -32,6 +32,9 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 	if kind == kindBook {
 		sub.Depth = cfg.Depth
 	}
+	if kind == kindCandles {
+		sub.Resolution = cfg.Resolution
+	}
 	scfg := client.StreamConfig{
 		URL:           cfg.URL,
 		Header:        cfg.Header,

@@ -350,7 +350,7 @@ func TestRunFatalErrors(t *testing.T) {
 		}
 	})
 	t.Run("bad channel", func(t *testing.T) {
-		for _, ch := range []string{"", "book", "book.", "candles.BTC-USD"} {
+		for _, ch := range []string{"", "book", "book.", "klines.BTC-USD"} {
 			if err := Run(context.Background(), Config{Channel: ch}, &syncBuffer{}); !errors.Is(err, ErrChannel) {
 				t.Errorf("Run(channel %q) = %v, want ErrChannel", ch, err)
 			}

@@ -18,6 +18,7 @@ type view struct {
 	// book is not served (nil once a bbo follows).
 	bbo, bboStatus *schemas.ServerMessage
 	tape           []schemas.TradeMessage
+	candles        *client.Candles
 
 	conn   string // connection status line
 	connOK bool
@@ -59,6 +60,10 @@ func (v *view) apply(ev *client.Event) bool {
 			v.ticker = ev.Msg
 			return true
 		}
+	case client.EventCandles:
+		if v.kind == kindCandles {
+			return v.candlesOf(ev.Msg)
+		}
 	case client.EventTrades:
 		if v.kind == kindTrades {
 			v.tape = appendTape(v.tape, ev.Msg.Trades)
@@ -93,6 +98,8 @@ func (v *view) lines(st style) []string {
 		lines = append(lines, renderTrades(v.cfg.Channel, v.tape, st)...)
 	case kindTickers:
 		lines = append(lines, renderTickers(v.ticker, st)...)
+	case kindCandles:
+		lines = append(lines, renderCandles(v.cfg.Channel, v.candles, st)...)
 	}
 	return lines
 }

@@ -36,7 +36,7 @@ const usage = `marketfeed streams an exchange's market data from Kafka to WebSoc
 Usage:
   marketfeed serve [flags]           consume Kafka and serve WebSocket clients
   marketfeed demo [flags]            embedded broker + synthetic exchange + server
-  marketfeed watch [flags] CHANNEL   show book.SYM, bbo.SYM, ticker.SYM or trades.SYM live
+  marketfeed watch [flags] CHANNEL   show book.SYM, bbo.SYM, ticker.SYM, trades.SYM, candles.SYM or tickers live
   marketfeed simulate [flags]        publish a synthetic exchange into a Kafka cluster
   marketfeed config print|validate   show the effective configuration, or check it
   marketfeed keys create|list|revoke|show [flags]   manage API keys
@@ -208,9 +208,10 @@ func runWatch(ctx context.Context, args []string) error {
 	depth := fs.Int("depth", 10, "book depth: 1, 5, 10, 20, 50, 100, 500 or 1000")
 	interval := fs.String("interval", "100ms", "update interval: raw, 100ms or 1s")
 	apiKey := fs.String("api-key", env("MARKETFEED_API_KEY", ""), "API key sent in the X-API-Key header (env MARKETFEED_API_KEY)")
+	resolution := fs.String("resolution", "", "candles resolution: 1m, 5m, 15m, 1h or 1d (default: the server's, 1m)")
 	raw := fs.Bool("raw", false, "print every message as one JSON line instead of the live view")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: marketfeed watch [flags] CHANNEL   (book.SYM, bbo.SYM, ticker.SYM or trades.SYM)")
+		fmt.Fprintln(fs.Output(), "Usage: marketfeed watch [flags] CHANNEL   (book.SYM, bbo.SYM, ticker.SYM, trades.SYM, candles.SYM or tickers)")
 		fs.PrintDefaults()
 	}
 	_ = fs.Parse(args)
@@ -219,13 +220,14 @@ func runWatch(ctx context.Context, args []string) error {
 		os.Exit(2)
 	}
 	return watch.Run(ctx, watch.Config{
-		URL:      *url,
-		Channel:  fs.Arg(0),
-		Depth:    *depth,
-		Interval: *interval,
-		Raw:      *raw,
-		APIKey:   *apiKey,
-		Color:    watch.IsTerminal(os.Stdout) && os.Getenv("NO_COLOR") == "",
-		Log:      os.Stderr,
+		URL:        *url,
+		Channel:    fs.Arg(0),
+		Depth:      *depth,
+		Interval:   *interval,
+		Resolution: *resolution,
+		Raw:        *raw,
+		APIKey:     *apiKey,
+		Color:      watch.IsTerminal(os.Stdout) && os.Getenv("NO_COLOR") == "",
+		Log:        os.Stderr,
 	}, os.Stdout)
 }

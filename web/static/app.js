@@ -1,6 +1,7 @@
-// The marketfeed page: ticker board, order-book ladder and trades tape,
-// built on the marketfeed.js client module.
-import { MarketFeed } from "./marketfeed.js";
+// The marketfeed page: ticker board, candle chart, order-book ladder and
+// trades tape, built on the marketfeed.js client module.
+import { MarketFeed, RESOLUTIONS } from "./marketfeed.js";
+import { CandleChart } from "./chart.js";
 
 const ROWS = 20; // ladder levels per side (those that fit are shown)
 const DEPTH = 20; // levels subscribed per side
@@ -17,6 +18,9 @@ let book = null; // LocalBook of the selected symbol
 let trades = []; // newest first
 let dirty = { board: true, book: true, trades: true, header: true };
 let newTrades = 0;
+let resolution = localStorage.getItem("marketfeed.resolution") || "1m";
+let candles = null; // CandleSeries of the selected symbol
+let chart = null; // CandleChart
 
 // ---- exact decimal helpers for display (BigInt, no floating point) ----
 
@@ -106,11 +110,13 @@ function follow(sym) {
   if (selected && selected !== sym) {
     feed.unsubscribe("book." + selected);
     feed.unsubscribe("trades." + selected);
+    feed.unsubscribe("candles." + selected);
   }
   selected = sym;
   book = null;
   trades = [];
-  dirty = { board: true, book: true, trades: true, header: true };
+  dirty = { board: true, book: true, trades: true, header: true, chart: true };
+  followCandles(sym);
   feed.subscribe("book." + sym, { depth: DEPTH, interval: "100ms" }, (msg, b) => {
     book = b;
     dirty.book = true;
@@ -122,6 +128,44 @@ function follow(sym) {
     trades.length = Math.min(trades.length, TAPE);
     dirty.trades = true;
   });
+}
+
+// followCandles subscribes to the candles of sym at the chosen resolution,
+// each second (the channel's default).
+function followCandles(sym) {
+  candles = feed.subscribe("candles." + sym, { resolution }, () => { dirty.chart = true; });
+  chart.setSeries(candles);
+}
+
+function setResolution(r) {
+  if (r === resolution || !RESOLUTIONS.includes(r)) return;
+  resolution = r;
+  localStorage.setItem("marketfeed.resolution", r);
+  renderResolutions();
+  if (selected && feed) {
+    feed.unsubscribe("candles." + selected);
+    followCandles(selected);
+  }
+  dirty.chart = true;
+}
+
+function renderResolutions() {
+  const el = $("resolutions");
+  if (!el.children.length) {
+    for (const r of RESOLUTIONS) {
+      const b = document.createElement("button");
+      b.textContent = b.dataset.resolution = r;
+      b.onclick = () => setResolution(r);
+      el.appendChild(b);
+    }
+  }
+  for (const b of el.children) b.classList.toggle("sel", b.dataset.resolution === resolution);
+}
+
+function renderChart() {
+  chart.draw();
+  const c = candles && candles.last();
+  $("chart-meta").textContent = c ? `${resolution} · O ${c.open} H ${c.high} L ${c.low} C ${c.close} · vol ${c.volume}` : resolution;
 }
 
 function select(sym) {
@@ -229,7 +273,8 @@ function render() {
   if (dirty.header) renderHeader();
   if (dirty.book) renderBook();
   if (dirty.trades) renderTrades();
-  dirty = { board: false, book: false, trades: false, header: false };
+  if (dirty.chart) renderChart();
+  dirty = { board: false, book: false, trades: false, header: false, chart: false };
 }
 
 // ---- start ----
@@ -259,6 +304,9 @@ async function main() {
     localStorage.setItem("marketfeed.apiKey", $("api-key").value.trim());
     connect();
   };
+  if (!RESOLUTIONS.includes(resolution)) resolution = "1m";
+  chart = new CandleChart($("chart"));
+  renderResolutions();
   symbols = await loadSymbols();
   const want = decodeURIComponent(location.hash.slice(1));
   selected = symbols.includes(want) ? want : symbols.includes("BTC-USD") ? "BTC-USD" : symbols[0];

@@ -9,6 +9,9 @@
 //     if (book.synced) console.log(book.seq, book.bestBid(), book.bestAsk());
 //   });
 //   feed.subscribe("trades.BTC-USD", {}, (msg) => console.log(msg.trades));
+//   feed.subscribe("candles.BTC-USD", { resolution: "5m" }, (msg, series) => {
+//     if (series.synced) console.log(series.last());
+//   });
 //   feed.subscribe("bbo.BTC-USD", {}, (msg, top) => {
 //     if (top.live) console.log(top.seq, top.bid, top.ask);
 //   });
@@ -39,7 +42,10 @@
 
 import { BinaryDecodeError, decodeBinary, SUBPROTOCOL_BINARY } from "./binary.js";
 import { LocalBook, parseMessage, TopOfBook } from "./book.js";
+import { CandleSeries } from "./candles.js";
 import * as resume from "./resume.js";
+
+export { CandleSeries, DEFAULT_RESOLUTION, RESOLUTIONS } from "./candles.js";
 
 export { BinaryDecodeError, decodeBinary, formatDecimal, SUBPROTOCOL_BINARY, SUBPROTOCOL_JSON } from "./binary.js";
 export { compareDecimal, crc32, isZeroDecimal, LocalBook, parseMessage, TopOfBook, viewChecksum } from "./book.js";
@@ -108,9 +114,10 @@ export class MarketFeed {
 
   /**
    * Subscribes to channel (book.X, bbo.X, ticker.X, trades.X, tickers) with opts
-   * {depth, interval, lag}; handler(msg, state) gets every message of the
-   * channel, state being the LocalBook for book channels and the TopOfBook
-   * for bbo channels (and what subscribe returns). Kept across
+   * {depth, interval, lag, resolution}; handler(msg, state) gets every
+   * message of the channel, state being the LocalBook for book channels,
+   * the TopOfBook for bbo channels and the CandleSeries for candles
+   * channels (and what subscribe returns). Kept across
    * reconnections.
    * Subscriptions made in one go are sent together, in one subscribe
    * message per set of options.
@@ -118,10 +125,11 @@ export class MarketFeed {
   subscribe(channel, opts, handler) {
     const sub = { opts: opts || {}, handler, book: channel.startsWith("book.") ? new LocalBook(channel) : null };
     if (channel.startsWith("bbo.")) sub.top = new TopOfBook(channel);
+    if (channel.startsWith("candles.")) sub.candles = new CandleSeries(channel, sub.opts.resolution);
     this._subs.set(channel, sub);
     // After an unsubscribe not sent yet, both go out, in that order.
     if (this.state === "open") this._later(this._toSubscribe, channel);
-    return sub.book || sub.top || null;
+    return sub.book || sub.top || sub.candles || null;
   }
 
   /** Cancels the subscription to channel. */
@@ -245,7 +253,8 @@ export class MarketFeed {
       const sub = this._subs.get(channel);
       if (!sub) continue;
       const o = { interval: sub.opts.interval, depth: sub.book ? sub.opts.depth : undefined, lag: sub.book ? sub.opts.lag : undefined };
-      const key = `${o.depth}|${o.interval}|${o.lag}`;
+      o.resolution = sub.candles ? sub.opts.resolution : undefined;
+      const key = `${o.depth}|${o.interval}|${o.lag}|${o.resolution}`;
       if (!groups.has(key)) groups.set(key, { o, channels: [] });
       groups.get(key).channels.push(channel);
     }
@@ -259,6 +268,7 @@ export class MarketFeed {
         if (o.depth) cmd.depth = o.depth;
         if (o.interval) cmd.interval = o.interval;
         if (o.lag) cmd.lag = o.lag;
+        if (o.resolution) cmd.resolution = o.resolution;
         const positions = resume.resumeOption(chunk, this._subs);
         if (positions) cmd.resume = positions;
         this._send(cmd);
@@ -431,7 +441,8 @@ export class MarketFeed {
     }
     if (sub.top) sub.top.apply(msg);
     resume.noteTrades(sub, msg);
-    if (sub.handler) sub.handler(msg, sub.book || sub.top);
+    if (sub.candles) sub.candles.apply(msg);
+    if (sub.handler) sub.handler(msg, sub.book || sub.top || sub.candles);
   }
 }
 

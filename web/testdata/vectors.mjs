@@ -69,6 +69,25 @@ for (const c of vec("messages").cases) {
     counted(top.apply({ type: "status", channel: msg.channel, status: "stale", reason: "gap" }) === "status" && !top.live && top.reason === "gap",
       `${c.name}: a status freezes the top`);
   }
+  if (msg.type === "candles") {
+    const cs = new m.CandleSeries(msg.channel, msg.resolution);
+    const want = c.expect.candles;
+    if (msg.snapshot) {
+      counted(cs.apply(msg) === "snapshot" && cs.synced && cs.windowStart === c.expect.window_start, `${c.name}: CandleSeries takes the snapshot`);
+    } else {
+      counted(cs.apply(msg) === "ignored" && !cs.synced, `${c.name}: an update before the snapshot is ignored`);
+      cs.apply({ type: "candles", channel: msg.channel, resolution: msg.resolution, snapshot: true, candles: [] });
+      counted(cs.apply(msg) === "applied", `${c.name}: CandleSeries applies the update`);
+    }
+    counted(same(cs.candles, want) && same(cs.last(), want[want.length - 1]), `${c.name}: candles ${JSON.stringify(cs.candles)}`);
+    counted(cs.apply({ ...msg, resolution: "1h" === msg.resolution ? "1m" : "1h" }) === "ignored", `${c.name}: another resolution is ignored`);
+    const changed = { ...want[want.length - 1], close: want[want.length - 1].high, count: want[want.length - 1].count + 1 };
+    cs.apply({ type: "candles", channel: msg.channel, resolution: msg.resolution, candles: [changed] });
+    counted(cs.candles.length === want.length && same(cs.last(), changed), `${c.name}: a candle replaces the one of its start`);
+  }
+  if (msg.type === "tickers") {
+    counted(Array.isArray(msg.tickers) && msg.tickers.every((t, i) => same(t, c.expect.tickers[i])), `${c.name}: tickers decoded`);
+  }
 }
 
 for (const f of fails) console.log("FAIL " + f);

@@ -13,7 +13,7 @@ import pytest
 import marketfeed
 from marketfeed import _json
 from marketfeed.book import compare_decimal, is_zero_decimal, valid_decimal
-from marketfeed.events import parse_bbo, parse_ticker, parse_trades
+from marketfeed.events import merge_candles, parse_bbo, parse_candles, parse_ticker, parse_trades
 
 VECTORS = Path(__file__).resolve().parents[3] / "testdata" / "protocol"
 
@@ -81,6 +81,26 @@ def test_message_case(case: dict[str, Any]) -> None:
         assert (b.channel, b.seq, b.epoch, b.ts) == (want["channel"], want["seq"], want.get("epoch", 0), want["ts"])
         for k in ("bid", "bid_size", "ask", "ask_size"):
             assert (None if getattr(b, k) is None else str(getattr(b, k))) == want.get(k), k
+    if msg["type"] == "candles":
+        got = [(c.start, format(c.open, "f"), format(c.high, "f"), format(c.low, "f"), format(c.close, "f"),
+                format(c.volume, "f"), format(c.quote_volume, "f"), c.count, c.final) for c in parse_candles(msg)]
+        assert got == [(c["start"], c["open"], c["high"], c["low"], c["close"], c["volume"], c["quote_volume"],
+                        c["count"], c["final"]) for c in want["candles"]]
+        held = merge_candles(None, msg)
+        if not msg.get("snapshot"):
+            assert held is None  # an update before the snapshot
+            held = merge_candles(merge_candles(None, {**msg, "snapshot": True, "candles": []}), msg)
+        assert held is not None and held["candles"] == want["candles"]
+        changed = {**want["candles"][-1], "count": want["candles"][-1]["count"] + 1}
+        held = merge_candles(held, {"type": "candles", "channel": msg["channel"], "resolution": msg["resolution"],
+                                    "candles": [changed]})
+        assert held is not None and held["candles"] == want["candles"][:-1] + [changed]
+    if msg["type"] == "tickers":
+        assert [parse_ticker(t).channel for t in msg["tickers"]] == [t["channel"] for t in want["tickers"]]
+        for t, w in zip(msg["tickers"], want["tickers"]):
+            p = parse_ticker(t)
+            for k in ("bid", "ask", "last", "volume", "quote_volume", "vwap"):
+                assert (None if getattr(p, k) is None else format(getattr(p, k), "f")) == w.get(k), k
     if msg["type"] == "ticker":
         t = parse_ticker(msg)
         for k, v in want.items():

@@ -46,6 +46,8 @@ from .events import (
     BBOUpdate,
     BookStatus,
     BookUpdate,
+    Candle,
+    CandlesUpdate,
     Connected,
     Disconnected,
     ErrorEvent,
@@ -67,7 +69,8 @@ __version__ = "0.1.0"
 __all__ = [
     "connect", "Feed", "Subscription", "backoff", "OrderBook", "Level", "view_checksum",
     "canonical_string", "Event", "Connected", "Disconnected", "Subscribed", "Unsubscribed",
-    "BookUpdate", "BookStatus", "Resync", "Trades", "Trade", "TickerUpdate", "TickersUpdate", "Ticker", "BBOUpdate", "BBOStatus", "BBO", "Notice",
+    "BookUpdate", "BookStatus", "Resync", "Trades", "Trade", "TickerUpdate", "TickersUpdate", "Ticker", "BBOUpdate", "BBOStatus", "BBO",
+    "CandlesUpdate", "Candle", "Notice",
     "ErrorEvent", "MarketFeedError", "ConnectError", "HandshakeRejected", "AuthenticationError",
     "ForbiddenError", "TooManyAttempts", "ProtocolMismatch", "ServerClosed",
     "ConnectionLimitError", "ServerError", "SubscriptionError", "UnknownSymbol", "UnknownChannel",

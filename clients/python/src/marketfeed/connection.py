@@ -44,6 +44,7 @@ from .events import (
     Notice,
     Subscribed,
     Unsubscribed,
+    merge_candles,
 )
 from .protocol import CLOSE_CODES, PROTOCOL_VERSION, RETRYABLE_CLOSE_CODES
 from . import _resume
@@ -346,12 +347,14 @@ class _Connection:
                     if type(msg) is not dict:
                         continue
                 t = msg.get("type")
-                if t in ("update", "snapshot", "bbo", "trades", "ticker", "tickers", "status"):
+                if t in ("update", "snapshot", "bbo", "trades", "ticker", "tickers", "candles", "status"):
                     route = channels.get(msg.get("channel"))  # type: ignore[arg-type]
                     if route is not None:
                         route.last = msg  # where a resume starts
                         if route.kind == "bbo":
                             route.state = msg
+                        elif route.kind == "candles" and t == "candles":
+                            route.state = merge_candles(route.state, msg)
                         for sub in route.subs:
                             q = sub._q
                             try:

@@ -126,6 +126,7 @@ SUBSCRIPTION_ERRORS: dict[str, type[SubscriptionError]] = {
     "not_entitled": NotEntitled,
     "invalid_depth": InvalidSubscription,
     "invalid_interval": InvalidSubscription,
+    "invalid_resolution": InvalidSubscription,
     "invalid_request": InvalidSubscription,
     "too_many_subscriptions": InvalidSubscription,
 }

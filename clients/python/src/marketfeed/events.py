@@ -1,6 +1,6 @@
 """Events yielded by a subscription (``async for event in
-feed.subscribe(...)``), and the typed trades, tickers and best bid/offer
-they carry."""
+feed.subscribe(...)``), and the typed trades, tickers, best bid/offer
+and candles they carry."""
 
 from __future__ import annotations
 
@@ -82,6 +82,50 @@ def parse_bbo(msg: dict[str, Any]) -> BBO:
     return BBO(channel=msg.get("channel", ""), seq=int(msg.get("seq", 0)), epoch=int(msg.get("epoch", 0)),
                ts=int(msg.get("ts", 0)), bid=_dec(msg.get("bid")), bid_size=_dec(msg.get("bid_size")),
                ask=_dec(msg.get("ask")), ask_size=_dec(msg.get("ask_size")))
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    """One OHLCV candle: ``start`` (µs, a UTC boundary of the resolution),
+    the prices of its first, highest, lowest and last trade, the sums of
+    sizes (``volume``) and of price × size (``quote_volume``), the number of
+    trades, and whether it is closed (``final``) or in progress."""
+
+    start: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    quote_volume: Decimal
+    count: int
+    final: bool
+
+
+def parse_candles(msg: dict[str, Any]) -> tuple[Candle, ...]:
+    """The candles of a decoded ``candles`` message, oldest first."""
+    return tuple(Candle(start=int(c.get("start", 0)), open=Decimal(c["open"]), high=Decimal(c["high"]),
+                        low=Decimal(c["low"]), close=Decimal(c["close"]), volume=Decimal(c["volume"]),
+                        quote_volume=Decimal(c["quote_volume"]), count=int(c.get("count", 0)),
+                        final=c.get("final") is True)
+                 for c in msg.get("candles") or ())
+
+
+def merge_candles(held: dict[str, Any] | None, msg: dict[str, Any]) -> dict[str, Any] | None:
+    """The candles held after ``msg``, as one snapshot message: a snapshot
+    replaces them, another message replaces the candles of its starts (None
+    before the first snapshot)."""
+    if msg.get("snapshot") is True:
+        return dict(msg, candles=list(msg.get("candles") or ()))
+    if held is None or held.get("resolution") != msg.get("resolution"):
+        return held
+    by = {c.get("start"): c for c in held["candles"]}
+    for c in msg.get("candles") or ():
+        by[c.get("start")] = c
+    out = dict(held, candles=[by[k] for k in sorted(by)])
+    if "window_start" in msg:
+        out["window_start"] = msg["window_start"]
+    return out
 
 
 def parse_trades(msg: dict[str, Any]) -> tuple[Trade, ...]:
@@ -202,6 +246,21 @@ class TickersUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class CandlesUpdate:
+    """A candles message: with ``snapshot`` the channel's candles (the
+    last closed ones, then the one in progress), replacing those held;
+    else the candles that changed, each replacing the one held with its
+    start. ``window_start`` (µs) is from when they hold every trade the
+    server read (None when it did not say)."""
+
+    channel: str
+    resolution: str
+    snapshot: bool
+    window_start: int | None
+    candles: tuple[Candle, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class BBOUpdate:
     """A bbo message: the top of the book until the next one."""
 
@@ -240,4 +299,4 @@ class ErrorEvent:
 
 
 Event = Union[Connected, Disconnected, Subscribed, Unsubscribed, BookUpdate, BookStatus, Resync,
-              Trades, TickerUpdate, TickersUpdate, BBOUpdate, BBOStatus, Notice, ErrorEvent]
+              Trades, TickerUpdate, TickersUpdate, BBOUpdate, BBOStatus, CandlesUpdate, Notice, ErrorEvent]

@@ -37,7 +37,7 @@ from .connection import DEFAULT_RETRY_MIN as DEFAULT_RETRY_MIN
 from .connection import _Connection, backoff
 from .errors import MarketFeedError, SubscriptionError
 from .events import BBO, Ticker, Trade
-from .protocol import DEPTHS, INTERVALS, LAG_POLICIES, channel_kind
+from .protocol import DEPTHS, INTERVALS, LAG_POLICIES, RESOLUTIONS, channel_kind
 from .subscription import _END, Subscription, _Channel, _Watch
 
 __all__ = ["connect", "Feed", "Subscription", "backoff"]
@@ -100,12 +100,14 @@ class Feed(_Connection):
         depth: int | None = None,
         interval: str | None = None,
         lag: str | None = None,
+        resolution: str | None = None,
     ) -> Subscription:
-        """Subscribes to a channel (``book.SYM``, ``bbo.SYM``, ``ticker.SYM``
-        or ``trades.SYM``) and returns the subscription to iterate. None
+        """Subscribes to a channel (``book.SYM``, ``bbo.SYM``, ``ticker.SYM``,
+        ``trades.SYM`` or ``candles.SYM``) and returns the subscription to iterate. None
         leaves the server's default: depth 20; interval ``raw`` for books,
-        bbo and trades, ``100ms`` for tickers; lag ``snapshot`` (``evict`` on
-        servers older than that default). Several
+        bbo and trades, ``100ms`` for tickers, ``1s`` for candles; lag
+        ``snapshot`` (``evict`` on servers older than that default);
+        resolution ``1m`` (candles channels only). Several
         subscriptions of one channel share the server subscription and must
         ask for the same parameters."""
         if self._closing:
@@ -115,6 +117,8 @@ class Feed(_Connection):
             raise ValueError(f"depth {depth!r}: book channels only, one of {DEPTHS}")
         if interval is not None and interval not in INTERVALS:
             raise ValueError(f"interval {interval!r}: one of {INTERVALS}")
+        if resolution is not None and (kind != "candles" or resolution not in RESOLUTIONS):
+            raise ValueError(f"resolution {resolution!r}: candles channels only, one of {RESOLUTIONS}")
         if lag is not None and (kind != "book" or lag not in LAG_POLICIES):
             raise ValueError(f"lag {lag!r}: book channels only, one of {LAG_POLICIES}")
         cmd: dict[str, Any] = {"op": "subscribe", "channel": channel}
@@ -124,6 +128,8 @@ class Feed(_Connection):
             cmd["interval"] = interval
         if lag is not None:
             cmd["lag"] = lag
+        if resolution is not None:
+            cmd["resolution"] = resolution
         ch = self._channels.get(channel)
         if ch is not None and ch.command != cmd:
             raise ValueError(f"{channel} is already subscribed with other parameters")
@@ -140,8 +146,9 @@ class Feed(_Connection):
             if ch.confirmed is not None:
                 # A new subscription resumes nothing: its book starts from a snapshot.
                 sub._put_now(dataclasses.replace(ch.confirmed, resumed=False, resume_reason=None))
-                if kind == "bbo" and ch.state is not None:
-                    sub._put_now(ch.state)  # the current top, or the book's status
+                if kind in ("bbo", "candles") and ch.state is not None:
+                    # The current top or the book's status; the candles held.
+                    sub._put_now(ch.state)
             if kind == "book" and self._ws is not None:
                 # A fresh snapshot for the new book (the others reset to it).
                 self._send({"op": "resync", "channel": channel})

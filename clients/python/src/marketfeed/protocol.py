@@ -11,8 +11,13 @@ from typing import Final
 PROTOCOL_VERSION: Final = 1
 
 #: Channel kinds: ``book.<SYMBOL>``, ``bbo.<SYMBOL>``, ``ticker.<SYMBOL>``,
-#: ``trades.<SYMBOL>``, and ``tickers`` (every symbol's ticker, no symbol).
-CHANNEL_KINDS: Final = ("book", "bbo", "ticker", "trades", "tickers")
+#: ``trades.<SYMBOL>``, ``candles.<SYMBOL>``, and ``tickers`` (every
+#: symbol's ticker, no symbol).
+CHANNEL_KINDS: Final = ("book", "bbo", "ticker", "trades", "candles", "tickers")
+
+#: Candle resolutions of a candles subscription (``resolution``); the
+#: server's default is ``1m``.
+RESOLUTIONS: Final = ("1m", "5m", "15m", "1h", "1d")
 
 #: The all-market tickers channel.
 TICKERS_CHANNEL: Final = "tickers"
@@ -44,6 +49,7 @@ ERROR_CODES: Final[dict[str, str]] = {
     "unknown_symbol": "the channel's symbol is not served",
     "invalid_depth": "depth is not an offered depth",
     "invalid_interval": "interval is not raw, 100ms or 1s",
+    "invalid_resolution": "resolution is not 1m, 5m, 15m, 1h or 1d",
     "already_subscribed": "the connection is already subscribed to the channel",
     "not_subscribed": "the connection is not subscribed to the channel",
     "too_many_subscriptions": "the per-connection subscription limit is reached",
@@ -90,6 +96,6 @@ def channel_kind(channel: str) -> str:
     kind, dot, symbol = channel.partition(".")
     if not dot or kind not in CHANNEL_KINDS or kind == TICKERS_CHANNEL or not symbol:
         raise ValueError(
-            f"invalid channel {channel!r}: expected book.SYMBOL, bbo.SYMBOL, ticker.SYMBOL, trades.SYMBOL or tickers"
+            f"invalid channel {channel!r}: expected book.SYMBOL, bbo.SYMBOL, ticker.SYMBOL, trades.SYMBOL, candles.SYMBOL or tickers"
         )
     return kind

@@ -21,6 +21,7 @@ from .events import (
     BBOUpdate,
     BookStatus,
     BookUpdate,
+    CandlesUpdate,
     Disconnected,
     Event,
     Resync,
@@ -29,6 +30,7 @@ from .events import (
     TickersUpdate,
     Trades,
     parse_bbo,
+    parse_candles,
     parse_ticker,
     parse_trades,
 )
@@ -54,8 +56,9 @@ class _Channel:
         self.confirmed: Subscribed | None = None
         self.resyncing = False  # a resync was sent, its snapshot not received
         self.resyncs = 0  # resyncs since the last verified snapshot
-        # bbo channels: the last bbo or status message, which a subscription
-        # joining the channel starts from.
+        # bbo channels: the last bbo or status message; candles channels:
+        # the candles held, as one snapshot message. A subscription joining
+        # the channel starts from it.
         self.state: dict[str, Any] | None = None
         # The last book, bbo or trades message routed (whatever its checks),
         # and the resume position of the next subscribe (_resume.py).
@@ -162,6 +165,10 @@ class Subscription:
             })
         if t == "bbo":
             return BBOUpdate(self.channel, parse_bbo(msg))
+        if t == "candles":
+            ws = msg.get("window_start")
+            return CandlesUpdate(self.channel, str(msg.get("resolution", "")), msg.get("snapshot") is True,
+                                 ws if type(ws) is int else None, parse_candles(msg))
         if t == "status":
             reason = msg.get("reason")
             return BBOStatus(self.channel, str(msg.get("status", "")), reason if isinstance(reason, str) else None)
