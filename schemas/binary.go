@@ -75,8 +75,7 @@ const (
 	TemplateTicker   uint16 = 5
 	TemplateTickers  uint16 = 6
 	TemplateTrades   uint16 = 7
-	// TemplateCandles is reserved for the candles channel's message.
-	TemplateCandles uint16 = 8
+	TemplateCandles  uint16 = 8
 )
 
 // Sizes of the fixed parts of the binary messages, in bytes.
@@ -91,8 +90,10 @@ const (
 	binTickerRoot   = 180
 	binTickersRoot  = 8  // ts
 	binTradesRoot   = 2  // priceScale, sizeScale
+	binCandlesRoot  = 12 // windowStart, resolution, snapshot, priceScale, sizeScale
 	binLevelEntry   = 16 // price, size
 	binTradeEntry   = 25 // ts, price, size, side
+	binCandleEntry  = 81 // start, open, high, low, close, volume, quoteVolume, count, final
 )
 
 // BinaryNullInt64 is the null value of an optional int64 field (a bbo's

@@ -193,6 +193,8 @@ func DecodeBinary(p []byte, m *ServerMessage) error {
 		r.tickers(m, blockLength)
 	case TemplateTrades:
 		r.trades(m, blockLength)
+	case TemplateCandles:
+		r.candles(m, blockLength)
 	default:
 		return ErrBinaryTemplate
 	}
@@ -329,7 +331,7 @@ func (r *binReader) decimal128(scale int) string {
 	if r.err != nil || hi == BinaryNullInt64 {
 		return ""
 	}
-	if hi == int64(lo)>>63 {
+	if hi == int64(lo)>>63 && scale <= fixedpoint.MaxScale {
 		return fixedpoint.Format(int64(lo), scale)
 	}
 	var b, l big.Int
@@ -377,4 +379,54 @@ func (r *binReader) trades(m *ServerMessage, blockLength int) {
 		r.leave(end)
 		t.ID = r.str()
 	}
+}
+
+// boolean reads a BooleanType field: 0 false, 1 true.
+func (r *binReader) boolean() bool {
+	v := r.u8()
+	if r.err == nil && v > 1 {
+		r.fail("boolean " + strconv.Itoa(int(v)))
+	}
+	return v == 1
+}
+
+func (r *binReader) candles(m *ServerMessage, blockLength int) {
+	m.Type = TypeCandles
+	end := r.enter(blockLength, binCandlesRoot)
+	if w := r.i64(); w != BinaryNullInt64 {
+		m.WindowStart = w
+	}
+	res := Resolution(r.u8())
+	if r.err == nil && res >= NumResolutions {
+		r.fail("resolution " + strconv.Itoa(int(res)))
+	}
+	m.Resolution = res.String()
+	m.Snapshot = r.boolean()
+	sc := r.scales()
+	r.leave(end)
+	bl, n := r.group(binCandleEntry)
+	m.Candles = make([]CandleMessage, n)
+	for i := range m.Candles {
+		c := &m.Candles[i]
+		end := r.off + bl
+		c.Start = r.i64()
+		c.Open = fixedpoint.Format(r.i64(), sc.Price)
+		c.High = fixedpoint.Format(r.i64(), sc.Price)
+		c.Low = fixedpoint.Format(r.i64(), sc.Price)
+		c.Close = fixedpoint.Format(r.i64(), sc.Price)
+		c.Volume = r.sum128(sc.Size)
+		c.QuoteVolume = r.sum128(sc.Price + sc.Size)
+		c.Count = r.i64()
+		c.Final = r.boolean()
+		r.leave(end)
+	}
+}
+
+// sum128 reads a candle's Int128 sum, never null, and formats it at
+// scale.
+func (r *binReader) sum128(scale int) string {
+	if r.err == nil && len(r.p)-r.off >= 16 && int64(le.Uint64(r.p[r.off+8:])) == BinaryNullInt64 {
+		r.fail("null candle sum")
+	}
+	return r.decimal128(scale)
 }

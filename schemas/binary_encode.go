@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math/big"
 
+	"github.com/marketfeed/marketfeed/candle"
 	"github.com/marketfeed/marketfeed/orderbook"
 	"github.com/shopspring/decimal"
 )
@@ -261,4 +262,60 @@ func AppendBinaryTickers(dst []byte, ts int64, tickers [][]byte) []byte {
 		dst = append(dst, t[binHeaderSize:]...)
 	}
 	return appendBinString(dst, TickersChannel)
+}
+
+// BinaryCandlesMessageSize is the encoded size of a binary candles
+// message of channel with n candles, for sizing buffers.
+func BinaryCandlesMessageSize(channel string, n int) int {
+	return binHeaderSize + binCandlesRoot + binGroupSize + n*binCandleEntry + binVarLenSize + len(channel)
+}
+
+// AppendBinaryCandles is AppendCandles in the binary encoding (template
+// TemplateCandles): the closed candles (final), oldest first, then the
+// candle in progress cur when it is not nil; the window start is null
+// when h has none. It does not allocate when dst has room.
+func AppendBinaryCandles(dst []byte, h *CandlesHeader, closed []candle.Candle, cur *candle.Candle, sc Scales) []byte {
+	dst = appendBinHeader(dst, binCandlesRoot, TemplateCandles)
+	dst = appendBinOpt(dst, h.WindowStart, h.HasWindow)
+	dst = append(dst, uint8(h.Resolution), binBool(h.Snapshot))
+	dst = appendBinScales(dst, sc)
+	n := len(closed)
+	if cur != nil {
+		n++
+	}
+	dst = appendBinGroup(dst, binCandleEntry, n)
+	for i := range closed {
+		dst = appendBinCandle(dst, &closed[i], true)
+	}
+	if cur != nil {
+		dst = appendBinCandle(dst, cur, false)
+	}
+	return appendBinString(dst, h.Channel)
+}
+
+// appendBinCandle appends a candles group entry.
+func appendBinCandle(dst []byte, c *candle.Candle, final bool) []byte {
+	dst = appendBinInt64(dst, c.Start)
+	dst = appendBinInt64(dst, c.Open)
+	dst = appendBinInt64(dst, c.High)
+	dst = appendBinInt64(dst, c.Low)
+	dst = appendBinInt64(dst, c.Close)
+	dst = appendBinInt128(dst, c.Volume)
+	dst = appendBinInt128(dst, c.QuoteVolume)
+	dst = appendBinInt64(dst, c.Count)
+	return append(dst, binBool(final))
+}
+
+// appendBinInt128 appends x as an Int128 (lo uint64, then hi int64).
+func appendBinInt128(dst []byte, x candle.Int128) []byte {
+	dst = le.AppendUint64(dst, x.Lo)
+	return appendBinInt64(dst, x.Hi)
+}
+
+// binBool is the BooleanType value of b.
+func binBool(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
 }

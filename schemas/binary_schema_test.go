@@ -163,11 +163,9 @@ func TestBinarySchemaLayout(t *testing.T) {
 		t.Errorf("groupSizeEncoding is %d bytes, the encoders write %d", n, binGroupSize)
 	}
 	want := map[uint16]int{TemplateSnapshot: binSnapshotRoot, TemplateUpdate: binUpdateRoot, TemplateStatus: binStatusRoot,
-		TemplateBBO: binBBORoot, TemplateTicker: binTickerRoot, TemplateTickers: binTickersRoot, TemplateTrades: binTradesRoot}
+		TemplateBBO: binBBORoot, TemplateTicker: binTickerRoot, TemplateTickers: binTickersRoot, TemplateTrades: binTradesRoot,
+		TemplateCandles: binCandlesRoot}
 	for _, m := range s.Messages {
-		if m.ID == TemplateCandles {
-			t.Errorf("%s uses the template id reserved for candles", m.Name)
-		}
 		if bl, ok := want[m.ID]; !ok || bl != m.BlockLength {
 			t.Errorf("%s (id %d): blockLength %d, the encoders write %d", m.Name, m.ID, m.BlockLength, bl)
 		}
@@ -299,10 +297,11 @@ func sbeDecode(t *testing.T, s *sbeSchema, p []byte) (string, map[string]any) {
 
 // sbeJSON turns what sbeDecode read into the JSON message: field names in
 // snake case, mantissas as decimal strings at their scales (binary.md),
-// nulls, a served state and no reason left out.
+// nulls, a served state, no reason and no snapshot left out, booleans
+// and resolutions by their JSON names.
 func sbeJSON(name string, v map[string]any) map[string]any {
 	types := map[string]string{"BookSnapshot": TypeSnapshot, "BookUpdate": TypeUpdate, "BookStatus": TypeStatus,
-		"BBO": TypeBBO, "Ticker": TypeTicker, "Tickers": TypeTickers, "Trades": TypeTrades}
+		"BBO": TypeBBO, "Ticker": TypeTicker, "Tickers": TypeTickers, "Trades": TypeTrades, "Candles": TypeCandles}
 	return sbeObject(types[name], v, 0, 0)
 }
 
@@ -314,17 +313,23 @@ func sbeObject(typ string, v map[string]any, ps, ss int) map[string]any {
 	if p, ok := v["priceScale"].(*big.Int); ok {
 		ps, ss = int(p.Int64()), int(v["sizeScale"].(*big.Int).Int64())
 	}
-	scale := map[string]int{"bid": ps, "ask": ps, "last": ps, "open": ps, "high": ps, "low": ps, "price": ps, "vwap": ps,
+	scale := map[string]int{"bid": ps, "ask": ps, "last": ps, "open": ps, "high": ps, "low": ps, "close": ps, "price": ps, "vwap": ps,
 		"change": ps, "bidSize": ss, "askSize": ss, "lastSize": ss, "size": ss, "volume": ss, "quoteVolume": ps + ss, "changePct": 2}
 	for k, x := range v {
 		key := snake(k)
 		switch x := x.(type) {
 		case nil:
 		case string:
-			if (k == "status" && x == "served") || (k == "reason" && x == "none") {
+			switch {
+			case (k == "status" && x == "served") || (k == "reason" && x == "none") || (k == "snapshot" && x == "F"):
 				continue
+			case k == "snapshot" || k == "final": // BooleanType
+				out[key] = x == "T"
+			case k == "resolution": // m1 is "1m"
+				out[key] = x[1:] + x[:1]
+			default:
+				out[key] = x
 			}
-			out[key] = x
 		case *big.Int:
 			if k == "priceScale" || k == "sizeScale" {
 				continue

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/marketfeed/marketfeed/candle"
 	"github.com/marketfeed/marketfeed/fixedpoint"
 	"github.com/marketfeed/marketfeed/orderbook"
 	"github.com/shopspring/decimal"
@@ -119,6 +120,41 @@ func TestBinaryTradesRoundTrip(t *testing.T) {
 	}
 }
 
+// TestBinaryCandlesRoundTrip encodes random candles at every scale, with
+// sums beyond int64 and the quote volume's scale past 18, in both
+// encodings.
+func TestBinaryCandlesRoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	sum := func() candle.Int128 {
+		switch rng.IntN(3) {
+		case 0:
+			return candle.Int128Of(rng.Int64())
+		case 1:
+			return candle.Mul(rng.Int64(), rng.Int64())
+		}
+		return candle.Mul(rng.Int64(), rng.Int64()).Add(candle.Mul(rng.Int64(), rng.Int64()))
+	}
+	for i := range 300 {
+		sc := Scales{Price: rng.IntN(fixedpoint.MaxScale + 1), Size: rng.IntN(fixedpoint.MaxScale + 1)}
+		all := make([]candle.Candle, rng.IntN(6))
+		for k := range all {
+			all[k] = candle.Candle{Start: rng.Int64N(1 << 60), Open: rng.Int64() - math.MaxInt64/2, High: rng.Int64(), Low: -rng.Int64(),
+				Close: rng.Int64() - math.MaxInt64/2, Volume: sum(), QuoteVolume: sum(), Count: 1 + rng.Int64N(math.MaxInt64-1)}
+		}
+		closed, cur := all, (*candle.Candle)(nil)
+		if len(all) > 0 && rng.IntN(2) == 0 {
+			closed, cur = all[:len(all)-1], &all[len(all)-1]
+		}
+		h := CandlesHeader{Channel: "candles.S-" + strconv.Itoa(i), Resolution: Resolution(rng.IntN(int(NumResolutions))),
+			Snapshot: rng.IntN(2) == 0, HasWindow: rng.IntN(2) == 0, WindowStart: rng.Int64N(1 << 60)}
+		bin := AppendBinaryCandles(nil, &h, closed, cur, sc)
+		if len(bin) != BinaryCandlesMessageSize(h.Channel, len(all)) {
+			t.Fatalf("%d candles are %d bytes, BinaryCandlesMessageSize says %d", len(all), len(bin), BinaryCandlesMessageSize(h.Channel, len(all)))
+		}
+		checkTwins(t, bin, AppendCandles(nil, &h, closed, cur, sc))
+	}
+}
+
 // TestBinaryEncodersAllocs: with room in the buffer, the encoders of the
 // hot messages do not allocate.
 func TestBinaryEncodersAllocs(t *testing.T) {
@@ -126,6 +162,8 @@ func TestBinaryEncodersAllocs(t *testing.T) {
 	asks := []orderbook.Level{{Price: 6412320, Size: 30000000}}
 	trades := []Trade{{ID: "987654", TS: 1, Price: 2, Size: 3, Side: SideBuy}}
 	tk := [][]byte{AppendBinaryTicker(nil, "ticker.BTC-USD", 1, nil, &orderbook.Stats{}, btc, "", "")}
+	kc := []candle.Candle{{Start: 1, Open: 2, High: 3, Low: 1, Close: 2, Volume: candle.Int128Of(4), QuoteVolume: candle.Mul(1<<62, 8), Count: 2}}
+	ch := CandlesHeader{Channel: "candles.BTC-USD", Resolution: Res5m, Snapshot: true, WindowStart: 1, HasWindow: true}
 	buf := make([]byte, 0, 4096)
 	for name, f := range map[string]func(){
 		"snapshot": func() { buf = AppendBinarySnapshot(buf[:0], "book.BTC-USD", 1, 2, 3, 4, bids, asks, btc) },
@@ -134,6 +172,7 @@ func TestBinaryEncodersAllocs(t *testing.T) {
 		"bbo":      func() { buf = AppendBinaryBBO(buf[:0], "bbo.BTC-USD", 1, 2, 3, bids[0], asks[0], true, true, btc) },
 		"trades":   func() { buf = AppendBinaryTrades(buf[:0], "trades.BTC-USD", trades, btc) },
 		"tickers":  func() { buf = AppendBinaryTickers(buf[:0], 1, tk) },
+		"candles":  func() { buf = AppendBinaryCandles(buf[:0], &ch, kc, &kc[0], btc) },
 	} {
 		if n := testing.AllocsPerRun(100, f); n != 0 {
 			t.Errorf("%s: %v allocations", name, n)
@@ -155,7 +194,7 @@ func TestDecodeBinaryMalformed(t *testing.T) {
 		}
 	}
 	unknown := AppendBinaryStatus(nil, "book.X", StatusWaiting, "")
-	le.PutUint16(unknown[2:], TemplateCandles)
+	le.PutUint16(unknown[2:], TemplateCandles+1)
 	if err := DecodeBinary(unknown, &m); !errors.Is(err, ErrBinaryTemplate) {
 		t.Errorf("unknown template: %v", err)
 	}
@@ -167,6 +206,27 @@ func TestDecodeBinaryMalformed(t *testing.T) {
 		func(p []byte) { le.PutUint32(p[40:], 1e6) }, // more bids than bytes
 	} {
 		p := AppendBinarySnapshot(nil, "book.X", 1, 0, 2, 3, []orderbook.Level{{Price: 1, Size: 1}}, nil, btc)
+		bad(p)
+		var be *BinaryError
+		if err := DecodeBinary(p, &m); !errors.As(err, &be) {
+			t.Errorf("%x: %v, want a *BinaryError", p, err)
+		}
+	}
+	// Candles: an unknown resolution, a boolean other than 0 and 1, a null
+	// sum.
+	kc := []candle.Candle{{Start: 1, Open: 2, High: 3, Low: 1, Close: 2, Volume: candle.Int128Of(4), QuoteVolume: candle.Int128Of(8), Count: 2}}
+	for _, bad := range []func(p []byte){
+		func(p []byte) { p[8+8] = uint8(NumResolutions) },                            // resolution
+		func(p []byte) { p[8+9] = 2 },                                                // snapshot
+		func(p []byte) { p[8+binCandlesRoot+binGroupSize+80] = 7 },                   // final
+		func(p []byte) { le.PutUint64(p[8+binCandlesRoot+binGroupSize+48:], 1<<63) }, // volume
+		func(p []byte) { le.PutUint16(p[0:], binCandlesRoot-1) },                     // root block
+		func(p []byte) { le.PutUint16(p[8+binCandlesRoot:], binCandleEntry-1) },      // entry block
+		func(p []byte) { p[8+10] = 19 },                                              // price scale
+		func(p []byte) { le.PutUint32(p[8+binCandlesRoot+2:], 3) },                   // more candles than bytes
+	} {
+		h := CandlesHeader{Channel: "candles.X", Resolution: Res1m}
+		p := AppendBinaryCandles(nil, &h, kc, nil, btc)
 		bad(p)
 		var be *BinaryError
 		if err := DecodeBinary(p, &m); !errors.As(err, &be) {

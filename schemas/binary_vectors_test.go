@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/marketfeed/marketfeed/candle"
 	"github.com/marketfeed/marketfeed/orderbook"
 	"github.com/shopspring/decimal"
 )
@@ -179,6 +180,34 @@ func tradesCases() []binaryCase {
 	}
 }
 
+func candlesCases() []binaryCase {
+	candles := func(name string, h CandlesHeader, closed []candle.Candle, cur *candle.Candle, sc Scales) binaryCase {
+		return binaryCase{name, AppendCandles(nil, &h, closed, cur, sc), AppendBinaryCandles(nil, &h, closed, cur, sc)}
+	}
+	// The spec's examples: a snapshot of a closed candle and the one in
+	// progress, then an update of the one in progress.
+	closed := candle.Candle{Start: 1767225540000000, Open: 6412000, High: 6412550, Low: 6411990, Close: 6412310,
+		Volume: candle.Int128Of(125000000), QuoteVolume: candle.Int128Of(801523750000000), Count: 7}
+	first := candle.Candle{Start: 1767225600000000, Open: 6412310, High: 6412310, Low: 6412310, Close: 6412310,
+		Volume: candle.Int128Of(1500000), QuoteVolume: candle.Int128Of(9618465000000), Count: 1}
+	second := candle.Candle{Start: 1767225600000000, Open: 6412310, High: 6413000, Low: 6412310, Close: 6413000,
+		Volume: candle.Int128Of(2500000), QuoteVolume: candle.Int128Of(16031465000000), Count: 2}
+	window := CandlesHeader{Channel: "candles.BTC-USD", Resolution: Res1m, WindowStart: 1767225480000000, HasWindow: true}
+	snap := window
+	snap.Snapshot = true
+	// Sums beyond int64 (a quote volume past 2^64 at scale 10, a volume
+	// past 2^63), no window start yet, daily candles, negative prices.
+	q := candle.Mul(999999999, 5_000_000_000_000_000)
+	huge := candle.Candle{Start: 1767139200000000, Open: -5, High: 9223372036854775807, Low: -9223372036854775807, Close: 0,
+		Volume: candle.Int128Of(9223372036854775807).Add(candle.Int128Of(2)), QuoteVolume: q.Add(q), Count: 9223372036854775807}
+	return []binaryCase{
+		candles("candles snapshot", snap, []candle.Candle{closed}, &first, btc),
+		candles("candles update", window, nil, &second, btc),
+		candles("candles large", CandlesHeader{Channel: "candles.X/Y_Z.1", Resolution: Res1d}, []candle.Candle{huge}, nil, Scales{Price: 2, Size: 8}),
+		candles("candles snapshot empty", CandlesHeader{Channel: "candles.E", Resolution: Res15m, Snapshot: true}, nil, nil, Scales{}),
+	}
+}
+
 // binaryCases returns every shared case, in the file's order.
 func binaryCases() []binaryCase {
 	cs := bookCases()
@@ -189,7 +218,8 @@ func binaryCases() []binaryCase {
 	cs = append(cs,
 		binaryCase{"tickers", AppendTickers(nil, 1767225601000000, tj[:]), AppendBinaryTickers(nil, 1767225601000000, tb[:])},
 		binaryCase{"tickers empty", AppendTickers(nil, 1767225601000000, nil), AppendBinaryTickers(nil, 1767225601000000, nil)})
-	return append(cs, tradesCases()...)
+	cs = append(cs, tradesCases()...)
+	return append(cs, candlesCases()...)
 }
 
 func TestBinaryVectors(t *testing.T) {
