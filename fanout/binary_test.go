@@ -39,7 +39,7 @@ func collect(t *testing.T, c *wsClient, r *received, data ws.OpCode, quiet time.
 			t.Fatal(err)
 		}
 		switch m.Type {
-		case schemas.TypeSnapshot, schemas.TypeUpdate, schemas.TypeStatus, schemas.TypeBBO, schemas.TypeTicker, schemas.TypeTickers, schemas.TypeTrades:
+		case schemas.TypeSnapshot, schemas.TypeUpdate, schemas.TypeStatus, schemas.TypeBBO, schemas.TypeTicker, schemas.TypeTickers, schemas.TypeTrades, schemas.TypeCandles:
 			if c.op != data {
 				t.Fatalf("%s in opcode %v, want %v: %q", m.Type, c.op, data, raw)
 			}

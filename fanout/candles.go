@@ -9,7 +9,8 @@ import (
 // candleStream is the candles output at one resolution and interval: the
 // candles that closed and the candle in progress, sent when they changed
 // (raw: at each trade and at each 100 ms tick; throttled: at each flush).
-// Every message is encoded once and shared.
+// Every message is encoded once per encoding its subscribers use and
+// shared.
 type candleStream struct {
 	subs subscribers
 	res  schemas.Resolution
@@ -21,8 +22,9 @@ type candleStream struct {
 	hasCur     bool
 }
 
-// candlesFrame builds a candles frame of resolution res.
-func (t *Streams) candlesFrame(res schemas.Resolution, snapshot bool, closed []candle.Candle, cur *candle.Candle) []byte {
+// candlesFrame builds a candles message of resolution res in encoding
+// enc.
+func (t *Streams) candlesFrame(enc schemas.Encoding, res schemas.Resolution, snapshot bool, closed []candle.Candle, cur *candle.Candle) []byte {
 	h := schemas.CandlesHeader{Channel: t.chCandles, Resolution: res, Snapshot: snapshot}
 	h.WindowStart, h.HasWindow = t.sym.CandlesFrom()
 	n := len(closed)
@@ -30,17 +32,35 @@ func (t *Streams) candlesFrame(res schemas.Resolution, snapshot bool, closed []c
 		n++
 	}
 	var f frameBuilder
+	if enc == schemas.EncodingBinary {
+		f.begin(schemas.BinaryCandlesMessageSize(t.chCandles, n))
+		f.b = schemas.AppendBinaryCandles(f.b, &h, closed, cur, t.sc())
+		return f.finish(ws.OpBinary)
+	}
 	f.begin(schemas.CandlesMessageSize(n))
 	f.b = schemas.AppendCandles(f.b, &h, closed, cur, t.sc())
 	return f.finish(ws.OpText)
 }
 
-// candlesSnap is the last snapshot frame of a resolution, shared by the
-// subscribers that join while the candles stay as they are (the frame
-// holds up to 500 candles; a reconnecting crowd gets it encoded, and
-// compressed, once).
+// candlesFrames builds a candles message of resolution res in the
+// encodings of set.
+func (t *Streams) candlesFrames(set encSet, res schemas.Resolution, snapshot bool, closed []candle.Candle, cur *candle.Candle) frames {
+	var f frames
+	t.counted(set)
+	for e := range f {
+		if set.has(schemas.Encoding(e)) {
+			f[e] = t.candlesFrame(schemas.Encoding(e), res, snapshot, closed, cur)
+		}
+	}
+	return f
+}
+
+// candlesSnap is the last snapshot of a resolution, in each encoding a
+// subscriber joined with, shared by the subscribers that join while the
+// candles stay as they are (the frame holds up to 500 candles; a
+// reconnecting crowd gets it encoded, and compressed, once per encoding).
 type candlesSnap struct {
-	frames *sharedFrames
+	frames [schemas.NumEncodings]*sharedFrames
 	series *candle.Series // the series it was made from (a redefinition replaces it)
 	closed uint64
 	cur    candle.Candle
@@ -48,9 +68,9 @@ type candlesSnap struct {
 	from   int64 // the window start it states (-1: none)
 }
 
-// candlesSnapshot returns the snapshot frame of resolution res: the
-// closed candles the symbol keeps, then the candle in progress.
-func (t *Streams) candlesSnapshot(res schemas.Resolution) *sharedFrames {
+// candlesSnapshot returns the snapshot of resolution res in encoding enc:
+// the closed candles the symbol keeps, then the candle in progress.
+func (t *Streams) candlesSnapshot(res schemas.Resolution, enc schemas.Encoding) *sharedFrames {
 	series := t.sym.Candles(res)
 	cur, ok := series.Current()
 	from, hasFrom := t.sym.CandlesFrom()
@@ -58,17 +78,20 @@ func (t *Streams) candlesSnapshot(res schemas.Resolution) *sharedFrames {
 		from = -1
 	}
 	sn := &t.candleSnaps[res]
-	if sn.frames != nil && sn.series == series && sn.closed == series.Closed() && sn.hasCur == ok && sn.cur == cur && sn.from == from {
-		return sn.frames
+	if sn.series != series || sn.closed != series.Closed() || sn.hasCur != ok || sn.cur != cur || sn.from != from {
+		*sn = candlesSnap{series: series, closed: series.Closed(), cur: cur, hasCur: ok, from: from}
+	}
+	if sn.frames[enc] != nil {
+		return sn.frames[enc]
 	}
 	t.candleBuf = series.ClosedSince(0, t.candleBuf[:0])
 	var curp *candle.Candle
 	if ok {
 		curp = &cur
 	}
-	*sn = candlesSnap{frames: &sharedFrames{plain: t.candlesFrame(res, true, t.candleBuf, curp)},
-		series: series, closed: series.Closed(), cur: cur, hasCur: ok, from: from}
-	return sn.frames
+	t.counted(encOf(enc))
+	sn.frames[enc] = &sharedFrames{plain: t.candlesFrame(enc, res, true, t.candleBuf, curp)}
+	return sn.frames[enc]
 }
 
 // candlesEmit sends cs the candles that closed since its last message and
@@ -89,7 +112,8 @@ func (t *Streams) candlesEmit(cs *candleStream, ts int64) {
 	if changed {
 		curp = &cur
 	}
-	cs.subs.sendAt(t.candlesFrame(cs.res, false, t.candleBuf, curp), ts)
+	f := t.candlesFrames(cs.subs.encodings(), cs.res, false, t.candleBuf, curp)
+	cs.subs.sendFrames(&f, ts)
 	cs.sentClosed, cs.cur, cs.hasCur = series.Closed(), cur, ok
 }
 
@@ -116,15 +140,18 @@ func (t *Streams) candlesFlush(iv schemas.Interval) {
 // replaced (a redefinition of the instrument's scales).
 func (t *Streams) candlesReset() {
 	for res := range t.candles {
-		var frame []byte
 		for _, cs := range t.candles[res] {
 			if cs == nil || cs.subs.len() == 0 {
 				continue
 			}
-			if frame == nil {
-				frame = t.candlesSnapshot(schemas.Resolution(res)).plain
+			var f frames
+			set := cs.subs.encodings()
+			for e := range f {
+				if set.has(schemas.Encoding(e)) {
+					f[e] = t.candlesSnapshot(schemas.Resolution(res), schemas.Encoding(e)).plain
+				}
 			}
-			cs.subs.send(frame)
+			cs.subs.sendFrames(&f, -1)
 			t.candlesSent(cs)
 		}
 	}
@@ -146,7 +173,7 @@ func (t *Streams) attachCandles(c *Conn, s *subscription) {
 		cs = &candleStream{res: s.resolution}
 		t.candles[s.resolution][s.interval] = cs
 	}
-	if c.enqueueKind(t.candlesSnapshot(s.resolution).forConn(c), stateKind(s.lag)) {
+	if c.enqueueKind(t.candlesSnapshot(s.resolution, c.enc).forConn(c), stateKind(s.lag)) {
 		if cs.subs.len() == 0 {
 			t.candlesSent(cs)
 		}

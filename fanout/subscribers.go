@@ -48,41 +48,25 @@ func (s *subscribers) removeAt(i int) {
 	s.conns = s.conns[:last]
 }
 
-// send enqueues frame on every connection, whatever its encoding (a
-// message with no binary layout); sendFrames sends each its encoding's.
-// A connection that refuses it (it is closing, or skipping ahead) leaves
-// the set: nothing more of the stream reaches it until it is attached
-// again with a fresh state (lag.go), and a closing one's cleanup finds it
-// gone.
+// sendFrames enqueues one message, built in the encodings of the
+// subscribers, on every connection: f[e] on those of encoding e. ts is
+// the exchange time (µs) of the event the message carries (a book update,
+// or trades with the first trade's time), from which the connections'
+// writers sample the delivery latency without reading the frame; ts < 0
+// means no sample. A connection that refuses it (it is closing, or
+// skipping ahead) leaves the set: nothing more of the stream reaches it
+// until it is attached again with a fresh state (lag.go), and a closing
+// one's cleanup finds it gone.
 //
 // For subscribers that negotiated compression, a large enough frame is
-// compressed once, on first need, and those bytes are shared in turn.
-func (s *subscribers) send(frame []byte) { s.sendAt(frame, -1) }
-
-// sendAt is send for a frame that carries an exchange event of time ts
-// (µs; a book update, or trades with the first trade's time): the
-// connections' writers sample the delivery latency from it, without
-// reading the frame. ts < 0 means no sample (send).
-func (s *subscribers) sendAt(frame []byte, ts int64) {
-	f := frames{frame, frame}
-	s.deliver(&f, ts, true)
-}
-
-// sendFrames is sendAt of one message built in the encodings of the
-// subscribers (f[e] for those of encoding e).
-func (s *subscribers) sendFrames(f *frames, ts int64) { s.deliver(f, ts, false) }
-
-// deliver sends every connection its encoding's frame of f; same says
-// that every encoding has the same frame, compressed once for all.
-func (s *subscribers) deliver(fr *frames, ts int64, same bool) {
+// compressed once per encoding, on first need, and those bytes are shared
+// in turn.
+func (s *subscribers) sendFrames(fr *frames, ts int64) {
 	var z [schemas.NumEncodings][]byte
 	var tried [schemas.NumEncodings]bool
 	for i := 0; i < len(s.conns); {
 		m := s.conns[i]
 		e := m.c.enc
-		if same {
-			e = 0
-		}
 		f := fr[e]
 		if m.c.ws.Compresses(len(f)) {
 			if !tried[e] {
