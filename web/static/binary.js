@@ -40,11 +40,13 @@ const MAX_SCALE = 18;
 // Root blocks, entries and their known lengths (binary.md section 2).
 const SNAPSHOT_ROOT = 30, UPDATE_ROOT = 38, STATUS_ROOT = 2, BBO_ROOT = 58;
 const TICKER_ROOT = 180, TICKERS_ROOT = 8, TRADES_ROOT = 2, LEVEL_ENTRY = 16, TRADE_ENTRY = 25;
+const CANDLES_ROOT = 12, CANDLE_ENTRY = 81;
 // The null of an optional int64, -2^63, as its high 32-bit word and low word.
 const NULL_HI = -0x80000000;
 const STATUS = ["", "waiting", "stale"];
 const REASON = ["", "gap", "feed_down", "silent", "crossed"];
 const SIDE = [undefined, "buy", "sell"];
+const RESOLUTION = ["1m", "5m", "15m", "1h", "1d"]; // the Resolution enum
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const POW10 = Array.from({ length: 16 }, (_, i) => 10 ** i); // exact doubles
 const ZEROS = Array.from({ length: MAX_SCALE + 1 }, (_, i) => "0".repeat(i));
@@ -57,7 +59,8 @@ const ZEROS = Array.from({ length: MAX_SCALE + 1 }, (_, i) => "0".repeat(i));
  * a BinaryDecodeError for a malformed message: shorter than its header,
  * blocks, groups or strings say, of another schema or an earlier version,
  * a block shorter than this version's, a scale above 18, an unknown trade
- * side, a status message of a served book, half of an optional level, or
+ * side or candle resolution, a boolean other than 0 and 1, a null candle
+ * sum, a status message of a served book, half of an optional level, or
  * invalid UTF-8. Bytes after the channel name, variable data a later
  * version may append, are ignored (binary.md section 4).
  */
@@ -75,6 +78,7 @@ export function decodeBinary(data) {
     case 5: msg = tickerMessage(r, blockLength); break;
     case 6: msg = tickers(r, blockLength); break;
     case 7: msg = trades(r, blockLength); break;
+    case 8: msg = candles(r, blockLength); break;
     default: return null;
   }
   msg.channel = r.str();
@@ -170,6 +174,13 @@ class Reader {
     if (w3 === NULL_HI && w2 === 0) return undefined;
     const lo = v.getBigUint64(o, true), hi = v.getBigInt64(o + 8, true);
     return formatDecimal((hi << 64n) + lo, scale);
+  }
+
+  // bool reads a BooleanType field: 0 false, 1 true.
+  bool() {
+    const x = this.u8();
+    if (x > 1) this.fail(`boolean ${x}`, this.off - 1);
+    return x === 1;
   }
 
   // enter starts a block of blockLength bytes of which this version knows
@@ -375,4 +386,33 @@ function trades(r, blockLength) {
     list[i] = { id: r.str(), ts, price, size, side: sd };
   }
   return { type: "trades", channel: "", trades: list };
+}
+
+function candles(r, blockLength) {
+  const end = r.enter(blockLength, CANDLES_ROOT);
+  const windowStart = r.mantissa(), code = r.u8();
+  const resolution = RESOLUTION[code];
+  if (resolution === undefined) r.fail(`resolution ${code}`, r.off - 1);
+  const snapshot = r.bool();
+  const [ps, ss] = r.scales();
+  r.off = end;
+  const msg = { type: "candles", channel: "", resolution };
+  if (snapshot) msg.snapshot = true;
+  if (windowStart !== null) msg.window_start = Number(windowStart);
+  const [bl, n] = r.group(CANDLE_ENTRY);
+  const list = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const entryEnd = r.off + bl;
+    const c = { start: r.num(true), open: r.decimal(ps, false), high: r.decimal(ps, false), low: r.decimal(ps, false), close: r.decimal(ps, false) };
+    const at = r.off;
+    c.volume = r.decimal128(ss);
+    c.quote_volume = r.decimal128(ps + ss);
+    if (c.volume === undefined || c.quote_volume === undefined) r.fail("null candle sum", at);
+    c.count = r.num(true);
+    c.final = r.bool();
+    r.off = entryEnd;
+    list[i] = c;
+  }
+  msg.candles = list;
+  return msg;
 }

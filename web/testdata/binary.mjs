@@ -50,6 +50,7 @@ function outcome(b, what) {
 // Every vector decodes to its JSON twin, key order included; books and
 // tops apply.
 let book = null;
+let candleVectors = 0;
 for (const c of vectors) {
   const b = bytes(c.hex);
   const want = m.parseMessage(c.json);
@@ -68,11 +69,17 @@ for (const c of vectors) {
   } else if (got.type === "update") {
     check(book && book.channel === got.channel && book.apply(got) === "applied" && book.seq === got.seq,
       `${c.name}: LocalBook applies the decoded update after the snapshot (checksum ${got.checksum})`);
+  } else if (got.type === "candles") {
+    const series = new m.CandleSeries(got.channel, got.resolution);
+    if (got.snapshot) check(series.apply(got) !== "ignored" && series.synced, `${c.name}: CandleSeries applies the decoded snapshot`);
+    candleVectors++;
   } else if (got.type === "bbo") {
     const top = new m.TopOfBook(got.channel);
     check(top.apply(got) === "applied" && top.seq === got.seq && top.bid === (got.bid ?? null), `${c.name}: TopOfBook applies it`);
   }
 }
+
+check(candleVectors >= 3, `${candleVectors} candles vectors decoded`);
 
 // Truncated messages are errors; bytes after the channel (variable data
 // of a later version) are ignored.
@@ -101,7 +108,13 @@ const cases = [
   ["channel not UTF-8", "trades", [[-1, 0xff]], "error"],
   ["string longer than the message", "trades", [[-15, 0xff]], "error"],
   ["unknown template 99", "trades", [[2, 99]], "null"],
-  ["reserved template 8", "trades", [[2, 8]], "null"],
+  ["unknown template 9", "trades", [[2, 9]], "null"],
+  ["resolution 5", "candles snapshot", [[8 + 8, 5]], "error"],
+  ["snapshot 2", "candles snapshot", [[8 + 9, 2]], "error"],
+  ["final 7", "candles update", [[8 + 12 + 6 + 80, 7]], "error"],
+  ["null candle volume", "candles update", [[8 + 12 + 6 + 55, 0x80]], "error"],
+  ["short candle entries", "candles update", [[8 + 12, 80]], "error"],
+  ["candle price scale 19", "candles update", [[8 + 10, 19]], "error"],
   ["later version", "trades", [[6, 2]], "message"],
   ["unknown status reads as stale", "status waiting", [[8, 9]], "message"],
 ];
@@ -134,7 +147,7 @@ const rand = (n) => {
   return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * n | 0;
 };
 const decimal = /^-?[0-9]+(\.[0-9]+)?$/;
-const types = new Set(["snapshot", "update", "status", "bbo", "ticker", "tickers", "trades"]);
+const types = new Set(["snapshot", "update", "status", "bbo", "ticker", "tickers", "trades", "candles"]);
 function shaped(msg) {
   if (!types.has(msg.type) || typeof msg.channel !== "string") return false;
   for (const k of ["seq", "first_seq"]) if (k in msg && !(typeof msg[k] === "bigint" && msg[k] >= 0n)) return false;
@@ -144,6 +157,8 @@ function shaped(msg) {
   for (const side of [msg.bids, msg.asks]) if (side && !side.every((l) => decimal.test(l[0]) && decimal.test(l[1]))) return false;
   if (msg.trades && !msg.trades.every((t) => decimal.test(t.price) && decimal.test(t.size) && (t.side === "buy" || t.side === "sell"))) return false;
   if (msg.tickers && !msg.tickers.every(shaped)) return false;
+  if (msg.candles && !msg.candles.every((k) => ["open", "high", "low", "close", "volume", "quote_volume"].every((f) => decimal.test(k[f])) &&
+    Number.isInteger(k.start) && Number.isInteger(k.count) && typeof k.final === "boolean")) return false;
   return true;
 }
 const runs = Number(process.env.FUZZ_RUNS || 2000);
