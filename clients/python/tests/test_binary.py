@@ -21,7 +21,7 @@ import marketfeed
 from marketfeed import _json
 from marketfeed import events as ev
 from marketfeed.binary import _FORMATTERS, format_decimal
-from marketfeed.events import parse_bbo, parse_ticker, parse_trades
+from marketfeed.events import parse_bbo, parse_candles, parse_ticker, parse_trades
 
 VECTORS = json.loads((Path(__file__).resolve().parents[3] / "testdata" / "protocol" / "binary.json").read_text())["cases"]
 BY_NAME = {c["name"]: c for c in VECTORS}
@@ -54,6 +54,18 @@ def test_vector_decodes_to_its_json_twin(case: dict[str, Any]) -> None:
         assert parse_ticker(got) == parse_ticker(want)
     elif got["type"] == "trades":
         assert parse_trades(got) == parse_trades(want)
+    elif got["type"] == "candles":
+        assert parse_candles(got) == parse_candles(want)
+
+
+def test_candles_vectors_are_exercised() -> None:
+    """The shared vectors hold candles messages: a snapshot, an update
+    and a message without window start and with sums past 64 bits."""
+    names = {c["name"] for c in VECTORS if c["json"].startswith('{"type":"candles"')}
+    assert {"candles snapshot", "candles update", "candles large"} <= names
+    big = marketfeed.decode_binary(bytes.fromhex(BY_NAME["candles large"]["hex"]))
+    assert big is not None and "window_start" not in big
+    assert abs(int(Decimal(big["candles"][0]["quote_volume"]).scaleb(10))) >= 1 << 64
 
 
 def test_books_verify_through_the_decoder() -> None:
@@ -102,7 +114,13 @@ MALFORMED = [
     ("channel not UTF-8", "trades", [(-1, 0xFF)], "error"),
     ("string longer than the message", "trades", [(-15, 0xFF)], "error"),
     ("unknown template 99", "trades", [(2, 99)], "null"),
-    ("reserved template 8", "trades", [(2, 8)], "null"),
+    ("unknown template 9", "trades", [(2, 9)], "null"),
+    ("resolution 5", "candles snapshot", [(8 + 8, 5)], "error"),
+    ("snapshot 2", "candles snapshot", [(8 + 9, 2)], "error"),
+    ("final 7", "candles update", [(8 + 12 + 6 + 80, 7)], "error"),
+    ("null candle volume", "candles update", [(8 + 12 + 6 + 55, 0x80)], "error"),
+    ("short candle entries", "candles update", [(8 + 12, 80)], "error"),
+    ("candle price scale 19", "candles update", [(8 + 10, 19)], "error"),
     ("later version", "trades", [(6, 2)], "message"),
     ("unknown status reads as stale", "status waiting", [(8, 9)], "message"),
 ]
@@ -123,7 +141,7 @@ def test_malformed(name: str, vector: str, edits: list[tuple[int, int]], want: s
 
 
 DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
-TYPES = {"snapshot", "update", "status", "bbo", "ticker", "tickers", "trades"}
+TYPES = {"snapshot", "update", "status", "bbo", "ticker", "tickers", "trades", "candles"}
 DECIMAL_FIELDS = ("bid", "bid_size", "ask", "ask_size", "last", "last_size", "open", "high", "low",
                   "volume", "quote_volume", "vwap", "change", "change_pct")
 
@@ -142,6 +160,10 @@ def shaped(msg: dict[str, Any]) -> bool:
             return False
     if not all(DECIMAL.fullmatch(t["price"]) and DECIMAL.fullmatch(t["size"]) and t["side"] in ("buy", "sell")
                for t in msg.get("trades", [])):
+        return False
+    if not all(all(DECIMAL.fullmatch(k[f]) for f in ("open", "high", "low", "close", "volume", "quote_volume"))
+               and type(k["start"]) is int and type(k["count"]) is int and type(k["final"]) is bool
+               for k in msg.get("candles", [])):
         return False
     return all(shaped(t) for t in msg.get("tickers", []))
 

@@ -31,6 +31,7 @@ _NULL = -(1 << 63)  # the null of an optional int64; an int128's high half
 _STATUS = ("", "waiting", "stale")
 _REASON = ("", "gap", "feed_down", "silent", "crossed")
 _SIDE = (None, "buy", "sell")
+_RESOLUTION = ("1m", "5m", "15m", "1h", "1d")  # the Resolution enum
 
 _HEADER = struct.Struct("<HHHH")  # blockLength, templateId, schemaId, version
 _GROUP = struct.Struct("<HI")  # blockLength, numInGroup
@@ -46,6 +47,10 @@ _TICKERS = struct.Struct("<q")  # ts: 8
 _TRADES = struct.Struct("<BB")  # scales: 2
 _LEVEL = struct.Struct("<qq")  # price, size: 16
 _TRADE = struct.Struct("<qqqB")  # ts, price, size, side: 25
+_CANDLES = struct.Struct("<qBBBB")  # windowStart, resolution, snapshot, scales: 12
+# start, open, high, low, close, volume and quote volume (lo, hi), count,
+# final: 81.
+_CANDLE = struct.Struct("<qqqqqQqQqqB")
 
 
 def format_decimal(m: int, scale: int) -> str:
@@ -270,6 +275,37 @@ def _trades(r: _Reader, block_length: int) -> dict[str, Any]:
     return {"type": "trades", "channel": "", "trades": out}
 
 
+def _candles(r: _Reader, block_length: int) -> dict[str, Any]:
+    at = r.off
+    window_start, res, snapshot, ps, ss = r.block(_CANDLES, block_length)
+    if res >= len(_RESOLUTION):
+        raise r.fail(f"resolution {res}", at + 8)
+    if snapshot > 1:
+        raise r.fail(f"boolean {snapshot}", at + 9)
+    _scales(r, ps, ss, at + 10)
+    msg: dict[str, Any] = {"type": "candles", "channel": "", "resolution": _RESOLUTION[res]}
+    if snapshot:
+        msg["snapshot"] = True
+    if window_start != _NULL:
+        msg["window_start"] = window_start
+    bl, n = r.group(_CANDLE.size)
+    fp = _FORMATTERS[ps]
+    out = []
+    for _ in range(n):
+        at = r.off
+        start, open_, high, low, close, vlo, vhi, qlo, qhi, count, final = _CANDLE.unpack_from(r.b, at)
+        volume, quote_volume = _int128(vlo, vhi, ss), _int128(qlo, qhi, ps + ss)
+        if volume is None or quote_volume is None:
+            raise r.fail("null candle sum", at + 40)
+        if final > 1:
+            raise r.fail(f"boolean {final}", at + 80)
+        r.off = at + bl
+        out.append({"start": start, "open": fp(open_), "high": fp(high), "low": fp(low), "close": fp(close),
+                    "volume": volume, "quote_volume": quote_volume, "count": count, "final": final == 1})
+    msg["candles"] = out
+    return msg
+
+
 def _ticker_message(r: _Reader, block_length: int) -> dict[str, Any]:
     at = r.off
     return _ticker(r, r.block(_TICKER, block_length), at)
@@ -283,6 +319,7 @@ _DECODERS = {
     5: _ticker_message,
     6: _tickers,
     7: _trades,
+    8: _candles,
 }
 
 
@@ -294,7 +331,8 @@ def decode_binary(data: bytes | bytearray | memoryview) -> dict[str, Any] | None
     Raises :class:`~marketfeed.BinaryDecodeError` for a malformed message:
     shorter than its header, blocks, groups or strings say, of another
     schema or an earlier version, a block shorter than this version's, a
-    scale above 18, an unknown trade side, a status of a served book, half
+    scale above 18, an unknown trade side or candle resolution, a boolean
+    other than 0 and 1, a null candle sum, a status of a served book, half
     of an optional level, or a string that is not UTF-8 (binary.md section
     4: a protocol violation). Bytes after the channel name, variable data a
     later version may append, are ignored."""
