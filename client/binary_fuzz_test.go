@@ -63,8 +63,8 @@ func TestVectorsBinary(t *testing.T) {
 // FuzzDecodeBinary feeds the client's binary decoder arbitrary messages,
 // starting from the shared vectors: it never panics, a message it accepts
 // is one of the market-data types (or, for an unknown template, none),
-// every decimal in it is in the protocol's syntax, and a book message
-// applies to a local book without panicking.
+// every decimal in it is in the protocol's syntax, and a book or candles
+// message applies to a local book or candles without panicking.
 func FuzzDecodeBinary(f *testing.F) {
 	_, bins, _ := binaryVectors(f)
 	for _, p := range bins {
@@ -77,13 +77,16 @@ func FuzzDecodeBinary(f *testing.F) {
 		}
 		switch m.Type {
 		case "", schemas.TypeSnapshot, schemas.TypeUpdate, schemas.TypeStatus, schemas.TypeBBO,
-			schemas.TypeTicker, schemas.TypeTickers, schemas.TypeTrades:
+			schemas.TypeTicker, schemas.TypeTickers, schemas.TypeTrades, schemas.TypeCandles:
 		default:
 			t.Fatalf("decoded type %q", m.Type)
 		}
 		checkDecimals(t, m)
 		if m.Type == schemas.TypeSnapshot || m.Type == schemas.TypeUpdate || m.Type == schemas.TypeStatus {
 			_ = NewBook(m.Channel).Apply(m)
+		}
+		if m.Type == schemas.TypeCandles {
+			_ = NewCandles(m.Channel).Apply(m)
 		}
 		if _, err := json.Marshal(m); err != nil {
 			t.Fatal(err)
@@ -101,6 +104,9 @@ func checkDecimals(t *testing.T, m *schemas.ServerMessage) {
 	}
 	for _, tr := range m.Trades {
 		ds = append(ds, tr.Price, tr.Size)
+	}
+	for _, k := range m.Candles {
+		ds = append(ds, k.Open, k.High, k.Low, k.Close, k.Volume, k.QuoteVolume)
 	}
 	for _, d := range []string{m.Bid, m.BidSize, m.Ask, m.AskSize, m.Last, m.LastSize, m.Open, m.High, m.Low,
 		m.Volume, m.QuoteVolume, m.VWAP, m.Change, m.ChangePct} {

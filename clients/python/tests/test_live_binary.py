@@ -54,3 +54,31 @@ async def test_binary_and_json_feeds_agree(demo: Demo) -> None:
         assert n > 3 and btr[:n] == jtr[start:start + n]
         for r in (jb, bb, jt, bt, jo, bo):
             await r.close()
+
+
+async def test_binary_and_json_candles_agree(demo: Demo) -> None:
+    """A binary and a JSON subscriber of the same raw candles channel get
+    binary and JSON frames that make the same candles: each candle state
+    (start and trade count) both saw is the same exact candle."""
+    async with marketfeed.connect(demo.url, api_key=demo.key) as js, \
+            marketfeed.connect(demo.url, api_key=demo.key, binary=True) as bn:
+        jc = Recorder(js.subscribe(f"candles.{SYM}", resolution="1m", interval="raw"))
+        bc = Recorder(bn.subscribe(f"candles.{SYM}", resolution="1m", interval="raw"))
+
+        def states(r: Recorder) -> dict[tuple[int, int], marketfeed.Candle]:
+            return {(c.start, c.count): c for e in r.events if isinstance(e, ev.CandlesUpdate) for c in e.candles}
+
+        def common() -> list[tuple[int, int]]:
+            j = states(jc)
+            return [k for k in states(bc) if k in j]
+
+        await bc.until(lambda: sum(isinstance(e, ev.CandlesUpdate) for e in bc.events) > 5, "binary candles updates")
+        await jc.until(lambda: len(common()) > 5, "the JSON candles")
+        assert bn.encoding == "bin" and js.encoding == "json"
+        first = next(e for e in bc.events if isinstance(e, ev.CandlesUpdate))
+        assert first.snapshot and first.resolution == "1m"
+        j, b = states(jc), states(bc)
+        for k in common():
+            assert b[k] == j[k], k
+        for r in (jc, bc):
+            await r.close()
