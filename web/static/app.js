@@ -1,7 +1,7 @@
 // The marketfeed page: ticker board, candle chart, order-book ladder and
 // trades tape, built on the marketfeed.js client module.
 import { MarketFeed, RESOLUTIONS } from "./marketfeed.js";
-import { CandleChart } from "./chart.js";
+import { CandleChart, fracLen, fromScaled, toScaled } from "./chart.js";
 
 const ROWS = 20; // ladder levels per side (those that fit are shown)
 const DEPTH = 20; // levels subscribed per side
@@ -23,25 +23,6 @@ let candles = null; // CandleSeries of the selected symbol
 let chart = null; // CandleChart
 
 // ---- exact decimal helpers for display (BigInt, no floating point) ----
-
-function toScaled(s, scale) {
-  const neg = s.startsWith("-");
-  const [i, f = ""] = s.replace(/^-/, "").split(".");
-  const v = BigInt(i + f.padEnd(scale, "0").slice(0, scale));
-  return neg ? -v : v;
-}
-
-function fromScaled(v, scale) {
-  const neg = v < 0n;
-  let s = (neg ? -v : v).toString().padStart(scale + 1, "0");
-  if (scale > 0) s = s.slice(0, -scale) + "." + s.slice(-scale);
-  return (neg ? "-" : "") + s;
-}
-
-function fracLen(s) {
-  const i = s.indexOf(".");
-  return i < 0 ? 0 : s.length - i - 1;
-}
 
 // spreadMid returns ask - bid and (bid + ask) / 2, exactly.
 function spreadMid(bid, ask) {

@@ -20,21 +20,24 @@ const FONT = '11px ui-monospace, "JetBrains Mono", Menlo, Consolas, monospace';
 
 const PERIOD_US = { "1m": 60e6, "5m": 300e6, "15m": 900e6, "1h": 3600e6, "1d": 86400e6 };
 
-function fracLen(s) {
+// fracLen returns the number of fractional digits of the decimal string s.
+export function fracLen(s) {
   const i = s.indexOf(".");
   return i < 0 ? 0 : s.length - i - 1;
 }
 
 // toScaled returns the decimal string s as a BigInt at scale (s has at
 // most scale fractional digits).
-function toScaled(s, scale) {
+export function toScaled(s, scale) {
   const neg = s.startsWith("-");
   const [i, f = ""] = s.replace(/^-/, "").split(".");
   const v = BigInt(i + f.padEnd(scale, "0").slice(0, scale));
   return neg ? -v : v;
 }
 
-function fromScaled(v, scale) {
+// fromScaled returns the BigInt v at scale as a decimal string with
+// exactly scale fractional digits.
+export function fromScaled(v, scale) {
   const neg = v < 0n;
   let s = (neg ? -v : v).toString().padStart(scale + 1, "0");
   if (scale > 0) s = s.slice(0, -scale) + "." + s.slice(-scale);
