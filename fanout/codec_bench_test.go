@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/gobwas/ws"
+	"github.com/marketfeed/marketfeed/candle"
 	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/orderbook"
 	"github.com/marketfeed/marketfeed/schemas"
@@ -33,7 +34,19 @@ func sizeCases() []sizeCase {
 		VWAP: decimal.RequireFromString("64093.12"), Change: decimal.RequireFromString("1123.1"),
 		ChangePct: decimal.RequireFromString("1.78"), HasChangePct: true, HasWindow: true, WindowStart: 1767139260000000}
 	const ts = 1767225600300000
+	// Candles: the last 500 closed one-minute candles and the one in
+	// progress (a snapshot), and the one in progress alone (an update).
+	cs := make([]candle.Candle, 501)
+	for i := range cs {
+		p := 6412310 + int64(i%7)*10
+		cs[i] = candle.Candle{Start: 1767195600000000 + int64(i)*60e6, Open: p, High: p + 40, Low: p - 30, Close: p + 10,
+			Volume: candle.Int128{Lo: uint64(125000000 + i)}, QuoteVolume: candle.Int128{Lo: uint64(8015237500000000 + i)}, Count: 7 + int64(i%5)}
+	}
+	snap := &schemas.CandlesHeader{Channel: "candles.BTC-USD", Resolution: schemas.Res1m, Snapshot: true, WindowStart: 1767139260000000, HasWindow: true}
+	upd1 := &schemas.CandlesHeader{Channel: "candles.BTC-USD", Resolution: schemas.Res1m, WindowStart: 1767139260000000, HasWindow: true}
 	return []sizeCase{
+		{"candles-snapshot-500", schemas.AppendCandles(nil, snap, cs[:500], &cs[500], sc), schemas.AppendBinaryCandles(nil, snap, cs[:500], &cs[500], sc)},
+		{"candles-update", schemas.AppendCandles(nil, upd1, nil, &cs[500], sc), schemas.AppendBinaryCandles(nil, upd1, nil, &cs[500], sc)},
 		{"snapshot-20", schemas.AppendSnapshot(nil, "book.BTC-USD", 1042, 0, ts, 4026326789, bids, asks, sc),
 			schemas.AppendBinarySnapshot(nil, "book.BTC-USD", 1042, 0, ts, 4026326789, bids, asks, sc)},
 		{"update-2", schemas.AppendUpdate(nil, "book.BTC-USD", 1043, 1045, 0, ts, 2695600627, upd, nil, sc),
