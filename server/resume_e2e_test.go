@@ -293,8 +293,9 @@ func checkResumeMetrics(t *testing.T, addr string, refused map[string]int) {
 	}
 }
 
-// bbo, ticker and tickers resume with their current state; a book
-// position without epoch and seq is invalid_request.
+// bbo, ticker, tickers and candles resume with their current state (for
+// candles, their snapshot); a book position without epoch and seq is
+// invalid_request.
 func TestResumeStateChannels(t *testing.T) {
 	r := newResumeEnv(t, market.HistoryLimits{}, sim.New(sim.Config{Symbols: 1, Seed: 14}))
 	r.events(t, 50)
@@ -306,11 +307,12 @@ func TestResumeStateChannels(t *testing.T) {
 	}
 	defer conn.Close()
 	sym := r.syms[0]
-	cmd := fmt.Sprintf(`{"op":"subscribe","id":3,"channels":["bbo.%[1]s","ticker.%[1]s","tickers"],"resume":{"bbo.%[1]s":{"epoch":0,"seq":1},"ticker.%[1]s":{},"tickers":{}}}`, sym)
+	cmd := fmt.Sprintf(`{"op":"subscribe","id":3,"channels":["bbo.%[1]s","ticker.%[1]s","tickers","candles.%[1]s"],"resume":{"bbo.%[1]s":{"epoch":0,"seq":1},"ticker.%[1]s":{},"tickers":{},"candles.%[1]s":{}}}`, sym)
 	if err := conn.SendRaw([]byte(cmd)); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"bbo." + sym: schemas.TypeBBO, "ticker." + sym: schemas.TypeTicker, "tickers": schemas.TypeTickers}
+	want := map[string]string{"bbo." + sym: schemas.TypeBBO, "ticker." + sym: schemas.TypeTicker, "tickers": schemas.TypeTickers,
+		"candles." + sym: schemas.TypeCandles}
 	acked := map[string]bool{}
 	for len(want) > 0 {
 		m, err := conn.Next(ctx)
@@ -322,6 +324,9 @@ func TestResumeStateChannels(t *testing.T) {
 			checkResumed(t, m, true, "")
 			acked[m.Channel] = true
 		case m.Type == want[m.Channel] && acked[m.Channel]:
+			if m.Type == schemas.TypeCandles && !m.Snapshot {
+				t.Fatalf("candles resumed with %+v, want their snapshot", m)
+			}
 			delete(want, m.Channel)
 		}
 	}
