@@ -159,7 +159,9 @@ func (h *Hub) flushTickers(iv schemas.Interval) {
 		}
 	}
 	ts := time.Now().UnixMicro()
-	frames := make(map[string]*sharedFrames)
+	// One frame per encoding and distinct set of symbols; looked up by
+	// the set's bytes without allocating.
+	var frames [schemas.NumEncodings]map[string]*sharedFrames
 	set := make([]byte, (len(syms)+7)/8)
 	for s, st := range b.subs[iv] {
 		if s.gone.Load() {
@@ -181,11 +183,13 @@ func (h *Hub) flushTickers(iv schemas.Interval) {
 			// subscription): the message follows at the next flush.
 			continue
 		}
-		key := string(set) + string(rune(enc))
-		fr, ok := frames[key]
+		fr, ok := frames[enc][string(set)]
 		if !ok {
+			if frames[enc] == nil {
+				frames[enc] = make(map[string]*sharedFrames)
+			}
 			fr = &sharedFrames{plain: tickersFrame(ts, msgs[enc], set, enc)}
-			frames[key] = fr
+			frames[enc][string(set)] = fr
 			h.metrics.encoded[enc].Inc()
 		}
 		st.c.enqueueKind(fr.forConn(st.c), kindKeep)
