@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"github.com/gobwas/ws"
+	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/market"
 	"github.com/marketfeed/marketfeed/orderbook"
 	"github.com/marketfeed/marketfeed/schemas"
@@ -203,4 +204,29 @@ func (t *Streams) snapshotFrameFor(bs *bookStream, c *Conn) []byte {
 func (t *Streams) statusFrameFor(channel string, c *Conn) []byte {
 	f := t.statusFrames(channel, encOf(c.enc))
 	return f.of(c)
+}
+
+// sharedFrames is one frame queued for several connections one by one
+// (a stream's message to its subscribers of one encoding, a tickers
+// message for the subscribers with the same symbols, a candles snapshot):
+// the frame, and its compressed form, made once on the first connection
+// that negotiated compression.
+type sharedFrames struct {
+	plain, z []byte
+	tried    bool
+}
+
+// forConn returns the frame to queue on c: the compressed one when c
+// compresses a frame of this size (and compressing helped).
+func (f *sharedFrames) forConn(c *Conn) []byte {
+	if !c.ws.Compresses(len(f.plain)) {
+		return f.plain
+	}
+	if !f.tried {
+		f.z, f.tried = wsconn.Deflate(f.plain), true
+	}
+	if f.z != nil {
+		return f.z
+	}
+	return f.plain
 }

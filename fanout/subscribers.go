@@ -1,7 +1,6 @@
 package fanout
 
 import (
-	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/schemas"
 )
 
@@ -62,20 +61,13 @@ func (s *subscribers) removeAt(i int) {
 // compressed once per encoding, on first need, and those bytes are shared
 // in turn.
 func (s *subscribers) sendFrames(fr *frames, ts int64) {
-	var z [schemas.NumEncodings][]byte
-	var tried [schemas.NumEncodings]bool
+	var sh [schemas.NumEncodings]sharedFrames // each compressed at most once
+	for e := range sh {
+		sh[e].plain = fr[e]
+	}
 	for i := 0; i < len(s.conns); {
 		m := s.conns[i]
-		e := m.c.enc
-		f := fr[e]
-		if m.c.ws.Compresses(len(f)) {
-			if !tried[e] {
-				z[e], tried[e] = wsconn.Deflate(f), true
-			}
-			if z[e] != nil {
-				f = z[e]
-			}
-		}
+		f := sh[m.c.enc].forConn(m.c)
 		var ok bool
 		if ts >= 0 {
 			ok = m.c.ws.SendAt(f, stateKind(m.lag), ts)

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
-	"github.com/marketfeed/marketfeed/fanout/wsconn"
 	"github.com/marketfeed/marketfeed/schemas"
 )
 
@@ -194,30 +193,6 @@ func (h *Hub) flushTickers(iv schemas.Interval) {
 		}
 		st.c.enqueueKind(fr.forConn(st.c), kindKeep)
 	}
-}
-
-// sharedFrames is one message queued for several connections one by one
-// (a tickers message for the subscribers with the same symbols, a candles
-// snapshot): the frame, and its compressed form, made once on the first
-// connection that negotiated compression.
-type sharedFrames struct {
-	plain, z []byte
-	tried    bool
-}
-
-// forConn returns the frame to queue on c: the compressed one when c
-// compresses a frame of this size (and compressing helped).
-func (f *sharedFrames) forConn(c *Conn) []byte {
-	if !c.ws.Compresses(len(f.plain)) {
-		return f.plain
-	}
-	if !f.tried {
-		f.z, f.tried = wsconn.Deflate(f.plain), true
-	}
-	if f.z != nil {
-		return f.z
-	}
-	return f.plain
 }
 
 // tickersFrame encodes the tickers message of the messages in set, all
