@@ -62,12 +62,10 @@ type histEntry struct {
 // to what the symbol's traffic fills within the window), recording does
 // not allocate.
 type history struct {
-	limits HistoryLimits
-	ring   []histEntry
-	head   int // index of the oldest entry
-	n      int // entries held
-	base   uint64
-	valid  bool
+	limits          HistoryLimits
+	ring[histEntry] // oldest first
+	base            uint64
+	valid           bool
 	// seq and ts of the delta being recorded (begin).
 	seq uint64
 	ts  int64
@@ -86,14 +84,16 @@ func (h *history) maxEntries() int {
 // restart empties the history: from now on it holds the changes after
 // seq (a snapshot replaced the book at seq).
 func (h *history) restart(seq uint64) {
-	h.head, h.n, h.base = 0, 0, seq
+	h.empty()
+	h.base = seq
 	h.valid = h.maxEntries() > 0
 }
 
 // stop empties the history and makes it hold nothing until the next
 // restart (the book no longer follows the sequence).
 func (h *history) stop() {
-	h.head, h.n, h.valid = 0, 0, false
+	h.empty()
+	h.valid = false
 }
 
 // begin starts recording the changes of the delta seq of time ts, and
@@ -104,19 +104,14 @@ func (h *history) begin(seq uint64, ts int64) {
 		return
 	}
 	oldest := ts - h.limits.Window.Microseconds()
-	for h.n > 0 && h.ring[h.head].ts < oldest {
+	for h.n > 0 && h.at(0).ts < oldest {
 		h.drop()
 	}
 }
 
 // drop forgets the oldest entry.
 func (h *history) drop() {
-	h.base = h.ring[h.head].seq
-	h.head++
-	if h.head == len(h.ring) {
-		h.head = 0
-	}
-	h.n--
+	h.base = h.pop().seq
 }
 
 // record adds one level change of the delta being recorded.
@@ -124,43 +119,13 @@ func (h *history) record(side orderbook.Side, price, prev int64) {
 	if !h.valid {
 		return
 	}
-	if h.n == len(h.ring) {
-		if !h.grow() {
-			h.drop()
-		}
+	size := len(h.buf)
+	if !h.room(64, h.maxEntries()) {
+		h.drop()
+	} else if len(h.buf) != size {
+		h.bytes.Store(int64(len(h.buf) * HistoryEntryBytes))
 	}
-	i := h.head + h.n
-	if i >= len(h.ring) {
-		i -= len(h.ring)
-	}
-	h.ring[i] = histEntry{seq: h.seq, ts: h.ts, price: price, prev: prev, side: side}
-	h.n++
-}
-
-// grow doubles the ring up to its bound, keeping the order; it reports
-// false when the ring is at its bound.
-func (h *history) grow() bool {
-	limit := h.maxEntries()
-	if len(h.ring) >= limit {
-		return false
-	}
-	size := min(max(2*len(h.ring), 64), limit)
-	ring := make([]histEntry, size)
-	for i := range h.n {
-		ring[i] = *h.at(i)
-	}
-	h.ring, h.head = ring, 0
-	h.bytes.Store(int64(size * HistoryEntryBytes))
-	return true
-}
-
-// at returns the i-th oldest entry.
-func (h *history) at(i int) *histEntry {
-	i += h.head
-	if i >= len(h.ring) {
-		i -= len(h.ring)
-	}
-	return &h.ring[i]
+	*h.push() = histEntry{seq: h.seq, ts: h.ts, price: price, prev: prev, side: side}
 }
 
 // after returns the index (in age order) of the first entry whose seq is
@@ -233,7 +198,7 @@ func (s *Symbol) HistoryBytes() int64 { return s.hist.bytes.Load() }
 // follows the sequence.
 func (s *Symbol) SetHistoryLimits(l HistoryLimits) {
 	s.hist.limits = l.resolved()
-	s.hist.ring, s.hist.head, s.hist.n = nil, 0, 0
+	s.hist.release()
 	if s.seqState == Live {
 		s.hist.restart(s.seq)
 	} else {

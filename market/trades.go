@@ -69,10 +69,8 @@ type HeldTrade struct {
 // memory grows by doubling up to the byte bound and is then reused: in
 // steady state recording a trade does not allocate.
 type tradeHistory struct {
-	cfg  TradeHistoryConfig
-	ring []tradeRecord
-	head int // index of the oldest trade
-	n    int
+	cfg               TradeHistoryConfig
+	ring[tradeRecord] // oldest first
 	// floor: every trade of the symbol whose record's offset is ≥ floor
 	// and that the owner applied is held (the offset after the last trade
 	// dropped, or where the symbol was first defined); -1 when offsets
@@ -83,27 +81,13 @@ type tradeHistory struct {
 	partition int
 }
 
-// at returns the i-th oldest trade (0 ≤ i < len(ring)).
-func (h *tradeHistory) at(i int) *tradeRecord {
-	if i += h.head; i >= len(h.ring) {
-		i -= len(h.ring)
-	}
-	return &h.ring[i]
-}
-
 // add records a trade, dropping the oldest ones that fall out of the
 // window or the byte bound.
 func (h *tradeHistory) add(t *Trade, offset int64) {
-	limit := h.cfg.maxTrades()
-	if h.n == len(h.ring) {
-		if len(h.ring) < limit {
-			h.grow(min(max(2*len(h.ring), 16), limit))
-		} else {
-			h.dropOldest()
-		}
+	if !h.room(16, h.cfg.maxTrades()) {
+		h.dropOldest()
 	}
-	r := h.at(h.n)
-	h.n++
+	r := h.push()
 	r.offset, r.ts, r.price, r.size, r.side = offset, t.TS, t.Price, t.Size, t.Side
 	r.idLen = uint8(copy(r.id[:], t.ID))
 	horizon := t.TS - h.cfg.Window.Microseconds()
@@ -112,31 +96,20 @@ func (h *tradeHistory) add(t *Trade, offset int64) {
 	}
 }
 
-func (h *tradeHistory) grow(size int) {
-	ring := make([]tradeRecord, size)
-	for i := range h.n {
-		ring[i] = *h.at(i)
-	}
-	h.ring, h.head = ring, 0
-}
-
 func (h *tradeHistory) dropOldest() {
-	r := h.at(0)
+	r := h.pop()
 	if h.floor >= 0 {
 		h.floor = max(h.floor, r.offset+1)
 		if r.offset < 0 {
 			h.floor = -1
 		}
 	}
-	if h.head++; h.head == len(h.ring) {
-		h.head = 0
-	}
-	h.n--
 }
 
 // reset empties the history; trades from offset on are held again.
 func (h *tradeHistory) reset(offset int64) {
-	h.head, h.n, h.floor = 0, 0, offset
+	h.empty()
+	h.floor = offset
 }
 
 // find returns the index of the trade with id and ts (any ts when ts <
@@ -170,7 +143,7 @@ func (h *tradeHistory) appendFrom(dst []HeldTrade, i int) []HeldTrade {
 // scales). It empties the history.
 func (s *Symbol) SetTradeHistory(cfg TradeHistoryConfig, partition int, offset int64) {
 	s.trades.cfg = cfg.WithDefaults()
-	s.trades.ring = nil
+	s.trades.release()
 	s.trades.partition = partition
 	s.trades.reset(offset)
 }
