@@ -1,6 +1,6 @@
 // The marketfeed page: ticker board, candle chart, order-book ladder and
 // trades tape, built on the marketfeed.js client module.
-import { MarketFeed, RESOLUTIONS } from "./marketfeed.js";
+import { DEFAULT_RESOLUTION, MarketFeed, RESOLUTIONS } from "./marketfeed.js";
 import { CandleChart, fracLen, fromScaled, toScaled } from "./chart.js";
 
 const ROWS = 20; // ladder levels per side (those that fit are shown)
@@ -18,7 +18,7 @@ let book = null; // LocalBook of the selected symbol
 let trades = []; // newest first
 let dirty = { board: true, book: true, trades: true, header: true };
 let newTrades = 0;
-let resolution = localStorage.getItem("marketfeed.resolution") || "1m";
+let resolution = localStorage.getItem("marketfeed.resolution") || DEFAULT_RESOLUTION;
 let candles = null; // CandleSeries of the selected symbol
 let chart = null; // CandleChart
 
@@ -285,7 +285,7 @@ async function main() {
     localStorage.setItem("marketfeed.apiKey", $("api-key").value.trim());
     connect();
   };
-  if (!RESOLUTIONS.includes(resolution)) resolution = "1m";
+  if (!RESOLUTIONS.includes(resolution)) resolution = DEFAULT_RESOLUTION;
   chart = new CandleChart($("chart"));
   renderResolutions();
   symbols = await loadSymbols();

@@ -1,6 +1,7 @@
 // binary.js: the decoder of the binary market-data messages of the
 // subprotocol marketfeed.v1.bin (schemas/binary.md), dependency-free, for
-// browsers and Node.js. marketfeed.js imports it; copy both.
+// browsers and Node.js. marketfeed.js imports it; copy both (and
+// candles.js, whose resolutions it names).
 //
 //   import { decodeBinary } from "./binary.js";
 //   ws.binaryType = "arraybuffer";
@@ -34,6 +35,8 @@ export class BinaryDecodeError extends Error {
   }
 }
 
+import { RESOLUTIONS } from "./candles.js";
+
 const SCHEMA_ID = 1;
 const SCHEMA_VERSION = 1;
 const MAX_SCALE = 18;
@@ -46,7 +49,6 @@ const NULL_HI = -0x80000000;
 const STATUS = ["", "waiting", "stale"];
 const REASON = ["", "gap", "feed_down", "silent", "crossed"];
 const SIDE = [undefined, "buy", "sell"];
-const RESOLUTION = ["1m", "5m", "15m", "1h", "1d"]; // the Resolution enum
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const POW10 = Array.from({ length: 16 }, (_, i) => 10 ** i); // exact doubles
 const ZEROS = Array.from({ length: MAX_SCALE + 1 }, (_, i) => "0".repeat(i));
@@ -391,7 +393,7 @@ function trades(r, blockLength) {
 function candles(r, blockLength) {
   const end = r.enter(blockLength, CANDLES_ROOT);
   const windowStart = r.mantissa(), code = r.u8();
-  const resolution = RESOLUTION[code];
+  const resolution = RESOLUTIONS[code]; // the Resolution enum numbers them in this order
   if (resolution === undefined) r.fail(`resolution ${code}`, r.off - 1);
   const snapshot = r.bool();
   const [ps, ss] = r.scales();

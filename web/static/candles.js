@@ -2,7 +2,10 @@
 // resolution, as the server sends them (schemas/websocket.md, section
 // 5.8.2). Prices and volumes stay the exact decimal strings received.
 
-export const RESOLUTIONS = ["1m", "5m", "15m", "1h", "1d"];
+// RESOLUTION_US is each resolution's period in microseconds, the unit of
+// the candles' start times.
+export const RESOLUTION_US = { "1m": 60e6, "5m": 300e6, "15m": 900e6, "1h": 3600e6, "1d": 86400e6 };
+export const RESOLUTIONS = Object.keys(RESOLUTION_US);
 export const DEFAULT_RESOLUTION = "1m";
 
 export class CandleSeries {

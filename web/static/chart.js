@@ -9,6 +9,8 @@
 // ("empty" or "drawn"), data-resolution, data-drawn (candles drawn) and
 // data-last (the newest candle drawn, as JSON, exactly as received).
 
+import { DEFAULT_RESOLUTION, RESOLUTION_US } from "./candles.js";
+
 const COLORS = {
   bg: "#12161c", grid: "#1e252e", text: "#7b8794", up: "#16c784", down: "#f6465d",
   upVol: "rgba(22, 199, 132, .35)", downVol: "rgba(246, 70, 93, .35)", last: "#f0b90b",
@@ -18,7 +20,6 @@ const AXIS = 78; // px of the price axis on the right
 const TIME = 18; // px of the time axis at the bottom
 const FONT = '11px ui-monospace, "JetBrains Mono", Menlo, Consolas, monospace';
 
-const PERIOD_US = { "1m": 60e6, "5m": 300e6, "15m": 900e6, "1h": 3600e6, "1d": 86400e6 };
 
 // fracLen returns the number of fractional digits of the decimal string s.
 export function fracLen(s) {
@@ -108,7 +109,7 @@ export class CandleChart {
       ctx.fillText(s && s.synced ? "no trade yet" : "waiting for candles…", w / 2, h / 2);
       return;
     }
-    const period = PERIOD_US[s.resolution] || 60e6;
+    const period = RESOLUTION_US[s.resolution] || RESOLUTION_US[DEFAULT_RESOLUTION];
     const plotW = w - AXIS;
     const last = all[all.length - 1];
     // Periods from the first candle held: while they are few, wider candles.
