@@ -16,6 +16,7 @@ import struct
 from typing import Any, Callable, Final
 
 from .errors import BinaryDecodeError
+from .protocol import RESOLUTIONS  # the binary Resolution enum numbers them in this order
 
 __all__ = ["SUBPROTOCOL_BINARY", "SUBPROTOCOL_JSON", "decode_binary", "format_decimal"]
 
@@ -31,7 +32,6 @@ _NULL = -(1 << 63)  # the null of an optional int64; an int128's high half
 _STATUS = ("", "waiting", "stale")
 _REASON = ("", "gap", "feed_down", "silent", "crossed")
 _SIDE = (None, "buy", "sell")
-_RESOLUTION = ("1m", "5m", "15m", "1h", "1d")  # the Resolution enum
 
 _HEADER = struct.Struct("<HHHH")  # blockLength, templateId, schemaId, version
 _GROUP = struct.Struct("<HI")  # blockLength, numInGroup
@@ -278,12 +278,12 @@ def _trades(r: _Reader, block_length: int) -> dict[str, Any]:
 def _candles(r: _Reader, block_length: int) -> dict[str, Any]:
     at = r.off
     window_start, res, snapshot, ps, ss = r.block(_CANDLES, block_length)
-    if res >= len(_RESOLUTION):
+    if res >= len(RESOLUTIONS):
         raise r.fail(f"resolution {res}", at + 8)
     if snapshot > 1:
         raise r.fail(f"boolean {snapshot}", at + 9)
     _scales(r, ps, ss, at + 10)
-    msg: dict[str, Any] = {"type": "candles", "channel": "", "resolution": _RESOLUTION[res]}
+    msg: dict[str, Any] = {"type": "candles", "channel": "", "resolution": RESOLUTIONS[res]}
     if snapshot:
         msg["snapshot"] = True
     if window_start != _NULL:
