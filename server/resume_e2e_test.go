@@ -103,18 +103,26 @@ func subscribeResumeWith(t *testing.T, ctx context.Context, url string, opt clie
 
 // follow applies conn's book messages to book until its view equals the
 // reference's current view, checking every view against the reference
-// at its seq; it returns the number of snapshots received.
+// at its seq and that each came in the connection's encoding; it returns
+// the number of snapshots received.
 func (r *resumeEnv) follow(t *testing.T, ctx context.Context, conn *client.Conn, book *client.Book, depth int) (snapshots int) {
 	t.Helper()
 	sym := book.Channel()[len("book."):]
 	want := truncate(r.rep.top(sym, 1000), depth)
 	for !(book.Synced() && reflect.DeepEqual(book.Bids(), want.bids) && reflect.DeepEqual(book.Asks(), want.asks)) {
-		m, err := conn.Next(ctx)
+		p, bin, err := conn.NextFrame(ctx)
 		if err != nil {
 			t.Fatalf("%s at seq %d: %v", book.Channel(), book.Seq(), err)
 		}
+		m, err := client.Decode(p, bin)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if m.Channel != book.Channel() {
 			continue
+		}
+		if bin != conn.Binary() {
+			t.Fatalf("%s: a %s in a binary frame %v on a connection whose market data is binary %v", book.Channel(), m.Type, bin, conn.Binary())
 		}
 		if m.Type == schemas.TypeSnapshot {
 			snapshots++
