@@ -17,15 +17,21 @@ func tradeAt(sym string, n int) string {
 }
 
 // tradesUntil reads c's trades messages until trade id last, checking
-// that each message is a trades message of channel; it returns the ids
+// that each message is a trades message of channel, all in frames of one
+// opcode (one encoding); it returns the ids
 // in order and the number of messages.
 func tradesUntil(t *testing.T, c *wsClient, channel, last string) (ids []string, msgs int) {
 	t.Helper()
+	var op ws.OpCode
 	for {
 		m := c.next()
 		if m.Type != schemas.TypeTrades || m.Channel != channel {
 			t.Fatalf("unexpected message %+v", m)
 		}
+		if msgs > 0 && c.op != op {
+			t.Fatalf("trades message %d in a frame of opcode %v after %v: catch-up and live in different encodings", msgs+1, c.op, op)
+		}
+		op = c.op
 		msgs++
 		for _, tr := range m.Trades {
 			ids = append(ids, tr.ID)
